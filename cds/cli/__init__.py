@@ -1,0 +1,78 @@
+"""The ``cds`` command: builds the Typer app, handles the global flags and exit codes.
+
+Each verb lives in its own module owning a ``typer.Typer()``; this module only attaches them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from cds import __version__
+from cds.cli._exit import run_guarded
+
+__all__ = ["app", "main", "run"]
+
+app = typer.Typer(
+    name="cds",
+    help="Sleep-myoclonus clinical decision support: score a PSG, triage a patient, explain the decision.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_STATE = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cds {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v for INFO, -vv for DEBUG logs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Errors only."),
+    debug: bool = typer.Option(False, "--debug", help="Print tracebacks of internal errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show version."),
+) -> None:
+    """Configure logging once for the whole command (experta calls basicConfig on import: force=True)."""
+    level = logging.ERROR if quiet else {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True
+    )
+    logging.getLogger("cds").setLevel(level)
+    _STATE["debug"] = debug
+
+
+def _attach_verbs() -> None:
+    """Attach every verb module that exists (each owns a Typer with its command)."""
+    import importlib
+
+    for name in ("analyze", "triage", "explain", "demo", "rules", "audit"):
+        try:
+            module = importlib.import_module(f"cds.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"cds.cli.{name}":
+                continue
+            raise
+        app.add_typer(module.app)
+
+
+_attach_verbs()
+
+
+def main() -> None:
+    """Console-script entry point: run the app (Click handles usage errors, code 2), map our exceptions."""
+    raise SystemExit(run_guarded(app, debug="--debug" in sys.argv))
+
+
+def run(argv: list[str]) -> int:
+    """Run ``cds ARGV...`` in-process and return its exit code (what tests use instead of a subprocess)."""
+    try:
+        return run_guarded(lambda: app(args=argv, prog_name="cds"), debug="--debug" in argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
