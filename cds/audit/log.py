@@ -346,7 +346,7 @@ def _verify_rows(rows: list[tuple[Any, ...]], head: tuple[int, str] | None) -> V
             return VerifyResult(False, count, previous, index, f"record {index}: unreadable ({exc})")
         problem = _check_entry(entry, index, previous)
         if problem is not None:
-            return VerifyResult(False, count, previous, entry.seq, problem)
+            return VerifyResult(False, count, previous, index, problem)
         previous, count = entry.record_hash, count + 1
     head_count, head_hash = head if head is not None else (0, GENESIS_HASH)
     if (head_count, head_hash) != (count, previous):

@@ -1,0 +1,72 @@
+"""``cds audit verify|list|show`` (issue 5, item 7): exit codes and the line naming the first bad record."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from cds.audit.log import DecisionLog
+from cds.cli import run
+
+
+def _decision(n: int) -> dict:
+    return {
+        "schema": "cds.decision/v1",
+        "patient_id": f"P-{n:04d}",
+        "inputs": {"recording": {"sha256": "b" * 64, "name": f"night{n}.edf"}, "ruleset": {"version": "0.3.0"}},
+    }
+
+
+@pytest.fixture
+def log_path(tmp_path):
+    path = tmp_path / "decisions.sqlite"
+    book = DecisionLog(path)
+    for n in (1, 2, 3):
+        book.append(_decision(n), patient_text=f"id: P-{n:04d}\n")
+    return path
+
+
+def test_verify_intact_log_exits_zero(log_path, capsys):
+    assert run(["audit", "verify", "--log", str(log_path)]) == 0
+    assert capsys.readouterr().out.startswith("ok: 3 records, chain intact")
+
+
+def test_verify_uses_the_environment_variable(log_path, capsys, monkeypatch):
+    monkeypatch.setenv("CDS_DECISION_LOG", str(log_path))
+    assert run(["audit", "verify", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["ok"], report["records"]) == (True, 3)
+
+
+def test_verify_tampered_log_exits_one_naming_the_record(log_path, capsys):
+    conn = sqlite3.connect(log_path, isolation_level=None)
+    conn.execute("DROP TRIGGER records_no_update")
+    conn.execute("UPDATE records SET patient_id = 'P-0999' WHERE seq = 2")
+    conn.close()
+    assert run(["audit", "verify", "--log", str(log_path)]) == 1
+    err = capsys.readouterr().err
+    assert "decision log tampered: record 2: record_hash does not match its content (edited)" in err
+
+
+def test_verify_missing_log_is_an_input_error(tmp_path, capsys):
+    assert run(["audit", "verify", "--log", str(tmp_path / "nope.sqlite")]) == 3
+    assert "no decision log here" in capsys.readouterr().err
+
+
+def test_list_prints_one_line_per_record(log_path, capsys):
+    assert run(["audit", "list", "--log", str(log_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert "patient P-0002" in lines[1] and "recording night2.edf" in lines[1]
+
+
+def test_show_prints_decision_and_patient_text(log_path, capsys):
+    assert run(["audit", "show", "2", "--log", str(log_path), "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["seq"] == 2
+    assert shown["decision"] == _decision(2)
+    assert shown["patient_text"] == "id: P-0002\n"
+    assert run(["audit", "show", "9", "--log", str(log_path)]) == 3
+    assert "no record '9'" in capsys.readouterr().err
