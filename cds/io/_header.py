@@ -1,0 +1,161 @@
+"""Raw EDF/EDF+ header parsing (Kemp et al. 1992; Kemp & Olivan 2003, EDF+ specification).
+
+We parse the fixed-width ASCII header ourselves before handing the file to a reader: it is cheap, it lets us
+refuse a non-EDF, a truncated or a discontinuous file with a precise reason, and it decodes labels and units
+that carry non-ASCII bytes (UTF-8 or ISO-8859-1) which pyedflib rejects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cds.errors import RecordingError
+
+__all__ = ["EdfHeader", "read_header"]
+
+ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_PLUS_DATE = re.compile(r"^Startdate (\d{2})-([A-Z]{3})-(\d{4})\b")
+
+
+@dataclass(frozen=True)
+class EdfHeader:
+    """The header fields cds uses. Signal lists include annotation signals; ``data_index`` skips them."""
+
+    file_format: str  # "EDF" or "BDF"
+    edf_type: str  # "EDF", "EDF+C", "EDF+D" (or BDF variants)
+    header_bytes: int
+    n_records: int
+    record_duration_s: float
+    labels: tuple[str, ...]
+    units: tuple[str, ...]
+    physical_min: tuple[float, ...]
+    physical_max: tuple[float, ...]
+    samples_per_record: tuple[int, ...]
+    start: datetime | None
+    file_bytes: int
+
+    @property
+    def data_index(self) -> tuple[int, ...]:
+        """Indices (into the header lists) of the ordinary signals, in reader order."""
+        return tuple(i for i, lab in enumerate(self.labels) if lab not in ANNOTATION_LABELS)
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_records * self.record_duration_s
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return raw.decode("latin-1").strip()
+
+
+def _fields(block: bytes, n: int, width: int, offset: int) -> tuple[list[str], int]:
+    out = [_decode(block[offset + i * width : offset + (i + 1) * width]) for i in range(n)]
+    return out, offset + n * width
+
+
+def _number(text: str, what: str, path: Path, cast: type = float) -> float:
+    try:
+        return cast(text.strip())
+    except ValueError:
+        raise RecordingError(f"not a valid EDF header: {what} is {text.strip()!r}", path=path) from None
+
+
+def _parse_start(date_text: str, time_text: str, recording: str) -> datetime | None:
+    try:
+        day, month, yy = (int(p) for p in date_text.split("."))
+        hour, minute, second = (int(p) for p in time_text.split("."))
+    except ValueError:
+        return None
+    year = 1900 + yy if yy >= 85 else 2000 + yy  # EDF clipping date 1985-2084
+    plus = _PLUS_DATE.match(recording)
+    if plus and plus.group(2) in _MONTHS:
+        p_day, p_month, p_year = int(plus.group(1)), _MONTHS.index(plus.group(2)) + 1, int(plus.group(3))
+        if (p_day, p_month, p_year % 100) == (day, month, yy):
+            year = p_year
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+
+
+def read_header(path: Path) -> EdfHeader:
+    """Parse and check the header of ``path``. Raises RecordingError: missing, not an EDF, truncated."""
+    if not path.exists():
+        raise RecordingError("file not found", path=path)
+    if not path.is_file():
+        raise RecordingError("not a file", path=path)
+    file_bytes = path.stat().st_size
+    with path.open("rb") as fh:
+        fixed = fh.read(256)
+        if len(fixed) < 256:
+            raise RecordingError(f"not an EDF file: {file_bytes} bytes, shorter than the 256-byte header", path=path)
+        if fixed[:8] == b"0       ":
+            file_format, bytes_per_sample = "EDF", 2
+        elif fixed[:8] == b"\xffBIOSEMI":
+            file_format, bytes_per_sample = "BDF", 3
+        else:
+            raise RecordingError(f"not an EDF file: version field is {fixed[:8]!r}, expected b'0       '", path=path)
+        n_signals = int(_number(fixed[252:256].decode("latin-1"), "number of signals", path, int))
+        header_bytes = int(_number(fixed[184:192].decode("latin-1"), "header size", path, int))
+        if n_signals < 0 or header_bytes != 256 * (n_signals + 1):
+            raise RecordingError(
+                f"not a valid EDF header: header size {header_bytes} does not match {n_signals} signals", path=path
+            )
+        block = fh.read(header_bytes - 256)
+    if len(block) < header_bytes - 256:
+        raise RecordingError(f"truncated file: header needs {header_bytes} bytes, file has {file_bytes}", path=path)
+    ns = n_signals
+    labels, off = _fields(block, ns, 16, 0)
+    _, off = _fields(block, ns, 80, off)  # transducer
+    units, off = _fields(block, ns, 8, off)
+    pmin, off = _fields(block, ns, 8, off)
+    pmax, off = _fields(block, ns, 8, off)
+    _, off = _fields(block, ns, 8, off)  # digital min
+    _, off = _fields(block, ns, 8, off)  # digital max
+    _, off = _fields(block, ns, 80, off)  # prefiltering
+    spr, off = _fields(block, ns, 8, off)
+    reserved = fixed[192:236].decode("latin-1").strip()
+    edf_type = file_format
+    if reserved.startswith(("EDF+C", "EDF+D", "BDF+C", "BDF+D")):
+        edf_type = file_format + reserved[3:5]
+    record_duration_s = float(_number(fixed[244:252].decode("latin-1"), "data-record duration", path))
+    samples = tuple(
+        int(_number(s, f"samples per record of {lab!r}", path, int)) for s, lab in zip(spr, labels, strict=True)
+    )
+    record_bytes = sum(samples) * bytes_per_sample
+    n_records = int(_number(fixed[236:244].decode("latin-1"), "number of data records", path, int))
+    available = (file_bytes - header_bytes) // record_bytes if record_bytes else 0
+    if n_records < 0:  # -1: recording not closed properly; the file size tells
+        n_records = available
+    elif available < n_records:
+        raise RecordingError(
+            f"truncated file: header announces {n_records} data records, the file holds {available} complete ones "
+            f"({file_bytes} bytes, expected {header_bytes + n_records * record_bytes})",
+            path=path,
+        )
+    start = _parse_start(fixed[168:176].decode("latin-1"), fixed[176:184].decode("latin-1"), _decode(fixed[88:168]))
+    return EdfHeader(
+        file_format=file_format,
+        edf_type=edf_type,
+        header_bytes=header_bytes,
+        n_records=n_records,
+        record_duration_s=record_duration_s,
+        labels=tuple(labels),
+        units=tuple(units),
+        physical_min=tuple(
+            _number(p, f"physical minimum of {lab!r}", path) for p, lab in zip(pmin, labels, strict=True)
+        ),
+        physical_max=tuple(
+            _number(p, f"physical maximum of {lab!r}", path) for p, lab in zip(pmax, labels, strict=True)
+        ),
+        samples_per_record=samples,
+        start=start,
+        file_bytes=file_bytes,
+    )

@@ -1,0 +1,162 @@
+"""Channel roles and the label aliases real PSG files use for them.
+
+AASM Manual (v2.6) §VII: leg movements are scored on surface EMG of the left and right anterior tibialis;
+the chin (submental) EMG serves REM-atonia and arousal context. Labels differ per vendor, so a file's labels
+are matched against an alias table, case-, space- and punctuation-insensitively. We never guess between two
+candidates for one role: a bipolar derivation wins over its single electrodes, otherwise the user must say
+which one with ``--channel ROLE=LABEL``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from pathlib import Path
+
+from cds.errors import InputError, RecordingError
+
+__all__ = ["ChannelRole", "normalise_label", "parse_channel_overrides", "resolve_channel_roles"]
+
+log = logging.getLogger(__name__)
+
+
+class ChannelRole(StrEnum):
+    """What a channel is used for. Values are the CLI spellings of ``--channel ROLE=LABEL``."""
+
+    LEFT_LEG = "left_leg"
+    RIGHT_LEG = "right_leg"
+    CHIN = "chin"
+
+
+# Normalised alias -> (role, is_bipolar_derivation). Normalisation: see normalise_label.
+_ALIASES: dict[str, tuple[ChannelRole, bool]] = {
+    # left anterior tibialis
+    **{
+        a: (ChannelRole.LEFT_LEG, False)
+        for a in ("lat", "legl", "lleg", "leftleg", "tibl", "ltib", "leg1", "lleg1", "lefttibialis")
+    },
+    "sx1sx2": (ChannelRole.LEFT_LEG, True),  # CAP Sleep Database
+    "lat1lat2": (ChannelRole.LEFT_LEG, True),
+    # right anterior tibialis
+    **{
+        a: (ChannelRole.RIGHT_LEG, False)
+        for a in ("rat", "legr", "rleg", "rightleg", "tibr", "rtib", "leg2", "rleg1", "righttibialis")
+    },
+    "dx1dx2": (ChannelRole.RIGHT_LEG, True),  # CAP Sleep Database
+    "rat1rat2": (ChannelRole.RIGHT_LEG, True),
+    # chin / submental
+    **{a: (ChannelRole.CHIN, False) for a in ("chin", "chinemg", "submental", "emgsubmental")},
+    "emg1emg2": (ChannelRole.CHIN, True),
+    "chin1chin2": (ChannelRole.CHIN, True),
+}
+
+# Nox A1 names the chin electrodes '1', '2' and their derivation '1-2': only trusted when all three are present.
+_NOX_CHIN_SET = frozenset({"1", "2", "1-2"})
+
+_PREFIX = re.compile(r"^(emg|eeg|ecg)[\s_.:]+")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def normalise_label(label: str) -> str:
+    """Lower-case, drop a leading modality prefix ('EMG '), keep only letters and digits: 'EMG Tib-L' -> 'tibl'."""
+    text = label.strip().casefold()
+    text = _PREFIX.sub("", text)
+    return _NON_ALNUM.sub("", text)
+
+
+def parse_channel_overrides(items: Sequence[str]) -> dict[ChannelRole, str]:
+    """Parse repeated ``--channel ROLE=LABEL`` options into a role -> label mapping."""
+    allowed = ", ".join(r.value for r in ChannelRole)
+    overrides: dict[ChannelRole, str] = {}
+    for item in items:
+        role_text, sep, label = item.partition("=")
+        role_key = role_text.strip().lower().replace("-", "_")
+        if not sep or not label.strip():
+            raise InputError(
+                f"bad channel override {item!r}: expected ROLE=LABEL",
+                location="--channel",
+                hint=f"allowed roles: {allowed}; example: --channel left_leg='EMG L'",
+            )
+        try:
+            role = ChannelRole(role_key)
+        except ValueError:
+            raise InputError(
+                f"unknown channel role {role_text.strip()!r} in {item!r}",
+                location="--channel",
+                hint=f"allowed roles: {allowed}",
+            ) from None
+        if role in overrides and overrides[role] != label.strip():
+            raise InputError(
+                f"channel role {role.value} given twice ({overrides[role]!r} and {label.strip()!r})",
+                location="--channel",
+            )
+        overrides[role] = label.strip()
+    return overrides
+
+
+def _match_override(label: str, labels: Sequence[str]) -> str | None:
+    if label in labels:
+        return label
+    wanted = label.strip().casefold()
+    hits = [lab for lab in labels if lab.strip().casefold() == wanted]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _candidates(labels: Sequence[str]) -> dict[ChannelRole, list[tuple[str, bool]]]:
+    stripped = {lab.strip() for lab in labels}
+    nox_chin = stripped >= _NOX_CHIN_SET
+    found: dict[ChannelRole, list[tuple[str, bool]]] = {role: [] for role in ChannelRole}
+    for label in labels:
+        if nox_chin and label.strip() == "1-2":
+            found[ChannelRole.CHIN].append((label, True))
+            continue
+        hit = _ALIASES.get(normalise_label(label))
+        if hit is not None:
+            found[hit[0]].append((label, hit[1]))
+    return found
+
+
+def resolve_channel_roles(
+    labels: Sequence[str],
+    overrides: Mapping[ChannelRole, str] | None = None,
+    *,
+    path: str | Path | None = None,
+) -> dict[ChannelRole, str | None]:
+    """Map each role to the one label that carries it, or None when the file has none.
+
+    Raises: InputError when two labels fit one role and neither is the only bipolar derivation;
+    RecordingError when an override names a label that is not in the file.
+    """
+    overrides = dict(overrides or {})
+    roles: dict[ChannelRole, str | None] = {}
+    for role, label in overrides.items():
+        matched = _match_override(label, labels)
+        if matched is None:
+            raise RecordingError(
+                f"--channel {role.value}={label!r}: no such signal label",
+                path=path,
+                location=role.value,
+                hint=f"labels in the file: {', '.join(repr(lab) for lab in labels)}",
+            )
+        roles[ChannelRole(role)] = matched
+    found = _candidates(labels)
+    for role in ChannelRole:
+        if role in roles:
+            continue
+        cands = found[role]
+        if len(cands) > 1:
+            bipolar = [c for c in cands if c[1]]
+            cands = bipolar if bipolar else cands
+        if len(cands) > 1:
+            names = ", ".join(repr(c[0]) for c in cands)
+            raise InputError(
+                f"ambiguous {role.value} channel: {names} all fit",
+                path=path,
+                location=role.value,
+                hint=f"choose one with --channel {role.value}=LABEL",
+            )
+        roles[role] = cands[0][0] if cands else None
+    log.debug("channel roles resolved: %s", {r.value: lab for r, lab in roles.items()})
+    return roles

@@ -1,0 +1,273 @@
+"""Read EDF/EDF+ recordings: only the channels needed, physical values in µV, annotations split from '@@'.
+
+EDF (Kemp et al. 1992) and EDF+ (Kemp & Olivan 2003). pyedflib is the primary reader; files it refuses
+(non-ASCII header bytes, a non-compliant EDF+ recording field) are read through edfio, lazily, so that only
+the requested channels are loaded. EDF+D (discontinuous) recordings are refused: their sample times are not
+contiguous and cds does not reconstruct the gaps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from cds.caveats import Caveat
+from cds.errors import RecordingError, SignalError
+from cds.io._header import EdfHeader, read_header
+from cds.io.channels import ChannelRole, resolve_channel_roles
+from cds.units import uv_scale_for
+
+__all__ = ["Annotation", "Recording", "Signal", "read_annotations", "read_recording", "sha256_of"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One channel in µV (physical values scaled from the header's physical dimension)."""
+
+    label: str
+    role: ChannelRole
+    data_uv: np.ndarray
+    sfreq_hz: float
+    unit: str
+    physical_min_uv: float
+    physical_max_uv: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.data_uv.size / self.sfreq_hz
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One EDF+ annotation; an '@@CHANNEL' suffix (PSG-IPA convention) is split into ``channel``."""
+
+    onset_s: float
+    duration_s: float | None
+    text: str
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A recording with the signals of the requested roles, its annotations and the caveats found reading it."""
+
+    path: Path
+    name: str
+    sha256: str
+    duration_s: float
+    start: datetime | None
+    edf_type: str
+    reader: str
+    labels: tuple[str, ...]
+    roles: dict[ChannelRole, str | None]
+    signals: dict[ChannelRole, Signal]
+    annotations: tuple[Annotation, ...]
+    caveats: tuple[Caveat, ...]
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _annotation(onset_s: float, duration_s: float | None, text: str) -> Annotation:
+    text = str(text).strip()
+    body, sep, channel = text.partition("@@")
+    if duration_s is not None and duration_s < 0:  # pyedflib: -1 means "no duration"
+        duration_s = None
+    return Annotation(
+        float(onset_s),
+        None if duration_s is None else float(duration_s),
+        body.strip() if sep else text,
+        channel.strip() if sep else None,
+    )
+
+
+def _annotations_pyedflib(reader) -> tuple[Annotation, ...]:
+    onsets, durations, texts = reader.readAnnotations()
+    return tuple(_annotation(o, d, t) for o, d, t in zip(onsets, durations, texts, strict=False) if str(t).strip())
+
+
+def _annotations_edfio(edf) -> tuple[Annotation, ...]:
+    return tuple(_annotation(a.onset, a.duration, a.text) for a in edf.annotations if a.text.strip())
+
+
+class _Reader:
+    """pyedflib first, edfio as fallback. Reads one signal at a time, on request."""
+
+    def __init__(self, path: Path, header: EdfHeader) -> None:
+        self.path = path
+        self.header = header
+        self._py = None
+        self._edf = None
+        try:
+            import pyedflib
+
+            self._py = pyedflib.EdfReader(str(path))
+            self.name = "pyedflib"
+        except OSError as exc:
+            log.info("pyedflib refused %s (%s); reading it with edfio", path.name, exc)
+            self._open_edfio(exc)
+
+    def _open_edfio(self, first_exc: Exception) -> None:
+        import edfio
+
+        if self.header.file_format != "EDF":
+            raise RecordingError(f"pyedflib cannot read this BDF file: {first_exc}", path=self.path) from first_exc
+        try:
+            self._edf = edfio.read_edf(self.path, lazy_load_data=True, header_encoding="latin-1")
+        except Exception as exc:  # edfio raises ValueError and friends for malformed files
+            raise RecordingError(
+                f"unreadable EDF: pyedflib said {first_exc}; edfio said {exc}", path=self.path
+            ) from exc
+        self.name = "edfio"
+
+    def read_physical(self, data_pos: int) -> np.ndarray:
+        if self._py is not None:
+            return self._py.readSignal(data_pos, digital=False)
+        data = np.asarray(self._edf.signals[data_pos].data, dtype=np.float64)
+        return data if data.flags.writeable else data.copy()
+
+    def annotations(self) -> tuple[Annotation, ...]:
+        if self._py is not None:
+            return _annotations_pyedflib(self._py)
+        return _annotations_edfio(self._edf)
+
+    def close(self) -> None:
+        if self._py is not None:
+            self._py.close()
+            self._py = None
+        self._edf = None
+
+
+def _read_signal(reader: _Reader, header: EdfHeader, role: ChannelRole, label: str) -> Signal:
+    idx = header.labels.index(label)
+    unit = header.units[idx]
+    scale = uv_scale_for(unit)
+    if scale is None:
+        raise SignalError(
+            f"unknown physical unit {unit!r} for the {role.value} channel {label!r}",
+            path=reader.path,
+            location=label,
+            hint="allowed: V, mV, µV/uV, nV",
+        )
+    data_uv = reader.read_physical(header.data_index.index(idx))
+    data_uv *= scale
+    lo, hi = sorted((header.physical_min[idx] * scale, header.physical_max[idx] * scale))
+    sfreq_hz = header.samples_per_record[idx] / header.record_duration_s
+    log.info(
+        "read %s channel %r: %d samples at %g Hz, unit %r x %g -> µV",
+        role.value,
+        label,
+        data_uv.size,
+        sfreq_hz,
+        unit,
+        scale,
+    )
+    return Signal(label, role, data_uv, sfreq_hz, unit, lo, hi)
+
+
+def _role_caveats(name: str, wanted: tuple[ChannelRole, ...], roles: Mapping[ChannelRole, str | None]) -> list[Caveat]:
+    caveats = [
+        Caveat("channel_missing", f"{name}: no {role.value} channel found among the signal labels", role.value)
+        for role in wanted
+        if roles.get(role) is None
+    ]
+    legs = (ChannelRole.LEFT_LEG, ChannelRole.RIGHT_LEG)
+    found_legs = [r for r in legs if r in wanted and roles.get(r) is not None]
+    if all(r in wanted for r in legs) and len(found_legs) == 1:
+        caveats.append(
+            Caveat(
+                "one_leg_only",
+                f"{name}: only the {found_legs[0].value} EMG is present; bilateral leg movements cannot be combined",
+                found_legs[0].value,
+            )
+        )
+    return caveats
+
+
+def read_recording(
+    path: str | Path,
+    *,
+    roles: Iterable[ChannelRole] = tuple(ChannelRole),
+    overrides: Mapping[ChannelRole, str] | None = None,
+) -> Recording:
+    """Read the channels of ``roles`` from an EDF/EDF+C file, in µV, plus its annotations.
+
+    Raises: RecordingError (missing, not an EDF, truncated, EDF+D, unreadable, override label absent),
+    SignalError (unknown physical unit of a needed channel), InputError (ambiguous channel role).
+    Missing roles stay None in ``roles`` and get a ``channel_missing`` caveat.
+    """
+    path = Path(path)
+    header = read_header(path)
+    if header.edf_type.endswith("+D"):
+        raise RecordingError(
+            f"{header.edf_type} (discontinuous) recording: samples are not contiguous in time and cds does not "
+            "reconstruct the gaps",
+            path=path,
+            hint="export the recording as continuous EDF/EDF+C",
+        )
+    data_labels = tuple(header.labels[i] for i in header.data_index)
+    if not data_labels:
+        raise RecordingError(
+            f"{header.edf_type} file without signals (annotations only): a hypnogram or event file, not a recording",
+            path=path,
+            hint="pass it as the hypnogram or events file",
+        )
+    wanted = tuple(ChannelRole(r) for r in roles)
+    resolved = resolve_channel_roles(data_labels, overrides, path=path)
+    reader = _Reader(path, header)
+    try:
+        signals = {
+            role: _read_signal(reader, header, role, resolved[role]) for role in wanted if resolved[role] is not None
+        }
+        annotations = reader.annotations()
+    finally:
+        reader.close()
+    caveats = _role_caveats(path.name, wanted, resolved)
+    if header.start is None:
+        caveats.append(Caveat("start_time_unknown", f"{path.name}: the header start date/time cannot be parsed"))
+    return Recording(
+        path=path,
+        name=path.name,
+        sha256=sha256_of(path),
+        duration_s=header.duration_s,
+        start=header.start,
+        edf_type=header.edf_type,
+        reader=reader.name,
+        labels=data_labels,
+        roles=resolved,
+        signals=signals,
+        annotations=annotations,
+        caveats=tuple(caveats),
+    )
+
+
+def read_annotations(path: str | Path) -> tuple[Annotation, ...]:
+    """Read the annotations of an EDF+ file (annotation-only files with 0 signals included)."""
+    path = Path(path)
+    header = read_header(path)
+    if not header.edf_type.startswith(("EDF+", "BDF+")):
+        return ()
+    reader = _Reader(path, header)
+    try:
+        return reader.annotations()
+    finally:
+        reader.close()
+
+
+def read_start(path: str | Path) -> datetime | None:
+    """Start date and time from the header of an EDF file, or None when it cannot be parsed."""
+    return read_header(Path(path)).start
