@@ -1,0 +1,145 @@
+"""What the letter needs from knowledge/: labels for codes, full citations, drug names and doses.
+
+A thin view so the templates never see the knowledge base's internal layout. Reads through ``cds.kb`` when
+available and falls back to the YAML files in ``knowledge/`` (safe loader, nothing executed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cds.errors import RuleFileError
+from cds.paths import knowledge_dir
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LetterKnowledge", "load_letter_knowledge"]
+
+_ACRONYMS = {
+    "plms",
+    "plmw",
+    "plm",
+    "plmd",
+    "lm",
+    "ahi",
+    "efm",
+    "rls",
+    "rbd",
+    "osa",
+    "rswa",
+    "psg",
+    "eeg",
+    "tst",
+    "rem",
+    "hft",
+    "alma",
+}
+
+
+@dataclass(frozen=True)
+class LetterKnowledge:
+    """Labels per vocabulary section, full citations per reference key, drug entries per drug code."""
+
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    references: Mapping[str, str] = field(default_factory=dict)
+    drugs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def label(self, section: str, code: str, *, fallback: str | None = None) -> str:
+        """The human label of ``code`` in vocabulary ``section``; a readable form of the code if none."""
+        text = (self.labels.get(section) or {}).get(code)
+        return str(text) if text else humanise(fallback or code)
+
+    def citation(self, key: str) -> str | None:
+        """The full citation of reference ``key``, or None when knowledge/references.yaml lacks it."""
+        return self.references.get(key)
+
+    def drug_label(self, drug: str) -> str:
+        entry = self.drugs.get(drug) or {}
+        return str(entry.get("label") or entry.get("name") or humanise(drug))
+
+    def drug_dose(self, drug: str) -> str | None:
+        """The adult dose text of a drug from knowledge/drugs.yaml, when it states one."""
+        entry = self.drugs.get(drug) or {}
+        dose = entry.get("dose") or entry.get("adult_dose") or entry.get("dose_text")
+        if isinstance(dose, Mapping):
+            dose = dose.get("text") or dose.get("adult") or "; ".join(f"{k}: {v}" for k, v in dose.items())
+        return str(dose) if dose else None
+
+
+def humanise(code: str) -> str:
+    """``plms_index`` -> ``PLMS index``: a readable fallback for codes without a vocabulary label."""
+    words = str(code).replace(".", " ").split("_")
+    text = " ".join(w.upper() if w.lower() in _ACRONYMS else w for w in " ".join(words).split())
+    return text[:1].upper() + text[1:]
+
+
+def load_letter_knowledge(folder: Path | None = None) -> LetterKnowledge:
+    """Load labels, citations and drugs for the letter from ``knowledge/`` (default: cds.paths.knowledge_dir)."""
+    folder = folder or knowledge_dir()
+    vocab = _read_yaml(folder / "vocab.yaml")
+    labels = {str(k): _label_map(v) for k, v in vocab.items() if isinstance(v, Mapping)}
+    fields = _read_yaml(folder / "fields.yaml")
+    labels["fields"] = _label_map(fields.get("fields", fields))
+    references = {str(k): _citation_text(v) for k, v in _entries(_read_yaml(folder / "references.yaml")).items()}
+    drugs = {str(k): v for k, v in _entries(_read_yaml(folder / "drugs.yaml")).items() if isinstance(v, Mapping)}
+    return LetterKnowledge(labels=labels, references=references, drugs=drugs)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        log.info("letter knowledge: %s not present", path.name)
+        return {}
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as exc:
+        raise RuleFileError(f"cannot read knowledge file: {exc}", path=path.name) from exc
+    return data if isinstance(data, dict) else {}
+
+
+def _entries(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Entries keyed by code, whether the file is a mapping or holds a list under a top-level key."""
+    for key in ("references", "drugs"):
+        inner = data.get(key)
+        if isinstance(inner, list):
+            return {str(e.get("key") or e.get("id") or e.get("drug")): e for e in inner if isinstance(e, Mapping)}
+        if isinstance(inner, Mapping):
+            return dict(inner)
+    return {k: v for k, v in data.items() if k not in ("schema", "version")}
+
+
+def _label_map(section: Any) -> dict[str, str]:
+    if not isinstance(section, Mapping):
+        return {}
+    out: dict[str, str] = {}
+    for code, value in section.items():
+        if isinstance(value, str):
+            out[str(code)] = value
+        elif isinstance(value, Mapping):
+            text = value.get("label") or value.get("title") or value.get("name") or value.get("description")
+            if text:
+                out[str(code)] = str(text)
+    return out
+
+
+def _citation_text(entry: Any) -> str:
+    if isinstance(entry, str):
+        return entry
+    if not isinstance(entry, Mapping):
+        return str(entry)
+    if entry.get("citation"):
+        text = str(entry["citation"])
+    else:
+        parts = [entry.get("authors"), entry.get("title"), entry.get("journal") or entry.get("source"),
+                 entry.get("year")]  # fmt: skip
+        text = ". ".join(str(p).rstrip(".") for p in parts if p) + "."
+    doi = entry.get("doi")
+    if doi and str(doi) not in text:
+        text += f" doi:{doi}"
+    return text

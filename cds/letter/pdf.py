@@ -1,0 +1,29 @@
+"""PDF output of the letter through WeasyPrint (the optional ``pdf`` extra: ``pip install -e ".[pdf]"``).
+
+The HTML letter is print-ready (``@page`` rules, inline SVG figure), so the PDF is that HTML laid out on A4.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from cds.errors import CdsError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["render_pdf"]
+
+
+def render_pdf(html: str) -> bytes:
+    """Lay out the HTML letter as PDF bytes; raise CdsError with the install command when WeasyPrint is absent.
+
+    No base URL is given: the letter references no external file, so nothing outside it is fetched.
+    """
+    try:
+        from weasyprint import HTML
+    except ImportError as exc:
+        raise CdsError('PDF output needs WeasyPrint, which is not installed: pip install -e ".[pdf]"') from exc
+    except OSError as exc:
+        raise CdsError(f"PDF output needs WeasyPrint's system libraries (Pango): {exc}") from exc
+    log.info("rendering the letter as PDF with WeasyPrint")
+    return HTML(string=html).write_pdf()

@@ -1,0 +1,180 @@
+"""Render the triage letter (HTML and Markdown) from a cds.decision/v1 record and the optional analysis.
+
+Jinja2 with StrictUndefined; the HTML environment autoescapes and the Markdown one escapes every value.
+Text from a patient file only ever reaches the templates as data, never as template source. The templates
+(``templates/letter.html.j2``, ``letter.md.j2``, ``partials/``) only lay out the view built here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from cds.errors import TemplateError
+from cds.letter import view_sections as sections
+from cds.letter.knowledge import LetterKnowledge, load_letter_knowledge
+from cds.paths import templates_dir
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RenderedLetter", "build_letter_view", "render_letter"]
+
+_URGENCY_RANK = {"emergency": 0, "urgent": 1, "soon": 2, "routine": 3}
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#<>{}])")
+
+
+@dataclass(frozen=True)
+class RenderedLetter:
+    """The letter in both formats (text, ready to write) and the view they were rendered from."""
+
+    html: str
+    markdown: str
+    view: Mapping[str, Any]
+
+
+def render_letter(
+    decision: Mapping[str, Any],
+    *,
+    analysis: Mapping[str, Any] | None = None,
+    knowledge: LetterKnowledge | None = None,
+    letter_date: str | None = None,
+    template_dir: Path | None = None,
+) -> RenderedLetter:
+    """Render ``decision`` (and ``analysis`` when a recording was scored) as HTML and Markdown letters.
+
+    ``letter_date`` (YYYY-MM-DD) is printed only when given: without it the output has no wall-clock content.
+    Raises TemplateError naming the template when one is missing or broken.
+    """
+    from cds.letter.plot import render_night_figure
+
+    knowledge = knowledge or load_letter_knowledge()
+    view = build_letter_view(decision, analysis=analysis, knowledge=knowledge, letter_date=letter_date)
+    figure_svg = render_night_figure(analysis) if analysis else None
+    folder = template_dir or templates_dir()
+    html = _render(folder, "letter.html.j2", {**view, "figure_svg": figure_svg}, autoescape=True)
+    markdown = _render(folder, "letter.md.j2", view, autoescape=False)
+    return RenderedLetter(html=html, markdown=markdown, view=view)
+
+
+def _render(folder: Path, name: str, view: Mapping[str, Any], *, autoescape: bool) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        finalize=None if autoescape else _md_escape,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["md"] = _md_escape
+    try:
+        template = env.get_template(name)
+        text = template.render(**view)
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"letter template not found: {exc.name}", path=folder.name + "/" + name) from exc
+    except jinja2.TemplateSyntaxError as exc:
+        where = f"{exc.lineno}" if exc.lineno else None
+        raise TemplateError(f"template syntax error: {exc.message}", path=exc.name or name, location=where) from exc
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"template uses an undefined value: {exc.message}", path=name) from exc
+    return text.rstrip("\n") + "\n"
+
+
+def _md_escape(value: Any) -> str:
+    """Escape Markdown and HTML syntax in a value so it is shown literally by any Markdown viewer."""
+    if isinstance(value, jinja2.runtime.Undefined):
+        return str(value)
+    text = "" if value is None else str(value)
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+def build_letter_view(
+    decision: Mapping[str, Any],
+    *,
+    analysis: Mapping[str, Any] | None,
+    knowledge: LetterKnowledge,
+    letter_date: str | None = None,
+) -> dict[str, Any]:
+    """Turn the decision into plain data for the templates: labels resolved, rules with versions, citations."""
+    versions = {str(t.get("rule")): t.get("version") for t in decision.get("trace") or []}
+    used_refs: list[str] = []
+
+    def rules(ids: Any) -> list[dict[str, Any]]:
+        return [{"id": str(r), "version": versions.get(str(r))} for r in ids or []]
+
+    def refs(keys: Any) -> list[str]:
+        for key in keys or []:
+            if str(key) not in used_refs:
+                used_refs.append(str(key))
+        return [str(k) for k in keys or []]
+
+    recommendations = sorted(
+        (
+            {
+                "action": r["action"],
+                "label": knowledge.label("actions", r["action"]),
+                "urgency": r.get("urgency") or "routine",
+                "urgency_label": knowledge.label("urgencies", r.get("urgency") or "routine"),
+                "extended_eeg": bool(r.get("extended_eeg")),
+                "because": list(r.get("because") or []),
+                "rules": rules(r.get("rules")),
+                "references": refs(r.get("references")),
+            }
+            for r in decision.get("recommendations") or []
+        ),
+        key=lambda r: _URGENCY_RANK.get(r["urgency"], 9),
+    )
+    findings = [
+        {
+            "code": f["code"],
+            "label": knowledge.label("findings", f["code"]),
+            "because": list(f.get("because") or []),
+            "rules": rules(f.get("rules") or ([f["rule"]] if f.get("rule") else [])),
+            "references": refs(f.get("references")),
+        }
+        for f in decision.get("findings") or []
+    ]
+    treatments = [
+        {
+            "drug": t["drug"],
+            "label": knowledge.drug_label(t["drug"]),
+            "status": t["status"],
+            "status_label": knowledge.label("treatment_statuses", t["status"]),
+            "reasons": [knowledge.label("reasons", str(x)) for x in t.get("reasons") or []],
+            "notes": [str(n) for n in t.get("notes") or []],
+            "dose": t.get("dose") or knowledge.drug_dose(t["drug"]),
+            "rules": rules(t.get("rules")),
+            "references": refs(t.get("references")),
+        }
+        for t in decision.get("treatments") or []
+    ]
+    for entry in decision.get("trace") or []:
+        refs([r.get("key") if isinstance(r, Mapping) else r for r in entry.get("references") or []])
+    inputs = decision.get("inputs") or {}
+    return {
+        "patient_id": str(decision.get("patient_id") or "unknown"),
+        "letter_date": letter_date,
+        "summary": sections.summary_sentences(recommendations, findings, treatments),
+        "findings": findings,
+        "measurements": sections.measurement_rows(decision.get("measurements") or {}, knowledge),
+        "recording": sections.recording_view(analysis, inputs.get("recording")),
+        "caveats": sections.caveat_texts(decision, analysis),
+        "recommendations": recommendations,
+        "treatments": treatments,
+        "asks": [_ask_view(a, knowledge, rules) for a in decision.get("asks") or []],
+        "limits": sections.limit_texts(analysis, decision),
+        "references": [{"key": k, "citation": knowledge.citation(k)} for k in used_refs],
+        "footer": sections.footer_view(inputs),
+    }
+
+
+def _ask_view(ask: Mapping[str, Any], knowledge: LetterKnowledge, rules: Any) -> dict[str, Any]:
+    field = str(ask.get("field") or "")
+    return {"field": field, "label": knowledge.label("fields", field), "text": ask.get("text") or "",
+            "rules": rules(ask.get("rules"))}  # fmt: skip

@@ -1,0 +1,164 @@
+"""Pieces of the letter view: the summary sentences, measurement rows, recording block, caveats, limits and
+footer. Plain data for the templates; no clinical decisions are made here (they all come from the rules)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cds.letter.knowledge import LetterKnowledge
+
+__all__ = ["caveat_texts", "footer_view", "limit_texts", "measurement_rows", "recording_view", "summary_sentences"]
+
+_STANDARD_LABELS = {"aasm": "AASM scoring manual", "wasm2016": "WASM 2016 standards"}
+
+
+def summary_sentences(
+    recommendations: Sequence[Mapping[str, Any]],
+    findings: Sequence[Mapping[str, Any]],
+    treatments: Sequence[Mapping[str, Any]],
+) -> list[str]:
+    """Two or three sentences: what to do and how urgently, what was found, what about drugs."""
+    sentences: list[str] = []
+    if recommendations:
+        first = recommendations[0]
+        sentences.append(f"What to do first: {first['label'].lower()}, {first['urgency']} ({first['urgency_label']}).")
+        rest = [f"{r['label'].lower()} ({r['urgency']})" for r in recommendations[1:]]
+        if rest:
+            sentences.append("Also recommended: " + "; ".join(rest) + ".")
+    else:
+        sentences.append("The rule base made no recommendation for this patient; see what is unknown below.")
+    if findings:
+        sentences.append("Findings: " + "; ".join(f["label"].lower() for f in findings) + ".")
+    if treatments:
+        offered = [t["label"] for t in treatments if t["status"] in ("option", "caution")]
+        if offered:
+            sentences.append("Drugs that may be offered: " + ", ".join(offered) + " (see the table for limits).")
+        else:
+            sentences.append("No drug discussed is offered here; the table gives the reason for each.")
+    return sentences
+
+
+def measurement_rows(measurements: Mapping[str, Any], knowledge: LetterKnowledge) -> list[dict[str, Any]]:
+    """One row per measurement with its source and method, and every other source's value where it differs."""
+    rows = []
+    for name in sorted(measurements):
+        m = measurements[name] or {}
+        others = [
+            {"value": _fmt(o.get("value")), "source": o.get("source") or "", "method": o.get("method") or ""}
+            for o in m.get("other_sources") or []
+        ]
+        value = _fmt(m.get("value"))
+        rows.append(
+            {
+                "name": name,
+                "label": knowledge.label("fields", name if "." in name else f"psg.{name}", fallback=name),
+                "value": value,
+                "unit": m.get("unit") or "",
+                "source": m.get("source") or "",
+                "method": m.get("method") or "",
+                "others": others,
+                "differs": any(o["value"] != value for o in others),
+                "reason": m.get("reason") or "",
+            }
+        )
+    return rows
+
+
+def recording_view(analysis: Mapping[str, Any] | None, recording_input: Mapping[str, Any] | None) -> dict | None:
+    """How the recording was scored: file name, standard, channels and the night's summary numbers."""
+    if not analysis:
+        return None
+    channels = analysis.get("channels") or {}
+    sleep = analysis.get("sleep") or {}
+    legs = analysis.get("leg_movements") or {}
+    jerks = analysis.get("sleep_onset_jerks") or {}
+    efm = analysis.get("fragmentary_myoclonus") or {}
+    standard = str((analysis.get("parameters") or {}).get("standard") or "")
+    rec = analysis.get("recording") or {}
+    return {
+        "name": rec.get("name") or (recording_input or {}).get("name") or "",
+        "duration_h": _fmt(float(rec["duration_s"]) / 3600.0) if rec.get("duration_s") is not None else "unknown",
+        "standard": _STANDARD_LABELS.get(standard, standard or "unknown"),
+        "channels": [
+            {"role": role.replace("_", " "), "label": channels.get(role) or "not found"}
+            for role in ("left_leg", "right_leg", "chin")
+        ],
+        "sfreq_hz": _fmt(channels.get("sfreq_hz")),
+        "hypnogram": "given" if analysis.get("hypnogram") else "not given (sleep and wake not separated)",
+        "numbers": [
+            ("Total sleep time", _fmt(sleep.get("total_sleep_time_min")), "min"),
+            ("Sleep efficiency", _fmt(sleep.get("sleep_efficiency_pct")), "%"),
+            ("Leg movements", _fmt(legs.get("count")), ""),
+            ("PLMS index", _fmt(legs.get("plms_index")), "/h"),
+            ("PLMW index", _fmt(legs.get("plmw_index")), "/h"),
+            ("Jerks at sleep onset", _fmt(jerks.get("count")), ""),
+            ("Excessive fragmentary myoclonus", _fmt(efm.get("excessive")), ""),
+        ],
+    }
+
+
+def caveat_texts(decision: Mapping[str, Any], analysis: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """Every caveat once: the decision's (with where it came from), then the analysis' not already listed."""
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+
+    def add(text: Any, origin: Any) -> None:
+        if text and str(text) not in seen:
+            seen.add(str(text))
+            out.append({"text": str(text), "origin": str(origin or "")})
+
+    for c in decision.get("caveat_details") or []:
+        add(c.get("text"), c.get("rule") or c.get("source"))
+    for text in decision.get("caveats") or []:
+        add(text, "")
+    for c in (analysis or {}).get("caveats") or []:
+        add(c.get("text"), f"recording, channel {c['channel']}" if c.get("channel") else "recording")
+    return out
+
+
+def limit_texts(analysis: Mapping[str, Any] | None, decision: Mapping[str, Any]) -> list[str]:
+    """The standing limits of this letter, stated every time."""
+    limits = [
+        "One night only: leg-movement indices vary from night to night, so a value near a threshold may fall on "
+        "the other side of it on another night.",
+    ]
+    if analysis:
+        standard = str((analysis.get("parameters") or {}).get("standard") or "")
+        limits += [
+            "cds scores leg and chin EMG only and analyses no respiratory channels: sleep apnea and "
+            "respiratory-related leg movements cannot be excluded from this recording.",
+            f"The cds detectors apply the {_STANDARD_LABELS.get(standard, 'published')} rules but have no "
+            "published validation against expert scoring: measured values are estimates to be confirmed.",
+        ]
+    else:
+        limits.append(
+            "No recording was analysed by cds: polysomnographic values, where shown, are those reported in the "
+            "referral."
+        )
+    limits.append("This letter supports clinical judgement and does not replace an examination of the patient.")
+    return limits
+
+
+def footer_view(inputs: Mapping[str, Any]) -> dict[str, str]:
+    ruleset = inputs.get("ruleset") or {}
+    engine = inputs.get("engine") or {}
+    return {
+        "ruleset_version": str(ruleset.get("version") or "unknown"),
+        "ruleset_sha256": str(ruleset.get("sha256") or "unknown"),
+        "engine": f"{engine.get('name') or 'cds'} {engine.get('version') or ''}".strip(),
+        "patient_sha256": str((inputs.get("patient") or {}).get("sha256") or "unknown"),
+        "recording": str((inputs.get("recording") or {}).get("name") or ""),
+        "recording_sha256": str((inputs.get("recording") or {}).get("sha256") or ""),
+    }
+
+
+def _fmt(value: Any) -> str:
+    """A number as the letter prints it (no float noise); None as 'unknown'; booleans as yes/no."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.1f}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)

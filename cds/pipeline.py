@@ -1,0 +1,158 @@
+"""The whole triage pipeline: recording (optional) -> analysis -> patient facts -> rules -> decision -> letter.
+
+One call, ``run_triage``, computes everything in memory; ``write_triage`` writes the results atomically to an
+output folder. The same inputs and rule set give byte-identical decision.json, letter.md and letter.html: no
+wall-clock time (unless a letter date is asked for) and no absolute paths are written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cds.errors import CdsError, InputError, PatientFileError
+from cds.letter.render import RenderedLetter, render_letter
+
+log = logging.getLogger(__name__)
+
+__all__ = ["OUTPUT_NAMES", "TriageRequest", "TriageResult", "check_pdf_available", "run_triage", "write_triage"]
+
+ProgressFn = Callable[[str, float], None]
+OUTPUT_NAMES = ("decision.json", "letter.html", "letter.md", "analysis.json", "letter.pdf")
+
+
+@dataclass(frozen=True)
+class TriageRequest:
+    """What ``cds triage`` was asked to do. Paths as given; only their file names reach the outputs."""
+
+    patient_path: Path
+    recording_path: Path | None = None
+    hypnogram_path: Path | None = None
+    events_path: Path | None = None
+    standard: str = "aasm"
+    channel_overrides: Mapping[str, str] = field(default_factory=dict)
+    letter_date: str | None = None
+    pdf: bool = False
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    """Everything triage produced, in memory: the records as dicts and the serialised files."""
+
+    decision: Mapping[str, Any]
+    analysis: Mapping[str, Any] | None
+    letter: RenderedLetter
+    files: Mapping[str, str | bytes]
+
+
+def check_pdf_available() -> None:
+    """Raise CdsError with the install command when WeasyPrint (the optional ``pdf`` extra) is missing."""
+    try:
+        import weasyprint  # noqa: F401
+    except ImportError as exc:
+        raise CdsError('PDF output needs WeasyPrint, which is not installed: pip install -e ".[pdf]"') from exc
+    except OSError as exc:  # WeasyPrint installed but its system libraries (Pango) missing
+        raise CdsError(f"PDF output needs WeasyPrint's system libraries (Pango): {exc}") from exc
+
+
+def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) -> TriageResult:
+    """Run the pipeline for one patient and return the decision, analysis, letter and the files' contents.
+
+    Raises InputError subclasses naming the file and the problem (patient, recording, hypnogram, events,
+    rule or template file); a problem that only weakens a number travels as a caveat into the letter.
+    """
+    letter_date = _check_date(request.letter_date)
+    if request.pdf:
+        check_pdf_available()
+    from cds.facts.patient import read_patient
+    from cds.rulebase.engine import dump_decision, load_rulebase
+
+    patient = read_patient(request.patient_path)
+    patient_sha256 = _sha256_file(request.patient_path, PatientFileError)
+    analysis = _analyse(request, progress) if request.recording_path is not None else None
+    if progress:
+        progress("rules", 0.0)
+    rulebase = load_rulebase()
+    decision = rulebase.decide(
+        patient,
+        analysis=analysis,
+        patient_sha256=patient_sha256,
+        recording_name=request.recording_path.name if request.recording_path is not None else None,
+    )
+    decision_json = dump_decision(decision)
+    decision = json.loads(decision_json)  # the letter shows exactly what the record says
+    if progress:
+        progress("rules", 1.0)
+        progress("letter", 0.0)
+    letter = render_letter(decision, analysis=analysis, letter_date=letter_date)
+    files: dict[str, str | bytes] = {
+        "decision.json": decision_json if decision_json.endswith("\n") else decision_json + "\n",
+        "letter.html": letter.html,
+        "letter.md": letter.markdown,
+    }
+    if analysis is not None:
+        files["analysis.json"] = json.dumps(analysis, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    if request.pdf:
+        from cds.letter.pdf import render_pdf
+
+        files["letter.pdf"] = render_pdf(letter.html)
+    if progress:
+        progress("letter", 1.0)
+    log.info("triage of %s: %d recommendations, %d treatments", decision.get("patient_id"),
+             len(decision.get("recommendations") or []), len(decision.get("treatments") or []))  # fmt: skip
+    return TriageResult(decision=decision, analysis=analysis, letter=letter, files=files)
+
+
+def write_triage(result: TriageResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write the result's files atomically into ``out_dir``; remove outputs of an earlier run this one lacks
+    (a stale analysis.json beside a letter without a recording would mislead). Returns name -> path."""
+    from cds.cli._console import write_atomic
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError("output folder is a file", path=out)
+    written: dict[str, Path] = {}
+    for name, data in result.files.items():
+        write_atomic(out / name, data)
+        written[name] = out / name
+    for name in OUTPUT_NAMES:
+        if name not in result.files:
+            (out / name).unlink(missing_ok=True)
+    return written
+
+
+def _analyse(request: TriageRequest, progress: ProgressFn | None) -> dict[str, Any]:
+    from cds.analysis import analyze_recording
+
+    report = analyze_recording(
+        request.recording_path,
+        hypnogram_path=request.hypnogram_path,
+        events_path=request.events_path,
+        standard=request.standard,
+        channel_overrides=dict(request.channel_overrides) or None,
+        progress=progress,
+    )
+    analysis = report.to_dict() if hasattr(report, "to_dict") else dict(report)
+    return json.loads(json.dumps(analysis, sort_keys=True))  # plain JSON types, as analysis.json will hold
+
+
+def _sha256_file(path: Path, error_cls: type[InputError]) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise error_cls(f"cannot read file: {exc.strerror or exc}", path=path) from exc
+
+
+def _check_date(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError as exc:
+        raise InputError(f"letter date is not a date (allowed: YYYY-MM-DD, got: {text!r})") from exc

@@ -1,0 +1,257 @@
+"""``cds explain``: why each line of a decision is there, read from the decision record alone.
+
+A filter over the ``trace`` and ``facts`` stored in decision.json (cds.decision/v1), never a fresh engine run:
+for every recommendation, finding and treatment status, the chain of rule firings behind it (each with the
+facts it matched, including the findings and evidence asserted by earlier rules). For a rule that did not
+fire, the rule is loaded from the current rules/ folder and its ``when`` is evaluated on the stored facts to
+show the first condition that failed and the actual value; a warning says when the rule set has changed
+since the decision was made.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cds.errors import InputError, RuleFileError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["explain_decision", "explain_rule", "format_explanation", "read_decision"]
+
+_DERIVED_KEYS = ("code", "action", "drug", "field")
+
+
+def read_decision(path: str | Path) -> dict[str, Any]:
+    """Read a decision.json; raise InputError naming the file when it is unreadable or not cds.decision/v1."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read decision record: {exc.strerror or exc}", path=path) from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not JSON: {exc.msg}", path=path, location=f"{exc.lineno}:{exc.colno}") from exc
+    if not isinstance(data, dict) or data.get("schema") != "cds.decision/v1":
+        got = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise InputError(f"not a decision record (allowed: schema cds.decision/v1, got: {got!r})", path=path)
+    return data
+
+
+def explain_decision(decision: Mapping[str, Any]) -> dict[str, Any]:
+    """The chain of rule firings and facts behind every finding, recommendation, treatment status and ask."""
+    trace = list(decision.get("trace") or [])
+    conclusions = []
+    for kind, items, name_key in (
+        ("finding", decision.get("findings"), "code"),
+        ("recommendation", decision.get("recommendations"), "action"),
+        ("treatment", decision.get("treatments"), "drug"),
+        ("ask", decision.get("asks"), "field"),
+    ):
+        for item in items or []:
+            rules = list(item.get("rules") or ([item["rule"]] if item.get("rule") else []))
+            conclusions.append(
+                {
+                    "kind": kind,
+                    "name": str(item.get(name_key)),
+                    "detail": _detail(kind, item),
+                    "rules": rules,
+                    "references": list(item.get("references") or []),
+                    "because": list(item.get("because") or item.get("reasons") or []),
+                    "chain": _chain(trace, rules),
+                }
+            )
+    return {"patient_id": decision.get("patient_id"), "ruleset": _ruleset(decision), "conclusions": conclusions,
+            "warnings": []}  # fmt: skip
+
+
+def explain_rule(decision: Mapping[str, Any], rule_id: str, *, rules_dir: Path | None = None) -> dict[str, Any]:
+    """Explain one rule: its firings and what they supported, or, when it did not fire, the first failing
+    condition evaluated on the stored facts (the rule itself read from the current rules/ folder)."""
+    trace = list(decision.get("trace") or [])
+    firings = [t for t in trace if t.get("rule") == rule_id]
+    supported = [
+        {"kind": c["kind"], "name": c["name"], "detail": c["detail"]}
+        for c in explain_decision(decision)["conclusions"]
+        if any(step["rule"] == rule_id for step in c["chain"])
+    ]
+    report: dict[str, Any] = {"patient_id": decision.get("patient_id"), "ruleset": _ruleset(decision),
+                              "rule": rule_id, "fired": bool(firings), "warnings": []}  # fmt: skip
+    if firings:
+        report["firings"] = [_step(t) for t in firings]
+        report["supported"] = supported
+        return report
+    report.update(_why_not(decision, rule_id, rules_dir=rules_dir))
+    report["warnings"] = _hash_warnings(decision, rules_dir)
+    return report
+
+
+def _ruleset(decision: Mapping[str, Any]) -> dict[str, Any]:
+    rs = (decision.get("inputs") or {}).get("ruleset") or {}
+    return {"version": rs.get("version"), "sha256": rs.get("sha256")}
+
+
+def _hash_warnings(decision: Mapping[str, Any], rules_dir: Path | None) -> list[str]:
+    """A warning when the current rules/ differ from the rule set the decision was made with."""
+    from cds.rulebase.manifest import ruleset_stamp
+
+    recorded = _ruleset(decision).get("sha256")
+    try:
+        current = ruleset_stamp(rules_dir).get("sha256")
+    except RuleFileError as exc:
+        return [f"cannot hash the current rule set: {exc}"]
+    if recorded != current:
+        text = (f"the rule set changed since this decision (recorded sha256 {str(recorded)[:12]}, "
+                f"current {str(current)[:12]}): the rule evaluated is today's version")  # fmt: skip
+        log.warning(text)
+        return [text]
+    return []
+
+
+def _detail(kind: str, item: Mapping[str, Any]) -> str:
+    if kind == "recommendation":
+        return str(item.get("urgency") or "")
+    if kind == "treatment":
+        return str(item.get("status") or "")
+    if kind == "ask":
+        return str(item.get("text") or "")
+    return ""
+
+
+def _fact_key(fact: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Identity of a derived fact (evidence, finding, recommendation, treatment) for chaining; None for inputs."""
+    kind = str(fact.get("type") or "")
+    if kind in ("field", "input", ""):
+        return None
+    for key in _DERIVED_KEYS:
+        if fact.get(key) is not None:
+            return kind, str(fact[key])
+    return None
+
+
+def _chain(trace: Sequence[Mapping[str, Any]], rules: Sequence[str]) -> list[dict[str, Any]]:
+    """The firings of ``rules`` plus, transitively, the earlier firings that asserted the derived facts they
+    matched; in trace (firing) order."""
+    wanted = {i for i, t in enumerate(trace) if t.get("rule") in set(rules)}
+    todo = sorted(wanted)
+    while todo:
+        index = todo.pop()
+        for fact in trace[index].get("facts") or []:
+            key = _fact_key(fact) if isinstance(fact, Mapping) else None
+            if key is None:
+                continue
+            for j in range(index):
+                asserted = {_fact_key(a) for a in trace[j].get("asserted") or [] if isinstance(a, Mapping)}
+                if key in asserted and j not in wanted:
+                    wanted.add(j)
+                    todo.append(j)
+    return [_step(trace[i]) for i in sorted(wanted)]
+
+
+def _step(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "rule": entry.get("rule"),
+        "version": entry.get("version"),
+        "layer": entry.get("layer"),
+        "because": entry.get("because"),
+        "facts": list(entry.get("facts") or []),
+        "asserted": list(entry.get("asserted") or []),
+    }
+
+
+def format_explanation(report: Mapping[str, Any]) -> str:
+    """Plain text for a terminal: one block per conclusion (or per rule with ``--rule``)."""
+    lines = [f"decision for {report.get('patient_id')} (rule set {report['ruleset'].get('version')}, "
+             f"sha256 {str(report['ruleset'].get('sha256'))[:12]})"]  # fmt: skip
+    lines += [f"warning: {w}" for w in report.get("warnings") or []]
+    if "rule" in report:
+        lines += _format_rule(report)
+    else:
+        for c in report.get("conclusions") or []:
+            head = f"{c['kind']} {c['name']}" + (f" ({c['detail']})" if c["detail"] else "")
+            lines += ["", head]
+            if c["because"]:
+                lines.append("  because: " + "; ".join(str(b) for b in c["because"]))
+            if c["references"]:
+                lines.append("  references: " + ", ".join(c["references"]))
+            if not c["chain"]:
+                lines.append("  (no firing of " + ", ".join(c["rules"]) + " in the trace)")
+            for step in c["chain"]:
+                lines += _format_step(step, indent="  ")
+    return "\n".join(lines) + "\n"
+
+
+def _format_rule(report: Mapping[str, Any]) -> list[str]:
+    lines = [""]
+    if report["fired"]:
+        lines.append(f"rule {report['rule']} fired {len(report['firings'])} time(s)")
+        for step in report["firings"]:
+            lines += _format_step(step, indent="  ")
+        for c in report.get("supported") or []:
+            lines.append(f"  supports {c['kind']} {c['name']}" + (f" ({c['detail']})" if c["detail"] else ""))
+        return lines
+    lines.append(f"rule {report['rule']} (version {report.get('version')}, layer {report.get('layer')}) did not fire")
+    failing = report.get("first_failing")
+    if report.get("holds"):
+        lines.append("  its conditions hold on the stored facts (it would fire with the current rule files)")
+    elif failing is not None:
+        lines.append(f"  first failing condition: {json.dumps(failing, sort_keys=True)}")
+        lines.append(f"  actual value: {json.dumps(report.get('actual'), sort_keys=True)}")
+    return lines
+
+
+def _format_step(step: Mapping[str, Any], *, indent: str) -> list[str]:
+    lines = [f"{indent}<- {step['rule']} v{step.get('version')} [{step.get('layer')}]"
+             + (f": {step['because']}" if step.get("because") else "")]  # fmt: skip
+    for fact in step.get("facts") or []:
+        lines.append(f"{indent}     matched {_fact_text(fact)}")
+    for fact in step.get("asserted") or []:
+        lines.append(f"{indent}     asserted {_fact_text(fact)}")
+    return lines
+
+
+def _fact_text(fact: Any) -> str:
+    if not isinstance(fact, Mapping):
+        return str(fact)
+    kind = fact.get("type") or "fact"
+    if fact.get("field") is not None:
+        source = f" ({fact['source']})" if fact.get("source") else ""
+        return f"{fact['field']} = {json.dumps(fact.get('value'))}{source}"
+    rest = ", ".join(f"{k}={fact[k]}" for k in sorted(fact) if k != "type")
+    return f"{kind} {rest}"
+
+
+def _why_not(decision: Mapping[str, Any], rule_id: str, *, rules_dir: Path | None) -> dict[str, Any]:
+    """Evaluate the current version of ``rule_id`` on the facts stored in the record (no engine run)."""
+    from cds.kb import load_knowledge
+    from cds.paths import rules_dir as default_rules_dir
+    from cds.rulebase.evaluate import evaluate
+    from cds.rulebase.load import check_rules
+
+    folder = Path(rules_dir or default_rules_dir())
+    rules, _problems = check_rules(folder, load_knowledge())
+    spec = rules.by_id().get(rule_id)
+    if spec is None:
+        raise InputError(f"no rule {rule_id} in the current rule set (nor in the decision's trace)", path=folder.name)
+    holds, failing, actual = evaluate(spec.when, _record_facts(decision))
+    return {"version": spec.version, "layer": spec.layer, "holds": bool(holds),
+            "first_failing": _plain(failing), "actual": _plain(actual)}  # fmt: skip
+
+
+def _record_facts(decision: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts the engine saw, rebuilt from the record: input fields (every source), evidence, findings and
+    recommendations asserted in the trace."""
+    derived: dict[str, list[str]] = {"evidence": [], "finding": [], "recommendation": []}
+    for entry in decision.get("trace") or []:
+        for fact in entry.get("asserted") or []:
+            key = _fact_key(fact) if isinstance(fact, Mapping) else None
+            if key and key[0] in derived and key[1] not in derived[key[0]]:
+                derived[key[0]].append(key[1])
+    return {"facts": list(decision.get("facts") or []), **derived}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe form of an evaluation result (condition nodes may be read-only mappings)."""
+    return json.loads(json.dumps(value, default=lambda v: dict(v) if isinstance(v, Mapping) else str(v)))
