@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import pytest
+
+from cds.errors import InputError, RecordingError
+from cds.io.channels import ChannelRole, normalise_label, parse_channel_overrides, resolve_channel_roles
+
+L, R, C = ChannelRole.LEFT_LEG, ChannelRole.RIGHT_LEG, ChannelRole.CHIN
+
+# (labels in the file, expected left, right, chin)
+ALIAS_CASES = [
+    (["LAT", "RAT", "Chin"], "LAT", "RAT", "Chin"),
+    (["Leg L", "Leg R", "EMG Chin"], "Leg L", "Leg R", "EMG Chin"),
+    (["Left Leg", "Right Leg", "EMG submental"], "Left Leg", "Right Leg", "EMG submental"),
+    (["EMG Tib-L", "EMG Tib-R", "EMG1-EMG2"], "EMG Tib-L", "EMG Tib-R", "EMG1-EMG2"),
+    (["LLEG", "RLEG", "Chin1-Chin2"], "LLEG", "RLEG", "Chin1-Chin2"),
+    (["L Leg", "Tib R", "Chin 1-Chin 2"], "L Leg", "Tib R", "Chin 1-Chin 2"),
+    (["Tib L", "C3-M2", "chin"], "Tib L", None, "chin"),
+    (["TIB-L", "TIB-R"], "TIB-L", "TIB-R", None),
+    (["LEG1", "ECG"], "LEG1", None, None),
+    (["SX1-SX2", "DX1-DX2", "ROC-LOC"], "SX1-SX2", "DX1-DX2", None),
+    (["  lat  ", "r-a-t", "CHIN"], "  lat  ", "r-a-t", "CHIN"),
+    # Nox A1: chin electrodes '1', '2' and derivation '1-2'
+    (["1", "2", "1-2", "1-F", "Left Leg", "Right Leg"], "Left Leg", "Right Leg", "1-2"),
+    # '1-2' without the Nox set is not trusted as chin
+    (["1-2", "Left Leg"], "Left Leg", None, None),
+    # a bipolar derivation wins over a single electrode
+    (["Chin", "Chin1-Chin2"], None, None, "Chin1-Chin2"),
+    ([], None, None, None),
+    (["EEG Fpz-Cz", "EOG horizontal", "Resp oro-nasal"], None, None, None),
+]
+
+
+@pytest.mark.parametrize(("labels", "left", "right", "chin"), ALIAS_CASES)
+def test_aliases_resolve_to_the_expected_labels(labels, left, right, chin):
+    assert resolve_channel_roles(labels) == {L: left, R: right, C: chin}
+
+
+def test_normalise_label_drops_prefix_case_and_punctuation():
+    assert normalise_label("EMG Tib-L") == "tibl"
+    assert normalise_label("EMG1-EMG2") == "emg1emg2"
+    assert normalise_label(" Chin 1-Chin 2 ") == "chin1chin2"
+
+
+def test_two_unipolar_candidates_are_ambiguous_and_hint_the_option():
+    with pytest.raises(InputError, match=r"rec\.edf:left_leg: ambiguous left_leg channel: 'LAT', 'Leg L'.*--channel"):
+        resolve_channel_roles(["LAT", "Leg L", "RAT"], path="rec.edf")
+
+
+def test_two_bipolar_candidates_are_ambiguous():
+    with pytest.raises(InputError, match="ambiguous chin channel"):
+        resolve_channel_roles(["EMG1-EMG2", "Chin1-Chin2"])
+
+
+def test_override_settles_an_ambiguity_and_keeps_other_roles():
+    roles = resolve_channel_roles(["LAT", "Leg L", "RAT"], {L: "Leg L"})
+    assert roles == {L: "Leg L", R: "RAT", C: None}
+
+
+def test_override_may_name_any_label_case_insensitively():
+    assert resolve_channel_roles(["EMG L", "EMG R"], {L: "emg l", R: "EMG R"})[L] == "EMG L"
+
+
+def test_override_with_absent_label_lists_the_labels():
+    with pytest.raises(RecordingError, match=r"x\.edf:left_leg: --channel left_leg='EMG L': no such signal.*'LAT'"):
+        resolve_channel_roles(["LAT", "RAT"], {L: "EMG L"}, path="x.edf")
+
+
+def test_parse_channel_overrides_reads_role_equals_label():
+    assert parse_channel_overrides(["left_leg=EMG L", "right-leg = EMG R ", "chin=1-2"]) == {
+        L: "EMG L",
+        R: "EMG R",
+        C: "1-2",
+    }
+    assert parse_channel_overrides([]) == {}
+
+
+def test_parse_channel_overrides_keeps_equals_sign_in_label():
+    assert parse_channel_overrides(["chin=A=B"]) == {C: "A=B"}
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("leftleg=EMG L", r"unknown channel role 'leftleg'.*allowed roles: left_leg, right_leg, chin"),
+        ("left_leg", r"bad channel override 'left_leg': expected ROLE=LABEL"),
+        ("left_leg=  ", r"bad channel override"),
+    ],
+)
+def test_parse_channel_overrides_rejects_bad_items(item, message):
+    with pytest.raises(InputError, match=message):
+        parse_channel_overrides([item])
+
+
+def test_parse_channel_overrides_rejects_conflicting_repeats():
+    with pytest.raises(InputError, match="given twice"):
+        parse_channel_overrides(["chin=A", "chin=B"])

@@ -1,0 +1,250 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cds.errors import InputError, RecordingError, SignalError
+from cds.io.channels import ChannelRole
+from cds.io.edf import Annotation, read_annotations, read_recording, sha256_of
+from cds.io.export import write_events_edf
+from tests.io.conftest import START, Chan, header_field_offset, patch_field, sine_uv, write_edf
+
+L, R, C = ChannelRole.LEFT_LEG, ChannelRole.RIGHT_LEG, ChannelRole.CHIN
+
+
+def _quantum_uv(lo: float, hi: float, scale: float) -> float:
+    return (hi - lo) * scale / 65535
+
+
+def test_units_v_mv_uv_are_scaled_to_microvolts(three_channel_edf):
+    rec = read_recording(three_channel_edf())
+    left, right, chin = rec.signals[L], rec.signals[R], rec.signals[C]
+    # same shape planted in each file unit: V (x1e6), mV (x1e3), µV (x1)
+    np.testing.assert_allclose(
+        left.data_uv, sine_uv(10, 200, 100.0, offset=-5000.0), atol=_quantum_uv(-0.01, 0.01, 1e6)
+    )
+    np.testing.assert_allclose(right.data_uv, sine_uv(10, 250, 50.0, offset=700.0), atol=_quantum_uv(-2, 2, 1e3))
+    np.testing.assert_allclose(chin.data_uv, sine_uv(10, 100, 20.0), atol=_quantum_uv(-100, 100, 1))
+    assert (left.unit, right.unit, chin.unit) == ("V", "mV", "uV")
+    assert (left.physical_min_uv, left.physical_max_uv) == pytest.approx((-10000.0, 10000.0))
+    assert (right.physical_min_uv, right.physical_max_uv) == pytest.approx((-2000.0, 2000.0))
+    assert left.data_uv.dtype == np.float64
+
+
+def test_each_signal_keeps_its_own_sampling_rate(three_channel_edf):
+    rec = read_recording(three_channel_edf())
+    assert {r: s.sfreq_hz for r, s in rec.signals.items()} == {L: 200.0, R: 250.0, C: 100.0}
+    assert {r: s.data_uv.size for r, s in rec.signals.items()} == {L: 2000, R: 2500, C: 1000}
+
+
+def test_recording_metadata_and_annotations(three_channel_edf):
+    path = three_channel_edf()
+    rec = read_recording(path)
+    assert rec.name == "rec.edf" and rec.path == path
+    assert rec.edf_type == "EDF+C" and rec.reader == "pyedflib"
+    assert rec.duration_s == 10.0 and rec.start == START
+    assert rec.labels == ("EMG LAT", "EMG RAT", "Chin", "ECG")
+    assert rec.roles == {L: "EMG LAT", R: "EMG RAT", C: "Chin"}
+    assert rec.caveats == ()
+    assert rec.sha256 == hashlib.sha256(path.read_bytes()).hexdigest() == sha256_of(path)
+    assert rec.annotations == (
+        Annotation(2.0, 1.5, "Lights off", "EMG RAT"),
+        Annotation(5.0, None, "Note", None),
+    )
+
+
+def test_only_the_requested_roles_are_read(three_channel_edf):
+    rec = read_recording(three_channel_edf(), roles=[ChannelRole.CHIN])
+    assert set(rec.signals) == {C}
+    assert rec.roles[L] == "EMG LAT"  # resolved, but not loaded
+    assert rec.caveats == ()
+
+
+def test_missing_legs_stay_none_with_channel_missing_caveats(tmp_path):
+    path = write_edf(tmp_path / "noleg.edf", [Chan("Chin", sine_uv(4, 100, 10.0))])
+    rec = read_recording(path)
+    assert rec.roles == {L: None, R: None, C: "Chin"}
+    assert set(rec.signals) == {C}
+    assert [(c.code, c.channel) for c in rec.caveats] == [
+        ("channel_missing", "left_leg"),
+        ("channel_missing", "right_leg"),
+    ]
+    assert "noleg.edf" in rec.caveats[0].text
+
+
+def test_one_leg_only_caveat(tmp_path):
+    path = write_edf(tmp_path / "one.edf", [Chan("LAT", sine_uv(4, 200, 10.0)), Chan("Chin", sine_uv(4, 200, 5.0))])
+    rec = read_recording(path)
+    assert {c.code for c in rec.caveats} == {"channel_missing", "one_leg_only"}
+    assert next(c for c in rec.caveats if c.code == "one_leg_only").channel == "left_leg"
+    assert read_recording(path, roles=[L, C]).caveats == ()  # right leg not asked for: nothing to report
+
+
+def test_plain_edf_without_annotations(tmp_path):
+    path = write_edf(tmp_path / "plain.edf", [Chan("RAT", sine_uv(3, 200, 10.0))], plus=False)
+    rec = read_recording(path, roles=[R])
+    assert rec.edf_type == "EDF" and rec.annotations == () and rec.signals[R].data_uv.size == 600
+
+
+def test_override_selects_an_unaliased_label(tmp_path):
+    path = write_edf(tmp_path / "o.edf", [Chan("EMG L", sine_uv(2, 200, 30.0)), Chan("LAT", sine_uv(2, 200, 1.0))])
+    rec = read_recording(path, roles=[L], overrides={L: "EMG L"})
+    assert rec.signals[L].label == "EMG L"
+    assert np.ptp(rec.signals[L].data_uv) == pytest.approx(60.0, abs=0.2)
+
+
+def test_override_naming_an_absent_label(tmp_path):
+    path = write_edf(tmp_path / "o.edf", [Chan("LAT", sine_uv(2, 200, 1.0))])
+    with pytest.raises(RecordingError, match=r"o\.edf:left_leg: .*no such signal label.*'LAT'"):
+        read_recording(path, overrides={L: "EMG L"})
+
+
+def test_ambiguous_role_is_refused(tmp_path):
+    path = write_edf(tmp_path / "a.edf", [Chan("LAT", sine_uv(2, 200, 1.0)), Chan("Leg L", sine_uv(2, 200, 1.0))])
+    with pytest.raises(InputError, match="ambiguous left_leg"):
+        read_recording(path)
+
+
+def test_inverted_physical_range_is_ordered_and_values_keep_their_sign(tmp_path):
+    path = write_edf(tmp_path / "inv.edf", [Chan("Chin", sine_uv(2, 100, 40.0, offset=10.0))])
+    # swap the physical min and max: the file now states a negative gain (EDF allows it)
+    off, width = header_field_offset(path, "pmin", 0)
+    patch_field(path, off, width, b"1000")
+    off, width = header_field_offset(path, "pmax", 0)
+    patch_field(path, off, width, b"-1000")
+    sig = read_recording(path, roles=[C]).signals[C]
+    assert (sig.physical_min_uv, sig.physical_max_uv) == (-1000.0, 1000.0)
+    # the digital samples are unchanged, so the physical values come out negated
+    np.testing.assert_allclose(sig.data_uv, -sine_uv(2, 100, 40.0, offset=10.0), atol=0.05)
+
+
+# --- bad input by byte surgery ----------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(RecordingError, match=r"nope\.edf: file not found"):
+        read_recording(tmp_path / "nope.edf")
+
+
+def test_not_an_edf(tmp_path):
+    path = tmp_path / "notes.edf"
+    path.write_bytes(b"hello, this is a text file\n" * 20)
+    with pytest.raises(RecordingError, match=r"notes\.edf: not an EDF file: version field"):
+        read_recording(path)
+    short = tmp_path / "short.edf"
+    short.write_bytes(b"0       ")
+    with pytest.raises(RecordingError, match="shorter than the 256-byte header"):
+        read_recording(short)
+
+
+def test_truncated_file(three_channel_edf):
+    path = three_channel_edf()
+    path.write_bytes(path.read_bytes()[:-1000])
+    with pytest.raises(RecordingError, match=r"rec\.edf: truncated file: header announces 10 data records.*holds 9"):
+        read_recording(path)
+
+
+def test_truncated_header(three_channel_edf):
+    path = three_channel_edf()
+    path.write_bytes(path.read_bytes()[:600])
+    with pytest.raises(RecordingError, match="truncated file: header needs"):
+        read_recording(path)
+
+
+def test_corrupt_signal_count(three_channel_edf):
+    path = three_channel_edf()
+    patch_field(path, 252, 4, b"abc")
+    with pytest.raises(RecordingError, match="not a valid EDF header: number of signals is 'abc'"):
+        read_recording(path)
+
+
+def test_unknown_unit_of_a_needed_channel(three_channel_edf):
+    path = three_channel_edf()
+    off, width = header_field_offset(path, "unit", 2)  # Chin
+    patch_field(path, off, width, b"furlong")
+    with pytest.raises(SignalError, match=r"rec\.edf:Chin: unknown physical unit 'furlong' for the chin channel"):
+        read_recording(path)
+    assert set(read_recording(path, roles=[L, R]).signals) == {L, R}  # not needed: not refused
+
+
+def test_edf_plus_d_is_refused(three_channel_edf):
+    path = three_channel_edf()
+    patch_field(path, 192, 44, b"EDF+D")
+    with pytest.raises(RecordingError, match=r"EDF\+D \(discontinuous\) recording"):
+        read_recording(path)
+
+
+def test_annotation_only_file_is_not_a_recording(tmp_path):
+    path = tmp_path / "ann.edf"
+    write_events_edf(path, [(1.0, 2.0, "Sleep stage W")], duration_s=30, start=None)
+    with pytest.raises(RecordingError, match="without signals"):
+        read_recording(path)
+    assert read_annotations(path) == (Annotation(1.0, 2.0, "Sleep stage W", None),)
+
+
+def test_read_annotations_of_plain_edf_is_empty(tmp_path):
+    path = write_edf(tmp_path / "plain.edf", [Chan("RAT", sine_uv(1, 200, 10.0))], plus=False)
+    assert read_annotations(path) == ()
+
+
+def test_non_ascii_label_falls_back_to_edfio_with_identical_values(three_channel_edf):
+    good = three_channel_edf("good.edf")
+    bad = three_channel_edf("bad.edf")
+    off, width = header_field_offset(bad, "label", 3)  # ECG, not needed
+    patch_field(bad, off, width, "ECG Impédance".encode("latin-1"))
+    rec_good, rec_bad = read_recording(good), read_recording(bad)
+    assert (rec_good.reader, rec_bad.reader) == ("pyedflib", "edfio")
+    assert rec_bad.labels[3] == "ECG Impédance"
+    for role in (L, R, C):
+        np.testing.assert_array_equal(rec_bad.signals[role].data_uv, rec_good.signals[role].data_uv)
+        assert rec_bad.signals[role].sfreq_hz == rec_good.signals[role].sfreq_hz
+    assert rec_bad.annotations == rec_good.annotations
+    assert rec_bad.start == rec_good.start
+
+
+# --- real files --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.realdata
+def test_subject1_nox_a1_through_edfio_with_dc_offsets(real_data_dir: Path):
+    rec = read_recording(real_data_dir / "sleepr-testdata" / "subject1.edf")
+    assert rec.reader == "edfio" and rec.edf_type == "EDF+C"
+    assert rec.roles == {L: "Left Leg", R: "Right Leg", C: "1-2"}
+    assert len(rec.labels) == 89 and "1 Impédance" in rec.labels
+    assert rec.duration_s == 120.0
+    left, right = rec.signals[L], rec.signals[R]
+    assert left.unit == "V" and left.sfreq_hz == 200.0 and left.data_uv.size == 24000
+    assert np.median(left.data_uv) == pytest.approx(720, abs=100)
+    assert np.median(right.data_uv) == pytest.approx(-5400, abs=150)
+    assert (left.physical_min_uv, left.physical_max_uv) == pytest.approx((-1_024_000, 1_024_000), rel=1e-5)
+    assert rec.caveats == ()
+
+
+# file -> expected outcome: "signals" (read with these roles found), or the RecordingError text
+REAL_EDF = {
+    "edfio-testdata/SC4001EC-Hypnogram.edf": "without signals",
+    "edfio-testdata/short_psg.edf": {C: "EMG submental"},
+    "edfio-testdata/test_subsecond.edf": {},
+    "sleepr-testdata/ST7132JR-Hypnogram.edf": "without signals",
+    "sleepr-testdata/subject1.edf": {L: "Left Leg", R: "Right Leg", C: "1-2"},
+    **{f"psg-ipa-SN1-stages/SN1_SleepStages_manual_scorer{i}.edf": "without signals" for i in range(1, 13)},
+}
+
+
+@pytest.mark.realdata
+def test_every_real_edf_is_read_or_refused_with_a_reason(real_data_dir: Path):
+    found = {p.relative_to(real_data_dir).as_posix() for p in real_data_dir.rglob("*.edf")}
+    assert found == set(REAL_EDF)
+    for rel, want in REAL_EDF.items():
+        path = real_data_dir / rel
+        if isinstance(want, str):
+            with pytest.raises(RecordingError, match=want):
+                read_recording(path)
+            assert read_annotations(path), rel
+        else:
+            rec = read_recording(path)
+            assert {r: lab for r, lab in rec.roles.items() if lab} == want, rel
+            assert set(rec.signals) == set(want), rel
