@@ -97,7 +97,8 @@ def _epoch_of(durations: list[float], source: str) -> float:
     off_grid = [d for d in positive if abs(d / epoch - round(d / epoch)) > 1e-3]
     if off_grid:
         raise HypnogramError(
-            f"stage durations {sorted(set(off_grid))[:5]} s are not whole multiples of the {epoch:g}-s epoch",
+            f"stage durations {', '.join(f'{d:g}' for d in sorted(set(off_grid))[:5])} s are not whole multiples "
+            f"of the {epoch:g}-s epoch",
             path=source,
         )
     return epoch
