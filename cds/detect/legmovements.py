@@ -1,0 +1,228 @@
+"""Leg-movement detection in one tibialis-anterior EMG channel (AASM v2.6 LM rule; WASM 2016 when asked).
+
+Onset where the envelope rises ``onset_above_rest_uv`` above the local resting level; offset at the start of the
+first period of >= ``offset_hold_s`` with the envelope <= ``offset_above_rest_uv`` above it; duration rules from the
+standard. Events are ``LegMovements`` tables, so the grammar steps (``cds.detect.plm``) work on hand-made lists too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cds.detect.preprocess import Envelope, FilteredEmg, compute_envelope, compute_resting_level, filter_emg
+from cds.errors import SignalError
+from cds.standards import ScoringStandard
+
+__all__ = ["LegMovements", "detect_leg_movements", "find_threshold_events", "make_leg_movements"]
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, float], None]
+SIDES = ("left", "right", "bilateral")
+
+
+@dataclass(frozen=True, eq=False)
+class LegMovements:
+    """A table of leg movements: parallel arrays sorted by onset (s from recording start), plus provenance.
+
+    ``side`` holds "left", "right" or "bilateral"; ``components`` the number of monolateral LMs merged into each.
+    """
+
+    onset_s: NDArray[np.float64]
+    duration_s: NDArray[np.float64]
+    side: NDArray[np.str_]
+    peak_uv: NDArray[np.float64]
+    components: NDArray[np.int64]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    resting_uv: float | None = None
+
+    def __len__(self) -> int:
+        return int(self.onset_s.size)
+
+    @property
+    def end_s(self) -> NDArray[np.float64]:
+        return self.onset_s + self.duration_s
+
+    def select(self, mask: NDArray[np.bool_]) -> LegMovements:
+        """Return the rows where ``mask`` is True."""
+        return LegMovements(
+            self.onset_s[mask],
+            self.duration_s[mask],
+            self.side[mask],
+            self.peak_uv[mask],
+            self.components[mask],
+            self.parameters,
+            self.resting_uv,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "events": [
+                {"onset_s": round(float(o), 3), "duration_s": round(float(d), 3), "side": str(s)}
+                for o, d, s in zip(self.onset_s, self.duration_s, self.side, strict=True)
+            ],
+            "parameters": self.parameters,
+        }
+
+
+def make_leg_movements(
+    onset_s: Any,
+    duration_s: Any,
+    side: Any = "left",
+    *,
+    peak_uv: Any = None,
+    components: Any = None,
+    parameters: dict[str, Any] | None = None,
+) -> LegMovements:
+    """Build a sorted ``LegMovements`` table from plain lists (hand-made event lists, scored-event files)."""
+    onset = np.asarray(onset_s, dtype=np.float64).reshape(-1)
+    duration = np.asarray(duration_s, dtype=np.float64).reshape(-1)
+    if onset.shape != duration.shape:
+        raise ValueError("onset_s and duration_s must have the same length")
+    sides = np.broadcast_to(np.asarray(side, dtype=str), onset.shape).astype("<U9")
+    bad = sorted(set(sides.tolist()) - set(SIDES))
+    if bad:
+        raise ValueError(f"unknown side (allowed: {', '.join(SIDES)}, got: {bad[0]})")
+    peak = np.full(onset.shape, np.nan) if peak_uv is None else np.asarray(peak_uv, dtype=np.float64).reshape(-1)
+    comp = np.ones(onset.shape, dtype=np.int64) if components is None else np.asarray(components, dtype=np.int64)
+    order = np.argsort(onset, kind="stable")
+    return LegMovements(onset[order], duration[order], sides[order], peak[order], comp[order], parameters or {})
+
+
+def find_threshold_events(
+    above_on: NDArray[np.bool_], below_off: NDArray[np.bool_], hold_bins: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Onset/offset bin indices: an event starts at the first ``above_on`` bin after a quiet period and ends at the
+    start of the next run of >= ``hold_bins`` ``below_off`` bins (or at the end of the signal). Vectorised."""
+    n = above_on.size
+    padded = np.concatenate(([False], below_off, [False]))
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    q_start, q_end = edges[0::2], edges[1::2]
+    long_quiet = (q_end - q_start) >= hold_bins
+    q_start = q_start[long_quiet]
+    active = np.flatnonzero(above_on)
+    if active.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    group = np.searchsorted(q_start, active)  # index of the quiet run that ends each active bin's event
+    first = np.concatenate(([True], group[1:] != group[:-1]))
+    onsets = active[first]
+    ends = np.append(q_start, n)[group[first]]
+    return onsets.astype(np.int64), ends.astype(np.int64)
+
+
+def detect_leg_movements(
+    emg_uv: NDArray[np.floating],
+    sfreq_hz: float,
+    *,
+    side: str,
+    standard: ScoringStandard,
+    progress: ProgressFn | None = None,
+) -> LegMovements:
+    """Detect monolateral leg movements in one tibialis-anterior EMG channel (µV, 1-D, any float dtype).
+
+    Implements AASM-SM-2.6 LM rules (WASM-2016 when ``standard`` says so): zero-phase band-pass (upper edge below
+    Nyquist), mains notch when hum stands out, rectification, running-median envelope, a local resting level
+    estimated twice (the second time with the first pass's movements excluded), then onset/offset thresholds.
+    Returns every event of >= ``min_duration_s``; events longer than ``max_duration_s`` are dropped under AASM and
+    kept (as non-candidates) under WASM. Raises SignalError for a non 1-D or too-short signal.
+
+    .. warning:: the amplitude rules are applied to a 0.25-s running median of 10-ms mean-rectified bins, not to
+       single samples (see ``parameters``); onsets and offsets are resolved to one bin (about 10 ms).
+    """
+    data = np.asarray(emg_uv)
+    if data.ndim != 1:
+        raise SignalError(f"expected a 1-D EMG signal, got shape {data.shape}", location=side)
+    if sfreq_hz <= 0 or data.size < 2 * sfreq_hz:
+        raise SignalError(f"signal too short to score ({data.size} samples at {sfreq_hz} Hz)", location=side)
+    filtered = filter_emg(data, sfreq_hz, standard.signal)
+    if progress:
+        progress(f"filter {side}", 0.4)
+    lm = detect_leg_movements_filtered(filtered, side=side, standard=standard)
+    if progress:
+        progress(f"detect {side}", 1.0)
+    return lm
+
+
+def detect_leg_movements_filtered(
+    filtered: FilteredEmg, *, side: str, standard: ScoringStandard, envelope: Envelope | None = None
+) -> LegMovements:
+    """The detection steps after filtering (shared with ``cds.analysis`` so the filter runs once per channel)."""
+    rules, lm_rules = standard.signal, standard.leg_movement
+    env = envelope if envelope is not None else compute_envelope(filtered, rules)
+    step = env.step_s
+    hold = max(1, round(lm_rules.offset_hold_s / step))
+    rest = compute_resting_level(env, rules)
+    onsets, ends = find_threshold_events(
+        env.values_uv > rest + lm_rules.onset_above_rest_uv, env.values_uv <= rest + lm_rules.offset_above_rest_uv, hold
+    )
+    exclude = _widen(onsets, ends, round(rules.baseline_exclusion_s / step), env.values_uv.size)
+    rest = compute_resting_level(env, rules, exclude=exclude)
+    values = env.values_uv
+    onsets, ends = find_threshold_events(
+        values > rest + lm_rules.onset_above_rest_uv, values <= rest + lm_rules.offset_above_rest_uv, hold
+    )
+    duration = (ends - onsets) * step
+    keep = duration >= lm_rules.min_duration_s
+    if not lm_rules.keep_long_movements:
+        keep &= duration <= lm_rules.max_duration_s
+    if lm_rules.morphology_check:
+        keep &= _morphology_ok(values - rest, onsets, ends, hold, lm_rules.offset_above_rest_uv)
+    onsets, ends = onsets[keep], ends[keep]
+    peak = np.array([float((values[a:b] - rest[a:b]).max()) for a, b in zip(onsets, ends, strict=True)])
+    resting_uv = float(np.median(rest)) if rest.size else None
+    params = describe_detection(filtered, standard, step)
+    log.info("%s leg: %d leg movements, resting level %.2f µV", side, onsets.size, resting_uv or float("nan"))
+    return LegMovements(
+        onsets * step, (ends - onsets) * step, np.full(onsets.size, side, dtype="<U9"),
+        peak.astype(np.float64), np.ones(onsets.size, dtype=np.int64), params, resting_uv,
+    )  # fmt: skip
+
+
+def _morphology_ok(
+    excess: NDArray[np.float32], onsets: NDArray[np.int64], ends: NDArray[np.int64], hold: int, level_uv: float
+) -> NDArray[np.bool_]:
+    """WASM 2016 computer-scoring morphology rule: some >= 0.5 s stretch with median EMG >= 2 µV above rest."""
+    ok = np.zeros(onsets.size, dtype=bool)
+    for i, (a, b) in enumerate(zip(onsets, ends, strict=True)):
+        seg = excess[a:b]
+        if seg.size < hold:
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(seg, hold)[:: max(1, hold // 5)]
+        ok[i] = bool((np.median(windows, axis=1) >= level_uv).any())
+    return ok
+
+
+def _widen(onsets: NDArray[np.int64], ends: NDArray[np.int64], pad: int, n: int) -> NDArray[np.bool_]:
+    """Boolean mask of events widened by ``pad`` bins on each side (difference-array, no per-sample loop)."""
+    marks = np.zeros(n + 1, dtype=np.int32)
+    np.add.at(marks, np.clip(onsets - pad, 0, n), 1)
+    np.add.at(marks, np.clip(ends + pad, 0, n), -1)
+    return np.cumsum(marks[:-1]) > 0
+
+
+def describe_detection(filtered: FilteredEmg, standard: ScoringStandard, step_s: float) -> dict[str, Any]:
+    """The parameters actually used, for the JSON ``parameters`` section."""
+    sig, lm = standard.signal, standard.leg_movement
+    return {
+        "band_hz": [round(filtered.band_hz[0], 3), round(filtered.band_hz[1], 3)],
+        "filter": f"Butterworth order {sig.filter_order}, second-order sections, zero phase (forward-backward)",
+        "notch_hz": list(filtered.notch_hz),
+        "envelope": f"running median over {sig.envelope_median_s} s of mean-rectified bins of {round(step_s, 6)} s",
+        "baseline_method": (
+            f"local resting level: per-{sig.baseline_block_s}-s block median with movements excluded "
+            f"(+/-{sig.baseline_exclusion_s} s), running median over {sig.baseline_span_s} s"
+        ),
+        "onset_above_rest_uv": lm.onset_above_rest_uv,
+        "offset_above_rest_uv": lm.offset_above_rest_uv,
+        "offset_hold_s": lm.offset_hold_s,
+        "min_duration_s": lm.min_duration_s,
+        "max_duration_s": lm.max_duration_s,
+        "max_duration_bilateral_s": lm.max_duration_bilateral_s,
+        "morphology_check": lm.morphology_check,
+    }

@@ -1,0 +1,253 @@
+"""Scoring standards for leg movements: AASM (v2.6) and WASM 2016, loaded from knowledge/standards/*.yaml.
+
+Every clinical number used by ``cds.detect`` and ``cds.stats`` comes from a frozen ``ScoringStandard``; none is a
+default in code. A missing or unknown key in a standard file is a ``RuleFileError``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from cds.errors import RuleFileError
+from cds.paths import knowledge_dir
+
+__all__ = [
+    "ArousalRules",
+    "BilateralRules",
+    "FragmentaryRules",
+    "JerkRules",
+    "LegMovementRules",
+    "PeriodicityRules",
+    "QualityRules",
+    "RespiratoryRules",
+    "ScoringStandard",
+    "SeriesRules",
+    "SignalRules",
+    "Standard",
+    "StatisticsRules",
+    "load_standard",
+]
+
+
+class Standard(StrEnum):
+    """The leg-movement scoring standards cds implements (values are the CLI spellings)."""
+
+    AASM = "aasm"
+    WASM2016 = "wasm2016"
+
+
+@dataclass(frozen=True)
+class SignalRules:
+    band_hz: tuple[float, float]
+    filter_order: int
+    nyquist_margin: float
+    min_sfreq_hz: float
+    notch_hz: tuple[float, ...]
+    notch_ratio: float
+    envelope_bin_s: float
+    envelope_median_s: float
+    baseline_block_s: float
+    baseline_span_s: float
+    baseline_exclusion_s: float
+
+
+@dataclass(frozen=True)
+class LegMovementRules:
+    onset_above_rest_uv: float
+    offset_above_rest_uv: float
+    offset_hold_s: float
+    min_duration_s: float
+    max_duration_s: float
+    keep_long_movements: bool
+    max_duration_bilateral_s: float
+    morphology_check: bool
+
+
+@dataclass(frozen=True)
+class BilateralRules:
+    rule: str  # "onset_lag" (AASM) or "gap_overlap" (WASM 2016)
+    max_onset_lag_s: float | None
+    max_gap_s: float | None
+    max_components: int | None
+    max_duration_s: float | None
+
+
+@dataclass(frozen=True)
+class SeriesRules:
+    min_count: int
+    imi_min_s: float
+    imi_max_s: float
+    non_candidate_breaks: bool
+    respiratory_breaks: bool
+
+
+@dataclass(frozen=True)
+class RespiratoryRules:
+    anchor: str  # "event": [onset - before, end + after]; "end": [end - before, end + after]
+    before_s: float
+    after_s: float
+
+
+@dataclass(frozen=True)
+class ArousalRules:
+    max_gap_s: float
+
+
+@dataclass(frozen=True)
+class PeriodicityRules:
+    imi_min_s: float
+    imi_max_s: float
+    min_consecutive: int
+
+
+@dataclass(frozen=True)
+class StatisticsRules:
+    imi_histogram_edges_s: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class JerkRules:
+    min_duration_s: float
+    max_duration_s: float
+    onset_above_rest_uv: float
+    envelope_s: float
+    max_lag_s: float
+    transition_window_s: float
+
+
+@dataclass(frozen=True)
+class FragmentaryRules:
+    min_duration_s: float
+    max_duration_s: float
+    duration_tolerance_s: float
+    envelope_s: float
+    min_amplitude_uv: float
+    onset_above_rest_uv: float
+    min_rate_per_min: float
+    min_nrem_minutes: float
+
+
+@dataclass(frozen=True)
+class QualityRules:
+    max_resting_uv: float
+    flat_std_uv: float
+    saturation_fraction: float
+    min_usable_fraction: float
+
+
+@dataclass(frozen=True)
+class ScoringStandard:
+    """All parameters of one scoring standard, as read from ``knowledge/standards/<id>.yaml``."""
+
+    id: str
+    title: str
+    references: tuple[str, ...]
+    signal: SignalRules
+    leg_movement: LegMovementRules
+    bilateral: BilateralRules
+    plm_series: SeriesRules
+    respiratory: RespiratoryRules
+    arousal: ArousalRules
+    periodicity: PeriodicityRules
+    statistics: StatisticsRules
+    sleep_onset_jerk: JerkRules
+    fragmentary_myoclonus: FragmentaryRules
+    quality: QualityRules
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(dataclasses.asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _build(cls: type, data: Any, path: Path, where: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, strictly: every field present, no unknown key."""
+    if not isinstance(data, dict):
+        raise RuleFileError(f"expected a mapping, got {type(data).__name__}", path=path, location=where)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    missing = sorted(set(fields) - set(data))
+    if unknown or missing:
+        raise RuleFileError(
+            f"keys do not match the standard schema (missing: {missing}, unknown: {unknown})", path=path, location=where
+        )
+    values = {}
+    for name, field in fields.items():
+        raw = data[name]
+        sub = _SECTIONS.get(name) if cls is ScoringStandard else None
+        if sub is not None:
+            values[name] = _build(sub, raw, path, f"{where}.{name}" if where else name)
+        elif isinstance(raw, list):
+            values[name] = tuple(float(v) if isinstance(v, (int, float)) else str(v) for v in raw)
+        elif isinstance(raw, int) and not isinstance(raw, bool) and "float" in str(field.type):
+            values[name] = float(raw)
+        else:
+            values[name] = raw
+    return cls(**values)
+
+
+_SECTIONS: dict[str, type] = {
+    "signal": SignalRules,
+    "leg_movement": LegMovementRules,
+    "bilateral": BilateralRules,
+    "plm_series": SeriesRules,
+    "respiratory": RespiratoryRules,
+    "arousal": ArousalRules,
+    "periodicity": PeriodicityRules,
+    "statistics": StatisticsRules,
+    "sleep_onset_jerk": JerkRules,
+    "fragmentary_myoclonus": FragmentaryRules,
+    "quality": QualityRules,
+}
+
+
+def load_standard_file(path: str | Path) -> ScoringStandard:
+    """Load and validate one standard file (used by ``load_standard`` and by tests on broken copies)."""
+    path = Path(path)
+    try:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as exc:
+        raise RuleFileError(f"cannot read standard file: {exc}", path=path) from exc
+    standard = _build(ScoringStandard, data, path, "")
+    if standard.bilateral.rule not in ("onset_lag", "gap_overlap"):
+        raise RuleFileError(
+            f"unknown bilateral rule (allowed: onset_lag, gap_overlap, got: {standard.bilateral.rule})",
+            path=path,
+            location="bilateral.rule",
+        )
+    if standard.respiratory.anchor not in ("event", "end"):
+        raise RuleFileError(
+            f"unknown respiratory anchor (allowed: event, end, got: {standard.respiratory.anchor})",
+            path=path,
+            location="respiratory.anchor",
+        )
+    return standard
+
+
+@functools.cache
+def load_standard(standard: Standard | str) -> ScoringStandard:
+    """Return the frozen ``ScoringStandard`` for ``"aasm"`` or ``"wasm2016"`` from knowledge/standards/."""
+    try:
+        key = Standard(str(standard).lower())
+    except ValueError as exc:
+        allowed = ", ".join(s.value for s in Standard)
+        raise RuleFileError(f"unknown scoring standard (allowed: {allowed}, got: {standard})") from exc
+    path = knowledge_dir() / "standards" / f"{key.value}.yaml"
+    result = load_standard_file(path)
+    if result.id != key.value:
+        raise RuleFileError(f"standard id does not match its file name (got: {result.id})", path=path, location="id")
+    return result

@@ -1,0 +1,97 @@
+"""Sleep statistics from a hypnogram: TST, sleep efficiency, sleep-onset latency, WASO, minutes per stage.
+
+Definitions follow the AASM scoring manual (v2.6, general parameters): the period analysed runs from lights off to
+lights on when they are given, otherwise over the scored epochs. Unscored ("?") and movement ("M") epochs count in
+time in bed but not as sleep or wake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["HypnogramLike", "SleepSummary", "compute_sleep_summary", "period_mask", "SLEEP_STAGES", "NREM_STAGES"]
+
+SLEEP_STAGES = ("N1", "N2", "N3", "R")
+NREM_STAGES = ("N1", "N2", "N3")
+
+
+class HypnogramLike(Protocol):
+    """What the statistics need of ``cds.io.hypnogram.Hypnogram``."""
+
+    stages: tuple[str, ...]
+    epoch_s: float
+    start_s: float
+    lights_off_s: float | None
+    lights_on_s: float | None
+
+    def stage_at(self, times_s: NDArray[np.floating]) -> NDArray[np.str_]: ...
+
+
+@dataclass(frozen=True)
+class SleepSummary:
+    """Sleep statistics in minutes and percent; None when undefined (no sleep: no latency)."""
+
+    total_sleep_time_min: float
+    time_in_bed_min: float
+    sleep_efficiency_pct: float | None
+    sleep_onset_latency_min: float | None
+    waso_min: float | None
+    wake_in_period_min: float
+    stage_minutes: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total_sleep_time_min": round(self.total_sleep_time_min, 1),
+            "time_in_bed_min": round(self.time_in_bed_min, 1),
+            "sleep_efficiency_pct": None if self.sleep_efficiency_pct is None else round(self.sleep_efficiency_pct, 1),
+            "sleep_onset_latency_min": _r(self.sleep_onset_latency_min),
+            "waso_min": _r(self.waso_min),
+            "stage_minutes": {k: round(v, 1) for k, v in self.stage_minutes.items()},
+        }
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def period_mask(hyp: HypnogramLike) -> NDArray[np.bool_]:
+    """Epochs inside lights off to lights on (all scored epochs when the lights are not given)."""
+    starts = hyp.start_s + np.arange(len(hyp.stages)) * hyp.epoch_s
+    mask = np.ones(len(hyp.stages), dtype=bool)
+    if hyp.lights_off_s is not None:
+        mask &= starts + hyp.epoch_s > hyp.lights_off_s
+    if hyp.lights_on_s is not None:
+        mask &= starts < hyp.lights_on_s
+    return mask
+
+
+def compute_sleep_summary(hyp: HypnogramLike) -> SleepSummary:
+    """TST, SE, SOL (lights off to the first sleep epoch), WASO (wake after sleep onset within the period)."""
+    stages = np.asarray(hyp.stages, dtype="<U2")
+    inside = period_mask(hyp)
+    epoch_min = hyp.epoch_s / 60.0
+    in_period = stages[inside]
+    sleep = np.isin(in_period, SLEEP_STAGES)
+    tst = float(sleep.sum() * epoch_min)
+    tib = float(in_period.size * epoch_min)
+    minutes = {s: round(float((in_period == s).sum() * epoch_min), 3) for s in ("W", *SLEEP_STAGES)}
+    wake = in_period == "W"
+    if sleep.any():
+        first = int(np.argmax(sleep))
+        sol = first * epoch_min
+        waso = float(wake[first:].sum() * epoch_min)
+    else:
+        sol = waso = None
+    return SleepSummary(
+        total_sleep_time_min=tst,
+        time_in_bed_min=tib,
+        sleep_efficiency_pct=100.0 * tst / tib if tib > 0 else None,
+        sleep_onset_latency_min=sol,
+        waso_min=waso,
+        wake_in_period_min=float(wake.sum() * epoch_min),
+        stage_minutes=minutes,
+    )

@@ -1,0 +1,72 @@
+"""Configuration of a synthetic PSG night: what is planted and which artefacts are added."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+__all__ = ["PRESETS", "SynthConfig"]
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """One synthetic night. Amplitudes in µV (RMS of the burst), rates per hour unless stated."""
+
+    hours: float = 0.5
+    sfreq_hz: int = 256
+    unit: str = "uV"  # "uV", "mV" or "V" in the EDF header
+    labels: tuple[str | None, str | None, str | None] = ("Leg L", "Leg R", "Chin")  # left, right, chin
+    hypnogram_scheme: str = "aasm"  # "aasm" (W/N1/N2/N3/R) or "rk" (W/1/2/3/4/R)
+    hypnogram_in_edf: bool = True  # stages as EDF+ annotations in the recording
+    initial_wake_min: float = 4.0
+    awakenings_per_h: float = 2.0  # each followed by a W->N1 transition
+    series_per_h: float = 3.0  # periodic LM series in sleep
+    series_length: tuple[int, int] = (6, 20)
+    imi_s: tuple[float, float] = (10.0, 40.0)
+    wake_series_per_h: float = 0.0  # periodic LM series in wake (PLMW)
+    sparse_lm_per_h: float = 6.0
+    bilateral_fraction: float = 0.3
+    lm_duration_s: tuple[float, float] = (0.8, 4.0)
+    lm_amplitude_uv: tuple[float, float] = (20.0, 200.0)
+    jerks: bool = True  # one sleep-onset jerk near each W->N1 transition
+    fm_per_min: float = 0.3  # fragmentary-myoclonus potentials per minute of NREM (background)
+    resting_uv: tuple[float, float, float, float, float] = (3.0, 2.5, 2.0, 2.0, 1.2)  # W, N1, N2, N3, R (leg RMS)
+    chin_resting_uv: tuple[float, float, float, float, float] = (6.0, 4.0, 3.0, 3.0, 1.0)
+    ecg_uv: float = 0.0
+    hum_hz: float = 0.0
+    hum_uv: float = 0.0
+    drift_uv: float = 0.0
+    dc_offset_uv: float = 0.0
+    flat_roles: tuple[str, ...] = ()  # roles ("left_leg", ...) written as a flat line
+    clip_uv: float | None = None  # physical range +/- this: larger samples saturate
+
+    @classmethod
+    def preset(cls, name: str) -> SynthConfig:
+        """A named scenario: periodic, sparse, noisy, low_rate, wake_lms, efm or demo."""
+        try:
+            return dataclasses.replace(cls(), **PRESETS[name])
+        except KeyError as exc:
+            raise ValueError(f"unknown preset (allowed: {', '.join(sorted(PRESETS))}, got: {name})") from exc
+
+    def replace(self, **changes: object) -> SynthConfig:
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS: dict[str, dict[str, object]] = {
+    "periodic": {"series_per_h": 5.0, "sparse_lm_per_h": 4.0},
+    "sparse": {"series_per_h": 0.0, "sparse_lm_per_h": 30.0, "bilateral_fraction": 0.2},
+    "noisy": {
+        "ecg_uv": 25.0,
+        "hum_hz": 50.0,
+        "hum_uv": 15.0,
+        "drift_uv": 300.0,
+        "dc_offset_uv": 1500.0,
+        "unit": "mV",
+        "labels": ("EMG Tib-L", "EMG Tib-R", "EMG Chin"),
+        "sfreq_hz": 512,
+    },
+    "low_rate": {"sfreq_hz": 200, "labels": ("LAT", "RAT", "Chin"), "hypnogram_scheme": "rk", "unit": "V"},
+    "wake_lms": {"initial_wake_min": 12.0, "wake_series_per_h": 6.0, "series_per_h": 2.0, "awakenings_per_h": 3.0},
+    "efm": {"fm_per_min": 12.0, "series_per_h": 2.0, "initial_wake_min": 2.0, "awakenings_per_h": 1.0},
+    "demo": {"hours": 2.0, "series_per_h": 3.0, "sparse_lm_per_h": 5.0, "awakenings_per_h": 1.5},
+}

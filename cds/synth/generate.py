@@ -1,0 +1,231 @@
+"""Write a synthetic PSG night (EDF+, pyedflib) with planted leg movements, jerks and fragmentary myoclonus.
+
+The truth is scored with the same grammar (``cds.detect.plm``) and statistics (``cds.stats``) as a real night, so
+a detector is judged on detection alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyedflib
+from scipy import signal as sps
+
+from cds.detect.legmovements import LegMovements, make_leg_movements
+from cds.detect.plm import find_bilateral_movements, find_plm_series
+from cds.standards import Standard, load_standard
+from cds.stats.fragmentary import compute_efm
+from cds.stats.indices import compute_leg_movement_stats
+from cds.stats.sleep import compute_sleep_summary
+from cds.synth.config import SynthConfig
+from cds.synth.plant import EPOCH_S, PlantedEvents, plant_events, plant_stages
+
+__all__ = ["SynthHypnogram", "SynthTruth", "write_synthetic_psg"]
+
+log = logging.getLogger(__name__)
+
+_STAGE_INDEX = {"W": 0, "N1": 1, "N2": 2, "N3": 3, "R": 4}
+_UNIT_SCALE = {"uV": 1.0, "mV": 1e-3, "V": 1e-6}
+_RK = {"W": "W", "N1": "1", "N2": "2", "R": "R"}
+
+
+@dataclass(frozen=True)
+class SynthHypnogram:
+    """The planted hypnogram, with the attributes the statistics use (same shape as cds.io's Hypnogram)."""
+
+    stages: tuple[str, ...]
+    epoch_s: float = EPOCH_S
+    start_s: float = 0.0
+    lights_off_s: float | None = None
+    lights_on_s: float | None = None
+
+    def stage_at(self, times_s: np.ndarray) -> np.ndarray:
+        idx = np.floor(np.asarray(times_s, dtype=float) / self.epoch_s)
+        inside = (idx >= 0) & (idx < len(self.stages))
+        out = np.full(idx.shape, "?", dtype="<U2")
+        out[inside] = np.asarray(self.stages, dtype="<U2")[idx[inside].astype(int)]
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class SynthTruth:
+    """What was planted, and the indices the grammar gives on it."""
+
+    config: SynthConfig
+    seed: int
+    hypnogram: SynthHypnogram
+    events: PlantedEvents
+    plms_index: dict[str, float | None]  # per standard
+    plmw_index: dict[str, float | None]
+    efm_minutes: float
+    efm_excessive: bool
+    hypnogram_path: Path | None = None
+
+    def leg_movements(self, standard: str = "aasm") -> LegMovements:
+        """The planted LMs merged across legs by ``standard``'s bilateral rule."""
+        std = load_standard(standard)
+        e = self.events
+        left = make_leg_movements(e.onset_s[e.side == "left"], e.duration_s[e.side == "left"], "left",
+                                  peak_uv=e.amplitude_uv[e.side == "left"])  # fmt: skip
+        right = make_leg_movements(e.onset_s[e.side == "right"], e.duration_s[e.side == "right"], "right",
+                                   peak_uv=e.amplitude_uv[e.side == "right"])  # fmt: skip
+        return find_bilateral_movements(left, right, std)
+
+    def to_dict(self) -> dict[str, Any]:
+        e = self.events
+        return {
+            "schema": "cds.synth-truth/v1",
+            "seed": self.seed,
+            "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
+            "hypnogram": {"epoch_s": self.hypnogram.epoch_s, "stages": list(self.hypnogram.stages)},
+            "leg_movement_components": [
+                {"onset_s": round(float(o), 3), "duration_s": round(float(d), 3), "side": str(s),
+                 "amplitude_uv": round(float(a), 1), "periodic": str(k) != "sparse", "kind": str(k), "lm_id": int(i)}
+                for o, d, s, a, k, i in zip(e.onset_s, e.duration_s, e.side, e.amplitude_uv, e.kind, e.lm_id,
+                                            strict=True)
+            ],  # fmt: skip
+            "sleep_onset_jerks": [{"onset_s": round(float(o), 3), "duration_s": round(float(d), 3)}
+                                  for o, d in zip(e.jerk_onset_s, e.jerk_duration_s, strict=True)],  # fmt: skip
+            "fragmentary_potentials": len(e.fm_onset_s),
+            "plms_index": self.plms_index,
+            "plmw_index": self.plmw_index,
+            "efm_minutes": self.efm_minutes,
+            "efm_excessive": self.efm_excessive,
+        }
+
+
+def _burst(rng: np.random.Generator, n: int, taper_s: float, sfreq: float) -> np.ndarray:
+    alpha = min(1.0, 2.0 * taper_s * sfreq / max(n, 1))
+    return (rng.standard_normal(n) * sps.windows.tukey(n, alpha)).astype(np.float32)
+
+
+def _synthesise(config: SynthConfig, stages: list[str], ev: PlantedEvents, rng: np.random.Generator) -> dict:
+    """µV signals per role (float32)."""
+    fs = config.sfreq_hz
+    n = len(stages) * int(EPOCH_S) * fs
+    per_epoch = int(EPOCH_S * fs)
+    idx = np.array([_STAGE_INDEX.get(s, 0) for s in stages])
+    out = {}
+    for role, levels in (("left_leg", config.resting_uv), ("right_leg", config.resting_uv),
+                         ("chin", config.chin_resting_uv)):  # fmt: skip
+        level = np.repeat(np.asarray(levels, dtype=np.float32)[idx], per_epoch)
+        out[role] = rng.standard_normal(n, dtype=np.float32) * level
+    for o, d, side, a in zip(ev.onset_s, ev.duration_s, ev.side, ev.amplitude_uv, strict=True):
+        s, m = int(o * fs), int(d * fs)
+        out[f"{side}_leg"][s : s + m] += a * _burst(rng, m, 0.05, fs)[: n - s]
+    for o, d in zip(ev.jerk_onset_s, ev.jerk_duration_s, strict=True):
+        for role in ("chin", "left_leg", "right_leg"):
+            s, m = int((o + rng.uniform(0, 0.03)) * fs), int(d * fs)
+            out[role][s : s + m] += rng.uniform(80, 250) * _burst(rng, m, d / 2, fs)
+    for o, d, side in zip(ev.fm_onset_s, ev.fm_duration_s, ev.fm_side, strict=True):
+        s, m = int(o * fs), int(d * fs)
+        out[f"{side}_leg"][s : s + m] += rng.uniform(40, 90) * _burst(rng, m, d / 2, fs)
+    _add_artefacts(config, out, n, rng)
+    return out
+
+
+def _add_artefacts(config: SynthConfig, out: dict, n: int, rng: np.random.Generator) -> None:
+    fs = config.sfreq_hz
+    if config.ecg_uv:
+        beats = np.cumsum(rng.uniform(0.7, 1.0, size=int(n / fs / 0.7) + 2))
+        train = np.zeros(n, dtype=np.float32)
+        train[(beats[beats < n / fs - 1] * fs).astype(int)] = 1.0
+        t = np.arange(-0.06, 0.06, 1 / fs)
+        qrs = (-t / 0.012 * np.exp(0.5 - 0.5 * (t / 0.012) ** 2)).astype(np.float32)  # peak 1
+        ecg = sps.oaconvolve(train, qrs, mode="same").astype(np.float32) * config.ecg_uv
+        for role, gain in (("left_leg", 0.8), ("right_leg", 1.0), ("chin", 1.5)):
+            out[role] += gain * ecg
+    if config.hum_uv:
+        phase = (2 * np.pi * config.hum_hz / fs) * np.arange(n)
+        hum = (config.hum_uv * np.sin(phase)).astype(np.float32)
+        for role in out:
+            out[role] += hum
+    if config.drift_uv or config.dc_offset_uv:
+        secs = np.arange(n // fs + 2, dtype=float)
+        for role in out:
+            walk = np.cumsum(rng.standard_normal(secs.size)) * config.drift_uv / 30.0
+            slow = config.drift_uv * np.sin(2 * np.pi * secs / rng.uniform(40, 200)) + walk
+            out[role] += (np.interp(np.arange(n) / fs, secs, slow) + config.dc_offset_uv).astype(np.float32)
+
+
+def _annotations(config: SynthConfig, stages: list[str], rng: np.random.Generator) -> list[tuple[float, float, str]]:
+    rows, i = [], 0
+    while i < len(stages):
+        j = i
+        while j < len(stages) and stages[j] == stages[i]:
+            j += 1
+        s = stages[i]
+        label = s if config.hypnogram_scheme == "aasm" else _RK.get(s, "3" if rng.random() < 0.5 else "4")
+        rows.append((i * EPOCH_S, (j - i) * EPOCH_S, f"Sleep stage {label}"))
+        i = j
+    return rows
+
+
+def _write_edf(path: Path, config: SynthConfig, signals: dict, annotations: list) -> None:
+    scale = _UNIT_SCALE[config.unit]
+    roles = [(r, lab) for r, lab in zip(("left_leg", "right_leg", "chin"), config.labels, strict=True) if lab]
+    writer = pyedflib.EdfWriter(str(path), len(roles), file_type=pyedflib.FILETYPE_EDFPLUS)
+    try:
+        headers, data = [], []
+        for role, label in roles:
+            x = np.zeros_like(signals[role]) if role in config.flat_roles else signals[role]
+            limit_uv = config.clip_uv or float(np.abs(x).max(initial=1.0)) * 1.2 + 1.0
+            limit = float(f"{limit_uv * scale:.2g}")
+            x64 = np.clip(x.astype(np.float64) * scale, -limit, limit)
+            headers.append({"label": label, "dimension": config.unit, "sample_frequency": config.sfreq_hz,
+                            "physical_max": limit, "physical_min": -limit, "digital_max": 32767,
+                            "digital_min": -32768, "transducer": "", "prefilter": ""})  # fmt: skip
+            data.append(x64)
+        writer.setSignalHeaders(headers)
+        writer.writeSamples(data)
+        for onset, duration, text in annotations:
+            writer.writeAnnotation(onset, duration, text)
+    finally:
+        writer.close()
+
+
+def write_synthetic_psg(path: str | Path, config: SynthConfig, *, seed: int) -> SynthTruth:
+    """Write ``path`` (EDF+) for ``config`` with random generator ``seed``; return the planted truth.
+
+    When ``config.hypnogram_in_edf`` is False the stages go to ``<path stem>.hypnogram.csv`` instead.
+    """
+    path = Path(path)
+    rng = np.random.default_rng(seed)
+    stages = plant_stages(config, rng)
+    events = plant_events(config, stages, rng)
+    signals = _synthesise(config, stages, events, rng)
+    stage_rows = _annotations(config, stages, rng)
+    hyp_path = None
+    if config.hypnogram_in_edf:
+        _write_edf(path, config, signals, stage_rows)
+    else:
+        from cds.io.export import write_events_csv
+
+        _write_edf(path, config, signals, [])
+        hyp_path = path.with_suffix(".hypnogram.csv")
+        write_events_csv(hyp_path, stage_rows)
+    hyp = SynthHypnogram(tuple(stages))
+    truth = SynthTruth(config, seed, hyp, events, {}, {}, 0.0, False, hyp_path)
+    sleep = compute_sleep_summary(hyp)
+    for std_name in Standard:
+        std = load_standard(std_name)
+        lms = truth.leg_movements(std_name)
+        stats = compute_leg_movement_stats(lms, find_plm_series(lms, std), std, hypnogram=hyp, sleep=sleep)
+        truth.plms_index[std_name.value] = None if stats.plms_index is None else round(stats.plms_index, 3)
+        truth.plmw_index[std_name.value] = None if stats.plmw_index is None else round(stats.plmw_index, 3)
+    efm = compute_efm(events.fm_onset_s, hyp, load_standard("aasm"))
+    object.__setattr__(truth, "efm_minutes", efm.minutes_meeting_rule)
+    object.__setattr__(truth, "efm_excessive", efm.excessive)
+    log.info("wrote %s: %d LM components, %d jerks, %d potentials", path.name, len(events.onset_s),
+             len(events.jerk_onset_s), len(events.fm_onset_s))  # fmt: skip
+    return truth
+
+
+def write_truth_json(path: str | Path, truth: SynthTruth) -> None:
+    """Write the truth as sorted, indented JSON."""
+    Path(path).write_text(json.dumps(truth.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
