@@ -21,9 +21,20 @@ from cds.letter.render import RenderedLetter, render_letter
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OUTPUT_NAMES", "TriageRequest", "TriageResult", "check_pdf_available", "run_triage", "write_triage"]
+__all__ = [
+    "DEMO_PATIENT",
+    "OUTPUT_NAMES",
+    "TriageRequest",
+    "TriageResult",
+    "check_pdf_available",
+    "run_demo",
+    "run_triage",
+    "write_triage",
+]
 
 ProgressFn = Callable[[str, float], None]
+DEMO_PATIENT = "demo-patient.yaml"
+DEMO_RECORDING = "demo-night.edf"
 OUTPUT_NAMES = ("decision.json", "letter.html", "letter.md", "analysis.json", "letter.pdf")
 
 
@@ -156,3 +167,38 @@ def _check_date(text: str | None) -> str | None:
         return dt.date.fromisoformat(text).isoformat()
     except ValueError as exc:
         raise InputError(f"letter date is not a date (allowed: YYYY-MM-DD, got: {text!r})") from exc
+
+
+def run_demo(
+    out_dir: str | Path,
+    *,
+    hours: float | None = None,
+    letter_date: str | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Path]:
+    """Write a synthetic night with periodic leg movements (cds.synth ``demo`` preset, seed 1) and the bundled
+    demo patient file into ``out_dir``, run triage on them, and return the written files by name."""
+    from cds.cli._console import write_atomic
+    from cds.paths import data_dir
+    from cds.synth import SynthConfig, write_synthetic_psg
+
+    out = Path(out_dir)
+    source = data_dir("examples") / DEMO_PATIENT
+    try:
+        patient_bytes = source.read_bytes()
+    except OSError as exc:
+        raise InputError(f"bundled demo patient file missing: {exc.strerror or exc}", path=DEMO_PATIENT) from exc
+    config = SynthConfig.preset("demo")
+    if hours is not None:
+        config = config.replace(hours=hours)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / DEMO_PATIENT, patient_bytes)
+    recording = out / DEMO_RECORDING
+    if progress:
+        progress("synthetic night", 0.0)
+    write_synthetic_psg(recording, config, seed=1)
+    if progress:
+        progress("synthetic night", 1.0)
+    request = TriageRequest(patient_path=out / DEMO_PATIENT, recording_path=recording, letter_date=letter_date)
+    written = write_triage(run_triage(request, progress=progress), out)
+    return {"recording": recording, "patient": out / DEMO_PATIENT, **written}

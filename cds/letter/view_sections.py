@@ -22,14 +22,14 @@ def summary_sentences(
     sentences: list[str] = []
     if recommendations:
         first = recommendations[0]
-        sentences.append(f"What to do first: {first['label'].lower()}, {first['urgency']} ({first['urgency_label']}).")
-        rest = [f"{r['label'].lower()} ({r['urgency']})" for r in recommendations[1:]]
+        sentences.append(f"What to do first: {_lower_first(first['label'])}, {first['urgency']} ({first['urgency_label']}).")
+        rest = [f"{_lower_first(r['label'])} ({r['urgency']})" for r in recommendations[1:]]
         if rest:
             sentences.append("Also recommended: " + "; ".join(rest) + ".")
     else:
         sentences.append("The rule base made no recommendation for this patient; see what is unknown below.")
     if findings:
-        sentences.append("Findings: " + "; ".join(f["label"].lower() for f in findings) + ".")
+        sentences.append("Findings: " + "; ".join(_lower_first(f["label"]) for f in findings) + ".")
     if treatments:
         offered = [t["label"] for t in treatments if t["status"] in ("option", "caution")]
         if offered:
@@ -151,6 +151,11 @@ def footer_view(inputs: Mapping[str, Any]) -> dict[str, str]:
         "recording": str((inputs.get("recording") or {}).get("name") or ""),
         "recording_sha256": str((inputs.get("recording") or {}).get("sha256") or ""),
     }
+
+
+def _lower_first(text: str) -> str:
+    """``Periodic limb movement disorder`` -> ``periodic ...``, but ``PLMD`` stays (an acronym)."""
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
 def _fmt(value: Any) -> str:

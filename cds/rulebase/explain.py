@@ -20,7 +20,7 @@ from cds.errors import InputError, RuleFileError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["explain_decision", "explain_rule", "format_explanation", "read_decision"]
+__all__ = ["explain_decision", "explain_rule", "format_explanation", "read_decision", "record_fact_view"]
 
 _DERIVED_KEYS = ("code", "action", "drug", "field")
 
@@ -231,25 +231,36 @@ def _why_not(decision: Mapping[str, Any], rule_id: str, *, rules_dir: Path | Non
     from cds.rulebase.load import check_rules
 
     folder = Path(rules_dir or default_rules_dir())
-    rules, _problems = check_rules(folder, load_knowledge())
+    kb = load_knowledge()
+    rules, _problems = check_rules(folder, kb)
     spec = rules.by_id().get(rule_id)
     if spec is None:
         raise InputError(f"no rule {rule_id} in the current rule set (nor in the decision's trace)", path=folder.name)
-    holds, failing, actual = evaluate(spec.when, _record_facts(decision))
+    holds, failing, actual = evaluate(spec.when, record_fact_view(decision), kb.thresholds)
     return {"version": spec.version, "layer": spec.layer, "holds": bool(holds),
             "first_failing": _plain(failing), "actual": _plain(actual)}  # fmt: skip
 
 
-def _record_facts(decision: Mapping[str, Any]) -> dict[str, Any]:
-    """The facts the engine saw, rebuilt from the record: input fields (every source), evidence, findings and
-    recommendations asserted in the trace."""
-    derived: dict[str, list[str]] = {"evidence": [], "finding": [], "recommendation": []}
+def record_fact_view(decision: Mapping[str, Any]) -> Any:
+    """The facts the engine saw, rebuilt from the record: known input fields (every source) and the evidence,
+    findings and recommendations asserted in the trace (cds.rulebase.evaluate.FactView)."""
+    from cds.rulebase.evaluate import FactView
+
+    view = FactView()
+    for fact in decision.get("facts") or []:
+        if fact.get("known", True) and fact.get("field") is not None:
+            view.data.setdefault(str(fact["field"]), []).append((fact.get("value"), str(fact.get("source") or "")))
+    pools = {"evidence": view.evidence, "finding": view.findings, "recommendation": view.recommendations}
     for entry in decision.get("trace") or []:
         for fact in entry.get("asserted") or []:
             key = _fact_key(fact) if isinstance(fact, Mapping) else None
-            if key and key[0] in derived and key[1] not in derived[key[0]]:
-                derived[key[0]].append(key[1])
-    return {"facts": list(decision.get("facts") or []), **derived}
+            if key and key[0] in pools:
+                pools[key[0]].add(key[1])
+    for rec in decision.get("recommendations") or []:
+        view.recommendations.add(str(rec.get("action")))
+    for finding in decision.get("findings") or []:
+        view.findings.add(str(finding.get("code")))
+    return view
 
 
 def _plain(value: Any) -> Any:

@@ -161,11 +161,15 @@ _ANALYSIS = {
             for i in range(40)
         ],
     },
-    "sleep_onset_jerks": {"count": 2, "events": [{"onset_s": 125.0, "duration_s": 0.3}, {"onset_s": 200.0,
-                                                                                         "duration_s": 0.2}]},
+    "sleep_onset_jerks": {
+        "count": 2,
+        "events": [{"onset_s": 125.0, "duration_s": 0.3}, {"onset_s": 200.0, "duration_s": 0.2}],
+    },
     "fragmentary_myoclonus": {"excessive": False, "minutes_meeting_rule": 0.0, "potentials_per_min_nrem": 1.2},
     "quality": {},
-    "caveats": [{"code": "short_recording", "text": "Recording shorter than 4 h: indices unreliable.", "channel": None}],
+    "caveats": [
+        {"code": "short_recording", "text": "Recording shorter than 4 h: indices unreliable.", "channel": None}
+    ],
 }
 
 

@@ -1,0 +1,163 @@
+"""The letter rendered from a hand-made decision record: sections, provenance, escaping, determinism."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+
+from cds.errors import TemplateError
+from cds.letter.knowledge import load_letter_knowledge
+from cds.letter.render import render_letter
+
+
+class _Sections(HTMLParser):
+    """Collects section ids, and for each <li>/<tr> inside #recommendations/#treatments its classes of spans."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: list[str] = []
+        self.current: str | None = None
+        self.items: dict[str, list[dict[str, int]]] = {"recommendations": [], "treatments": []}
+        self.scripts = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "script":
+            self.scripts += 1
+        if tag == "section":
+            self.current = a.get("id")
+            self.sections.append(a.get("id") or "")
+        if self.current == "recommendations" and tag == "li":
+            self.items["recommendations"].append({"rule": 0, "ref": 0})
+        if self.current == "treatments" and tag == "tr" and "status-" in (a.get("class") or ""):
+            self.items["treatments"].append({"rule": 0, "ref": 0})
+        classes = (a.get("class") or "").split()
+        bucket = self.items.get(self.current or "")
+        if bucket:
+            if tag == "span" and "rule" in classes:
+                bucket[-1]["rule"] += 1
+            if tag == "a" and "ref" in classes:
+                bucket[-1]["ref"] += 1
+
+
+def _parse(html: str) -> _Sections:
+    parser = _Sections()
+    parser.feed(html)
+    return parser
+
+
+def test_html_letter_has_every_section_in_order(decision, analysis):
+    html = render_letter(decision, analysis=analysis).html
+    assert _parse(html).sections == [
+        "decision", "findings", "recommendations", "treatments", "unknowns", "limits", "figure", "references",
+    ]  # fmt: skip
+
+
+def test_every_recommendation_and_treatment_carries_rule_and_reference(decision, analysis):
+    parsed = _parse(render_letter(decision, analysis=analysis).html)
+    assert len(parsed.items["recommendations"]) == 2
+    assert len(parsed.items["treatments"]) == 3
+    for item in parsed.items["recommendations"] + parsed.items["treatments"]:
+        assert item["rule"] >= 1 and item["ref"] >= 1, item
+
+
+def test_rule_versions_come_from_the_trace(decision, analysis):
+    html = render_letter(decision, analysis=analysis).html
+    assert "FND-PLMD-ADULT v2" in html  # version 2 in the trace
+    assert "TRI-PLMD-REFER v1" in html
+    assert "TRI-SSRI-REVIEW</span>" in html  # not in the trace: no invented version
+
+
+def test_decision_sentence_leads_with_the_most_urgent_action(decision, analysis):
+    view = render_letter(decision, analysis=analysis).view
+    assert view["summary"][0] == "What to do first: sleep medicine referral, soon (within 6 weeks)."
+    assert "medication review (routine)" in view["summary"][1]
+
+
+def test_reported_and_measured_values_both_shown_when_they_differ(decision, analysis):
+    letter = render_letter(decision, analysis=analysis)
+    row = next(r for r in letter.view["measurements"] if r["name"] == "plms_index")
+    assert (row["value"], row["source"], row["differs"]) == ("31.5", "recording", True)
+    assert row["others"] == [{"value": "34", "source": "reported", "method": "external PSG report"}]
+    assert "34 /h (reported" in letter.markdown and "31.5 /h" in letter.markdown
+
+
+def test_references_are_full_citations_of_every_key_used(decision, analysis):
+    kb = load_letter_knowledge()
+    view = render_letter(decision, analysis=analysis, knowledge=kb).view
+    keys = [r["key"] for r in view["references"]]
+    assert keys == ["ICSD-3", "AASM-RLS-2025", "Drakatos-2021", "Label-Gabapentin"]
+    html = render_letter(decision, analysis=analysis, knowledge=kb).html
+    for key in keys:
+        assert kb.citation(key), key
+        assert kb.citation(key).split(".")[0] in html
+
+
+def test_unknown_reference_key_is_flagged_not_dropped(decision):
+    decision["recommendations"][0]["references"] = ["No-Such-Ref-1999"]
+    html = render_letter(decision).html
+    assert 'id="ref-No-Such-Ref-1999"' in html
+    assert "citation missing from knowledge/references.yaml" in html
+
+
+def test_patient_text_is_data_never_template_or_markup(decision):
+    decision["patient_id"] = "{{ 7*7 }}<script>alert(1)</script>"
+    decision["asks"][0]["text"] = "{% include 'letter.md.j2' %}"
+    letter = render_letter(decision)
+    assert "{{ 7*7 }}&lt;script&gt;alert(1)&lt;/script&gt;" in letter.html
+    assert _parse(letter.html).scripts == 0
+    assert "{% include &#39;letter.md.j2&#39; %}" in letter.html
+    assert r"\{\{ 7\*7 \}\}\<script\>alert(1)\</script\>" in letter.markdown
+    assert "Patient: 49" not in letter.markdown and "49<" not in letter.html
+
+
+def test_letter_is_deterministic_and_dated_only_on_request(decision, analysis):
+    first = render_letter(decision, analysis=analysis)
+    second = render_letter(decision, analysis=analysis)
+    assert (first.html, first.markdown) == (second.html, second.markdown)
+    assert "Date" not in first.html and "Date" not in first.markdown
+    dated = render_letter(decision, analysis=analysis, letter_date="2026-11-23")
+    assert "2026-11-23" in dated.html and "- Date: 2026-11-23" in dated.markdown
+
+
+def test_limits_name_single_night_respiration_and_validation(decision, analysis):
+    limits = " ".join(render_letter(decision, analysis=analysis).view["limits"])
+    assert "One night only" in limits
+    assert "no respiratory channels" in limits
+    assert "no published validation" in limits
+    without = " ".join(render_letter(decision).view["limits"])
+    assert "No recording was analysed" in without and "no published validation" not in without
+
+
+def test_caveats_from_decision_and_analysis_all_reach_the_letter_once(decision, analysis):
+    letter = render_letter(decision, analysis=analysis)
+    texts = [c["text"] for c in letter.view["caveats"]]
+    assert texts == [
+        "No respiratory channels: respiratory-related leg movements cannot be excluded.",
+        "Recording shorter than 4 h: indices unreliable.",
+    ]
+    assert letter.html.count("Recording shorter than 4 h") == 1
+
+
+def test_without_analysis_there_is_no_figure(decision):
+    html = render_letter(decision).html
+    assert 'id="figure"' not in html and "<svg" not in html
+
+
+def test_treatment_table_shows_dose_only_for_drugs_that_may_be_given(decision):
+    html = render_letter(decision).html
+    assert "300 mg 1-2 h before bed" in html  # gabapentin, caution
+    assert "0.25-1 mg at bedtime" not in html  # clonazepam, not recommended: no dose offered
+    assert "Reduce the dose: creatinine clearance 38 ml/min." in html
+
+
+def test_missing_template_is_a_template_error_naming_it(decision, tmp_path):
+    with pytest.raises(TemplateError, match=r"letter\.html\.j2: letter template not found"):
+        render_letter(decision, template_dir=tmp_path)
+
+
+def test_broken_template_is_a_template_error_with_line(decision, tmp_path):
+    (tmp_path / "letter.html.j2").write_text("ok\n{% for x in %}\n", encoding="utf-8")
+    with pytest.raises(TemplateError, match=r"letter\.html\.j2:2: template syntax error"):
+        render_letter(decision, template_dir=tmp_path)
