@@ -1,0 +1,383 @@
+"""``cds rules check``: every problem of the rule base, each with file, line and column (design notes, section 6.1).
+
+On top of what the loader validates (schema, fields, vocabularies, types, reference keys), this module finds:
+rules that can never fire (contradictory conditions by interval arithmetic, derived facts no rule asserts),
+conflicting conclusions with no precedence between them, active rules without tests, a missing review date or
+author, a rule file whose ``layer:`` is not its folder, duplicate ids, and a rule changed without a version
+bump (its file hash differs from the manifest's hash for the same version). All problems are collected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from cds.errors import RuleFileError
+from cds.paths import knowledge_dir, rules_dir
+from cds.rulebase.intervals import atoms_of, find_dead_branches
+from cds.rulebase.manifest import MANIFEST_NAME, read_manifest, read_rule_stamp, scan_ruleset
+
+__all__ = ["CheckReport", "Problem", "RuleDoc", "check_ruleset", "find_version_problems", "read_rule_docs"]
+
+log = logging.getLogger(__name__)
+
+LAYER_FOLDERS = {"1-evidence": "evidence", "2-findings": "findings", "3-triage": "triage",
+                 "4-treatment": "treatment", "5-safety": "safety"}  # fmt: skip
+_ASSERTS = {"evidence": "evidence", "finding": "finding", "recommend": "recommendation"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of ``rules check``: ``file:line:col: CODE message``. Errors fail the check, warnings do not."""
+
+    path: str
+    line: int | None
+    col: int | None
+    code: str
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.code.startswith("E")
+
+    def __str__(self) -> str:
+        where = ":".join(str(p) for p in (self.path, self.line, self.col) if p is not None)
+        return f"{where}: {self.code} {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Every problem found, sorted by file and position, and how many rule files were checked."""
+
+    problems: tuple[Problem, ...]
+    rules_checked: int
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.is_error)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    """A rule file as read (ruamel round-trip data keeps line/column), with its path relative to the base."""
+
+    path: Path
+    shown: str
+    data: Any
+
+    def where(self, *keys: str | int) -> tuple[int | None, int | None]:
+        """1-based line and column of the key path ``keys`` (or of the nearest parent found)."""
+        node, found = self.data, (1, 1)
+        for key in keys:
+            lc = getattr(node, "lc", None)
+            try:
+                if isinstance(key, int):
+                    line, col = lc.item(key)
+                else:
+                    line, col = lc.key(key)
+                node = node[key]
+            except (KeyError, IndexError, TypeError, AttributeError):
+                break
+            found = (line + 1, col + 1)
+        return found
+
+
+def _problem(doc: RuleDoc, where: tuple[int | None, int | None], code: str, message: str) -> Problem:
+    return Problem(doc.shown, where[0], where[1], code, message)
+
+
+def read_rule_docs(rules: Path, problems: list[Problem]) -> list[RuleDoc]:
+    """Read every rule file strictly (duplicate keys are errors); unreadable files become E100 problems."""
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    docs = []
+    for path in sorted(rules.rglob("*.yaml")):
+        if path.name == MANIFEST_NAME or path.name.endswith(".scenario.yaml"):
+            continue
+        shown = f"rules/{path.relative_to(rules).as_posix()}"
+        try:
+            data = yaml.load(path.read_text(encoding="utf-8"))
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            text = " ".join(str(p) for p in (exc.context, exc.problem) if p).replace("\n", " ")
+            problems.append(Problem(shown, mark.line + 1, mark.column + 1, "E100", f"invalid YAML: {text}"))
+            continue
+        except (OSError, UnicodeDecodeError, YAMLError) as exc:
+            problems.append(Problem(shown, None, None, "E100", f"unreadable: {exc}".replace("\n", " ")))
+            continue
+        if not isinstance(data, Mapping):
+            problems.append(Problem(shown, 1, 1, "E101", "a rule file must be a mapping"))
+            continue
+        docs.append(RuleDoc(path, shown, data))
+    return docs
+
+
+@dataclass(frozen=True)
+class _Knowledge:
+    thresholds: Mapping[str, float]
+    ranges: Mapping[str, tuple[float | None, float | None]]
+    sources: Mapping[str, tuple[str, ...]]
+
+    def resolve(self, value: Any) -> float | None:
+        if isinstance(value, Mapping) and "threshold" in value:
+            return self.thresholds.get(value["threshold"])
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    def single_source(self, field: str) -> str | None:
+        sources = self.sources.get(field, ("patient",))
+        return sources[0] if len(sources) == 1 else None
+
+
+def _read_knowledge(knowledge: Path) -> _Knowledge:
+    def _load(name: str) -> Mapping:
+        try:
+            data = YAML(typ="safe").load((knowledge / name).read_text(encoding="utf-8"))
+        except (OSError, YAMLError) as exc:
+            log.warning("rules check: %s not read (%s)", knowledge / name, exc)
+            return {}
+        return data if isinstance(data, Mapping) else {}
+
+    thresholds = {k: float(v["value"]) for k, v in _load("thresholds.yaml").items() if isinstance(v, Mapping)
+                  and isinstance(v.get("value"), int | float)}  # fmt: skip
+    fields = {k: v for k, v in _load("fields.yaml").items() if isinstance(v, Mapping)}
+    ranges = {k: (v.get("min"), v.get("max")) for k, v in fields.items() if v.get("type") == "number"}
+    sources = {k: tuple(v.get("sources") or ("patient",)) for k, v in fields.items()}
+    return _Knowledge(thresholds, ranges, sources)
+
+
+def _check_identity(docs: list[RuleDoc]) -> Iterable[Problem]:
+    seen: dict[str, RuleDoc] = {}
+    for doc in docs:
+        rule_id = doc.data.get("id")
+        if isinstance(rule_id, str) and rule_id in seen:
+            yield _problem(doc, doc.where("id"), "E102", f"duplicate rule id {rule_id} (also in {seen[rule_id].shown})")
+        elif isinstance(rule_id, str):
+            seen[rule_id] = doc
+        folder = doc.path.parent.name
+        layer = doc.data.get("layer")
+        if folder in LAYER_FOLDERS and layer is not None and layer != LAYER_FOLDERS[folder]:
+            yield _problem(doc, doc.where("layer"), "E103", f"layer '{layer}' is not its folder's ({folder}: "
+                           f"{LAYER_FOLDERS[folder]})")  # fmt: skip
+
+
+def _check_provenance(docs: list[RuleDoc]) -> Iterable[Problem]:
+    for doc in docs:
+        reviewed = doc.data.get("reviewed")
+        if reviewed is None:
+            yield _problem(doc, doc.where("id"), "E410", "missing review date (reviewed: YYYY-MM-DD)")
+        elif not isinstance(reviewed, dt.date):
+            yield _problem(doc, doc.where("reviewed"), "E410", f"review date is not an ISO date (got {reviewed!r})")
+        authors = doc.data.get("authors")
+        if not authors or not isinstance(authors, list) or not all(authors):
+            yield _problem(doc, doc.where("authors") if authors is not None else doc.where("id"), "E411",
+                           "missing author (authors: [name, ...])")  # fmt: skip
+
+
+def _check_tests(docs: list[RuleDoc]) -> Iterable[Problem]:
+    for doc in docs:
+        if doc.data.get("status") != "active":
+            continue
+        tests = doc.data.get("tests")
+        if not isinstance(tests, list) or not tests:
+            yield _problem(doc, doc.where("id"), "E402", "active rule without tests")
+            continue
+        outcomes = {(t.get("expect") or {}).get("fires") for t in tests if isinstance(t, Mapping)}
+        for wanted, text in ((True, "fires"), (False, "does not fire")):
+            if wanted not in outcomes:
+                yield _problem(doc, doc.where("tests"), "E403", f"active rule has no test case where it {text}")
+
+
+def _asserted(docs: list[RuleDoc], statuses: set[str]) -> set[tuple[str, str]]:
+    found = set()
+    for doc in docs:
+        if doc.data.get("status") not in statuses:
+            continue
+        for action in _actions(doc):
+            for key, kind in _ASSERTS.items():
+                if isinstance(action.get(key), str):
+                    found.add((kind, action[key]))
+    return found
+
+
+def _actions(doc: RuleDoc) -> list[Mapping]:
+    then = doc.data.get("then")
+    then = [then] if isinstance(then, Mapping) else then
+    return [a for a in then or [] if isinstance(a, Mapping)]
+
+
+def _check_never_fire(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
+    by_active = _asserted(docs, {"active"})
+    by_any = _asserted(docs, {"active", "draft"})
+    for doc in docs:
+        status = doc.data.get("status")
+        if status == "retired" or "when" not in doc.data:
+            continue
+        asserted = by_active if status == "active" else by_any
+        for atom, negated in atoms_of(doc.data["when"]):
+            if atom.kind == "field" or (atom.kind, atom.name) in asserted:
+                continue
+            where = atom.location or doc.where("when")
+            scope = "no active rule" if status == "active" else "no rule"
+            if negated:
+                yield _problem(
+                    doc, where, "W303", f"{scope} asserts {atom.kind} '{atom.name}': this 'not' always holds"
+                )
+            else:
+                yield _problem(
+                    doc, where, "E302", f"{scope} asserts {atom.kind} '{atom.name}': this condition never holds"
+                )
+        yield from _dead_branches(doc, kb)
+
+
+def _dead_branches(doc: RuleDoc, kb: _Knowledge) -> Iterable[Problem]:
+    dead = find_dead_branches(
+        doc.data["when"], resolve=kb.resolve, field_range=kb.ranges.get, single_source=kb.single_source
+    )
+    for branch in dead:
+        first = branch.atoms[-1]
+        where = first.location or doc.where("when")
+        lines = ", ".join(f"line {a.location[0]}" for a in branch.atoms if a.location)
+        multi = branch.source is None and len(branch.atoms) > 1 and kb.single_source(branch.field) is None
+        if multi:
+            code, what = "W304", f"conditions on {branch.field} ({lines}) can only all hold if its sources disagree"
+        elif branch.all_branches_dead:
+            code, what = "E301", f"rule can never fire: the conditions on {branch.field} ({lines}) contradict"
+        else:
+            code, what = (
+                "W305",
+                f"a branch of this rule can never hold: the conditions on {branch.field} ({lines}) contradict",
+            )
+        if len(branch.atoms) == 1:
+            what = f"{'rule can never fire' if branch.all_branches_dead else 'never holds'}: the condition on " \
+                   f"{branch.field} admits no valid value (outside its range?)"  # fmt: skip
+        yield _problem(doc, where, code, what)
+
+
+def _conclusions(doc: RuleDoc) -> Iterable[tuple[tuple[str, str], str, Any, int]]:
+    """(kind, code), unranked attribute, its value, index of the action: for conflict detection. Urgencies and
+    treatment statuses are ranked by the resolution policy; a caveat's text and a recommendation's extended-EEG
+    flag are not (the letter can show only one)."""
+    for index, action in enumerate(_actions(doc)):
+        if isinstance(action.get("recommend"), str):
+            yield ("recommend", action["recommend"]), "extended_eeg", bool(action.get("extended_eeg")), index
+        if isinstance(action.get("caveat"), str):
+            yield ("caveat", action["caveat"]), "text", action.get("text"), index
+
+
+def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
+    """Two rules that can fire together and assert the same conclusion with an attribute the resolution
+    policy does not rank (rules/README.md, "How conclusions are resolved")."""
+    seen: dict[tuple[str, str], list[tuple[RuleDoc, str, Any, int]]] = {}
+    for doc in docs:
+        if doc.data.get("status") == "retired":
+            continue
+        for key, attribute, value, index in _conclusions(doc):
+            for other, _, other_value, _ in seen.get(key, []):
+                if other is doc or other_value == value or not _can_fire_together(doc, other, kb):
+                    continue
+                text = (
+                    f"conflicting conclusion: {key[0]} {key[1]} with {attribute} {value!r} here but "
+                    f"{other_value!r} in {other.data.get('id')} ({other.shown}); no precedence between them"
+                )
+                yield _problem(doc, doc.where("then", index), "E401", text)
+            seen.setdefault(key, []).append((doc, attribute, value, index))
+
+
+def _can_fire_together(a: RuleDoc, b: RuleDoc, kb: _Knowledge) -> bool:
+    both = {"all": [a.data.get("when") or {}, b.data.get("when") or {}]}
+    dead = find_dead_branches(both, resolve=kb.resolve, field_range=kb.ranges.get, single_source=kb.single_source)
+    return not any(branch.all_branches_dead for branch in dead)
+
+
+def find_version_problems(docs: list[RuleDoc], rules: Path, manifest_path: Path) -> list[Problem]:
+    """E501 a rule changed without a version bump, E502 a version went down (against the manifest)."""
+    manifest = read_manifest(manifest_path)
+    problems = []
+    for doc in docs:
+        stamp = read_rule_stamp(doc.path, doc.shown)
+        recorded = manifest.rules.get(stamp.rule_id) if stamp else None
+        if stamp is None or recorded is None:
+            continue
+        where = doc.where("version")
+        if stamp.version == recorded.version and stamp.sha256 != recorded.sha256:
+            text = f"rule changed without a version bump (version {stamp.version} has another hash in {MANIFEST_NAME})"
+            problems.append(_problem(doc, where, "E501", text))
+        elif stamp.version < recorded.version:
+            problems.append(_problem(doc, where, "E502", f"version {stamp.version} is lower than the recorded "
+                                     f"{recorded.version}"))  # fmt: skip
+    return problems
+
+
+def _check_manifest(docs: list[RuleDoc], rules: Path, knowledge: Path) -> list[Problem]:
+    path = rules / MANIFEST_NAME
+    shown = f"rules/{MANIFEST_NAME}"
+    try:
+        problems = find_version_problems(docs, rules, path)
+        manifest = read_manifest(path)
+    except RuleFileError as exc:
+        return [Problem(shown, None, None, "E500", exc.problem + (f" ({exc.hint})" if exc.hint else ""))]
+    current = scan_ruleset(rules, knowledge)
+    stale = sorted(n for n in set(current) | set(manifest.files) if current.get(n) != manifest.files.get(n))
+    for name in stale:
+        state = "added" if name not in manifest.files else "removed" if name not in current else "changed"
+        problems.append(Problem(name, None, None, "E503", f"{state} since {shown} (run `cds rules manifest --update`)"))
+    return problems
+
+
+def _loader_problems(rules: Path, knowledge: Path) -> list[Problem] | None:
+    """Schema, field, vocabulary, type and reference problems as the engine's loader reports them (E100);
+    None when the loader is not installed."""
+    try:
+        from cds.kb import load_knowledge
+        from cds.rulebase.load import check_rules
+    except ImportError as exc:
+        log.warning("rules check: the rule loader is not available (%s); schema checks skipped", exc)
+        return None
+    try:
+        kb = load_knowledge(knowledge)
+    except RuleFileError as exc:
+        lines = getattr(exc, "problems", None) or [str(exc)]
+        return [_parse_problem_line(line, rules.parent) for line in lines]
+    _, lines = check_rules(rules, kb)
+    return [_parse_problem_line(line, rules.parent) for line in lines]
+
+
+def _parse_problem_line(line: str, base: Path) -> Problem:
+    """``file:line:col: text`` (line and column optional) back into a Problem with code E100."""
+    head, _, text = line.partition(": ")
+    parts = head.split(":")
+    numbers = [int(p) for p in parts[1:3] if p.isdigit()]
+    path = Path(parts[0])
+    shown = path.relative_to(base).as_posix() if path.is_absolute() and path.is_relative_to(base) else parts[0]
+    return Problem(shown, *[*numbers, None, None][:2], "E100", text or line)
+
+
+def check_ruleset(rules: Path | None = None, knowledge: Path | None = None) -> CheckReport:
+    """Run every check over ``rules/`` and ``knowledge/`` (defaults: the installed rule base)."""
+    rules, knowledge = Path(rules or rules_dir()), Path(knowledge or knowledge_dir())
+    problems: list[Problem] = []
+    docs = read_rule_docs(rules, problems)
+    kb = _read_knowledge(knowledge)
+    loaded = _loader_problems(rules, knowledge)
+    problems += _check_identity(docs) if loaded is None else loaded
+    for check in (_check_provenance, _check_tests):
+        problems += check(docs)
+    problems += _check_never_fire(docs, kb)
+    problems += _check_conflicts(docs, kb)
+    problems += _check_manifest(docs, rules, knowledge)
+    unique = {(p.path, p.line or 0, p.col or 0, p.code, p.message): p for p in problems}
+    return CheckReport(tuple(unique[k] for k in sorted(unique)), len(docs))

@@ -1,0 +1,296 @@
+"""Static analysis of rule conditions by interval arithmetic (rule-engine design notes, section 6.1).
+
+Each condition of a rule's ``when`` tree (rules/README.md) is turned into the set of values it admits for one
+field: a union of intervals for numbers, a (co)finite set for booleans and codes, and whether an *unknown*
+value satisfies it (``not`` holds for unknown values: "unknown is not false"). The tree is expanded into
+disjunctive normal form; a branch whose admitted set for some field is empty can never hold, and a rule whose
+branches are all empty can never fire (``x > 15 and x < 10``, ``between: [20, 10]``, ``is: unknown`` together
+with a comparison, a value outside the field's range).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Atom", "DeadBranch", "Domain", "NumSet", "ValueSet", "atoms_of", "find_dead_branches"]
+
+_INF = math.inf
+_MAX_TERMS = 512
+_COMPARISONS = ("gt", "gte", "lt", "lte", "between")
+_DERIVED = ("evidence", "finding", "recommendation")
+
+Interval = tuple[float, bool, float, bool]  # low, low closed, high, high closed
+
+
+@dataclass(frozen=True)
+class NumSet:
+    """A union of disjoint intervals, sorted."""
+
+    intervals: tuple[Interval, ...]
+
+    @classmethod
+    def everything(cls) -> NumSet:
+        return cls(((-_INF, False, _INF, False),))
+
+    @classmethod
+    def of(cls, low: float, low_closed: bool, high: float, high_closed: bool) -> NumSet:
+        empty = low > high or (low == high and not (low_closed and high_closed))
+        return cls(() if empty else ((low, low_closed, high, high_closed),))
+
+    def is_empty(self) -> bool:
+        return not self.intervals
+
+    def intersect(self, other: NumSet) -> NumSet:
+        out = []
+        for a in self.intervals:
+            for b in other.intervals:
+                low, low_closed = max((a[0], not a[1]), (b[0], not b[1]))
+                high, high_closed = min((a[2], a[3]), (b[2], b[3]))
+                out += NumSet.of(low, not low_closed, high, high_closed).intervals
+        return NumSet(tuple(sorted(out)))
+
+    def complement(self) -> NumSet:
+        out, low, low_closed = [], -_INF, False
+        for a in self.intervals:
+            out += NumSet.of(low, low_closed, a[0], not a[1]).intervals
+            low, low_closed = a[2], not a[3]
+        out += NumSet.of(low, low_closed, _INF, False).intervals
+        return NumSet(tuple(i for i in out if not (math.isinf(i[0]) and i[0] == i[2])))
+
+    def __str__(self) -> str:
+        parts = [f"{'[' if lc else '('}{lo:g}, {hi:g}{']' if hc else ')'}" for lo, lc, hi, hc in self.intervals]
+        return " or ".join(parts) or "nothing"
+
+
+@dataclass(frozen=True)
+class ValueSet:
+    """A finite set of values, or (``cofinite``) every value except those."""
+
+    values: frozenset
+    cofinite: bool = False
+
+    @classmethod
+    def everything(cls) -> ValueSet:
+        return cls(frozenset(), cofinite=True)
+
+    def is_empty(self) -> bool:
+        return not self.cofinite and not self.values
+
+    def intersect(self, other: ValueSet) -> ValueSet:
+        if self.cofinite and other.cofinite:
+            return ValueSet(self.values | other.values, cofinite=True)
+        if self.cofinite:
+            return ValueSet(other.values - self.values)
+        if other.cofinite:
+            return ValueSet(self.values - other.values)
+        return ValueSet(self.values & other.values)
+
+    def complement(self) -> ValueSet:
+        return ValueSet(self.values, cofinite=not self.cofinite)
+
+    def __str__(self) -> str:
+        listed = ", ".join(sorted(map(_show, self.values)))
+        return f"anything but {listed}" if self.cofinite else (listed or "nothing")
+
+
+def _show(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Values of one field a condition admits: a set of known values, and whether an unknown value does."""
+
+    known: NumSet | ValueSet
+    unknown: bool
+
+    def is_empty(self) -> bool:
+        return self.known.is_empty() and not self.unknown
+
+    def intersect(self, other: Domain) -> Domain:
+        mine, theirs = _same_kind(self.known, other.known), _same_kind(other.known, self.known)
+        if type(mine) is not type(theirs):  # a type mismatch: reported by the loader, not here
+            return self
+        return Domain(mine.intersect(theirs), self.unknown and other.unknown)
+
+    def negate(self) -> Domain:
+        return Domain(self.known.complement(), not self.unknown)
+
+
+def _same_kind(known: NumSet | ValueSet, like: NumSet | ValueSet) -> NumSet | ValueSet:
+    """``is: known`` / ``is: unknown`` admit every / no known value of any type: express them in ``like``'s kind."""
+    if isinstance(known, ValueSet) and isinstance(like, NumSet) and not known.values:
+        return NumSet.everything() if known.cofinite else NumSet(())
+    return known
+
+
+@dataclass(frozen=True)
+class Atom:
+    """One leaf condition: its key (``field``, ``finding``, ...), code or field name, source, node and location."""
+
+    kind: str
+    name: str
+    source: str | None
+    node: Mapping[str, Any] = field(compare=False, repr=False)
+    location: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class DeadBranch:
+    """A DNF branch that can never hold: the field, the atoms that contradict, and what each admits."""
+
+    field: str
+    source: str | None
+    atoms: tuple[Atom, ...]
+    all_branches_dead: bool
+
+
+def _location(node: Any) -> tuple[int, int] | None:
+    lc = getattr(node, "lc", None)
+    return (lc.line + 1, lc.col + 1) if lc is not None and lc.line is not None else None
+
+
+def _atom(node: Mapping[str, Any]) -> Atom | None:
+    for kind in ("field", *_DERIVED):
+        if kind in node and isinstance(node[kind], str):
+            return Atom(kind, node[kind], node.get("source"), node, _location(node))
+    return None
+
+
+def atoms_of(when: Any, negated: bool = False) -> Iterator[tuple[Atom, bool]]:
+    """Every leaf condition of a ``when`` tree with whether it sits under an odd number of ``not``."""
+    if not isinstance(when, Mapping):
+        return
+    for key in ("all", "any"):
+        if isinstance(when.get(key), list):
+            for child in when[key]:
+                yield from atoms_of(child, negated)
+            return
+    if "not" in when:
+        yield from atoms_of(when["not"], not negated)
+        return
+    atom = _atom(when)
+    if atom is not None:
+        yield atom, negated
+
+
+Resolve = Callable[[Any], float | None]  # a constant or {threshold: NAME} -> number (None when unknown)
+
+
+def domain_of(atom: Atom, resolve: Resolve, field_range: tuple[float | None, float | None] | None) -> Domain | None:
+    """The values an atom admits, or None when it cannot be analysed (bad shape: the loader reports it)."""
+    node = atom.node
+    if atom.kind != "field":
+        return Domain(ValueSet(frozenset({True})), unknown=False)
+    if "is" in node:
+        state = node["is"]
+        if state == "unknown":
+            return Domain(ValueSet(frozenset()), unknown=True)
+        if state == "known":
+            return Domain(ValueSet.everything(), unknown=False)
+        return Domain(ValueSet(frozenset({state})), unknown=False) if isinstance(state, bool) else None
+    if "eq" in node:
+        return Domain(ValueSet(frozenset({_hashable(node["eq"])})), unknown=False)
+    if "in" in node and isinstance(node["in"], list):
+        return Domain(ValueSet(frozenset(_hashable(v) for v in node["in"])), unknown=False)
+    return _numeric_domain(node, resolve, field_range)
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool) else repr(value)
+
+
+def _numeric_domain(node: Mapping[str, Any], resolve: Resolve, field_range: tuple | None) -> Domain | None:
+    known, seen = NumSet.everything(), False
+    for op in _COMPARISONS:
+        if op not in node:
+            continue
+        seen = True
+        if op == "between":
+            pair = node[op] if isinstance(node[op], list) and len(node[op]) == 2 else None
+            low, high = (resolve(pair[0]), resolve(pair[1])) if pair else (None, None)
+            if low is None or high is None:
+                return None
+            part = NumSet.of(low, True, high, False)
+        else:
+            value = resolve(node[op])
+            if value is None:
+                return None
+            part = {
+                "gt": NumSet.of(value, False, _INF, False),
+                "gte": NumSet.of(value, True, _INF, False),
+                "lt": NumSet.of(-_INF, False, value, False),
+                "lte": NumSet.of(-_INF, False, value, True),
+            }[op]
+        known = known.intersect(part)
+    if not seen:
+        return None
+    if field_range is not None:
+        low, high = field_range
+        known = known.intersect(NumSet.of(-_INF if low is None else low, True, _INF if high is None else high, True))
+    return Domain(known, unknown=False)
+
+
+Term = tuple[tuple[Atom, bool], ...]
+
+
+def _dnf(when: Any, negated: bool = False) -> list[Term]:
+    """Disjunctive normal form of a when tree, leaves tagged with their polarity (De Morgan through ``not``)."""
+    if not isinstance(when, Mapping):
+        return [()]
+    for key in ("all", "any"):
+        if isinstance(when.get(key), list):
+            conjunctive = (key == "all") != negated
+            parts = [_dnf(child, negated) for child in when[key]]
+            if not conjunctive:
+                return [term for part in parts for term in part][:_MAX_TERMS]
+            terms: list[Term] = [()]
+            for part in parts:
+                terms = [a + b for a in terms for b in part][:_MAX_TERMS]
+            return terms
+    if "not" in when:
+        return _dnf(when["not"], not negated)
+    atom = _atom(when)
+    return [((atom, negated),)] if atom is not None else [()]
+
+
+def find_dead_branches(
+    when: Any,
+    *,
+    resolve: Resolve,
+    field_range: Callable[[str], tuple[float | None, float | None] | None],
+    single_source: Callable[[str], str | None],
+) -> list[DeadBranch]:
+    """Branches of ``when`` that can never hold, one per branch (the first contradicting field of each)."""
+    terms = _dnf(when)
+    dead: list[tuple[str, str | None, tuple[Atom, ...]]] = []
+    for term in terms:
+        found = _first_contradiction(term, resolve, field_range, single_source)
+        if found is not None:
+            dead.append(found)
+    all_dead = bool(terms) and len(dead) == len(terms)
+    unique = {(f, s, a): None for f, s, a in dead}
+    return [DeadBranch(f, s, a, all_dead) for f, s, a in unique]
+
+
+def _first_contradiction(
+    term: Term, resolve: Resolve, field_range: Callable, single_source: Callable
+) -> tuple[str, str | None, tuple[Atom, ...]] | None:
+    domains: dict[tuple[str, str, str | None], tuple[Domain, tuple[Atom, ...]]] = {}
+    for atom, negated in term:
+        domain = domain_of(atom, resolve, field_range(atom.name) if atom.kind == "field" else None)
+        if domain is None:
+            continue
+        if negated:
+            domain = domain.negate()
+        source = atom.source or (single_source(atom.name) if atom.kind == "field" else None)
+        key = (atom.kind, atom.name, source)
+        previous, atoms = domains.get(key, (None, ()))
+        combined = domain if previous is None else previous.intersect(domain)
+        domains[key] = (combined, (*atoms, atom))
+        if combined.is_empty():
+            return f"{atom.kind} {atom.name}" if atom.kind != "field" else atom.name, source, domains[key][1]
+    return None
