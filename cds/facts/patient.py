@@ -1,0 +1,188 @@
+"""Read and validate a patient context file (spec/patient-v1.md, ``schema: cds.patient/v1``).
+
+Omitted means unknown, never false. Unknown keys are errors with their key path and a "did you mean";
+bad values name the field, the value and what is allowed. YAML and JSON are both read by the strict ruamel
+loader (no tags, anchors or duplicate keys), so every error carries ``file:line:col``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from cds.caveats import Caveat
+from cds.errors import PatientFileError
+from cds.facts.yamlfile import Problems, load_yaml, locate, locate_value, to_plain
+from cds.kb import Knowledge, load_knowledge
+
+__all__ = ["SCHEMA", "PatientContext", "parse_patient", "read_patient"]
+
+SCHEMA = "cds.patient/v1"
+# Patient-file section -> field-name prefix (rules/README.md: fields follow the file with dots).
+SECTIONS = {"symptoms": "symptoms.", "labs": "labs.", "polysomnography": "psg."}
+_SPECIAL_TOP = ("schema", "id", "conditions", "medications", "medication_changes")
+_CHANGE_KEYS = {"drug": str, "days_ago": (int, float), "dose_mg_per_day": (int, float)}
+_PSG_EXTRA = ("date",)
+
+
+@dataclass(frozen=True)
+class PatientContext:
+    """A validated patient file. ``values`` holds every given scalar field by field name (psg.* values are the
+    reported polysomnogram); ``conditions``/``medications``/``medication_changes`` are None when the key is absent
+    (unknown), a tuple when given (possibly empty)."""
+
+    id: str
+    values: MappingProxyType
+    conditions: tuple[str, ...] | None = None
+    medications: tuple[str, ...] | None = None
+    medication_changes: tuple[MappingProxyType, ...] | None = None
+    psg_date: str | None = None
+    caveats: tuple[Caveat, ...] = ()
+    source_name: str = field(default="", compare=False)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+
+def _did_you_mean(key: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _allowed_keys(knowledge: Knowledge, section: str | None) -> list[str]:
+    if section is None:
+        top = [n for n in knowledge.fields if ("." not in n and not knowledge.fields[n].derived) or n == "age_years"]
+        return sorted({*top, *_SPECIAL_TOP, *SECTIONS})
+    prefix = SECTIONS[section]
+    names = [n[len(prefix) :] for n, s in knowledge.fields.items() if n.startswith(prefix) and "patient" in s.sources]
+    names += [n[len(prefix) :] for n, s in knowledge.fields.items() if n.startswith(prefix) and "reported" in s.sources]
+    return sorted(set(names) | (set(_PSG_EXTRA) if section == "polysomnography" else set()))
+
+
+class _Reader:
+    def __init__(self, root: Any, path: Path, knowledge: Knowledge) -> None:
+        self.root, self.path, self.kb = root, path, knowledge
+        self.problems = Problems()
+        self.values: dict[str, Any] = {}
+        self.caveats: list[Caveat] = []
+
+    def bad(self, keys: list, text: str, *, at_value: bool = True) -> None:
+        where = locate_value(self.root, keys) if at_value else locate(self.root, keys)
+        self.problems.add(self.path, where, f"{'.'.join(map(str, keys))}: {text}")
+
+    def scalar(self, keys: list, name: str, value: Any) -> None:
+        spec = self.kb.fields[name]
+        problem = spec.check_value(value)
+        if problem:
+            self.bad(keys, f"{problem}, got {value!r}")
+        else:
+            self.values[name] = float(value) if spec.type == "number" and isinstance(value, float) else value
+
+    def section(self, key: str, data: Any) -> None:
+        if not isinstance(data, dict):
+            self.bad([key], f"expected a mapping, got {data!r}")
+            return
+        allowed = _allowed_keys(self.kb, key)
+        for sub, value in data.items():
+            if sub not in allowed:
+                self.bad([key, sub], f"unknown key{_did_you_mean(sub, allowed)}", at_value=False)
+            elif key == "polysomnography" and sub == "date":
+                self.values["psg.date"] = str(value)
+            elif value is not None:
+                self.scalar([key, sub], SECTIONS[key] + sub, value)
+
+    def code_list(self, key: str, data: Any, known: list[str] | None) -> tuple[str, ...] | None:
+        if not isinstance(data, list):
+            self.bad([key], f"expected a list, got {data!r}")
+            return None
+        out = []
+        for i, code in enumerate(data):
+            if not isinstance(code, str) or not code:
+                self.bad([key, i], f"expected a code, got {code!r}")
+            elif known is not None and code not in known:
+                self.bad([key, i], f"unknown code '{code}'{_did_you_mean(code, known)} (allowed: see vocab.yaml)")
+            else:
+                out.append(code)
+        return tuple(sorted(set(out)))
+
+    def changes(self, data: Any) -> tuple[MappingProxyType, ...] | None:
+        if not isinstance(data, list):
+            self.bad(["medication_changes"], f"expected a list of {{drug, days_ago, dose_mg_per_day}}, got {data!r}")
+            return None
+        out = []
+        for i, item in enumerate(data):
+            keys = ["medication_changes", i]
+            if not isinstance(item, dict) or "drug" not in item:
+                self.bad(keys, "expected a mapping with at least 'drug'")
+                continue
+            for sub, value in item.items():
+                if sub not in _CHANGE_KEYS:
+                    self.bad([*keys, sub], f"unknown key{_did_you_mean(sub, list(_CHANGE_KEYS))}", at_value=False)
+                elif isinstance(value, bool) or not isinstance(value, _CHANGE_KEYS[sub]):
+                    self.bad([*keys, sub], f"wrong type, got {value!r}")
+                elif sub != "drug" and value < 0:
+                    self.bad([*keys, sub], f"must not be negative, got {value!r}")
+            out.append(MappingProxyType(to_plain(item)))
+        return tuple(out)
+
+    def medication_caveats(self, names: list[str]) -> None:
+        for name in sorted(set(names)):
+            if self.kb.medication_classes(name) is None:
+                text = f"Medication '{name}' is not in the drug knowledge base; its drug classes are unknown."
+                self.caveats.append(Caveat("medication_classes_unknown", text))
+
+
+def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = None) -> PatientContext:
+    """Validate a patient mapping (a ruamel mapping keeps line:col for messages) and return a PatientContext."""
+    kb = knowledge or load_knowledge()
+    path = Path(path)
+    if not isinstance(data, dict):
+        raise PatientFileError("expected a mapping at the top level", path=path, location="1:1")
+    r = _Reader(data, path, kb)
+    if data.get("schema") != SCHEMA:
+        r.bad(["schema"], f"must be '{SCHEMA}' (got {data.get('schema')!r})", at_value="schema" in data)
+    if not isinstance(data.get("id"), str | int) or isinstance(data.get("id"), bool) or str(data.get("id")) == "":
+        r.bad(["id"], f"required: a pseudonym such as P-0042 (got {data.get('id')!r})", at_value="id" in data)
+    allowed = _allowed_keys(kb, None)
+    conditions = medications = changes = None
+    for key, value in data.items():
+        if key in ("schema", "id"):
+            continue
+        if key not in allowed:
+            r.bad([key], f"unknown key{_did_you_mean(str(key), allowed)}", at_value=False)
+        elif key in SECTIONS:
+            r.section(key, value)
+        elif key == "conditions":
+            conditions = r.code_list(key, value, sorted(kb.vocab["conditions"]))
+        elif key == "medications":
+            medications = r.code_list(key, value, None)
+        elif key == "medication_changes":
+            changes = r.changes(value)
+        elif value is not None:
+            r.scalar([key], key, value)
+    if ("age_years" in data) == ("age_days" in data):
+        r.bad(["age_years"], "exactly one of age_years or age_days is required", at_value=False)
+    names = list(medications or ()) + [str(c["drug"]) for c in changes or () if "drug" in c]
+    r.medication_caveats(names)
+    r.problems.raise_if_any(PatientFileError)
+    values = dict(r.values)
+    psg_date = values.pop("psg.date", None)
+    return PatientContext(
+        id=str(data["id"]),
+        values=MappingProxyType(values),
+        conditions=conditions,
+        medications=medications,
+        medication_changes=changes,
+        psg_date=psg_date,
+        caveats=tuple(r.caveats),
+        source_name=path.name,
+    )
+
+
+def read_patient(path: str | Path, *, knowledge: Knowledge | None = None) -> PatientContext:
+    """Read a cds.patient/v1 file (YAML or JSON); raise PatientFileError with file:line:col on any problem."""
+    data = load_yaml(path, error_cls=PatientFileError)
+    return parse_patient(data, path=path, knowledge=knowledge)

@@ -1,0 +1,205 @@
+"""Load and validate ``knowledge/``: references, thresholds, drugs, vocabularies and the field registry.
+
+Every file is read strictly (cds.facts.yamlfile: no duplicate keys, anchors or tags); unknown keys and wrong
+types are ``RuleFileError``s naming ``file:line:col``. All problems are collected before raising.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from cds.errors import RuleFileError
+from cds.facts.fieldspec import FieldSpec, build_field_registry
+from cds.facts.yamlfile import Problems, load_yaml, locate, to_plain
+from cds.paths import knowledge_dir as _default_knowledge_dir
+
+__all__ = ["Knowledge", "load_knowledge"]
+
+log = logging.getLogger(__name__)
+
+FILES = ("references.yaml", "thresholds.yaml", "drugs.yaml", "vocab.yaml", "fields.yaml")
+
+_REF_KEYS = {
+    "citation": str,
+    "year": (int, type(None)),
+    "tag": str,
+    "kind": str,
+    "doi": (str, type(None)),
+    "url": (str, type(None)),
+    "note": str,
+    "section": str,
+    "pmid": (str, int, type(None)),
+}
+_THRESHOLD_KEYS = {"value": (int, float), "unit": str, "references": list, "note": str}
+_DRUG_KEYS = {
+    "name": str,
+    "classes": list,
+    "dose": (str, type(None)),
+    "references": list,
+    "renal": list,
+    "hepatic": (str, list, type(None)),
+    "seed": bool,
+    "note": str,
+    "monitoring": str,
+}
+_VOCAB_LISTS = ("sexes", "distress_levels", "hla_b1502_values", "eeg_values")
+_VOCAB_MAPS = ("conditions", "actions", "urgencies", "treatment_statuses", "findings", "evidence", "reasons", "caveats")
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """The validated knowledge base (read-only mappings) and a SHA-256 over its files."""
+
+    references: MappingProxyType
+    thresholds: MappingProxyType
+    drugs: MappingProxyType
+    groups: MappingProxyType
+    medications: MappingProxyType
+    vocab: MappingProxyType
+    fields: MappingProxyType  # name -> FieldSpec
+    sha256: str
+    directory: str = field(default="", compare=False)
+
+    def threshold(self, name: str) -> float:
+        return self.thresholds[name]["value"]
+
+    def drug_classes(self) -> tuple[str, ...]:
+        """Every drug class named in drugs.yaml (treatment candidates and patient medications)."""
+        classes = {c for d in self.drugs.values() for c in d.get("classes", [])}
+        classes |= {c for cs in self.medications.values() for c in cs}
+        return tuple(sorted(classes))
+
+    def medication_classes(self, name: str) -> tuple[str, ...] | None:
+        """Classes of a generic drug name a patient file lists, or None when the name is not known."""
+        if name in self.medications:
+            return tuple(self.medications[name])
+        if name in self.drugs:
+            return tuple(self.drugs[name].get("classes", []))
+        return None
+
+
+def _check_keys(problems: Problems, path: Path, root: Any, where: list, entry: Any, spec: dict, required: set) -> None:
+    if not isinstance(entry, dict):
+        problems.add(path, locate(root, where), f"{'.'.join(map(str, where))}: expected a mapping")
+        return
+    for key, value in entry.items():
+        if key not in spec:
+            allowed = ", ".join(sorted(spec))
+            problems.add(path, locate(root, [*where, key]), f"unknown key '{key}' (allowed: {allowed})")
+        elif not isinstance(value, spec[key]) or (isinstance(value, bool) and spec[key] in ((int, float), int)):
+            problems.add(path, locate(root, [*where, key]), f"{key}: wrong type (got {value!r})")
+    for key in sorted(required - set(entry)):
+        problems.add(path, locate(root, where), f"{'.'.join(map(str, where))}: missing required key '{key}'")
+
+
+def _load(path: Path, problems: Problems) -> Any:
+    if not path.is_file():
+        problems.add(path, None, "file missing")
+        return {}
+    try:
+        data = load_yaml(path, error_cls=RuleFileError)
+    except RuleFileError as exc:
+        problems.add(path, exc.location, exc.problem)
+        return {}
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        problems.add(path, "1:1", "expected a mapping at the top level")
+        return {}
+    return data
+
+
+def _check_refs(problems: Problems, path: Path, root: Any, where: list, refs: Any, known: dict) -> None:
+    for i, key in enumerate(refs if isinstance(refs, list) else []):
+        if key not in known:
+            problems.add(path, locate(root, [*where, i]), f"unknown reference key '{key}' (not in references.yaml)")
+
+
+def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
+    refs, thresholds, drugs, vocab = (raw[f] for f in FILES[:4])
+    p = directory / "references.yaml"
+    for key, entry in refs.items():
+        _check_keys(problems, p, refs, [key], entry, _REF_KEYS, {"citation"})
+    p = directory / "thresholds.yaml"
+    for key, entry in thresholds.items():
+        _check_keys(problems, p, thresholds, [key], entry, _THRESHOLD_KEYS, {"value", "unit", "references"})
+        if isinstance(entry, dict):
+            _check_refs(problems, p, thresholds, [key, "references"], entry.get("references"), refs)
+    p = directory / "drugs.yaml"
+    _check_keys(problems, p, drugs, [], drugs, {"groups": dict, "drugs": dict, "medications": dict}, set())
+    for key, entry in (drugs.get("drugs") or {}).items():
+        _check_keys(problems, p, drugs, ["drugs", key], entry, _DRUG_KEYS, {"name", "classes"})
+        if isinstance(entry, dict):
+            _check_refs(problems, p, drugs, ["drugs", key, "references"], entry.get("references"), refs)
+            for i, rule in enumerate(entry.get("renal") or []):
+                num = (int, float, type(None))
+                spec = {"crcl_below_ml_min": num, "crcl_from_ml_min": num, "crcl_to_ml_min": num, "text": str}
+                _check_keys(problems, p, drugs, ["drugs", key, "renal", i], rule, spec, {"text"})
+    for name, members in (drugs.get("groups") or {}).items():
+        for i, member in enumerate(members if isinstance(members, list) else []):
+            if member not in (drugs.get("drugs") or {}):
+                problems.add(p, locate(drugs, ["groups", name, i]), f"group {name}: '{member}' is not under drugs:")
+    for name, classes in (drugs.get("medications") or {}).items():
+        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            problems.add(p, locate(drugs, ["medications", name]), f"medications.{name}: expected a list of classes")
+    p = directory / "vocab.yaml"
+    for key, value in vocab.items():
+        if key in _VOCAB_LISTS:
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        elif key in _VOCAB_MAPS:
+            ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        else:
+            problems.add(p, locate(vocab, [key]), f"unknown vocabulary section '{key}'")
+            continue
+        if not ok:
+            problems.add(p, locate(vocab, [key]), f"{key}: wrong shape (lists of codes or code: description)")
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def load_knowledge(knowledge_dir: str | Path | None = None) -> Knowledge:
+    """Load and validate every knowledge file; raise RuleFileError (first problem, count of others)."""
+    directory = Path(knowledge_dir) if knowledge_dir is not None else _default_knowledge_dir()
+    problems = Problems()
+    roots = {name: _load(directory / name, problems) for name in FILES}
+    raw = {name: to_plain(root) for name, root in roots.items()}
+    _validate(directory, roots, problems)
+    drugs = raw["drugs.yaml"]
+    vocab = raw["vocab.yaml"]
+    fields: dict[str, FieldSpec] = build_field_registry(
+        roots["fields.yaml"], vocab, drugs, path=directory / "fields.yaml", problems=problems
+    )
+    problems.raise_if_any(RuleFileError)
+    digest = hashlib.sha256()
+    for name in FILES:
+        digest.update(name.encode() + b"\0" + (directory / name).read_bytes() + b"\0")
+    log.info(
+        "loaded knowledge: %d references, %d thresholds, %d fields",
+        len(raw["references.yaml"]),
+        len(raw["thresholds.yaml"]),
+        len(fields),
+    )
+    for section in _VOCAB_MAPS:
+        vocab.setdefault(section, {})
+    return Knowledge(
+        references=_freeze(raw["references.yaml"]),
+        thresholds=_freeze(raw["thresholds.yaml"]),
+        drugs=_freeze(drugs.get("drugs") or {}),
+        groups=_freeze(drugs.get("groups") or {}),
+        medications=_freeze(drugs.get("medications") or {}),
+        vocab=_freeze(vocab),
+        fields=MappingProxyType(fields),
+        sha256=digest.hexdigest(),
+        directory=directory.name,
+    )

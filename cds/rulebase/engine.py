@@ -1,0 +1,235 @@
+"""The rule base at run time: load + compile once per rule-set hash, then ``decide`` per patient.
+
+Each firing is recorded with the facts its activation matched (the run loop is overridden to keep the current
+activation), what it asserted and its rendered ``because``. The decision record is built by cds.audit.record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cds.facts.build import build_patient_facts, build_recording_facts
+from cds.facts.patient import PatientContext
+from cds.facts.types import (
+    Ask,
+    CaveatFact,
+    DatumRecord,
+    Evidence,
+    Finding,
+    Recommendation,
+    Treatment,
+    fact_to_dict,
+)
+from cds.kb import Knowledge, load_knowledge
+from cds.paths import rules_dir as _default_rules_dir
+from cds.rulebase._experta import InitialFact, KnowledgeEngine
+from cds.rulebase.compile import compile_engine_class
+from cds.rulebase.load import RuleSet, RuleSpec, load_rules
+from cds.rulebase.strategy import RuleIdStrategy
+
+__all__ = ["RuleBase", "dump_decision", "format_value", "load_rulebase", "render_because"]
+
+log = logging.getLogger(__name__)
+
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_SOURCE_PREF = {"recording": 0, "reported": 1, "patient": 2}
+
+
+def format_value(value: Any) -> str:
+    """A value as the letter shows it: 34.0 -> '34', 0.4567 -> '0.46', True -> 'yes'."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")
+    return "unknown" if value is None else str(value)
+
+
+def render_because(template: str, matched: Iterable[dict], known: dict[str, Any], kb: Knowledge) -> str:
+    """Replace ``{FIELD}`` by the matched value (else the best known value) and ``{threshold:NAME}``."""
+    values: dict[str, Any] = {}
+    for fact in sorted(matched, key=lambda f: _SOURCE_PREF.get(f.get("source", ""), 3)):
+        if fact.get("type") == "datum" and fact.get("known"):
+            values.setdefault(fact["field"], fact["value"])
+
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.startswith("threshold:"):
+            entry = kb.thresholds.get(name[10:])
+            return format_value(entry["value"]) if entry else match.group(0)
+        return format_value(values.get(name, known.get(name)))
+
+    return _PLACEHOLDER.sub(sub, template)
+
+
+class TracingEngine(KnowledgeEngine):
+    """KnowledgeEngine with the deterministic strategy and a run loop that records each fired activation."""
+
+    __strategy__ = RuleIdStrategy
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.firings: list[dict[str, Any]] = []
+        self.current: Any = None
+        self.kb: Knowledge | None = None
+        self.known: dict[str, Any] = {}
+
+    def run(self, steps: float = float("inf")) -> None:
+        """experta's run loop, keeping the activation being fired in ``self.current``."""
+        self.running = True
+        while steps > 0 and self.running:
+            added, removed = self.get_activations()
+            self.strategy.update_agenda(self.agenda, added, removed)
+            activation = self.agenda.get_next()
+            if activation is None:
+                break
+            steps -= 1
+            self.current = activation
+            activation.rule(self, **{k: v for k, v in activation.context.items() if not k.startswith("__")})
+        self.running = False
+
+
+def _expand_drugs(action: dict, kb: Knowledge) -> list[str]:
+    target = action.get("treatment", action.get("treatments"))
+    if isinstance(target, dict):
+        return list(kb.groups[target["group"]])
+    return [target] if isinstance(target, str) else list(target)
+
+
+def _assert_action(engine: TracingEngine, spec: RuleSpec, action: dict, kb: Knowledge) -> list[dict]:
+    """Declare the facts of one ``then`` item; return them as dicts for the trace."""
+    if "evidence" in action:
+        engine.declare(Evidence(code=action["evidence"]))
+        return [{"type": "evidence", "code": action["evidence"]}]
+    if "finding" in action:
+        engine.declare(Finding(code=action["finding"]))
+        return [{"type": "finding", "code": action["finding"]}]
+    if "recommend" in action:
+        eeg = bool(action.get("extended_eeg", False))
+        engine.declare(Recommendation(action=action["recommend"], urgency=action["urgency"], extended_eeg=eeg))
+        return [{"type": "recommendation", "action": action["recommend"], "urgency": action["urgency"],
+                 "extended_eeg": eeg}]  # fmt: skip
+    if "caveat" in action:
+        engine.declare(CaveatFact(code=action["caveat"]))
+        return [{"type": "caveat", "code": action["caveat"], "text": action["text"]}]
+    if "ask" in action:
+        engine.declare(Ask(field=action["ask"]))
+        return [{"type": "ask", "field": action["ask"], "text": action.get("text", "")}]
+    out = []
+    for drug in _expand_drugs(action, kb):
+        engine.declare(Treatment(drug=drug, status=action["status"], reason=action["reason"], layer=spec.layer))
+        item = {"type": "treatment", "drug": drug, "status": action["status"], "reason": action["reason"],
+                "layer": spec.layer}  # fmt: skip
+        if action.get("note"):
+            item["note"] = action["note"]
+        out.append(item)
+    return out
+
+
+def _fire(engine: TracingEngine, spec: RuleSpec) -> None:
+    """The action every compiled rule calls: assert its conclusions and record the firing."""
+    assert engine.kb is not None
+    facts = sorted((f for f in engine.current.facts if not isinstance(f, InitialFact)), key=lambda f: f["__factid__"])
+    matched = [{"id": f["__factid__"], **fact_to_dict(f)} for f in facts]
+    asserted = [item for action in spec.then for item in _assert_action(engine, spec, action, engine.kb)]
+    engine.firings.append(
+        {
+            "rule": spec.id,
+            "version": spec.version,
+            "sha256": spec.sha256,
+            "layer": spec.layer,
+            "salience": spec.salience,
+            "facts": matched,
+            "asserted": asserted,
+            "because": render_because(spec.because, matched, engine.known, engine.kb),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Input facts, firings in order and the caveats that came with the inputs."""
+
+    facts: tuple[DatumRecord, ...]
+    firings: tuple[dict, ...]
+    input_caveats: tuple[Any, ...]
+
+
+class RuleBase:
+    """Compiled rules plus the knowledge they were checked against."""
+
+    def __init__(self, rules: RuleSet, kb: Knowledge) -> None:
+        self.rules = rules
+        self.kb = kb
+        self.engine_class = compile_engine_class(rules, kb, TracingEngine, _fire)
+        self.by_id = rules.by_id()
+
+    @property
+    def sha256(self) -> str:
+        return self.rules.sha256
+
+    def run_facts(self, records: Iterable[DatumRecord], derived: Iterable[Any] = ()) -> list[dict]:
+        """Run the engine on input records (plus optional derived facts for inline tests); return firings."""
+        engine = self.engine_class()
+        engine.kb = self.kb
+        records = sorted(records, key=lambda d: (d.field, d.source, json.dumps(d.value, default=str)))
+        engine.known = {}
+        for rec in sorted((r for r in records if r.known), key=lambda d: _SOURCE_PREF[d.source]):
+            engine.known.setdefault(rec.field, rec.value)
+        engine.reset()
+        facts: list[Any] = [rec.to_fact() for rec in records]
+        facts.extend(derived)
+        if facts:
+            engine.declare(*facts)
+        engine.run()
+        return engine.firings
+
+    def run(self, patient: PatientContext | None, analysis: dict | None = None) -> RunResult:
+        records: list[DatumRecord] = build_patient_facts(patient, self.kb) if patient is not None else []
+        caveats: list[Any] = list(patient.caveats) if patient is not None else []
+        if analysis is not None:
+            measured, recording_caveats = build_recording_facts(analysis, self.kb)
+            records += measured
+            caveats += recording_caveats
+        firings = self.run_facts(records)
+        return RunResult(tuple(records), tuple(firings), tuple(caveats))
+
+    def decide(
+        self,
+        patient: PatientContext,
+        *,
+        analysis: dict | None = None,
+        patient_sha256: str,
+        recording_name: str | None = None,
+    ) -> dict:
+        """Run the rules for one patient (and optional ``cds analyze`` result); return the decision record."""
+        from cds.audit.record import build_decision_record
+
+        result = self.run(patient, analysis)
+        return build_decision_record(
+            self, patient, result, analysis=analysis, patient_sha256=patient_sha256, recording_name=recording_name
+        )
+
+
+_CACHE: dict[str, RuleBase] = {}
+
+
+def load_rulebase(rules_dir: str | Path | None = None, knowledge_dir: str | Path | None = None) -> RuleBase:
+    """Load knowledge and rules (RuleFileError on any bad file), compile once per rule-set hash."""
+    kb = load_knowledge(knowledge_dir)
+    rules = load_rules(Path(rules_dir) if rules_dir is not None else _default_rules_dir(), kb)
+    cached = _CACHE.get(rules.sha256)
+    if cached is None:
+        cached = _CACHE[rules.sha256] = RuleBase(rules, kb)
+        log.info("compiled %d active rules (rule set %s)", len(rules.active()), rules.sha256[:12])
+    return cached
+
+
+def dump_decision(decision: dict) -> str:
+    """The decision as canonical JSON text: sorted keys, 2-space indent, UTF-8 characters, final newline."""
+    return json.dumps(decision, sort_keys=True, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,125 @@
+"""A pure-Python evaluator of the rule condition AST (rules/README.md, "Conditions").
+
+Same semantics as the compiled experta rules, written independently of experta's matching: used by inline rule
+tests, by ``cds explain`` (which condition failed, with the actual value) and as a differential check.
+Unknown is not false: a field atom holds only for a known value; ``not`` of it holds when the field is unknown.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cds.facts.types import DatumRecord
+
+__all__ = ["FactView", "atom_predicate", "evaluate", "resolve_operand"]
+
+_COMPARE = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+
+
+@dataclass
+class FactView:
+    """Known input values by field (each with its source) and the derived codes present."""
+
+    data: dict[str, list[tuple[Any, str]]] = field(default_factory=dict)
+    evidence: set[str] = field(default_factory=set)
+    findings: set[str] = field(default_factory=set)
+    recommendations: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_records(cls, records: Iterable[DatumRecord], **derived: Iterable[str]) -> FactView:
+        view = cls(**{k: set(v) for k, v in derived.items()})
+        for rec in records:
+            if rec.known:
+                view.data.setdefault(rec.field, []).append((rec.value, rec.source))
+        return view
+
+
+def resolve_operand(operand: Any, thresholds: Any) -> float:
+    """A constant, or the value of ``{threshold: NAME}`` from knowledge/thresholds.yaml."""
+    if isinstance(operand, dict):
+        return thresholds[operand["threshold"]]["value"]
+    return operand
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def atom_predicate(atom: dict, thresholds: Any) -> Callable[[Any], bool] | None:
+    """The value test of a field atom as a closure (None for ``is: known/unknown``, which test presence only)."""
+    if "is" in atom:
+        target = atom["is"]
+        if target in ("known", "unknown"):
+            return None
+        return lambda v: isinstance(v, bool) and v == target
+    if "eq" in atom:
+        target = atom["eq"]
+        return lambda v: v == target and type(v) is not bool
+    if "in" in atom:
+        allowed = tuple(atom["in"])
+        return lambda v: not isinstance(v, bool) and v in allowed
+    if "between" in atom:
+        lo, hi = (float(resolve_operand(x, thresholds)) for x in atom["between"])
+        return lambda v: _is_number(v) and lo <= v < hi
+    for op, fn in _COMPARE.items():
+        if op in atom:
+            bound = float(resolve_operand(atom[op], thresholds))
+            return lambda v, fn=fn, bound=bound: _is_number(v) and fn(v, bound)
+    raise ValueError(f"not a field atom: {atom!r}")
+
+
+def _field_atom(atom: dict, facts: FactView, thresholds: Any) -> tuple[bool, Any]:
+    values = [v for v, src in facts.data.get(atom["field"], []) if atom.get("source") in (None, src)]
+    if atom.get("is") == "unknown":
+        return not values, values[0] if values else None
+    if atom.get("is") == "known":
+        return bool(values), values[0] if values else None
+    pred = atom_predicate(atom, thresholds)
+    assert pred is not None
+    for v in values:
+        if pred(v):
+            return True, v
+    return False, values[0] if values else None
+
+
+def evaluate(node: dict, facts: FactView, thresholds: Any = None) -> tuple[bool, dict | None, Any]:
+    """Evaluate ``node``: (holds, first failing atom or None, actual value of that atom).
+
+    For ``all`` the first child that fails is reported; for ``any`` with no branch holding, the first branch's
+    failure; for ``not`` the inner atom that held (its actual value). ``actual`` is None for an unknown field.
+    """
+    if "all" in node:
+        for child in node["all"]:
+            holds, atom, actual = evaluate(child, facts, thresholds)
+            if not holds:
+                return False, atom, actual
+        return True, None, None
+    if "any" in node:
+        first: tuple[bool, dict | None, Any] | None = None
+        for child in node["any"]:
+            result = evaluate(child, facts, thresholds)
+            if result[0]:
+                return True, None, None
+            first = first or result
+        assert first is not None
+        return first
+    if "not" in node:
+        holds, _atom, _actual = evaluate(node["not"], facts, thresholds)
+        if holds:
+            inner = node["not"]
+            leaf = inner if not any(k in inner for k in ("all", "any", "not")) else None
+            actual = _field_atom(leaf, facts, thresholds)[1] if leaf and "field" in leaf else True
+            return False, node, actual
+        return True, None, None
+    if "field" in node:
+        holds, actual = _field_atom(node, facts, thresholds)
+        return holds, None if holds else node, actual
+    for kind, pool in (("evidence", facts.evidence), ("finding", facts.findings),
+                       ("recommendation", facts.recommendations)):  # fmt: skip
+        if kind in node:
+            holds = node[kind] in pool
+            return holds, None if holds else node, holds
+    raise ValueError(f"not a condition node: {node!r}")

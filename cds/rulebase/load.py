@@ -1,0 +1,179 @@
+"""Load every ``rules/<n>-<layer>/*.yaml`` rule file: strict YAML, JSON Schema, then the semantic pass.
+
+All problems are collected as ``file:line:col: problem``; :func:`load_rules` raises the first as RuleFileError
+(with the count of others and ``.problems``), :func:`check_rules` returns them as a list.
+``*.scenario.yaml`` files are scenarios, not rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from cds.errors import RuleFileError
+from cds.facts.yamlfile import Problems, load_yaml, locate, to_plain
+from cds.kb import Knowledge
+from cds.rulebase.schema import LAYERS, rule_schema
+from cds.rulebase.semantic import check_rule_semantics
+
+__all__ = ["RuleSet", "RuleSpec", "check_rules", "load_rules", "rule_files"]
+
+_VALIDATOR = Draft202012Validator(rule_schema())
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One validated rule file. ``when``/``then``/``tests`` are plain data (the condition AST)."""
+
+    id: str
+    title: str
+    version: int
+    status: str
+    layer: str
+    references: tuple[dict, ...]
+    when: Any
+    then: tuple[dict, ...]
+    because: str
+    tests: tuple[dict, ...]
+    path: str
+    sha256: str
+    data: dict = field(compare=False, repr=False)
+    root: Any = field(default=None, compare=False, repr=False)  # the ruamel mapping, for line:col
+
+    @property
+    def salience(self) -> int:
+        return LAYERS[self.layer]
+
+    @property
+    def reference_keys(self) -> tuple[str, ...]:
+        return tuple(r["key"] for r in self.references)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Rules sorted by id, and a SHA-256 over all rule files (name and bytes) and the knowledge hash."""
+
+    rules: tuple[RuleSpec, ...]
+    sha256: str
+    directory: str
+
+    def active(self) -> tuple[RuleSpec, ...]:
+        return tuple(r for r in self.rules if r.status == "active")
+
+    def by_id(self) -> dict[str, RuleSpec]:
+        return {r.id: r for r in self.rules}
+
+
+def rule_files(rules_dir: Path) -> list[Path]:
+    """Rule files of every layer folder, sorted by path (``*.scenario.yaml`` excluded)."""
+    out = []
+    for folder in sorted(p for p in rules_dir.iterdir() if p.is_dir()):
+        out += [p for p in folder.glob("*.yaml") if not p.name.endswith(".scenario.yaml")]
+        out += list(folder.glob("*.yml"))
+    return sorted(out)
+
+
+def _schema_problems(path: Path, root: Any, data: dict, problems: Problems) -> bool:
+    errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    for error in errors:
+        detail = best_match(error.context) if error.context else error
+        keys = list(detail.absolute_path)
+        where = ".".join(map(str, keys)) or "(top)"
+        problems.add(path, locate(root, keys), f"{where}: {detail.message}")
+    return not errors
+
+
+def _folder_layer(path: Path) -> str | None:
+    name = path.parent.name
+    return name.split("-", 1)[1] if "-" in name else None
+
+
+def _load_one(real: Path, kb: Knowledge, problems: Problems, path: Path) -> RuleSpec | None:
+    """Load ``real``; ``path`` (relative to the rules folder's parent) is what messages show."""
+    try:
+        root = load_yaml(real, error_cls=RuleFileError)
+    except RuleFileError as exc:
+        problems.add(path, exc.location, exc.problem)
+        return None
+    if not isinstance(root, dict):
+        problems.add(path, "1:1", "a rule file is a mapping (id, title, version, ...)")
+        return None
+    data = to_plain(root)
+    before = len(problems)
+    if not _schema_problems(path, root, data, problems):
+        return None
+    if data["id"] != path.stem:
+        problems.add(path, locate(root, ["id"]), f"id '{data['id']}' must equal the file name '{path.stem}'")
+    folder_layer = _folder_layer(path)
+    if data["layer"] != folder_layer:
+        problems.add(path, locate(root, ["layer"]), f"layer '{data['layer']}' must match the folder '{folder_layer}'")
+    check_rule_semantics(data, root, path, kb, problems)
+    if len(problems) > before:
+        return None
+    return RuleSpec(
+        id=data["id"],
+        title=data["title"],
+        version=data["version"],
+        status=data["status"],
+        layer=data["layer"],
+        references=tuple(data["references"]),
+        when=data["when"],
+        then=tuple(data["then"]),
+        because=data["because"],
+        tests=tuple(data.get("tests") or ()),
+        path=f"{path.parent.name}/{path.name}",
+        sha256=hashlib.sha256(real.read_bytes()).hexdigest(),
+        data=data,
+        root=root,
+    )
+
+
+def _collect(rules_dir: Path, kb: Knowledge) -> tuple[RuleSet, Problems]:
+    problems = Problems()
+    if not rules_dir.is_dir():
+        problems.add(rules_dir, None, "rules folder missing")
+        return RuleSet((), "", rules_dir.name), problems
+    for folder in sorted(p for p in rules_dir.iterdir() if p.is_dir()):
+        if _folder_layer(folder / "x") not in LAYERS:
+            problems.add(
+                Path(rules_dir.name) / folder.name,
+                None,
+                f"unknown layer folder (allowed: {', '.join(LAYERS)} with a number prefix)",
+            )
+    specs: list[RuleSpec] = []
+    seen: dict[str, Path] = {}
+    digest = hashlib.sha256(kb.sha256.encode())
+    for path in rule_files(rules_dir):
+        digest.update(f"{path.parent.name}/{path.name}".encode() + b"\0" + path.read_bytes() + b"\0")
+        spec = _load_one(path, kb, problems, Path(rules_dir.name) / path.parent.name / path.name)
+        if spec is None:
+            continue
+        if spec.id in seen:
+            problems.add(
+                Path(rules_dir.name) / path.parent.name / path.name,
+                "1:1",
+                f"duplicate rule id {spec.id} (also in {seen[spec.id].name})",
+            )
+            continue
+        seen[spec.id] = path
+        specs.append(spec)
+    specs.sort(key=lambda s: s.id)
+    return RuleSet(tuple(specs), digest.hexdigest(), rules_dir.name), problems
+
+
+def check_rules(rules_dir: Path, kb: Knowledge) -> tuple[RuleSet, list[str]]:
+    """Load every rule file and return the rule set (valid files only) and every problem as a line."""
+    rules, problems = _collect(Path(rules_dir), kb)
+    return rules, problems.lines()
+
+
+def load_rules(rules_dir: Path, kb: Knowledge) -> RuleSet:
+    """Load every rule file; raise RuleFileError (first problem, count of others) if any file is bad."""
+    rules, problems = _collect(Path(rules_dir), kb)
+    problems.raise_if_any(RuleFileError)
+    return rules
