@@ -143,11 +143,12 @@ def build_letter_view(
     treatments = [
         {
             "drug": t["drug"],
-            "label": knowledge.drug_label(t["drug"]),
+            "label": str(t.get("name") or knowledge.drug_label(t["drug"])),
             "status": t["status"],
             "status_label": knowledge.label("treatment_statuses", t["status"]),
             "reasons": [knowledge.label("reasons", str(x)) for x in t.get("reasons") or []],
             "notes": [str(n) for n in t.get("notes") or []],
+            "because": [str(b) for b in t.get("because") or []],
             "dose": t.get("dose") or knowledge.drug_dose(t["drug"]),
             "rules": rules(t.get("rules")),
             "references": refs(t.get("references")),

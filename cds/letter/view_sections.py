@@ -22,7 +22,9 @@ def summary_sentences(
     sentences: list[str] = []
     if recommendations:
         first = recommendations[0]
-        sentences.append(f"What to do first: {_lower_first(first['label'])}, {first['urgency']} ({first['urgency_label']}).")
+        sentences.append(
+            f"What to do first: {_lower_first(first['label'])}, {first['urgency']} ({first['urgency_label']})."
+        )
         rest = [f"{_lower_first(r['label'])} ({r['urgency']})" for r in recommendations[1:]]
         if rest:
             sentences.append("Also recommended: " + "; ".join(rest) + ".")

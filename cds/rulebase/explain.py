@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cds.errors import InputError, RuleFileError
+from cds.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def explain_rule(decision: Mapping[str, Any], rule_id: str, *, rules_dir: Path |
         report["supported"] = supported
         return report
     report.update(_why_not(decision, rule_id, rules_dir=rules_dir))
-    report["warnings"] = _hash_warnings(decision, rules_dir)
+    report["warnings"] = _hash_warnings(decision, report.pop("ruleset_sha256"))
     return report
 
 
@@ -93,21 +93,15 @@ def _ruleset(decision: Mapping[str, Any]) -> dict[str, Any]:
     return {"version": rs.get("version"), "sha256": rs.get("sha256")}
 
 
-def _hash_warnings(decision: Mapping[str, Any], rules_dir: Path | None) -> list[str]:
+def _hash_warnings(decision: Mapping[str, Any], current: str | None) -> list[str]:
     """A warning when the current rules/ differ from the rule set the decision was made with."""
-    from cds.rulebase.manifest import ruleset_stamp
-
     recorded = _ruleset(decision).get("sha256")
-    try:
-        current = ruleset_stamp(rules_dir).get("sha256")
-    except RuleFileError as exc:
-        return [f"cannot hash the current rule set: {exc}"]
-    if recorded != current:
-        text = (f"the rule set changed since this decision (recorded sha256 {str(recorded)[:12]}, "
-                f"current {str(current)[:12]}): the rule evaluated is today's version")  # fmt: skip
-        log.warning(text)
-        return [text]
-    return []
+    if recorded == current:
+        return []
+    text = (f"the rule set changed since this decision (recorded sha256 {str(recorded)[:12]}, "
+            f"current {str(current)[:12]}): the rule evaluated is today's version")  # fmt: skip
+    log.warning(text)
+    return [text]
 
 
 def _detail(kind: str, item: Mapping[str, Any]) -> str:
@@ -123,7 +117,7 @@ def _detail(kind: str, item: Mapping[str, Any]) -> str:
 def _fact_key(fact: Mapping[str, Any]) -> tuple[str, str] | None:
     """Identity of a derived fact (evidence, finding, recommendation, treatment) for chaining; None for inputs."""
     kind = str(fact.get("type") or "")
-    if kind in ("field", "input", ""):
+    if kind in ("datum", "field", "input", ""):
         return None
     for key in _DERIVED_KEYS:
         if fact.get(key) is not None:
@@ -237,8 +231,8 @@ def _why_not(decision: Mapping[str, Any], rule_id: str, *, rules_dir: Path | Non
     if spec is None:
         raise InputError(f"no rule {rule_id} in the current rule set (nor in the decision's trace)", path=folder.name)
     holds, failing, actual = evaluate(spec.when, record_fact_view(decision), kb.thresholds)
-    return {"version": spec.version, "layer": spec.layer, "holds": bool(holds),
-            "first_failing": _plain(failing), "actual": _plain(actual)}  # fmt: skip
+    return {"version": spec.version, "layer": spec.layer, "holds": bool(holds), "first_failing": _plain(failing),
+            "actual": _plain(actual), "ruleset_sha256": rules.sha256}  # fmt: skip
 
 
 def record_fact_view(decision: Mapping[str, Any]) -> Any:
