@@ -19,11 +19,11 @@ import numpy as np
 
 from cds.caveats import Caveat
 from cds.errors import RecordingError, SignalError
-from cds.io._header import EdfHeader, read_header
+from cds.io._header import EdfHeader, read_header, read_record_onsets
 from cds.io.channels import ChannelRole, resolve_channel_roles
 from cds.units import uv_scale_for
 
-__all__ = ["Annotation", "Recording", "Signal", "read_annotations", "read_recording", "sha256_of"]
+__all__ = ["Annotation", "Recording", "Signal", "read_annotations", "read_recording", "read_start", "sha256_of"]
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +198,29 @@ def _role_caveats(name: str, wanted: tuple[ChannelRole, ...], roles: Mapping[Cha
     return caveats
 
 
+def _check_discontinuous(path: Path, header: EdfHeader) -> list[Caveat]:
+    """EDF+D: accept only when the records are in fact contiguous (many systems write +D without gaps)."""
+    if not header.edf_type.endswith("+D"):
+        return []
+    onsets = read_record_onsets(path, header)
+    expected = onsets[0] + np.arange(onsets.size) * header.record_duration_s
+    gaps = np.flatnonzero(np.abs(onsets - expected) > 1e-6)
+    if gaps.size:
+        k = int(gaps[0])
+        raise RecordingError(
+            f"{header.edf_type} (discontinuous) recording: data record {k} starts at {onsets[k]:g} s, "
+            f"expected {expected[k]:g} s; cds does not reconstruct gaps",
+            path=path,
+            hint="export the recording as continuous EDF/EDF+C, or split it at the gaps",
+        )
+    return [
+        Caveat(
+            "edf_plus_d_contiguous",
+            f"{path.name}: marked EDF+D but its {onsets.size} data records are contiguous; read as continuous",
+        )
+    ]
+
+
 def read_recording(
     path: str | Path,
     *,
@@ -206,19 +229,13 @@ def read_recording(
 ) -> Recording:
     """Read the channels of ``roles`` from an EDF/EDF+C file, in µV, plus its annotations.
 
-    Raises: RecordingError (missing, not an EDF, truncated, EDF+D, unreadable, override label absent),
+    Raises: RecordingError (missing, not an EDF, truncated, EDF+D with gaps, unreadable, override label absent),
     SignalError (unknown physical unit of a needed channel), InputError (ambiguous channel role).
     Missing roles stay None in ``roles`` and get a ``channel_missing`` caveat.
     """
     path = Path(path)
     header = read_header(path)
-    if header.edf_type.endswith("+D"):
-        raise RecordingError(
-            f"{header.edf_type} (discontinuous) recording: samples are not contiguous in time and cds does not "
-            "reconstruct the gaps",
-            path=path,
-            hint="export the recording as continuous EDF/EDF+C",
-        )
+    caveats = _check_discontinuous(path, header)
     data_labels = tuple(header.labels[i] for i in header.data_index)
     if not data_labels:
         raise RecordingError(
@@ -236,7 +253,7 @@ def read_recording(
         annotations = reader.annotations()
     finally:
         reader.close()
-    caveats = _role_caveats(path.name, wanted, resolved)
+    caveats.extend(_role_caveats(path.name, wanted, resolved))
     if header.start is None:
         caveats.append(Caveat("start_time_unknown", f"{path.name}: the header start date/time cannot be parsed"))
     return Recording(

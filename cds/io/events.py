@@ -22,9 +22,16 @@ import numpy as np
 
 from cds.caveats import Caveat
 from cds.errors import InputError
-from cds.io.edf import Annotation, read_annotations
+from cds.io.edf import Annotation, read_annotations, read_start
 
-__all__ = ["EventRow", "ScoredEvents", "events_from_annotations", "read_event_table", "read_events"]
+__all__ = [
+    "EventRow",
+    "ScoredEvents",
+    "events_from_annotations",
+    "read_aligned_annotations",
+    "read_event_table",
+    "read_events",
+]
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +232,28 @@ def read_event_table(
     return rows, caveats
 
 
+def read_aligned_annotations(
+    path: Path, recording_start: datetime | None
+) -> tuple[tuple[Annotation, ...], list[Caveat]]:
+    """Annotations of an EDF+ file with onsets moved to the recording's time base (its own start may differ)."""
+    annotations = read_annotations(path)
+    file_start = read_start(path)
+    if recording_start is None or file_start is None or file_start == recording_start:
+        return annotations, []
+    shift_s = (file_start - recording_start.replace(tzinfo=None)).total_seconds()
+    if abs(shift_s) > 86400:
+        return annotations, [
+            Caveat(
+                "start_dates_differ",
+                f"{path.name}: starts {file_start:%Y-%m-%d %H:%M:%S}, more "
+                f"than a day from the recording start; onsets were not shifted",
+            )
+        ]
+    log.info("%s starts %+g s from the recording: onsets shifted", path.name, shift_s)
+    shifted = tuple(Annotation(a.onset_s + shift_s, a.duration_s, a.text, a.channel) for a in annotations)
+    return shifted, []
+
+
 def _is_edf(path: Path) -> bool:
     with path.open("rb") as fh:
         return fh.read(8) in (b"0       ", b"\xffBIOSEMI")
@@ -236,6 +265,8 @@ def read_events(path: str | Path, *, recording_start: datetime | None = None) ->
     if not path.is_file():
         raise InputError("file not found", path=path)
     if _is_edf(path):
-        return events_from_annotations(read_annotations(path), source=path.name)
+        annotations, caveats = read_aligned_annotations(path, recording_start)
+        rows = [(a.onset_s, a.duration_s, a.text) for a in annotations]
+        return _events_from_rows(rows, source=path.name, caveats=caveats)
     rows, caveats = read_event_table(path, recording_start=recording_start)
     return _events_from_rows(rows, source=path.name, caveats=caveats)

@@ -19,8 +19,8 @@ import numpy as np
 
 from cds.caveats import Caveat
 from cds.errors import HypnogramError, InputError
-from cds.io.edf import Annotation, read_annotations
-from cds.io.events import fold_label, read_event_table
+from cds.io.edf import Annotation
+from cds.io.events import fold_label, read_aligned_annotations, read_event_table
 
 __all__ = ["STAGES", "Hypnogram", "check_hypnogram", "hypnogram_from_annotations", "read_hypnogram", "stage_of"]
 
@@ -90,18 +90,19 @@ def stage_of(label: str, *, prefixed_only: bool = False) -> tuple[str, bool] | N
 
 
 def _epoch_of(durations: list[float], source: str) -> float:
+    """30 s (AASM) when every stage duration is a multiple of it, else the shortest duration (old 20-s R&K)."""
     positive = [d for d in durations if d > 0]
     if not positive:
         return DEFAULT_EPOCH_S
-    epoch = min(positive)
-    off_grid = [d for d in positive if abs(d / epoch - round(d / epoch)) > 1e-3]
-    if off_grid:
-        raise HypnogramError(
-            f"stage durations {', '.join(f'{d:g}' for d in sorted(set(off_grid))[:5])} s are not whole multiples "
-            f"of the {epoch:g}-s epoch",
-            path=source,
-        )
-    return epoch
+    for epoch in (DEFAULT_EPOCH_S, min(positive)):
+        off_grid = [d for d in positive if abs(d / epoch - round(d / epoch)) > 1e-3 or round(d / epoch) == 0]
+        if not off_grid:
+            return epoch
+    raise HypnogramError(
+        f"stage durations {', '.join(f'{d:g}' for d in sorted(set(off_grid))[:5])} s are not whole multiples "
+        f"of the {epoch:g}-s epoch",
+        path=source,
+    )
 
 
 def _build(
@@ -175,11 +176,12 @@ def read_hypnogram(path: str | Path, *, recording_start: datetime | None = None)
         is_edf = fh.read(8) in (b"0       ", b"\xffBIOSEMI")
     if is_edf:
         try:
-            hyp = hypnogram_from_annotations(read_annotations(path), source=path.name)
-        except HypnogramError:
-            raise
+            annotations, caveats = read_aligned_annotations(path, recording_start)
         except InputError as exc:
             raise HypnogramError(exc.problem, path=path, hint=exc.hint) from exc
+        rows = [(a.onset_s, a.duration_s, a.text) for a in annotations]
+        staged = [r for r in rows if stage_of(r[2], prefixed_only=True) is not None]
+        hyp = _build(staged, source=path.name, lights=_lights(rows), caveats=caveats)
     else:
         try:
             rows, caveats = read_event_table(path, recording_start=recording_start)

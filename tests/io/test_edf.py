@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cds.errors import InputError, RecordingError, SignalError
+from cds.io._header import read_header
 from cds.io.channels import ChannelRole
 from cds.io.edf import Annotation, read_annotations, read_recording, sha256_of
 from cds.io.export import write_events_edf
@@ -170,11 +172,25 @@ def test_unknown_unit_of_a_needed_channel(three_channel_edf):
     assert set(read_recording(path, roles=[L, R]).signals) == {L, R}  # not needed: not refused
 
 
-def test_edf_plus_d_is_refused(three_channel_edf):
+def test_edf_plus_d_with_a_gap_is_refused(three_channel_edf):
     path = three_channel_edf()
     patch_field(path, 192, 44, b"EDF+D")
-    with pytest.raises(RecordingError, match=r"EDF\+D \(discontinuous\) recording"):
+    raw = path.read_bytes()
+    assert raw.count(b"+5\x14\x14\x00") == 1  # time-keeping TAL of data record 5
+    path.write_bytes(raw.replace(b"+5\x14\x14\x00", b"+7\x14\x14\x00"))
+    with pytest.raises(
+        RecordingError, match=r"EDF\+D \(discontinuous\) recording: data record 5 starts at 7 s, expected 5"
+    ):
         read_recording(path)
+
+
+def test_edf_plus_d_without_gaps_is_read_as_continuous(three_channel_edf):
+    good = read_recording(three_channel_edf("c.edf"))
+    path = three_channel_edf("d.edf")
+    patch_field(path, 192, 44, b"EDF+D")
+    rec = read_recording(path)
+    assert rec.edf_type == "EDF+D" and [c.code for c in rec.caveats] == ["edf_plus_d_contiguous"]
+    np.testing.assert_array_equal(rec.signals[L].data_uv, good.signals[L].data_uv)
 
 
 def test_annotation_only_file_is_not_a_recording(tmp_path):
@@ -221,6 +237,27 @@ def test_subject1_nox_a1_through_edfio_with_dc_offsets(real_data_dir: Path):
     assert np.median(right.data_uv) == pytest.approx(-5400, abs=150)
     assert (left.physical_min_uv, left.physical_max_uv) == pytest.approx((-1_024_000, 1_024_000), rel=1e-5)
     assert rec.caveats == ()
+
+
+@pytest.mark.realdata
+def test_header_matches_edfio_reference_dump(real_data_dir: Path):
+    ref = json.loads((real_data_dir / "edfio-testdata" / "short_psg_header_reference.json").read_text())
+    header = read_header(real_data_dir / "edfio-testdata" / "short_psg.edf")
+    assert header.labels == tuple(r["label"] for r in ref)
+    assert header.units == tuple(r["physical_dimension"] for r in ref)
+    assert header.physical_min == tuple(float(r["physical_min"]) for r in ref)
+    assert header.physical_max == tuple(float(r["physical_max"]) for r in ref)
+    assert header.samples_per_record == tuple(r["samples_per_data_record"] for r in ref)
+    rates = tuple(n / header.record_duration_s for n in header.samples_per_record)
+    assert rates == tuple(r["sampling_frequency"] for r in ref)
+
+
+@pytest.mark.realdata
+def test_sleep_edf_chin_is_a_1_hz_envelope(real_data_dir: Path):
+    rec = read_recording(real_data_dir / "edfio-testdata" / "short_psg.edf", roles=[C])
+    chin = rec.signals[C]
+    assert (chin.label, chin.unit, chin.sfreq_hz, chin.data_uv.size) == ("EMG submental", "uV", 1.0, 300)
+    assert chin.physical_min_uv <= chin.data_uv.min() <= chin.data_uv.max() <= chin.physical_max_uv
 
 
 # file -> expected outcome: "signals" (read with these roles found), or the RecordingError text

@@ -121,3 +121,10 @@ def test_psg_ipa_stage_files_have_no_scored_events(real_data_dir: Path):
     ev = read_events(real_data_dir / "psg-ipa-SN1-stages" / "SN1_SleepStages_manual_scorer1.edf")
     assert ev.respiratory.size == ev.arousals.size == ev.leg_movements.size == 0
     assert not ev.has_respiratory_scoring
+
+
+def test_edf_events_are_moved_to_the_recording_time_base(tmp_path: Path):
+    path = tmp_path / "ev.edf"
+    write_events_edf(path, [(5.0, 12.0, "Hypopnea")], duration_s=60, start=datetime(2024, 1, 1, 0, 0, 10))
+    ev = read_events(path, recording_start=datetime(2023, 12, 31, 23, 59, 50))
+    np.testing.assert_array_equal(ev.respiratory, [[25.0, 12.0]])

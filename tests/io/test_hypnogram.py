@@ -230,3 +230,20 @@ def test_noxturnal_exports(real_data_dir: Path):
     # file 1 has four gaps in its staging: they stay unscored, not filled
     gappy = read_hypnogram(nox / "noxturnal_events_example_unicode.csv")
     assert Counter(gappy.stages)["?"] == 139 and len(gappy.stages) == 1497
+
+
+def test_edf_hypnogram_is_moved_to_the_recording_time_base(tmp_path: Path):
+    path = tmp_path / "stages.edf"
+    write_events_edf(path, [(0.0, 60.0, "Sleep stage W")], duration_s=60, start=datetime(2024, 1, 1, 22, 0, 0))
+    assert read_hypnogram(path).start_s == 0.0
+    hyp = read_hypnogram(path, recording_start=datetime(2024, 1, 1, 21, 59, 0))
+    assert hyp.start_s == 60.0 and hyp.stages == ("W", "W") and hyp.caveats == ()
+    far = read_hypnogram(path, recording_start=datetime(2023, 6, 1, 22, 0, 0))
+    assert far.start_s == 0.0 and [c.code for c in far.caveats] == ["start_dates_differ"]
+
+
+def test_epoch_is_30_s_unless_the_file_uses_shorter_epochs():
+    long_only = hypnogram_from_annotations([_ann(0, 60, "Sleep stage W"), _ann(60, 90, "Sleep stage 2")], source="x")
+    assert long_only.epoch_s == 30.0 and long_only.stages == ("W", "W", "N2", "N2", "N2")
+    rk20 = hypnogram_from_annotations([_ann(0, 20, "Sleep stage W"), _ann(20, 40, "Sleep stage 1")], source="x")
+    assert rk20.epoch_s == 20.0 and rk20.stages == ("W", "N1", "N1")
