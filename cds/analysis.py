@@ -1,0 +1,271 @@
+"""``analyze_recording``: one PSG night to an ``AnalysisReport`` (schema ``cds.analysis/v1``).
+
+Read (cds.io) -> filter and detect per leg (cds.detect) -> bilateral merge, respiratory exclusion, arousal
+association and PLM series (cds.detect.plm) -> statistics (cds.stats). Reused by ``cds analyze`` and ``cds triage``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cds.caveats import Caveat
+from cds.detect.fragmentary import detect_fragmentary_potentials
+from cds.detect.jerks import SleepOnsetJerks, detect_sleep_onset_jerks, find_wake_to_n1_transitions
+from cds.detect.legmovements import LegMovements, describe_detection, detect_leg_movements_filtered
+from cds.detect.plm import (
+    PlmSeries,
+    describe_grammar,
+    find_arousal_associated,
+    find_bilateral_movements,
+    find_plm_series,
+    find_respiratory_related,
+)
+from cds.detect.preprocess import compute_envelope, filter_emg
+from cds.detect.quality import ChannelQuality, assess_channel
+from cds.errors import SignalError
+from cds.io.channels import ChannelRole, parse_channel_overrides
+from cds.io.edf import Recording, read_recording
+from cds.io.events import ScoredEvents, events_from_annotations, read_events
+from cds.io.hypnogram import Hypnogram, check_hypnogram, hypnogram_from_annotations, read_hypnogram
+from cds.standards import ScoringStandard, Standard, load_standard
+from cds.stats.fragmentary import compute_efm
+from cds.stats.indices import NO_HYPNOGRAM, compute_leg_movement_stats
+from cds.stats.sleep import compute_sleep_summary
+
+__all__ = ["SCHEMA", "AnalysisReport", "analyze_recording", "export_events"]
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "cds.analysis/v1"
+ProgressFn = Callable[[str, float], None]
+LEGS = (ChannelRole.LEFT_LEG, ChannelRole.RIGHT_LEG)
+
+
+@dataclass(frozen=True, eq=False)
+class AnalysisReport:
+    """The result of one night; ``to_dict()`` is the deterministic ``cds.analysis/v1`` JSON document."""
+
+    data: dict[str, Any]
+    leg_movements: LegMovements = field(repr=False)
+    series: PlmSeries = field(repr=False)
+    jerks: SleepOnsetJerks | None = field(repr=False)
+    duration_s: float = 0.0
+    start: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(self.to_json())
+
+    def to_json(self) -> str:
+        return json.dumps(self.data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+    @property
+    def caveats(self) -> list[dict[str, Any]]:
+        return self.data["caveats"]
+
+
+def _overrides(channel_overrides: Mapping | Sequence[str] | None) -> dict[ChannelRole, str] | None:
+    if channel_overrides is None:
+        return None
+    if isinstance(channel_overrides, Mapping):
+        return {ChannelRole(k): v for k, v in channel_overrides.items()}
+    return parse_channel_overrides(list(channel_overrides))
+
+
+def _load_hypnogram(rec: Recording, hypnogram_path: str | Path | None) -> tuple[Hypnogram | None, list[Caveat]]:
+    if hypnogram_path is not None:
+        hyp = read_hypnogram(hypnogram_path, recording_start=rec.start)
+        source = Path(hypnogram_path)
+    else:
+        hyp = hypnogram_from_annotations(rec.annotations, source=rec.name)
+        source = None
+    if hyp is None:
+        return None, [Caveat("hypnogram_missing", f"{rec.name}: no hypnogram; per-hour-of-sleep indices are null")]
+    return hyp, [*hyp.caveats, *check_hypnogram(hyp, rec.duration_s, path=source)]
+
+
+def _load_events(rec: Recording, events_path: str | Path | None) -> ScoredEvents:
+    if events_path is not None:
+        return read_events(events_path, recording_start=rec.start)
+    return events_from_annotations(rec.annotations, source=rec.name)
+
+
+def _span(table: np.ndarray) -> np.ndarray:
+    """(n, 2) onset/duration table with unknown durations as 0 s."""
+    t = np.asarray(table, dtype=np.float64).reshape(-1, 2).copy()
+    t[:, 1] = np.nan_to_num(t[:, 1], nan=0.0)
+    return t
+
+
+def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | None):
+    """Filter, detect and judge each leg channel. Returns per-side LMs, filtered signals, qualities, caveats."""
+    found, filtered, quality, caveats = {}, {}, {}, []
+    present = [r for r in LEGS if r in rec.signals]
+    if not present:
+        raise SignalError("no leg EMG channel found", path=rec.path, hint="name it with --channel left_leg=LABEL")
+    for i, role in enumerate(present):
+        sig = rec.signals[role]
+        f = filter_emg(sig.data_uv, sig.sfreq_hz, std.signal)
+        env = compute_envelope(f, std.signal)
+        side = "left" if role is ChannelRole.LEFT_LEG else "right"
+        lms = detect_leg_movements_filtered(f, side=side, standard=std, envelope=env)
+        q = assess_channel(sig.data_uv, f, env, std, role=role.value, label=sig.label,
+                           physical_range_uv=(sig.physical_min_uv, sig.physical_max_uv), resting_uv=lms.resting_uv)
+        quality[role.value] = q  # fmt: skip
+        caveats += q.caveats
+        if q.usable:
+            found[side], filtered[side] = lms, f
+        if progress:
+            progress("leg EMG", (i + 1) / len(present))
+    if not found:
+        raise SignalError(
+            "no usable leg EMG channel: " + "; ".join(c.text for c in caveats if c.code == "channel_unusable"),
+            path=rec.path,
+        )
+    return found, filtered, quality, caveats
+
+
+def analyze_recording(
+    path: str | Path,
+    *,
+    hypnogram_path: str | Path | None = None,
+    events_path: str | Path | None = None,
+    standard: Standard | str = "aasm",
+    channel_overrides: Mapping | Sequence[str] | None = None,
+    progress: ProgressFn | None = None,
+) -> AnalysisReport:
+    """Score one night. Raises RecordingError, HypnogramError, SignalError (no usable leg channel), RuleFileError."""
+    std = load_standard(standard)
+    rec = read_recording(path, overrides=_overrides(channel_overrides))
+    hyp, caveats = _load_hypnogram(rec, hypnogram_path)
+    caveats = [*rec.caveats, *caveats]
+    events = _load_events(rec, events_path)
+    caveats += list(events.caveats)
+    found, filtered, quality, leg_caveats = _score_legs(rec, std, progress)
+    caveats += leg_caveats
+    if len(found) == 2:
+        lms = find_bilateral_movements(found["left"], found["right"], std)
+    else:
+        lms = next(iter(found.values()))
+        side = next(iter(found))
+        if len(rec.signals.keys() & set(LEGS)) == 2:
+            caveats.append(Caveat("one_leg_only", f"only the {side} leg EMG is usable; bilateral LMs cannot be "
+                                  "combined and the indices may be underestimated", f"{side}_leg"))  # fmt: skip
+    respiratory = None
+    if events.has_respiratory_scoring:
+        respiratory = find_respiratory_related(lms, _span(events.respiratory), std)
+    else:
+        caveats.append(Caveat("respiratory_scoring_unavailable", "no respiratory events scored: respiratory-related "
+                              "leg movements cannot be excluded, so the PLMS index is an upper bound"))  # fmt: skip
+    series = find_plm_series(lms, std, respiratory_related=respiratory)
+    series_incl = find_plm_series(lms, std) if respiratory is not None else None
+    arousal = find_arousal_associated(lms, _span(events.arousals), std) if len(events.arousals) else None
+    sleep = compute_sleep_summary(hyp) if hyp is not None else None
+    stats = compute_leg_movement_stats(lms, series, std, hypnogram=hyp, sleep=sleep,
+                                       series_including_respiratory=series_incl, arousal_associated=arousal)  # fmt: skip
+    jerks, jerk_section = _jerks(rec, std, hyp, filtered, lms)
+    efm_section = _efm(std, hyp, filtered, lms, jerks)
+    if progress:
+        progress("statistics", 1.0)
+    data = {
+        "schema": SCHEMA,
+        "recording": {"name": rec.name, "sha256": rec.sha256, "duration_s": round(rec.duration_s, 3),
+                      "edf_type": rec.edf_type, "reader": rec.reader},
+        "channels": {**{r.value: rec.roles.get(r) for r in ChannelRole},
+                     "sfreq_hz": {r.value: s.sfreq_hz for r, s in rec.signals.items()}},
+        "parameters": {"standard": std.id, "standard_title": std.title, "references": list(std.references),
+                       **describe_detection(next(iter(filtered.values())), std, std.signal.envelope_bin_s),
+                       **_parameters_used(found), **describe_grammar(std)},
+        "hypnogram": None if hyp is None else {"source": hyp.source, "scheme": hyp.scheme, "epochs": len(hyp.stages),
+                                               "epoch_s": hyp.epoch_s, "start_s": hyp.start_s,
+                                               "lights_off_s": hyp.lights_off_s, "lights_on_s": hyp.lights_on_s},
+        "sleep": _sleep_section(sleep),
+        "leg_movements": {**stats.to_dict(), "events": _event_rows(lms, series, hyp, respiratory, arousal)},
+        "sleep_onset_jerks": jerk_section,
+        "fragmentary_myoclonus": efm_section,
+        "quality": {"channels": {k: v.to_dict() for k, v in sorted(quality.items())}},
+        "caveats": [c.to_dict() for c in sorted(set(caveats))],
+    }  # fmt: skip
+    return AnalysisReport(data, lms, series, jerks, rec.duration_s, rec.start)
+
+
+def _parameters_used(found: dict[str, LegMovements]) -> dict[str, Any]:
+    """Per-channel filter facts that can differ between channels (band edge, notch, envelope bin)."""
+    first = next(iter(found.values())).parameters
+    out = {k: first[k] for k in ("band_hz", "notch_hz", "envelope")}
+    out["per_channel"] = {side: {k: lm.parameters[k] for k in ("band_hz", "notch_hz", "envelope")}
+                          for side, lm in sorted(found.items())}  # fmt: skip
+    return out
+
+
+def _sleep_section(sleep) -> dict[str, Any]:
+    if sleep is not None:
+        return {**sleep.to_dict(), "unavailable": {}}
+    keys = ("total_sleep_time_min", "sleep_efficiency_pct", "sleep_onset_latency_min", "waso_min", "stage_minutes")
+    return {**dict.fromkeys(keys), "unavailable": dict.fromkeys(keys, NO_HYPNOGRAM)}
+
+
+def _event_rows(lms, series, hyp, respiratory, arousal) -> list[dict[str, Any]]:
+    stage = hyp.stage_at(lms.onset_s) if hyp is not None else np.full(len(lms), None)
+    rows = []
+    for i in range(len(lms)):
+        rows.append({
+            "onset_s": round(float(lms.onset_s[i]), 3), "duration_s": round(float(lms.duration_s[i]), 3),
+            "side": str(lms.side[i]), "stage": None if stage[i] is None else str(stage[i]),
+            "periodic": bool(series.periodic[i]),
+            "respiratory": None if respiratory is None else bool(respiratory[i]),
+            "arousal": None if arousal is None else bool(arousal[i]),
+        })  # fmt: skip
+    return rows
+
+
+def _jerks(rec, std, hyp, filtered, lms) -> tuple[SleepOnsetJerks | None, dict[str, Any]]:
+    reason = None
+    if hyp is None:
+        reason = "no hypnogram: wake-to-N1 transitions unknown"
+    elif ChannelRole.CHIN not in rec.signals:
+        reason = "no chin EMG: a generalized (chin and legs) burst cannot be recognised"
+    if reason:
+        return None, {"count": None, "events": None, "unavailable": {"count": reason, "events": reason}}
+    chin = filter_emg(rec.signals[ChannelRole.CHIN].data_uv, rec.signals[ChannelRole.CHIN].sfreq_hz, std.signal)
+    transitions = find_wake_to_n1_transitions(hyp.stages, hyp.epoch_s, hyp.start_s)
+    spans = np.column_stack([lms.onset_s, lms.end_s])
+    jerks = detect_sleep_onset_jerks(chin, list(filtered.values()), transitions, std, leg_movement_spans=spans)
+    return jerks, {**jerks.to_dict(), "transitions": int(transitions.size), "unavailable": {}}
+
+
+def _efm(std, hyp, filtered, lms, jerks) -> dict[str, Any]:
+    if hyp is None:
+        keys = ("excessive", "minutes_meeting_rule", "potentials_per_min_nrem")
+        return {**dict.fromkeys(keys), "unavailable": dict.fromkeys(keys, "no hypnogram: NREM minutes unknown")}
+    spans = [np.column_stack([lms.onset_s, lms.end_s])]
+    if jerks is not None:
+        spans.append(np.column_stack([jerks.onset_s, jerks.onset_s + jerks.duration_s]))
+    exclude = np.concatenate(spans)
+    onsets = np.sort(np.concatenate([detect_fragmentary_potentials(f, std, exclude_spans=exclude)
+                                     for f in filtered.values()]))  # fmt: skip
+    rules = std.fragmentary_myoclonus
+    return {**compute_efm(onsets, hyp, std).to_dict(), "unavailable": {},
+            "rule": f">= {rules.min_nrem_minutes:g} min of NREM with >= {rules.min_rate_per_min:g} potentials/min"}
+
+
+def export_events(report: AnalysisReport, path: str | Path) -> None:
+    """Write the detected events for review: EDF+ annotations (``.edf``) or CSV (``.csv``), via cds.io.export."""
+    from cds.io.export import write_events_csv, write_events_edf
+
+    path = Path(path)
+    rows = [(e["onset_s"], e["duration_s"], f"{'PLM' if e['periodic'] else 'LM'} {e['side']}")
+            for e in report.data["leg_movements"]["events"]]  # fmt: skip
+    for e in report.data["sleep_onset_jerks"].get("events") or []:
+        rows.append((e["onset_s"], e["duration_s"], "Sleep onset jerk"))
+    rows.sort()
+    if path.suffix.lower() == ".edf":
+        write_events_edf(path, rows, duration_s=report.duration_s, start=report.start)
+    else:
+        write_events_csv(path, rows)

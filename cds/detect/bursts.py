@@ -1,0 +1,53 @@
+"""Brief EMG bursts (tens to hundreds of ms) on a short envelope: the raw material of sleep-onset jerks and
+fragmentary myoclonus. Pure and vectorised."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cds.detect.legmovements import find_threshold_events
+from cds.detect.preprocess import FilteredEmg, compute_resting_level, short_envelope
+from cds.standards import SignalRules
+
+__all__ = ["Bursts", "detect_bursts"]
+
+
+@dataclass(frozen=True, eq=False)
+class Bursts:
+    """Bursts of one channel: onset and duration (s) and peak |EMG| (µV, band-passed)."""
+
+    onset_s: NDArray[np.float64]
+    duration_s: NDArray[np.float64]
+    peak_uv: NDArray[np.float64]
+
+    def select(self, mask: NDArray[np.bool_]) -> Bursts:
+        return Bursts(self.onset_s[mask], self.duration_s[mask], self.peak_uv[mask])
+
+
+def detect_bursts(
+    filtered: FilteredEmg,
+    *,
+    envelope_s: float,
+    above_rest_uv: float,
+    min_duration_s: float,
+    max_duration_s: float,
+    rules: SignalRules,
+) -> Bursts:
+    """Bursts whose ``envelope_s`` mean-rectified envelope stays ``above_rest_uv`` above the local resting level
+    for ``min_duration_s``-``max_duration_s`` (the duration measured on that envelope)."""
+    env = short_envelope(filtered, envelope_s)
+    rest = compute_resting_level(env, rules)
+    above = env.values_uv > rest + above_rest_uv
+    onsets, ends = find_threshold_events(above, ~above, 1)
+    duration = (ends - onsets) * env.step_s
+    keep = (duration >= min_duration_s - 1e-9) & (duration <= max_duration_s + 1e-9)
+    onsets, ends = onsets[keep], ends[keep]
+    width = max(1, round(env.step_s * filtered.sfreq_hz))
+    data = filtered.data_uv
+    peak = np.array(
+        [float(np.abs(data[a * width : max(b * width, a * width + 1)]).max()) for a, b in zip(onsets, ends, strict=True)]
+    )
+    return Bursts(onsets * env.step_s, (ends - onsets) * env.step_s, peak.reshape(-1))

@@ -1,0 +1,119 @@
+"""Per-channel data quality (clinical brief 2.1 and 2.14): usable fraction, resting level, flat, saturated and
+noisy stretches, sampling rate and band edge. Problems become explicit ``Caveat`` records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cds.caveats import Caveat
+from cds.detect.preprocess import Envelope, FilteredEmg
+from cds.standards import ScoringStandard
+
+__all__ = ["ChannelQuality", "assess_channel"]
+
+BLOCK_S = 1.0  # flat and saturation are judged per second
+NOISE_BLOCK_S = 30.0  # noise (resting level too high) per 30-s block
+
+
+@dataclass(frozen=True)
+class ChannelQuality:
+    role: str
+    label: str
+    sfreq_hz: float
+    usable_fraction: float
+    resting_uv: float | None
+    flat_fraction: float
+    saturated_fraction: float
+    noisy_fraction: float
+    usable: bool
+    caveats: tuple[Caveat, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "sfreq_hz": self.sfreq_hz,
+            "usable_fraction": round(self.usable_fraction, 3),
+            "resting_uv": None if self.resting_uv is None else round(self.resting_uv, 2),
+            "flat_fraction": round(self.flat_fraction, 3),
+            "saturated_fraction": round(self.saturated_fraction, 3),
+            "noisy_fraction": round(self.noisy_fraction, 3),
+            "usable": self.usable,
+        }
+
+
+def _blocks(x: NDArray, per: int) -> NDArray:
+    n = x.size // per
+    return x[: n * per].reshape(n, per)
+
+
+def assess_channel(
+    raw_uv: NDArray[np.floating],
+    filtered: FilteredEmg,
+    envelope: Envelope | None,
+    standard: ScoringStandard,
+    *,
+    role: str,
+    label: str,
+    physical_range_uv: tuple[float, float],
+    resting_uv: float | None = None,
+) -> ChannelQuality:
+    """Judge one channel; per-second flat (std < ``flat_std_uv``) and saturated (share of samples at the physical
+    limits >= ``saturation_fraction``) blocks, 30-s blocks whose median envelope exceeds ``max_resting_uv``."""
+    q = standard.quality
+    fs = filtered.sfreq_hz
+    per = max(1, int(round(BLOCK_S * fs)))
+    raw = np.asarray(raw_uv)
+    blocks = _blocks(raw, per)
+    if blocks.shape[0] == 0:
+        flat = saturated = np.zeros(0, dtype=bool)
+    else:
+        flat = blocks.std(axis=1) < q.flat_std_uv
+        lo, hi = physical_range_uv
+        tol = 1e-6 * max(abs(lo), abs(hi), 1.0) + 0.5 * (hi - lo) / 65535
+        at_limit = (blocks >= hi - tol) | (blocks <= lo + tol)
+        saturated = at_limit.mean(axis=1) >= q.saturation_fraction
+    noisy_sec = np.zeros(flat.size, dtype=bool)
+    if envelope is not None and envelope.values_uv.size:
+        per_env = max(1, round(NOISE_BLOCK_S / envelope.step_s))
+        env_blocks = _blocks(envelope.values_uv, per_env)
+        if env_blocks.shape[0]:
+            noisy_block = np.median(env_blocks, axis=1) > q.max_resting_uv
+            noisy_sec = np.repeat(noisy_block, int(NOISE_BLOCK_S / BLOCK_S))[: flat.size]
+            noisy_sec = np.pad(noisy_sec, (0, flat.size - noisy_sec.size))
+    bad = flat | saturated | noisy_sec
+    n = max(1, flat.size)
+    usable_fraction = 1.0 - float(bad.sum()) / n
+    caveats = _caveats(role, label, filtered, standard, flat.mean() if flat.size else 0.0,
+                       saturated.mean() if saturated.size else 0.0, noisy_sec.mean() if flat.size else 0.0,
+                       usable_fraction, resting_uv)  # fmt: skip
+    return ChannelQuality(
+        role, label, float(fs), usable_fraction, resting_uv,
+        float(flat.mean()) if flat.size else 0.0, float(saturated.mean()) if saturated.size else 0.0,
+        float(noisy_sec.mean()) if flat.size else 0.0, usable_fraction >= q.min_usable_fraction, tuple(caveats),
+    )  # fmt: skip
+
+
+def _caveats(role, label, filtered, standard, flat, saturated, noisy, usable, resting) -> list[Caveat]:
+    q, sig = standard.quality, standard.signal
+    out = []
+    if filtered.sfreq_hz < sig.min_sfreq_hz:
+        out.append(Caveat("low_sampling_rate", f"{label}: sampled at {filtered.sfreq_hz:g} Hz, below the "
+                          f"{sig.min_sfreq_hz:g} Hz minimum for EMG; amplitudes and onsets are less reliable", role))
+    if filtered.band_clipped:
+        out.append(Caveat("band_edge_at_nyquist", f"{label}: the {sig.band_hz[1]:g} Hz upper band edge is at or above "
+                          f"the usable Nyquist range; the band was limited to {filtered.band_hz[1]:g} Hz", role))
+    for code, share, what in (("flat_signal", flat, "flat"), ("saturated_signal", saturated, "saturated"),
+                              ("noisy_signal", noisy, f"noisy (resting level above {q.max_resting_uv:g} µV)")):
+        if share > 0.01:
+            out.append(Caveat(code, f"{label}: {100 * share:.1f}% of the recording is {what}", role))
+    if usable < q.min_usable_fraction:
+        out.append(Caveat("channel_unusable", f"{label}: only {100 * usable:.1f}% of the signal is usable; "
+                          "the channel is not scored", role))
+    if resting is not None and resting > q.max_resting_uv:
+        out.append(Caveat("resting_emg_high", f"{label}: resting EMG {resting:.1f} µV exceeds "
+                          f"{q.max_resting_uv:g} µV; the 8 µV onset rule is unreliable", role))
+    return out
