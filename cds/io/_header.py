@@ -39,6 +39,7 @@ class EdfHeader:
     samples_per_record: tuple[int, ...]
     start: datetime | None
     file_bytes: int
+    start_note: str | None = None  # the two start-date fields disagree
 
     @property
     def data_index(self) -> tuple[int, ...]:
@@ -69,22 +70,29 @@ def _number(text: str, what: str, path: Path, cast: type = float) -> float:
         raise RecordingError(f"not a valid EDF header: {what} is {text.strip()!r}", path=path) from None
 
 
-def _parse_start(date_text: str, time_text: str, recording: str) -> datetime | None:
+def _parse_start(date_text: str, time_text: str, recording: str) -> tuple[datetime | None, str | None]:
+    """Start from the dd.mm.yy / hh.mm.ss fields; the EDF+ 'Startdate dd-MMM-yyyy' gives the century.
+
+    Returns the start and, when the two date fields disagree, a note saying so (the header field is kept).
+    """
     try:
         day, month, yy = (int(p) for p in date_text.split("."))
         hour, minute, second = (int(p) for p in time_text.split("."))
     except ValueError:
-        return None
+        return None, None
     year = 1900 + yy if yy >= 85 else 2000 + yy  # EDF clipping date 1985-2084
+    note = None
     plus = _PLUS_DATE.match(recording)
     if plus and plus.group(2) in _MONTHS:
         p_day, p_month, p_year = int(plus.group(1)), _MONTHS.index(plus.group(2)) + 1, int(plus.group(3))
         if (p_day, p_month, p_year % 100) == (day, month, yy):
             year = p_year
+        else:
+            note = f"start date {date_text.strip()} differs from the EDF+ recording field {plus.group(0)!r}"
     try:
-        return datetime(year, month, day, hour, minute, second)
+        return datetime(year, month, day, hour, minute, second), note
     except ValueError:
-        return None
+        return None, None
 
 
 def read_header(path: Path) -> EdfHeader:
@@ -128,6 +136,8 @@ def read_header(path: Path) -> EdfHeader:
     if reserved.startswith(("EDF+C", "EDF+D", "BDF+C", "BDF+D")):
         edf_type = file_format + reserved[3:5]
     record_duration_s = float(_number(fixed[244:252].decode("latin-1"), "data-record duration", path))
+    if record_duration_s <= 0 and any(lab not in ANNOTATION_LABELS for lab in labels):
+        raise RecordingError(f"not a valid EDF header: data-record duration {record_duration_s:g} s", path=path)
     samples = tuple(
         int(_number(s, f"samples per record of {lab!r}", path, int)) for s, lab in zip(spr, labels, strict=True)
     )
@@ -142,7 +152,9 @@ def read_header(path: Path) -> EdfHeader:
             f"({file_bytes} bytes, expected {header_bytes + n_records * record_bytes})",
             path=path,
         )
-    start = _parse_start(fixed[168:176].decode("latin-1"), fixed[176:184].decode("latin-1"), _decode(fixed[88:168]))
+    start, start_note = _parse_start(
+        fixed[168:176].decode("latin-1"), fixed[176:184].decode("latin-1"), _decode(fixed[88:168])
+    )
     return EdfHeader(
         file_format=file_format,
         edf_type=edf_type,
@@ -160,6 +172,7 @@ def read_header(path: Path) -> EdfHeader:
         samples_per_record=samples,
         start=start,
         file_bytes=file_bytes,
+        start_note=start_note,
     )
 
 

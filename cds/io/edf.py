@@ -243,6 +243,8 @@ def read_recording(
             path=path,
             hint="pass it as the hypnogram or events file",
         )
+    if header.n_records == 0:
+        raise RecordingError("no data records: the recording is empty", path=path)
     wanted = tuple(ChannelRole(r) for r in roles)
     resolved = resolve_channel_roles(data_labels, overrides, path=path)
     reader = _Reader(path, header)
@@ -256,6 +258,8 @@ def read_recording(
     caveats.extend(_role_caveats(path.name, wanted, resolved))
     if header.start is None:
         caveats.append(Caveat("start_time_unknown", f"{path.name}: the header start date/time cannot be parsed"))
+    if header.start_note:
+        caveats.append(Caveat("start_date_conflict", f"{path.name}: {header.start_note}; the header date is used"))
     return Recording(
         path=path,
         name=path.name,

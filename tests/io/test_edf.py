@@ -193,6 +193,31 @@ def test_edf_plus_d_without_gaps_is_read_as_continuous(three_channel_edf):
     np.testing.assert_array_equal(rec.signals[L].data_uv, good.signals[L].data_uv)
 
 
+def test_conflicting_start_dates_keep_the_header_date_with_a_caveat(three_channel_edf):
+    path = three_channel_edf()
+    assert path.read_bytes()[88:110] == b"Startdate 01-MAR-2024 "
+    patch_field(path, 168, 8, b"02.03.24")
+    rec = read_recording(path)
+    assert rec.start == START.replace(day=2)
+    assert [c.code for c in rec.caveats] == ["start_date_conflict"]
+    assert "02.03.24 differs from the EDF+ recording field 'Startdate 01-MAR-2024'" in rec.caveats[0].text
+
+
+@pytest.mark.parametrize(
+    ("offset", "width", "value", "message"),
+    [
+        (236, 8, b"0", "no data records: the recording is empty"),
+        (244, 8, b"0", "not a valid EDF header: data-record duration 0 s"),
+        (184, 8, b"512", "header size 512 does not match 5 signals"),
+    ],
+)
+def test_broken_header_fields(three_channel_edf, offset, width, value, message):
+    path = three_channel_edf()
+    patch_field(path, offset, width, value)
+    with pytest.raises(RecordingError, match=message):
+        read_recording(path)
+
+
 def test_annotation_only_file_is_not_a_recording(tmp_path):
     path = tmp_path / "ann.edf"
     write_events_edf(path, [(1.0, 2.0, "Sleep stage W")], duration_s=30, start=None)
