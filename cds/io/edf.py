@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,6 +73,25 @@ class Recording:
     annotations: tuple[Annotation, ...]
     caveats: tuple[Caveat, ...]
 
+    def to_dict(self) -> dict[str, Any]:
+        """File facts for the analysis output (no sample data)."""
+        return {
+            "name": self.name,
+            "sha256": self.sha256,
+            "duration_s": self.duration_s,
+            "start": None if self.start is None else self.start.isoformat(),
+            "edf_type": self.edf_type,
+            "reader": self.reader,
+            "n_signals": len(self.labels),
+            "roles": {role.value: label for role, label in self.roles.items()},
+            "signals": {
+                role.value: {"label": s.label, "sfreq_hz": s.sfreq_hz, "unit": s.unit, "n_samples": int(s.data_uv.size)}
+                for role, s in self.signals.items()
+            },
+            "n_annotations": len(self.annotations),
+            "caveats": [c.to_dict() for c in self.caveats],
+        }
+
 
 def sha256_of(path: str | Path) -> str:
     """Hex SHA-256 of a file, read in 1 MiB blocks."""
@@ -117,6 +137,10 @@ class _Reader:
 
             self._py = pyedflib.EdfReader(str(path))
             self.name = "pyedflib"
+            if self._py.signals_in_file != len(header.data_index):
+                found = self._py.signals_in_file
+                self.close()
+                raise OSError(f"pyedflib sees {found} signals, the header lists {len(header.data_index)}")
         except OSError as exc:
             log.info("pyedflib refused %s (%s); reading it with edfio", path.name, exc)
             self._open_edfio(exc)

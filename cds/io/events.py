@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,16 @@ class ScoredEvents:
     source: str
     has_respiratory_scoring: bool
     caveats: tuple[Caveat, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "n_respiratory": len(self.respiratory),
+            "n_arousals": len(self.arousals),
+            "n_leg_movements": len(self.leg_movements),
+            "has_respiratory_scoring": self.has_respiratory_scoring,
+            "caveats": [c.to_dict() for c in self.caveats],
+        }
 
 
 def fold_label(text: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +59,19 @@ class Hypnogram:
     @property
     def end_s(self) -> float:
         return self.start_s + len(self.stages) * self.epoch_s
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "scheme": self.scheme,
+            "epoch_s": self.epoch_s,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "n_epochs": len(self.stages),
+            "lights_off_s": self.lights_off_s,
+            "lights_on_s": self.lights_on_s,
+            "caveats": [c.to_dict() for c in self.caveats],
+        }
 
     @cached_property
     def _stage_array(self) -> np.ndarray:

@@ -310,3 +310,15 @@ def test_every_real_edf_is_read_or_refused_with_a_reason(real_data_dir: Path):
             rec = read_recording(path)
             assert {r: lab for r, lab in rec.roles.items() if lab} == want, rel
             assert set(rec.signals) == set(want), rel
+
+
+def test_recording_to_dict_carries_file_facts_without_samples(three_channel_edf):
+    rec = read_recording(three_channel_edf(), roles=[L, R])
+    d = rec.to_dict()
+    assert d["roles"] == {"left_leg": "EMG LAT", "right_leg": "EMG RAT", "chin": "Chin"}
+    assert d["signals"] == {
+        "left_leg": {"label": "EMG LAT", "sfreq_hz": 200.0, "unit": "V", "n_samples": 2000},
+        "right_leg": {"label": "EMG RAT", "sfreq_hz": 250.0, "unit": "mV", "n_samples": 2500},
+    }
+    assert (d["start"], d["duration_s"], d["n_signals"], d["n_annotations"]) == ("2024-03-01T22:30:00", 10.0, 4, 2)
+    assert d["sha256"] == rec.sha256 and d["caveats"] == []

@@ -30,6 +30,14 @@ def test_annotations_are_sorted_into_event_kinds():
     np.testing.assert_array_equal(ev.arousals, [[120, 3]])
     np.testing.assert_array_equal(ev.leg_movements, [[130, 1.5], [400, np.nan]])  # unknown duration stays NaN
     assert ev.has_respiratory_scoring and ev.source == "x.edf"
+    assert ev.to_dict() == {
+        "source": "x.edf",
+        "n_respiratory": 4,
+        "n_arousals": 1,
+        "n_leg_movements": 2,
+        "has_respiratory_scoring": True,
+        "caveats": [],
+    }
 
 
 def test_no_events():

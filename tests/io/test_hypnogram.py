@@ -247,3 +247,18 @@ def test_epoch_is_30_s_unless_the_file_uses_shorter_epochs():
     assert long_only.epoch_s == 30.0 and long_only.stages == ("W", "W", "N2", "N2", "N2")
     rk20 = hypnogram_from_annotations([_ann(0, 20, "Sleep stage W"), _ann(20, 40, "Sleep stage 1")], source="x")
     assert rk20.epoch_s == 20.0 and rk20.stages == ("W", "N1", "N1")
+
+
+def test_hypnogram_to_dict():
+    hyp = Hypnogram(("W", "N2", "R"), 30.0, 10.0, 12.0, None, "h.csv", "aasm")
+    assert hyp.to_dict() == {
+        "source": "h.csv",
+        "scheme": "aasm",
+        "epoch_s": 30.0,
+        "start_s": 10.0,
+        "end_s": 100.0,
+        "n_epochs": 3,
+        "lights_off_s": 12.0,
+        "lights_on_s": None,
+        "caveats": [],
+    }
