@@ -322,3 +322,18 @@ def test_recording_to_dict_carries_file_facts_without_samples(three_channel_edf)
     }
     assert (d["start"], d["duration_s"], d["n_signals"], d["n_annotations"]) == ("2024-03-01T22:30:00", 10.0, 4, 2)
     assert d["sha256"] == rec.sha256 and d["caveats"] == []
+
+
+@pytest.mark.realdata
+def test_every_real_file_is_covered_by_a_reader(real_data_dir: Path):
+    """Besides the EDFs above: the event tables read as events and hypnograms, the JSON is the header reference."""
+    from cds.io.events import read_events
+    from cds.io.hypnogram import read_hypnogram
+
+    others = {p.relative_to(real_data_dir).as_posix() for p in real_data_dir.rglob("*") if p.is_file()} - set(REAL_EDF)
+    tables = {p for p in others if p.endswith(".csv")}
+    assert others - tables == {"README.md", "edfio-testdata/short_psg_header_reference.json"}
+    assert len(tables) == 3
+    for rel in sorted(tables):
+        assert len(read_hypnogram(real_data_dir / rel).stages) > 800, rel
+        assert read_events(real_data_dir / rel).arousals.size > 0, rel

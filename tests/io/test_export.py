@@ -6,6 +6,8 @@ from pathlib import Path
 import edfio
 import pyedflib
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cds.errors import InputError
 from cds.io.edf import Annotation, read_annotations
@@ -79,3 +81,25 @@ def test_csv_quotes_labels_with_commas(tmp_path: Path):
     path = tmp_path / "ev.csv"
     write_events_csv(path, [(0.25, 1.0, 'Apnea, "central"')])
     assert path.read_text().splitlines()[1] == '0.25,1,"Apnea, ""central"""'
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3_600_000).map(lambda ms: ms / 1000),
+            st.one_of(st.none(), st.integers(0, 120_000).map(lambda ms: ms / 1000)),
+            st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=20).map(
+                str.strip
+            ),
+        ),
+        max_size=30,
+    )
+)
+def test_edf_round_trip_property(tmp_path_factory, events):
+    """Whatever events go in come back out (onsets and durations to the ms, text stripped)."""
+    path = tmp_path_factory.mktemp("rt") / "ev.edf"
+    write_events_edf(path, events, duration_s=3600.0, start=None)
+    got = sorted((a.onset_s, a.duration_s, a.text) for a in read_annotations(path))
+    want = sorted((o, d, t) for o, d, t in events if t and "@@" not in t)
+    assert [g for g in got if g[2]] == want
