@@ -182,7 +182,9 @@ class RuleBase:
         for rec in sorted((r for r in records if r.known), key=lambda d: _SOURCE_PREF[d.source]):
             engine.known.setdefault(rec.field, rec.value)
         engine.reset()
-        facts: list[Any] = [rec.to_fact() for rec in records]
+        # Unknown values are never matched by a pattern (every Datum pattern requires known=True, and
+        # ``is: unknown`` is NOT of a known Datum), so only known values enter working memory.
+        facts: list[Any] = [rec.to_fact() for rec in records if rec.known]
         facts.extend(derived)
         if facts:
             engine.declare(*facts)
