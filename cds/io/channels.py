@@ -55,14 +55,15 @@ _ALIASES: dict[str, tuple[ChannelRole, bool]] = {
 # Nox A1 names the chin electrodes '1', '2' and their derivation '1-2': only trusted when all three are present.
 _NOX_CHIN_SET = frozenset({"1", "2", "1-2"})
 
-_PREFIX = re.compile(r"^(emg|eeg|ecg)[\s_.:]+")
+_PREFIX = re.compile(r"^(emg|eeg|ecg)[\s_.:-]+")
+_SUFFIX = re.compile(r"[\s_.:-]+emg$")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 def normalise_label(label: str) -> str:
-    """Lower-case, drop a leading modality prefix ('EMG '), keep only letters and digits: 'EMG Tib-L' -> 'tibl'."""
+    """Lower-case, drop a modality prefix or suffix ('EMG '), keep letters and digits: 'EMG Tib-L' -> 'tibl'."""
     text = label.strip().casefold()
-    text = _PREFIX.sub("", text)
+    text = _SUFFIX.sub("", _PREFIX.sub("", text))
     return _NON_ALNUM.sub("", text)
 
 

@@ -141,7 +141,7 @@ class _Reader:
                 found = self._py.signals_in_file
                 self.close()
                 raise OSError(f"pyedflib sees {found} signals, the header lists {len(header.data_index)}")
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             log.info("pyedflib refused %s (%s); reading it with edfio", path.name, exc)
             self._open_edfio(exc)
 

@@ -20,6 +20,8 @@ ALIAS_CASES = [
     (["LEG1", "ECG"], "LEG1", None, None),
     (["SX1-SX2", "DX1-DX2", "ROC-LOC"], "SX1-SX2", "DX1-DX2", None),
     (["  lat  ", "r-a-t", "CHIN"], "  lat  ", "r-a-t", "CHIN"),
+    (["EMG-LAT", "EMG_RAT", "Chin EMG"], "EMG-LAT", "EMG_RAT", "Chin EMG"),
+    (["Leg L EMG", "Leg R-EMG", "EMG"], "Leg L EMG", "Leg R-EMG", None),
     # Nox A1: chin electrodes '1', '2' and derivation '1-2'
     (["1", "2", "1-2", "1-F", "Left Leg", "Right Leg"], "Left Leg", "Right Leg", "1-2"),
     # '1-2' without the Nox set is not trusted as chin
@@ -40,6 +42,7 @@ def test_normalise_label_drops_prefix_case_and_punctuation():
     assert normalise_label("EMG Tib-L") == "tibl"
     assert normalise_label("EMG1-EMG2") == "emg1emg2"
     assert normalise_label(" Chin 1-Chin 2 ") == "chin1chin2"
+    assert normalise_label("Chin EMG") == "chin"
 
 
 def test_two_unipolar_candidates_are_ambiguous_and_hint_the_option():
