@@ -28,7 +28,7 @@ from cds.detect.plm import (
     find_respiratory_related,
 )
 from cds.detect.preprocess import compute_envelope, filter_emg
-from cds.detect.quality import ChannelQuality, assess_channel
+from cds.detect.quality import assess_channel
 from cds.errors import SignalError
 from cds.io.channels import ChannelRole, parse_channel_overrides
 from cds.io.edf import Recording, read_recording
@@ -39,7 +39,7 @@ from cds.stats.fragmentary import compute_efm
 from cds.stats.indices import NO_HYPNOGRAM, compute_leg_movement_stats
 from cds.stats.sleep import compute_sleep_summary
 
-__all__ = ["SCHEMA", "AnalysisReport", "analyze_recording", "export_events"]
+__all__ = ["SCHEMA", "AnalysisReport", "analyze_recording", "export_events", "render_summary"]
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,16 @@ def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | Non
         env = compute_envelope(f, std.signal)
         side = "left" if role is ChannelRole.LEFT_LEG else "right"
         lms = detect_leg_movements_filtered(f, side=side, standard=std, envelope=env)
-        q = assess_channel(sig.data_uv, f, env, std, role=role.value, label=sig.label,
-                           physical_range_uv=(sig.physical_min_uv, sig.physical_max_uv), resting_uv=lms.resting_uv)
+        q = assess_channel(
+            sig.data_uv,
+            f,
+            env,
+            std,
+            role=role.value,
+            label=sig.label,
+            physical_range_uv=(sig.physical_min_uv, sig.physical_max_uv),
+            resting_uv=lms.resting_uv,
+        )
         quality[role.value] = q  # fmt: skip
         caveats += q.caveats
         if q.usable:
@@ -167,8 +175,15 @@ def analyze_recording(
     series_incl = find_plm_series(lms, std) if respiratory is not None else None
     arousal = find_arousal_associated(lms, _span(events.arousals), std) if len(events.arousals) else None
     sleep = compute_sleep_summary(hyp) if hyp is not None else None
-    stats = compute_leg_movement_stats(lms, series, std, hypnogram=hyp, sleep=sleep,
-                                       series_including_respiratory=series_incl, arousal_associated=arousal)  # fmt: skip
+    stats = compute_leg_movement_stats(
+        lms,
+        series,
+        std,
+        hypnogram=hyp,
+        sleep=sleep,
+        series_including_respiratory=series_incl,
+        arousal_associated=arousal,
+    )
     jerks, jerk_section = _jerks(rec, std, hyp, filtered, lms)
     efm_section = _efm(std, hyp, filtered, lms, jerks)
     if progress:
@@ -251,8 +266,11 @@ def _efm(std, hyp, filtered, lms, jerks) -> dict[str, Any]:
     onsets = np.sort(np.concatenate([detect_fragmentary_potentials(f, std, exclude_spans=exclude)
                                      for f in filtered.values()]))  # fmt: skip
     rules = std.fragmentary_myoclonus
-    return {**compute_efm(onsets, hyp, std).to_dict(), "unavailable": {},
-            "rule": f">= {rules.min_nrem_minutes:g} min of NREM with >= {rules.min_rate_per_min:g} potentials/min"}
+    return {
+        **compute_efm(onsets, hyp, std).to_dict(),
+        "unavailable": {},
+        "rule": f">= {rules.min_nrem_minutes:g} min of NREM with >= {rules.min_rate_per_min:g} potentials/min",
+    }
 
 
 def export_events(report: AnalysisReport, path: str | Path) -> None:
@@ -269,3 +287,35 @@ def export_events(report: AnalysisReport, path: str | Path) -> None:
         write_events_edf(path, rows, duration_s=report.duration_s, start=report.start)
     else:
         write_events_csv(path, rows)
+
+
+def render_summary(report: AnalysisReport) -> str:
+    """A readable multi-line summary of the report (what ``cds analyze`` prints)."""
+    d = report.data
+    lm, sleep = d["leg_movements"], d["sleep"]
+
+    def val(section: dict[str, Any], key: str, unit: str = "") -> str:
+        value = section.get(key)
+        if value is None:
+            return f"n/a ({section.get('unavailable', {}).get(key, 'unavailable')})"
+        return f"{value}{unit}"
+
+    lines = [
+        f"{d['recording']['name']}  ({d['recording']['duration_s'] / 3600:.2f} h, {d['recording']['edf_type']}, "
+        f"standard {d['parameters']['standard']})",
+        "channels: " + ", ".join(f"{k}={d['channels'][k] or '-'}" for k in ("left_leg", "right_leg", "chin")),
+        f"sleep: TST {val(sleep, 'total_sleep_time_min', ' min')}, SE {val(sleep, 'sleep_efficiency_pct', '%')}, "
+        f"SOL {val(sleep, 'sleep_onset_latency_min', ' min')}, WASO {val(sleep, 'waso_min', ' min')}",
+        f"leg movements: {lm['count']} ({lm['per_side']['left']} left, {lm['per_side']['right']} right, "
+        f"{lm['per_side']['bilateral']} bilateral); in PLM series: {lm['plm_count']}",
+        f"PLMS index: {val(lm, 'plms_index', '/h')} (including respiratory-related: "
+        f"{val(lm, 'plms_index_including_respiratory', '/h')})",
+        f"PLMW index: {val(lm, 'plmw_index', '/h')}; LM index: {val(lm, 'lms_index', '/h')}; "
+        f"PLMS-arousal index: {val(lm, 'plms_arousal_index', '/h')}; periodicity index: "
+        f"{val(lm, 'periodicity_index')}",
+        f"sleep-onset jerks: {val(d['sleep_onset_jerks'], 'count')}",
+        f"fragmentary myoclonus: excessive {val(d['fragmentary_myoclonus'], 'excessive')}, "
+        f"{val(d['fragmentary_myoclonus'], 'potentials_per_min_nrem', '/min NREM')}",
+    ]
+    lines += [f"caveat [{c['code']}]: {c['text']}" for c in d["caveats"]]
+    return "\n".join(lines)

@@ -53,7 +53,8 @@ class SignalRules:
     notch_hz: tuple[float, ...]
     notch_ratio: float
     envelope_bin_s: float
-    envelope_median_s: float
+    envelope_span_s: float
+    envelope_percentile: float
     baseline_block_s: float
     baseline_span_s: float
     baseline_exclusion_s: float

@@ -48,6 +48,9 @@ def detect_bursts(
     width = max(1, round(env.step_s * filtered.sfreq_hz))
     data = filtered.data_uv
     peak = np.array(
-        [float(np.abs(data[a * width : max(b * width, a * width + 1)]).max()) for a, b in zip(onsets, ends, strict=True)]
+        [
+            float(np.abs(data[a * width : max(b * width, a * width + 1)]).max())
+            for a, b in zip(onsets, ends, strict=True)
+        ]
     )
     return Bursts(onsets * env.step_s, (ends - onsets) * env.step_s, peak.reshape(-1))

@@ -127,13 +127,14 @@ def detect_leg_movements(
     """Detect monolateral leg movements in one tibialis-anterior EMG channel (µV, 1-D, any float dtype).
 
     Implements AASM-SM-2.6 LM rules (WASM-2016 when ``standard`` says so): zero-phase band-pass (upper edge below
-    Nyquist), mains notch when hum stands out, rectification, running-median envelope, a local resting level
+    Nyquist), mains notch when hum stands out, rectification, running-percentile envelope, a local resting level
     estimated twice (the second time with the first pass's movements excluded), then onset/offset thresholds.
     Returns every event of >= ``min_duration_s``; events longer than ``max_duration_s`` are dropped under AASM and
     kept (as non-candidates) under WASM. Raises SignalError for a non 1-D or too-short signal.
 
-    .. warning:: the amplitude rules are applied to a 0.25-s running median of 10-ms mean-rectified bins, not to
-       single samples (see ``parameters``); onsets and offsets are resolved to one bin (about 10 ms).
+    .. warning:: the amplitude rules are applied to a running percentile (``envelope_percentile``) over
+       ``envelope_span_s`` of 10-ms mean-rectified bins, not to single samples (see ``parameters``); onsets and
+       offsets are resolved to one bin (about 10 ms).
     """
     data = np.asarray(emg_uv)
     if data.ndim != 1:
@@ -213,7 +214,10 @@ def describe_detection(filtered: FilteredEmg, standard: ScoringStandard, step_s:
         "band_hz": [round(filtered.band_hz[0], 3), round(filtered.band_hz[1], 3)],
         "filter": f"Butterworth order {sig.filter_order}, second-order sections, zero phase (forward-backward)",
         "notch_hz": list(filtered.notch_hz),
-        "envelope": f"running median over {sig.envelope_median_s} s of mean-rectified bins of {round(step_s, 6)} s",
+        "envelope": (
+            f"running {sig.envelope_percentile:g}th percentile over {sig.envelope_span_s} s of mean-rectified bins "
+            f"of {round(step_s, 6)} s"
+        ),
         "baseline_method": (
             f"local resting level: per-{sig.baseline_block_s}-s block median with movements excluded "
             f"(+/-{sig.baseline_exclusion_s} s), running median over {sig.baseline_span_s} s"

@@ -46,9 +46,7 @@ class PlmSeries:
         return int(self.series_id.max(initial=-1) + 1)
 
 
-def find_bilateral_movements(
-    left: LegMovements, right: LegMovements, standard: ScoringStandard
-) -> LegMovements:
+def find_bilateral_movements(left: LegMovements, right: LegMovements, standard: ScoringStandard) -> LegMovements:
     """Merge monolateral LMs of the two legs into one table, per the standard's bilateral rule.
 
     AASM (``onset_lag``): LMs on the two legs whose onsets are < ``max_onset_lag_s`` apart count as one LM.

@@ -68,7 +68,9 @@ def filter_emg(emg_uv: FloatArray, sfreq_hz: float, rules: SignalRules) -> Filte
     return FilteredEmg(filtered, sfreq_hz, (float(low), float(high_used)), bool(clipped), notches)
 
 
-def _mains_to_notch(data: NDArray[np.float32], sfreq_hz: float, rules: SignalRules, high_hz: float) -> tuple[float, ...]:
+def _mains_to_notch(
+    data: NDArray[np.float32], sfreq_hz: float, rules: SignalRules, high_hz: float
+) -> tuple[float, ...]:
     """Mains frequencies whose line power exceeds ``notch_ratio`` × the neighbouring band (Welch, first 10 min)."""
     chunk = data[: int(min(data.size, 600 * sfreq_hz))]
     if chunk.size < 4 * sfreq_hz:
@@ -94,14 +96,17 @@ def _bin_rectified(data: NDArray[np.float32], sfreq_hz: float, bin_s: float) -> 
 
 
 def compute_envelope(filtered: FilteredEmg, rules: SignalRules) -> Envelope:
-    """Envelope for the LM amplitude rules: running median (``envelope_median_s``) of mean-rectified bins.
+    """Envelope for the LM amplitude rules: running ``envelope_percentile`` over ``envelope_span_s`` of
+    mean-rectified bins.
 
-    The median makes the envelope deaf to bursts shorter than half its span (ECG beats, electrode pops) while a
-    leg movement of >= 0.5 s passes at its full level.
+    The rank filter makes the envelope deaf to bursts that fill less than (100 - percentile)% of its span (ECG
+    beats, electrode pops) while a leg movement of >= 0.5 s passes at nearly its full level.
     """
     bins, step_s = _bin_rectified(filtered.data_uv, filtered.sfreq_hz, rules.envelope_bin_s)
-    size = max(1, round(rules.envelope_median_s / step_s)) | 1
-    values = ndimage.median_filter(bins, size=size, mode="nearest") if bins.size else bins
+    size = max(1, round(rules.envelope_span_s / step_s)) | 1
+    values = (
+        ndimage.percentile_filter(bins, rules.envelope_percentile, size=size, mode="nearest") if bins.size else bins
+    )
     return Envelope(values.astype(np.float32, copy=False), step_s)
 
 

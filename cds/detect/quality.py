@@ -65,7 +65,7 @@ def assess_channel(
     limits >= ``saturation_fraction``) blocks, 30-s blocks whose median envelope exceeds ``max_resting_uv``."""
     q = standard.quality
     fs = filtered.sfreq_hz
-    per = max(1, int(round(BLOCK_S * fs)))
+    per = max(1, round(BLOCK_S * fs))
     raw = np.asarray(raw_uv)
     blocks = _blocks(raw, per)
     if blocks.shape[0] == 0:
@@ -101,19 +101,45 @@ def _caveats(role, label, filtered, standard, flat, saturated, noisy, usable, re
     q, sig = standard.quality, standard.signal
     out = []
     if filtered.sfreq_hz < sig.min_sfreq_hz:
-        out.append(Caveat("low_sampling_rate", f"{label}: sampled at {filtered.sfreq_hz:g} Hz, below the "
-                          f"{sig.min_sfreq_hz:g} Hz minimum for EMG; amplitudes and onsets are less reliable", role))
+        out.append(
+            Caveat(
+                "low_sampling_rate",
+                f"{label}: sampled at {filtered.sfreq_hz:g} Hz, below the "
+                f"{sig.min_sfreq_hz:g} Hz minimum for EMG; amplitudes and onsets are less reliable",
+                role,
+            )
+        )
     if filtered.band_clipped:
-        out.append(Caveat("band_edge_at_nyquist", f"{label}: the {sig.band_hz[1]:g} Hz upper band edge is at or above "
-                          f"the usable Nyquist range; the band was limited to {filtered.band_hz[1]:g} Hz", role))
-    for code, share, what in (("flat_signal", flat, "flat"), ("saturated_signal", saturated, "saturated"),
-                              ("noisy_signal", noisy, f"noisy (resting level above {q.max_resting_uv:g} µV)")):
+        out.append(
+            Caveat(
+                "band_edge_at_nyquist",
+                f"{label}: the {sig.band_hz[1]:g} Hz upper band edge is at or above "
+                f"the usable Nyquist range; the band was limited to {filtered.band_hz[1]:g} Hz",
+                role,
+            )
+        )
+    for code, share, what in (
+        ("flat_signal", flat, "flat"),
+        ("saturated_signal", saturated, "saturated"),
+        ("noisy_signal", noisy, f"noisy (resting level above {q.max_resting_uv:g} µV)"),
+    ):
         if share > 0.01:
             out.append(Caveat(code, f"{label}: {100 * share:.1f}% of the recording is {what}", role))
     if usable < q.min_usable_fraction:
-        out.append(Caveat("channel_unusable", f"{label}: only {100 * usable:.1f}% of the signal is usable; "
-                          "the channel is not scored", role))
+        out.append(
+            Caveat(
+                "channel_unusable",
+                f"{label}: only {100 * usable:.1f}% of the signal is usable; the channel is not scored",
+                role,
+            )
+        )
     if resting is not None and resting > q.max_resting_uv:
-        out.append(Caveat("resting_emg_high", f"{label}: resting EMG {resting:.1f} µV exceeds "
-                          f"{q.max_resting_uv:g} µV; the 8 µV onset rule is unreliable", role))
+        out.append(
+            Caveat(
+                "resting_emg_high",
+                f"{label}: resting EMG {resting:.1f} µV exceeds "
+                f"{q.max_resting_uv:g} µV; the 8 µV onset rule is unreliable",
+                role,
+            )
+        )
     return out

@@ -34,7 +34,9 @@ class EfmResult:
         }
 
 
-def compute_efm(potential_onset_s: NDArray[np.floating], hypnogram: HypnogramLike, standard: ScoringStandard) -> EfmResult:
+def compute_efm(
+    potential_onset_s: NDArray[np.floating], hypnogram: HypnogramLike, standard: ScoringStandard
+) -> EfmResult:
     """Count potentials per NREM minute (1-min windows from the hypnogram start, both halves NREM, inside the
     lights period) and apply the AASM EFM rule from ``standard.fragmentary_myoclonus``."""
     rules = standard.fragmentary_myoclonus

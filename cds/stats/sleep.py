@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["HypnogramLike", "SleepSummary", "compute_sleep_summary", "period_mask", "SLEEP_STAGES", "NREM_STAGES"]
+__all__ = ["NREM_STAGES", "SLEEP_STAGES", "HypnogramLike", "SleepSummary", "compute_sleep_summary", "period_mask"]
 
 SLEEP_STAGES = ("N1", "N2", "N3", "R")
 NREM_STAGES = ("N1", "N2", "N3")

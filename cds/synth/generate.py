@@ -84,13 +84,23 @@ class SynthTruth:
             "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
             "hypnogram": {"epoch_s": self.hypnogram.epoch_s, "stages": list(self.hypnogram.stages)},
             "leg_movement_components": [
-                {"onset_s": round(float(o), 3), "duration_s": round(float(d), 3), "side": str(s),
-                 "amplitude_uv": round(float(a), 1), "periodic": str(k) != "sparse", "kind": str(k), "lm_id": int(i)}
-                for o, d, s, a, k, i in zip(e.onset_s, e.duration_s, e.side, e.amplitude_uv, e.kind, e.lm_id,
-                                            strict=True)
-            ],  # fmt: skip
-            "sleep_onset_jerks": [{"onset_s": round(float(o), 3), "duration_s": round(float(d), 3)}
-                                  for o, d in zip(e.jerk_onset_s, e.jerk_duration_s, strict=True)],  # fmt: skip
+                {
+                    "onset_s": round(float(o), 3),
+                    "duration_s": round(float(d), 3),
+                    "side": str(s),
+                    "amplitude_uv": round(float(a), 1),
+                    "periodic": str(k) != "sparse",
+                    "kind": str(k),
+                    "lm_id": int(i),
+                }
+                for o, d, s, a, k, i in zip(
+                    e.onset_s, e.duration_s, e.side, e.amplitude_uv, e.kind, e.lm_id, strict=True
+                )
+            ],
+            "sleep_onset_jerks": [
+                {"onset_s": round(float(o), 3), "duration_s": round(float(d), 3)}
+                for o, d in zip(e.jerk_onset_s, e.jerk_duration_s, strict=True)
+            ],
             "fragmentary_potentials": len(e.fm_onset_s),
             "plms_index": self.plms_index,
             "plmw_index": self.plmw_index,

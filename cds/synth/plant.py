@@ -121,7 +121,9 @@ def plant_events(config: SynthConfig, stages: list[str], rng: np.random.Generato
                     occ.take(t - 5.0, t + 5.0)
                     jerks.append((t, rng.uniform(0.08, 0.2)))
     rows: list[tuple] = []
-    _plant_series(config, rng, stages, occ, rows, ("N2",) if config.hours <= 2.5 else NREM, config.series_per_h, "periodic")
+    _plant_series(
+        config, rng, stages, occ, rows, ("N2",) if config.hours <= 2.5 else NREM, config.series_per_h, "periodic"
+    )
     _plant_series(config, rng, stages, occ, rows, ("W",), config.wake_series_per_h, "wake")
     for t in rng.uniform(10.0, duration_s - 15.0, size=int(rng.poisson(config.sparse_lm_per_h * config.hours))):
         if occ.free(t - 5.0, t + 10.0):

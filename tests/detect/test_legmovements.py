@@ -1,0 +1,117 @@
+"""Leg-movement detection against planted truth (cds.synth) and on hand-built signals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cds.detect.legmovements import detect_leg_movements, find_threshold_events
+from cds.detect.plm import find_bilateral_movements
+from cds.errors import SignalError
+from cds.io.channels import ChannelRole
+from cds.io.edf import read_recording
+from cds.standards import load_standard
+from cds.synth.evaluate import match_events
+
+AASM = load_standard("aasm")
+SCENARIOS = ["periodic", "sparse", "noisy", "low_rate", "wake_lms"]
+
+
+def _detect(path, standard):
+    rec = read_recording(path)
+    sides = []
+    for role, side in ((ChannelRole.LEFT_LEG, "left"), (ChannelRole.RIGHT_LEG, "right")):
+        sig = rec.signals[role]
+        sides.append(detect_leg_movements(sig.data_uv, sig.sfreq_hz, side=side, standard=standard))
+    return find_bilateral_movements(*sides, standard)
+
+
+@pytest.mark.parametrize("preset", SCENARIOS)
+def test_lm_sensitivity_and_ppv_at_least_0_9(synth_night, preset):
+    tp = fn = fp = 0
+    for seed in (1, 2):
+        path, truth = synth_night(preset, seed)
+        result = match_events(truth.leg_movements("aasm").onset_s, _detect(path, AASM).onset_s, tolerance_s=0.5)
+        tp, fn, fp = tp + result.true_positives, fn + result.false_negatives, fp + result.false_positives
+    assert tp + fn > 20, "scenario planted too few leg movements to judge"
+    assert tp / (tp + fn) >= 0.9
+    assert tp / (tp + fp) >= 0.9
+
+
+def test_durations_follow_the_planted_bursts(synth_night):
+    path, truth = synth_night("periodic", 1)
+    expected = truth.leg_movements("aasm")
+    found = _detect(path, AASM)
+    idx = np.abs(found.onset_s[:, None] - expected.onset_s[None, :]).argmin(axis=0)
+    assert np.median(np.abs(found.duration_s[idx] - expected.duration_s)) < 0.25
+
+
+def _noise(seconds, fs, rng, rms=2.0):
+    return rng.standard_normal(int(seconds * fs)) * rms
+
+
+def test_ecg_beats_and_short_pops_are_not_leg_movements():
+    fs, rng = 256, np.random.default_rng(3)
+    x = _noise(120, fs, rng)
+    t = np.arange(-0.05, 0.05, 1 / fs)
+    qrs = 60.0 * (-t / 0.012) * np.exp(0.5 - 0.5 * (t / 0.012) ** 2)
+    for beat in np.arange(1.0, 118.0, 0.6):  # 100 bpm, 60 µV spikes
+        s = int(beat * fs)
+        x[s : s + qrs.size] += qrs
+    x[int(50 * fs) : int(50.3 * fs)] += 80 * rng.standard_normal(int(0.3 * fs))  # 0.3-s electrode pop
+    x[int(80 * fs) : int(82 * fs)] += 40 * rng.standard_normal(2 * fs)  # one real 2-s LM
+    lm = detect_leg_movements(x, fs, side="left", standard=AASM)
+    assert lm.onset_s.round(0).tolist() == [80.0]
+
+
+def test_mains_hum_is_notched_and_drift_and_dc_do_not_matter():
+    fs, rng = 256, np.random.default_rng(4)
+    n = 300 * fs
+    t = np.arange(n) / fs
+    x = _noise(300, fs, rng) + 20.0 * np.sin(2 * np.pi * 50 * t) + 400 * np.sin(2 * np.pi * t / 90) + 2500.0
+    onsets = [30.0, 60.0, 95.0, 130.0, 200.0]
+    for o in onsets:
+        x[int(o * fs) : int((o + 1.5) * fs)] += 20.0 * rng.standard_normal(int(1.5 * fs))  # low-amplitude LMs
+    lm = detect_leg_movements(x, fs, side="right", standard=AASM)
+    assert lm.parameters["notch_hz"] == [50.0]
+    assert match_events(onsets, lm.onset_s, tolerance_s=0.3).sensitivity == 1.0
+    assert len(lm) == len(onsets)
+
+
+def test_local_baseline_follows_a_step_in_resting_level():
+    # quiet REM-like 1 µV then 6 µV wake-like resting EMG: LMs of modest size found in both parts
+    fs, rng = 256, np.random.default_rng(5)
+    x = np.concatenate([_noise(300, fs, rng, 1.0), _noise(300, fs, rng, 6.0)])
+    onsets = [60.0, 150.0, 240.0, 360.0, 450.0, 540.0]
+    for o in onsets:
+        x[int(o * fs) : int((o + 2) * fs)] += 25.0 * rng.standard_normal(2 * fs)
+    lm = detect_leg_movements(x, fs, side="left", standard=AASM)
+    assert match_events(onsets, lm.onset_s, tolerance_s=0.3).true_positives == 6
+    assert len(lm) == 6
+
+
+def test_aasm_drops_movements_longer_than_10_s_and_wasm_keeps_them():
+    fs, rng = 256, np.random.default_rng(6)
+    x = _noise(120, fs, rng)
+    x[int(30 * fs) : int(45 * fs)] += 40 * rng.standard_normal(15 * fs)
+    assert len(detect_leg_movements(x, fs, side="left", standard=AASM)) == 0
+    wasm = detect_leg_movements(x, fs, side="left", standard=load_standard("wasm2016"))
+    assert len(wasm) == 1 and wasm.duration_s[0] == pytest.approx(15.0, abs=0.3)
+
+
+def test_quiet_signal_gives_an_empty_table():
+    lm = detect_leg_movements(np.random.default_rng(0).standard_normal(60 * 256), 256, side="left", standard=AASM)
+    assert len(lm) == 0 and lm.onset_s.dtype == np.float64
+
+
+@pytest.mark.parametrize(("signal", "match"), [(np.zeros((2, 1000)), "1-D"), (np.zeros(100), "too short")])
+def test_unusable_signal_raises(signal, match):
+    with pytest.raises(SignalError, match=match):
+        detect_leg_movements(signal, 256, side="left", standard=AASM)
+
+
+def test_threshold_events_end_at_the_start_of_the_hold_period():
+    above = np.array([0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0], dtype=bool)
+    below = np.array([1, 0, 0, 1, 1, 0, 1, 1, 1, 1, 0, 1], dtype=bool)
+    onsets, ends = find_threshold_events(above, below, 3)
+    assert onsets.tolist() == [1, 10] and ends.tolist() == [6, 12]
