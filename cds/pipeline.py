@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cds.errors import CdsError, InputError, PatientFileError
-from cds.letter.render import RenderedLetter, render_letter
+from cds.letter.render import RenderedLetter, check_templates, render_letter
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     rule or template file); a problem that only weakens a number travels as a caveat into the letter.
     """
     letter_date = _check_date(request.letter_date)
+    check_templates()  # a missing or broken template fails now, not after a long analysis
     if request.pdf:
         check_pdf_available()
     from cds.facts.patient import read_patient

@@ -23,7 +23,9 @@ from cds.paths import templates_dir
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RenderedLetter", "build_letter_view", "render_letter"]
+__all__ = ["LETTER_TEMPLATES", "RenderedLetter", "build_letter_view", "check_templates", "render_letter"]
+
+LETTER_TEMPLATES = ("letter.html.j2", "letter.md.j2")
 
 _URGENCY_RANK = {"emergency": 0, "urgent": 1, "soon": 2, "routine": 3}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#<>{}])")
@@ -62,7 +64,15 @@ def render_letter(
     return RenderedLetter(html=html, markdown=markdown, view=view)
 
 
-def _render(folder: Path, name: str, view: Mapping[str, Any], *, autoescape: bool) -> str:
+def check_templates(template_dir: Path | None = None) -> None:
+    """Load (and so compile) both letter templates and their partials: a missing or broken one raises
+    TemplateError now, before a long analysis, not after it."""
+    folder = template_dir or templates_dir()
+    for name in LETTER_TEMPLATES:
+        _load(_environment(folder, autoescape=name.endswith(".html.j2")), folder, name)
+
+
+def _environment(folder: Path, *, autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
         autoescape=autoescape,
@@ -73,8 +83,27 @@ def _render(folder: Path, name: str, view: Mapping[str, Any], *, autoescape: boo
         lstrip_blocks=True,
     )
     env.filters["md"] = _md_escape
+    return env
+
+
+def _load(env: jinja2.Environment, folder: Path, name: str) -> jinja2.Template:
     try:
         template = env.get_template(name)
+        for partial in env.list_templates(
+            filter_func=lambda n: n.startswith("partials/") and n.endswith((".j2", ".css"))
+        ):
+            env.get_template(partial)
+        return template
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"letter template not found: {exc.name}", path=folder.name + "/" + str(exc.name)) from exc
+    except jinja2.TemplateSyntaxError as exc:
+        where = f"{exc.lineno}" if exc.lineno else None
+        raise TemplateError(f"template syntax error: {exc.message}", path=exc.name or name, location=where) from exc
+
+
+def _render(folder: Path, name: str, view: Mapping[str, Any], *, autoescape: bool) -> str:
+    template = _load(_environment(folder, autoescape=autoescape), folder, name)
+    try:
         text = template.render(**view)
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(f"letter template not found: {exc.name}", path=folder.name + "/" + name) from exc

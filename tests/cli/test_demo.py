@@ -1,0 +1,33 @@
+"""``cds demo``: writes a synthetic night and the bundled patient, triages them, says where the letter is."""
+
+from __future__ import annotations
+
+import json
+
+from cds.cli import run
+
+
+def test_demo_writes_night_patient_and_letter(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert run(["demo", "--out", str(out), "--hours", "0.1"]) == 0
+    printed = capsys.readouterr().out
+    assert f"letter:         {out / 'letter.html'}" in printed
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "analysis.json", "decision.json", "demo-night.edf", "demo-patient.yaml", "letter.html", "letter.md",
+    ]  # fmt: skip
+    decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
+    analysis = json.loads((out / "analysis.json").read_text(encoding="utf-8"))
+    assert decision["patient_id"] == "DEMO-0001"
+    assert decision["inputs"]["recording"]["name"] == "demo-night.edf"
+    # the demo preset plants periodic series: the detector must find leg movements in them
+    assert analysis["leg_movements"]["count"] > 0
+    html = (out / "letter.html").read_text(encoding="utf-8")
+    assert "<svg" in html and "DEMO-0001" in html
+
+
+def test_demo_twice_gives_identical_files(tmp_path):
+    for name in ("a", "b"):
+        assert run(["demo", "--out", str(tmp_path / name), "--hours", "0.1"]) == 0
+    for name in ("demo-night.edf", "analysis.json", "decision.json", "letter.md", "letter.html"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

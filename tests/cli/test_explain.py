@@ -1,0 +1,152 @@
+"""``cds explain``: the chain behind each conclusion read from decision.json alone, and why a rule did not fire."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cds.cli import run
+from cds.rulebase.explain import explain_decision, explain_rule, read_decision
+
+REPO = Path(__file__).resolve().parents[2]
+
+# A hand-made record: EVD-ADULT -> FND-PLMD-ADULT -> TRI-PLMD-REFER; TRI-OTHER fired but supports nothing here.
+RECORD = {
+    "schema": "cds.decision/v1",
+    "patient_id": "P-7",
+    "inputs": {"ruleset": {"version": "r1", "sha256": "0" * 64}},
+    "findings": [{"code": "plmd", "rules": ["FND-PLMD-ADULT"], "because": ["PLMS 31.5/h"]}],
+    "recommendations": [
+        {
+            "action": "sleep_medicine_referral",
+            "urgency": "soon",
+            "rules": ["TRI-PLMD-REFER"],
+            "references": ["ICSD-3"],
+            "because": ["PLMD"],
+        },
+    ],
+    "treatments": [],
+    "asks": [],
+    "facts": [
+        {"field": "age_years", "value": 46, "known": True, "source": "patient"},
+        {"field": "psg.plms_index", "value": 31.5, "known": True, "source": "recording"},
+    ],
+    "trace": [
+        {
+            "rule": "EVD-ADULT",
+            "version": 1,
+            "layer": "evidence",
+            "because": "age 46",
+            "facts": [{"id": 1, "type": "datum", "field": "age_years", "value": 46, "source": "patient"}],
+            "asserted": [{"type": "evidence", "code": "adult"}],
+        },
+        {
+            "rule": "TRI-OTHER",
+            "version": 3,
+            "layer": "triage",
+            "because": "unrelated",
+            "facts": [],
+            "asserted": [{"type": "recommendation", "action": "sleep_hygiene", "urgency": "routine"}],
+        },
+        {
+            "rule": "FND-PLMD-ADULT",
+            "version": 2,
+            "layer": "findings",
+            "because": "PLMS 31.5/h",
+            "facts": [
+                {"id": 2, "type": "datum", "field": "psg.plms_index", "value": 31.5, "source": "recording"},
+                {"id": 3, "type": "evidence", "code": "adult"},
+            ],
+            "asserted": [{"type": "finding", "code": "plmd"}],
+        },
+        {
+            "rule": "TRI-PLMD-REFER",
+            "version": 1,
+            "layer": "triage",
+            "because": "PLMD",
+            "facts": [{"id": 4, "type": "finding", "code": "plmd"}],
+            "asserted": [{"type": "recommendation", "action": "sleep_medicine_referral", "urgency": "soon"}],
+        },
+    ],
+}
+
+
+@pytest.fixture
+def record_path(tmp_path: Path) -> Path:
+    path = tmp_path / "decision.json"
+    path.write_text(json.dumps(RECORD), encoding="utf-8")
+    return path
+
+
+def test_chain_follows_derived_facts_back_to_the_inputs():
+    report = explain_decision(RECORD)
+    referral = next(c for c in report["conclusions"] if c["name"] == "sleep_medicine_referral")
+    assert [s["rule"] for s in referral["chain"]] == ["EVD-ADULT", "FND-PLMD-ADULT", "TRI-PLMD-REFER"]
+    assert referral["detail"] == "soon" and referral["references"] == ["ICSD-3"]
+    finding = next(c for c in report["conclusions"] if c["kind"] == "finding")
+    assert [s["rule"] for s in finding["chain"]] == ["EVD-ADULT", "FND-PLMD-ADULT"]
+
+
+def test_fired_rule_lists_what_it_supports():
+    report = explain_rule(RECORD, "EVD-ADULT")
+    assert report["fired"] is True and report["firings"][0]["asserted"] == [{"type": "evidence", "code": "adult"}]
+    assert {(c["kind"], c["name"]) for c in report["supported"]} == {
+        ("finding", "plmd"), ("recommendation", "sleep_medicine_referral"),
+    }  # fmt: skip
+    assert explain_rule(RECORD, "TRI-OTHER")["supported"] == []
+
+
+def test_text_output_shows_the_chain_with_facts(record_path, capsys):
+    assert run(["explain", str(record_path)]) == 0
+    out = capsys.readouterr().out
+    assert "recommendation sleep_medicine_referral (soon)" in out
+    assert "<- FND-PLMD-ADULT v2 [findings]: PLMS 31.5/h" in out
+    assert "matched psg.plms_index = 31.5 (recording)" in out
+    assert "matched evidence code=adult" in out
+
+
+def test_json_output_is_the_report(record_path, capsys):
+    assert run(["explain", str(record_path), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == json.loads(json.dumps(explain_decision(RECORD)))
+
+
+def test_not_a_decision_record_is_exit_3(tmp_path, capsys):
+    bad = tmp_path / "other.json"
+    bad.write_text('{"schema": "cds.analysis/v1"}', encoding="utf-8")
+    assert run(["explain", str(bad)]) == 3
+    assert "other.json: not a decision record" in capsys.readouterr().err
+    assert run(["explain", str(tmp_path / "missing.json")]) == 3
+
+
+def test_unknown_rule_is_exit_3(record_path, capsys):
+    assert run(["explain", str(record_path), "--rule", "NO-SUCH-RULE"]) == 3
+    assert "no rule NO-SUCH-RULE" in capsys.readouterr().err
+
+
+def test_read_decision_rejects_broken_json(tmp_path):
+    bad = tmp_path / "d.json"
+    bad.write_text("{", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"d\.json:1:2: not JSON"):
+        read_decision(bad)
+
+
+def test_rule_that_did_not_fire_shows_first_failing_condition_on_real_triage(tmp_path, capsys):
+    """The demo patient has no RLS symptoms: the RLS finding rule cannot fire; explain says which atom failed."""
+    out = tmp_path / "out"
+    assert run(["triage", "--patient", str(REPO / "examples" / "demo-patient.yaml"), "--out", str(out)]) == 0
+    record = read_decision(out / "decision.json")
+    fired = {t["rule"] for t in record["trace"]}
+    rls_rules = sorted(p.stem for p in (REPO / "rules" / "2-findings").glob("FND-RLS*.yaml"))
+    candidates = [r for r in rls_rules if r not in fired]
+    assert candidates, "expected an RLS finding rule that does not fire for the demo patient"
+    capsys.readouterr()
+    assert run(["explain", str(out / "decision.json"), "--rule", candidates[0], "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["fired"] is False and report["holds"] is False
+    assert report["first_failing"] is not None
+    assert report["warnings"] == []  # same rule set as the record
+    for step_rule in {s["rule"] for c in explain_decision(record)["conclusions"] for s in c["chain"]}:
+        assert step_rule in fired

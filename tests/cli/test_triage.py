@@ -1,0 +1,207 @@
+"""``cds triage`` end to end through ``cds.cli.run``: files written, the letter's sections and provenance,
+byte-identical output across runs, and each bad input as exit code 3 with one stderr line naming the file."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from cds.cli import run
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_PATIENT = REPO / "examples" / "demo-patient.yaml"
+
+
+class _Letter(HTMLParser):
+    """Section ids; per recommendation <li> and treatment <tr>, the number of rule and reference marks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: list[str] = []
+        self.section: str | None = None
+        self.items: dict[str, list[dict[str, int]]] = {"recommendations": [], "treatments": []}
+        self.scripts = 0
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        classes = (a.get("class") or "").split()
+        self.scripts += tag == "script"
+        if tag == "section":
+            self.section = a.get("id")
+            self.sections.append(a.get("id") or "")
+        if self.section == "recommendations" and tag == "li":
+            self.items["recommendations"].append({"rule": 0, "ref": 0})
+        if self.section == "treatments" and tag == "tr" and any(c.startswith("status-") for c in classes):
+            self.items["treatments"].append({"rule": 0, "ref": 0})
+        bucket = self.items.get(self.section or "")
+        if bucket and tag == "span" and "rule" in classes:
+            bucket[-1]["rule"] += 1
+        if bucket and tag == "a" and "ref" in classes:
+            bucket[-1]["ref"] += 1
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+@pytest.fixture(scope="module")
+def short_night(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six minutes of the synthetic demo night (periodic leg movements planted by cds.synth)."""
+    from cds.synth import SynthConfig, write_synthetic_psg
+
+    path = tmp_path_factory.mktemp("night") / "short-night.edf"
+    write_synthetic_psg(path, SynthConfig.preset("demo").replace(hours=0.1, initial_wake_min=1.0), seed=1)
+    return path
+
+
+def _letter(path: Path) -> _Letter:
+    parser = _Letter()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def _stderr_line(capsys: pytest.CaptureFixture[str]) -> str:
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("cds:")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_patient_without_recording_writes_record_and_letters(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["decision.json", "letter.html", "letter.md"]
+    decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
+    assert decision["schema"] == "cds.decision/v1" and decision["patient_id"] == "DEMO-0001"
+    assert "recording" not in decision["inputs"]
+    letter = _letter(out / "letter.html")
+    assert letter.sections[:6] == ["decision", "findings", "recommendations", "treatments", "unknowns", "limits"]
+    assert letter.sections[-1] == "references" and "figure" not in letter.sections
+    assert "No recording was analysed by cds" in "".join(letter.text)
+
+
+def test_every_recommendation_and_treatment_in_the_letter_names_a_rule_and_a_reference(tmp_path):
+    out = tmp_path / "out"
+    assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(out)]) == 0
+    decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
+    letter = _letter(out / "letter.html")
+    assert len(letter.items["recommendations"]) == len(decision["recommendations"]) >= 1
+    assert len(letter.items["treatments"]) == len(decision["treatments"]) >= 1
+    for item in letter.items["recommendations"] + letter.items["treatments"]:
+        assert item["rule"] >= 1 and item["ref"] >= 1, item
+    # the patient asked about clonazepam: the letter must say what the rules decided about it
+    assert any(t["drug"] == "clonazepam" for t in decision["treatments"])
+    text = "".join(letter.text)
+    for rec in decision["recommendations"]:
+        for rule in rec["rules"]:
+            assert rule in text
+
+
+def test_output_files_are_byte_identical_across_runs(tmp_path):
+    for name in ("a", "b"):
+        assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path / name)]) == 0
+    for name in ("decision.json", "letter.md", "letter.html"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert str(tmp_path) not in (tmp_path / "a" / "letter.html").read_text(encoding="utf-8")
+    assert str(tmp_path) not in (tmp_path / "a" / "decision.json").read_text(encoding="utf-8")
+
+
+def test_date_only_when_asked(tmp_path):
+    assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path), "--date", "2026-11-23"]) == 0
+    assert "- Date: 2026-11-23" in (tmp_path / "letter.md").read_text(encoding="utf-8")
+
+
+def test_patient_text_comes_out_literally_and_escaped(tmp_path):
+    patient = tmp_path / "evil.yaml"
+    patient.write_text(
+        'schema: cds.patient/v1\nid: "{{ 7*7 }} <script>alert(1)</script>"\nage_years: 40\n', encoding="utf-8"
+    )
+    assert run(["triage", "--patient", str(patient), "--out", str(tmp_path / "out")]) == 0
+    html = (tmp_path / "out" / "letter.html").read_text(encoding="utf-8")
+    assert "{{ 7*7 }} &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert _letter(tmp_path / "out" / "letter.html").scripts == 0
+    markdown = (tmp_path / "out" / "letter.md").read_text(encoding="utf-8")
+    assert r"\{\{ 7\*7 \}\} \<script\>" in markdown
+
+
+def test_patient_with_recording_scores_it_and_draws_the_night(tmp_path, short_night):
+    out = tmp_path / "out"
+    code = run(["triage", "--patient", str(DEMO_PATIENT), "--recording", str(short_night), "--out", str(out)])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["analysis.json", "decision.json", "letter.html", "letter.md"]
+    decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
+    analysis = json.loads((out / "analysis.json").read_text(encoding="utf-8"))
+    assert decision["inputs"]["recording"]["name"] == short_night.name
+    assert decision["inputs"]["recording"]["sha256"] == analysis["recording"]["sha256"]
+    assert "plms_index" in decision["measurements"]
+    assert decision["measurements"]["plms_index"]["source"] == "recording"
+    letter = _letter(out / "letter.html")
+    assert "figure" in letter.sections
+    html = (out / "letter.html").read_text(encoding="utf-8")
+    assert "<svg" in html and "Leg movements in PLM series" in html
+    assert "no respiratory channels" in html
+    assert str(tmp_path) not in (out / "analysis.json").read_text(encoding="utf-8")
+
+
+def test_missing_patient_file_is_exit_3_naming_it(tmp_path, capsys):
+    missing = tmp_path / "nobody.yaml"
+    assert run(["triage", "--patient", str(missing), "--out", str(tmp_path / "out")]) == 3
+    line = _stderr_line(capsys)
+    assert line.startswith("cds: error: ") and "nobody.yaml" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_malformed_patient_file_is_exit_3_with_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema: cds.patient/v1\nid: P-1\nage_years: [40\n", encoding="utf-8")
+    assert run(["triage", "--patient", str(bad), "--out", str(tmp_path / "out")]) == 3
+    line = _stderr_line(capsys)
+    assert "bad.yaml:" in line
+
+
+def test_bad_patient_value_is_exit_3_naming_field(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema: cds.patient/v1\nid: P-1\nage_years: -3\n", encoding="utf-8")
+    assert run(["triage", "--patient", str(bad), "--out", str(tmp_path / "out")]) == 3
+    assert "age_years" in _stderr_line(capsys)
+
+
+def test_bad_date_is_exit_3(tmp_path, capsys):
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path), "--date", "23/11/2026"]
+    assert run(args) == 3
+    assert "YYYY-MM-DD" in _stderr_line(capsys)
+
+
+def test_bad_channel_assignment_is_a_usage_error(tmp_path):
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path), "--channel", "left_leg"]
+    assert run(args) == 2
+
+
+def test_missing_template_is_exit_3_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("cds.letter.render.templates_dir", lambda: tmp_path / "templates")
+    (tmp_path / "templates").mkdir()
+    assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path / "out")]) == 3
+    assert "templates/letter.html.j2: letter template not found" in _stderr_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_pdf_without_weasyprint_says_how_to_install(tmp_path, capsys):
+    try:
+        import weasyprint  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("WeasyPrint is installed here: the missing-extra message cannot be observed")
+    assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path), "--pdf"]) == 3
+    assert 'pip install -e ".[pdf]"' in _stderr_line(capsys)
+
+
+def test_unreadable_recording_is_exit_3_naming_it(tmp_path, capsys):
+    junk = tmp_path / "junk.edf"
+    junk.write_bytes(b"0       this is not an EDF header" + bytes(200))
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--recording", str(junk), "--out", str(tmp_path / "out")]
+    assert run(args) == 3
+    assert "junk.edf" in _stderr_line(capsys)
+    assert not (tmp_path / "out").exists()
