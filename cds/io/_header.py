@@ -36,6 +36,8 @@ class EdfHeader:
     units: tuple[str, ...]
     physical_min: tuple[float, ...]
     physical_max: tuple[float, ...]
+    digital_min: tuple[int, ...]
+    digital_max: tuple[int, ...]
     samples_per_record: tuple[int, ...]
     start: datetime | None
     file_bytes: int
@@ -95,6 +97,24 @@ def _parse_start(date_text: str, time_text: str, recording: str) -> tuple[dateti
         return None, None
 
 
+def _signal_fields(block: bytes, ns: int, path: Path) -> tuple:
+    """Labels, units, physical and digital ranges, samples per record."""
+    labels, off = _fields(block, ns, 16, 0)
+    _, off = _fields(block, ns, 80, off)  # transducer
+    units, off = _fields(block, ns, 8, off)
+    fields = {}
+    for name in ("physical minimum", "physical maximum", "digital minimum", "digital maximum"):
+        texts, off = _fields(block, ns, 8, off)
+        cast = int if name.startswith("digital") else float
+        fields[name] = tuple(_number(t, f"{name} of {lab!r}", path, cast) for t, lab in zip(texts, labels, strict=True))
+    _, off = _fields(block, ns, 80, off)  # prefiltering
+    spr, off = _fields(block, ns, 8, off)
+    samples = tuple(
+        int(_number(t, f"samples per record of {lab!r}", path, int)) for t, lab in zip(spr, labels, strict=True)
+    )
+    return tuple(labels), tuple(units), *fields.values(), samples
+
+
 def read_header(path: Path) -> EdfHeader:
     """Parse and check the header of ``path``. Raises RecordingError: missing, not an EDF, truncated."""
     if not path.exists():
@@ -121,16 +141,9 @@ def read_header(path: Path) -> EdfHeader:
         block = fh.read(header_bytes - 256)
     if len(block) < header_bytes - 256:
         raise RecordingError(f"truncated file: header needs {header_bytes} bytes, file has {file_bytes}", path=path)
-    ns = n_signals
-    labels, off = _fields(block, ns, 16, 0)
-    _, off = _fields(block, ns, 80, off)  # transducer
-    units, off = _fields(block, ns, 8, off)
-    pmin, off = _fields(block, ns, 8, off)
-    pmax, off = _fields(block, ns, 8, off)
-    _, off = _fields(block, ns, 8, off)  # digital min
-    _, off = _fields(block, ns, 8, off)  # digital max
-    _, off = _fields(block, ns, 80, off)  # prefiltering
-    spr, off = _fields(block, ns, 8, off)
+    labels, units, physical_min, physical_max, digital_min, digital_max, samples = _signal_fields(
+        block, n_signals, path
+    )
     reserved = fixed[192:236].decode("latin-1").strip()
     edf_type = file_format
     if reserved.startswith(("EDF+C", "EDF+D", "BDF+C", "BDF+D")):
@@ -138,9 +151,6 @@ def read_header(path: Path) -> EdfHeader:
     record_duration_s = float(_number(fixed[244:252].decode("latin-1"), "data-record duration", path))
     if record_duration_s <= 0 and any(lab not in ANNOTATION_LABELS for lab in labels):
         raise RecordingError(f"not a valid EDF header: data-record duration {record_duration_s:g} s", path=path)
-    samples = tuple(
-        int(_number(s, f"samples per record of {lab!r}", path, int)) for s, lab in zip(spr, labels, strict=True)
-    )
     record_bytes = sum(samples) * bytes_per_sample
     n_records = int(_number(fixed[236:244].decode("latin-1"), "number of data records", path, int))
     available = (file_bytes - header_bytes) // record_bytes if record_bytes else 0
@@ -161,14 +171,12 @@ def read_header(path: Path) -> EdfHeader:
         header_bytes=header_bytes,
         n_records=n_records,
         record_duration_s=record_duration_s,
-        labels=tuple(labels),
-        units=tuple(units),
-        physical_min=tuple(
-            _number(p, f"physical minimum of {lab!r}", path) for p, lab in zip(pmin, labels, strict=True)
-        ),
-        physical_max=tuple(
-            _number(p, f"physical maximum of {lab!r}", path) for p, lab in zip(pmax, labels, strict=True)
-        ),
+        labels=labels,
+        units=units,
+        physical_min=physical_min,
+        physical_max=physical_max,
+        digital_min=digital_min,
+        digital_max=digital_max,
         samples_per_record=samples,
         start=start,
         file_bytes=file_bytes,

@@ -187,6 +187,14 @@ def _read_signal(reader: _Reader, header: EdfHeader, role: ChannelRole, label: s
             location=label,
             hint="allowed: V, mV, µV/uV, nV",
         )
+    if header.digital_max[idx] <= header.digital_min[idx] or header.physical_min[idx] == header.physical_max[idx]:
+        raise SignalError(
+            f"the {role.value} channel {label!r} has an empty range (digital {header.digital_min[idx]} to "
+            f"{header.digital_max[idx]}, physical {header.physical_min[idx]:g} to {header.physical_max[idx]:g}): "
+            "its values cannot be scaled",
+            path=reader.path,
+            location=label,
+        )
     data_uv = reader.read_physical(header.data_index.index(idx))
     data_uv *= scale
     lo, hi = sorted((header.physical_min[idx] * scale, header.physical_max[idx] * scale))

@@ -172,6 +172,24 @@ def test_unknown_unit_of_a_needed_channel(three_channel_edf):
     assert set(read_recording(path, roles=[L, R]).signals) == {L, R}  # not needed: not refused
 
 
+def test_digital_minimum_not_a_number(three_channel_edf):
+    path = three_channel_edf()
+    off, width = header_field_offset(path, "dmin", 0)
+    patch_field(path, off, width, b"xyz")
+    with pytest.raises(RecordingError, match="not a valid EDF header: digital minimum of 'EMG LAT' is 'xyz'"):
+        read_recording(path)
+
+
+def test_empty_range_refused_only_for_a_needed_channel(three_channel_edf):
+    path = three_channel_edf()
+    off, width = header_field_offset(path, "pmax", 2)  # Chin: physical max = physical min
+    patch_field(path, off, width, b"-100")
+    with pytest.raises(SignalError, match=r"rec\.edf:Chin: the chin channel 'Chin' has an empty range"):
+        read_recording(path)
+    rec = read_recording(path, roles=[L, R])
+    np.testing.assert_allclose(rec.signals[L].data_uv, sine_uv(10, 200, 100.0, offset=-5000.0), atol=0.31)
+
+
 def test_edf_plus_d_with_a_gap_is_refused(three_channel_edf):
     path = three_channel_edf()
     patch_field(path, 192, 44, b"EDF+D")
