@@ -25,6 +25,8 @@ _LOG_OPTION = typer.Option(
     None, "--log", envvar="CDS_DECISION_LOG", help=f"Decision log (default {default_log_path()})."
 )
 _FORMAT_OPTION = typer.Option(OutputFormat.TEXT, "--format", help="text or json.")
+_RULES_OPTION = typer.Option(None, "--rules", help="rules/ folder (default: the installed rule base).")
+_KNOWLEDGE_OPTION = typer.Option(None, "--knowledge", help="knowledge/ folder (default: the installed one).")
 
 
 def _summary(entry: LogEntry) -> str:
@@ -78,3 +80,35 @@ def show(
     if entry.patient_text is not None:
         typer.echo("patient file:")
         typer.echo(entry.patient_text.rstrip("\n"))
+
+
+@app.command("replay")
+def replay(
+    record: str = typer.Argument(..., help="Seq number or record-hash prefix (8+ hex digits)."),
+    log_path: Path | None = _LOG_OPTION,
+    rules: Path | None = _RULES_OPTION,
+    knowledge: Path | None = _KNOWLEDGE_OPTION,
+    fmt: OutputFormat = _FORMAT_OPTION,
+) -> None:
+    """Re-run a logged decision (stored patient file + stored recording facts) on the current rule set."""
+    from cds.audit.log import DecisionLogError
+    from cds.rulebase.diff import diff_outcomes, replay_decision
+    from cds.rulebase.engine import load_rulebase
+
+    entry = DecisionLog(log_path).get(record)
+    if entry.patient_text is None:
+        raise DecisionLogError(f"record {entry.seq} has no stored patient file: cannot replay", path=log_path)
+    rulebase = load_rulebase(rules, knowledge)
+    replayed = replay_decision(entry.decision, entry.patient_text, rulebase)
+    changes = diff_outcomes(entry.decision, replayed)
+    old_rules = (entry.inputs.get("ruleset") or {}).get("sha256", "?")
+    if fmt is OutputFormat.JSON:
+        report = {"seq": entry.seq, "ruleset": {"logged": old_rules, "now": rulebase.sha256}, "changes": changes}
+        typer.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    typer.echo(f"record {entry.seq} ({entry.patient_id}): rule set {old_rules[:12]} -> {rulebase.sha256[:12]}")
+    typer.echo(
+        "\n".join(f"  {c}" for c in changes)
+        if changes
+        else "  same decision (findings, recommendations, treatments, asks)"
+    )

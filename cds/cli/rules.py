@@ -86,3 +86,167 @@ def manifest(
     written = build_manifest(rules, knowledge, previous=previous, version=version)
     write_manifest(written, target)
     typer.echo(f"rule set {written.version} sha256 {written.sha256} ({len(written.files)} files)")
+
+
+@app.command("list")
+def list_rules(path: _PATH = None, knowledge: Path | None = _KNOWLEDGE, fmt: OutputFormat = _FORMAT) -> None:
+    """One line per rule: id, version, status, layer, last review, file:line, content hash."""
+    from cds.rulebase.book import describe_rules
+
+    infos = describe_rules(*_folders(path, knowledge))
+    if fmt is OutputFormat.JSON:
+        typer.echo(json.dumps([i.to_dict() for i in infos], indent=2, sort_keys=True, ensure_ascii=False))
+        return
+    for i in infos:
+        typer.echo(
+            f"{i.id:<36} v{i.version}  {i.status:<7}  {i.layer:<9}  reviewed {i.reviewed or 'never':<10}  "
+            f"{i.path}:{i.line}  {i.sha256[:12]}"
+        )
+
+
+@app.command("show")
+def show(
+    rule_id: Annotated[str, typer.Argument(help="Rule id, e.g. FND-PLMD-ADULT.")],
+    path: Annotated[Path | None, typer.Option("--rules", help="rules/ folder.")] = None,
+    knowledge: Path | None = _KNOWLEDGE,
+    fmt: OutputFormat = _FORMAT,
+) -> None:
+    """A rule's provenance (authors, review, references with full citations and grades, file, hash) and content."""
+    from cds.rulebase.book import find_rule
+
+    info = find_rule(rule_id, *_folders(path, knowledge))
+    if fmt is OutputFormat.JSON:
+        typer.echo(json.dumps(info.to_dict(), indent=2, sort_keys=True, ensure_ascii=False))
+        return
+    typer.echo(f"{info.id} (version {info.version}, {info.status}, layer {info.layer}): {info.title}")
+    typer.echo(f"  authors: {', '.join(info.authors) or 'none'}; last review: {info.reviewed or 'never'}")
+    typer.echo(f"  file: {info.path}:{info.line}  sha256: {info.sha256}")
+    typer.echo("  references:")
+    for c in info.references:
+        doi = f" doi:{c.doi}" if c.doi else ""
+        typer.echo(f"    {c.key} [{c.section or '-'}] grade {c.grade or '?'}: {c.citation or 'UNKNOWN KEY'}{doi}")
+    typer.echo("  when:")
+    for line in info.conditions:
+        typer.echo(f"    {'  ' * line.depth}{line.text}")
+    typer.echo("  then:")
+    for text in info.conclusions:
+        typer.echo(f"    {text}")
+    if info.rationale:
+        typer.echo(f"  rationale: {info.rationale}")
+    typer.echo(f"  tests: {'; '.join(info.tests) or 'none'}")
+
+
+@app.command("test")
+def test(
+    path: _PATH = None,
+    knowledge: Path | None = _KNOWLEDGE,
+    min_coverage: int = typer.Option(0, "--min-coverage", help="Fail below this condition coverage (percent)."),
+    fmt: OutputFormat = _FORMAT,
+) -> None:
+    """Run every rule's inline tests and the scenario files; print failures and coverage; exit 1 on failure."""
+    from cds.rulebase.coverage import compute_coverage
+    from cds.rulebase.engine import load_rulebase
+    from cds.rulebase.scenarios import run_inline_tests, run_scenarios
+
+    rules, knowledge = _folders(path, knowledge)
+    rulebase = load_rulebase(rules, knowledge)
+    results = run_inline_tests(rulebase.rules, rulebase.kb) + run_scenarios(rulebase, rules)
+    coverage = compute_coverage(rulebase, rules)
+    failed = [r for r in results if r.failed]
+    if fmt is OutputFormat.JSON:
+        report = {"results": [r.__dict__ for r in results], "coverage": _coverage_dict(coverage)}
+        typer.echo(json.dumps(report, indent=2, sort_keys=True, default=list))
+    else:
+        _print_test_report(results, coverage)
+    summary = (
+        f"{len(results)} cases: {len(failed)} failed, {sum(r.todo and not r.passed for r in results)} todo; "
+        f"coverage: rules {coverage.rule_pct}%, conditions {coverage.condition_pct}%"
+    )
+    if failed or coverage.condition_pct < min_coverage:
+        raise ProblemsFoundError(summary)
+    typer.echo(summary, err=True)
+
+
+def _coverage_dict(coverage: object) -> dict:
+    out = {k: v for k, v in coverage.__dict__.items() if k != "conditions"}
+    out["uncovered_conditions"] = [c.__dict__ for c in coverage.uncovered_conditions]
+    out |= {"rule_pct": coverage.rule_pct, "condition_pct": coverage.condition_pct}
+    return out
+
+
+def _print_test_report(results: list, coverage: object) -> None:
+    for result in results:
+        if result.passed:
+            continue
+        typer.echo(f"{'TODO' if result.todo else 'FAIL'} {result.where}: {result.name}")
+        for problem in result.problems:
+            typer.echo(f"    {problem}")
+    typer.echo(f"rules never fired ({len(coverage.never_fired)}): {', '.join(coverage.never_fired) or '-'}")
+    typer.echo(f"rules never blocked ({len(coverage.never_blocked)}): {', '.join(coverage.never_blocked) or '-'}")
+    typer.echo(f"conditions not both true and false ({len(coverage.uncovered_conditions)}):")
+    for c in coverage.uncovered_conditions:
+        typer.echo(f"    {c.location}: {c.rule_id} {c.text} (true {c.seen_true}x, false {c.seen_false}x)")
+
+
+@app.command("book")
+def book(
+    path: _PATH = None,
+    knowledge: Path | None = _KNOWLEDGE,
+    out: Annotated[Path, typer.Option("--out", help="Output folder for rulebook.html and rulebook.md.")] = Path(
+        "rulebook"
+    ),
+    no_scenarios: bool = typer.Option(False, "--no-scenarios", help="Skip running scenarios for coverage."),
+) -> None:
+    """Write the whole rule base as browsable HTML and Markdown, grouped by layer."""
+    from cds.rulebase.book import describe_rules, render_book, scenario_cover
+
+    rules, knowledge = _folders(path, knowledge)
+    covered = {} if no_scenarios else scenario_cover(rules, knowledge)
+    version = _manifest_version(rules)
+    for written in render_book(describe_rules(rules, knowledge), out, covered=covered, version=version):
+        typer.echo(str(written))
+
+
+def _manifest_version(rules: Path) -> str | None:
+    from cds.errors import RuleFileError
+    from cds.rulebase.manifest import MANIFEST_NAME, read_manifest
+
+    try:
+        return read_manifest(rules / MANIFEST_NAME).version
+    except RuleFileError:
+        return None
+
+
+@app.command("diff")
+def diff(
+    old: Annotated[str, typer.Argument(help="Old rule set: a folder or a git revision.")],
+    new: Annotated[str, typer.Argument(help="New rule set: a folder or a git revision.")],
+    cases: Annotated[Path | None, typer.Option("--cases", help="Folder of patient files to decide with both.")] = None,
+    fmt: OutputFormat = _FORMAT,
+) -> None:
+    """Rules added, removed and changed between two rule sets; with --cases, which decisions change and how."""
+    from cds.rulebase.diff import diff_cases, diff_rulesets, materialise
+
+    with materialise(old) as before, materialise(new) as after:
+        changes = diff_rulesets(before, after)
+        impact = diff_cases(before, after, cases) if cases is not None else []
+    if fmt is OutputFormat.JSON:
+        report = {
+            "rules": [c.__dict__ for c in changes.rules],
+            "thresholds": changes.thresholds,
+            "cases": [c.__dict__ for c in impact],
+        }
+        typer.echo(json.dumps(report, indent=2, sort_keys=True, default=list))
+        return
+    for text in changes.thresholds:
+        typer.echo(text)
+    for change in changes.rules:
+        typer.echo(f"{change.kind} {change.rule_id}")
+        for line in change.details:
+            typer.echo(f"    {line}")
+    if cases is not None:
+        typer.echo(f"{len(impact)} cases change:")
+        for case in impact:
+            typer.echo(f"  {case.case}")
+            for line in case.changes:
+                typer.echo(f"    {line}")

@@ -28,8 +28,13 @@ __all__ = ["CheckReport", "Problem", "RuleDoc", "check_ruleset", "find_version_p
 
 log = logging.getLogger(__name__)
 
-LAYER_FOLDERS = {"1-evidence": "evidence", "2-findings": "findings", "3-triage": "triage",
-                 "4-treatment": "treatment", "5-safety": "safety"}  # fmt: skip
+LAYER_FOLDERS = {
+    "1-evidence": "evidence",
+    "2-findings": "findings",
+    "3-triage": "triage",
+    "4-treatment": "treatment",
+    "5-safety": "safety",
+}
 _ASSERTS = {"evidence": "evidence", "finding": "finding", "recommend": "recommendation"}
 
 
@@ -151,8 +156,11 @@ def _read_knowledge(knowledge: Path) -> _Knowledge:
             return {}
         return data if isinstance(data, Mapping) else {}
 
-    thresholds = {k: float(v["value"]) for k, v in _load("thresholds.yaml").items() if isinstance(v, Mapping)
-                  and isinstance(v.get("value"), int | float)}  # fmt: skip
+    thresholds = {
+        k: float(v["value"])
+        for k, v in _load("thresholds.yaml").items()
+        if isinstance(v, Mapping) and isinstance(v.get("value"), int | float)
+    }
     fields = {k: v for k, v in _load("fields.yaml").items() if isinstance(v, Mapping)}
     ranges = {k: (v.get("min"), v.get("max")) for k, v in fields.items() if v.get("type") == "number"}
     sources = {k: tuple(v.get("sources") or ("patient",)) for k, v in fields.items()}
@@ -170,8 +178,12 @@ def _check_identity(docs: list[RuleDoc]) -> Iterable[Problem]:
         folder = doc.path.parent.name
         layer = doc.data.get("layer")
         if folder in LAYER_FOLDERS and layer is not None and layer != LAYER_FOLDERS[folder]:
-            yield _problem(doc, doc.where("layer"), "E103", f"layer '{layer}' is not its folder's ({folder}: "
-                           f"{LAYER_FOLDERS[folder]})")  # fmt: skip
+            yield _problem(
+                doc,
+                doc.where("layer"),
+                "E103",
+                f"layer '{layer}' is not its folder's ({folder}: {LAYER_FOLDERS[folder]})",
+            )
 
 
 def _check_provenance(docs: list[RuleDoc]) -> Iterable[Problem]:
@@ -183,8 +195,12 @@ def _check_provenance(docs: list[RuleDoc]) -> Iterable[Problem]:
             yield _problem(doc, doc.where("reviewed"), "E410", f"review date is not an ISO date (got {reviewed!r})")
         authors = doc.data.get("authors")
         if not authors or not isinstance(authors, list) or not all(authors):
-            yield _problem(doc, doc.where("authors") if authors is not None else doc.where("id"), "E411",
-                           "missing author (authors: [name, ...])")  # fmt: skip
+            yield _problem(
+                doc,
+                doc.where("authors") if authors is not None else doc.where("id"),
+                "E411",
+                "missing author (authors: [name, ...])",
+            )
 
 
 def _check_tests(docs: list[RuleDoc]) -> Iterable[Problem]:
@@ -262,8 +278,10 @@ def _dead_branches(doc: RuleDoc, kb: _Knowledge) -> Iterable[Problem]:
                 f"a branch of this rule can never hold: the conditions on {branch.field} ({lines}) contradict",
             )
         if len(branch.atoms) == 1:
-            what = f"{'rule can never fire' if branch.all_branches_dead else 'never holds'}: the condition on " \
-                   f"{branch.field} admits no valid value (outside its range?)"  # fmt: skip
+            what = (
+                f"{'rule can never fire' if branch.all_branches_dead else 'never holds'}: the condition on "
+                f"{branch.field} admits no valid value (outside its range?)"
+            )
         yield _problem(doc, where, code, what)
 
 
@@ -317,8 +335,9 @@ def find_version_problems(docs: list[RuleDoc], rules: Path, manifest_path: Path)
             text = f"rule changed without a version bump (version {stamp.version} has another hash in {MANIFEST_NAME})"
             problems.append(_problem(doc, where, "E501", text))
         elif stamp.version < recorded.version:
-            problems.append(_problem(doc, where, "E502", f"version {stamp.version} is lower than the recorded "
-                                     f"{recorded.version}"))  # fmt: skip
+            problems.append(
+                _problem(doc, where, "E502", f"version {stamp.version} is lower than the recorded {recorded.version}")
+            )
     return problems
 
 
@@ -373,9 +392,9 @@ def check_ruleset(rules: Path | None = None, knowledge: Path | None = None) -> C
     docs = read_rule_docs(rules, problems)
     kb = _read_knowledge(knowledge)
     loaded = _loader_problems(rules, knowledge)
-    problems += _check_identity(docs) if loaded is None else loaded
-    for check in (_check_provenance, _check_tests):
-        problems += check(docs)
+    # the loader checks ids, layers and test cases itself; without it, these fallbacks do
+    problems += [*_check_identity(docs), *_check_tests(docs)] if loaded is None else loaded
+    problems += _check_provenance(docs)
     problems += _check_never_fire(docs, kb)
     problems += _check_conflicts(docs, kb)
     problems += _check_manifest(docs, rules, knowledge)

@@ -1,0 +1,362 @@
+"""Rule provenance (``cds rules list|show``) and the rule book (``cds rules book``): design notes, section 7.
+
+Each rule is described from its file: id, version, status, authors, last review, references with their full
+citation from knowledge/references.yaml and evidence grade, file and line, content hash, and its conditions
+in plain language. The book renders every rule, grouped by layer, as HTML (Jinja, autoescaped) and Markdown,
+with the scenarios and inline tests that cover it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, StrictUndefined
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from cds.cli._console import write_atomic
+from cds.errors import RuleFileError
+from cds.paths import knowledge_dir, rules_dir
+from cds.rulebase.check import LAYER_FOLDERS, read_rule_docs
+
+__all__ = [
+    "Citation",
+    "ConditionLine",
+    "RuleInfo",
+    "condition_lines",
+    "describe_rules",
+    "find_rule",
+    "render_book",
+    "scenario_cover",
+]
+
+log = logging.getLogger(__name__)
+
+_OPS = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
+_SOURCES = {"patient": "from the patient file", "reported": "as reported", "recording": "measured from the recording"}
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A reference of a rule: key, section and grade from the rule; citation, year, DOI, URL from knowledge/."""
+
+    key: str
+    section: str | None
+    grade: str | None
+    citation: str | None
+    year: int | None = None
+    doi: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class ConditionLine:
+    """One line of a rule's conditions in plain language, indented by ``depth``."""
+
+    depth: int
+    text: str
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """Provenance and content of one rule file."""
+
+    id: str
+    title: str
+    version: int | None
+    status: str | None
+    layer: str | None
+    authors: tuple[str, ...]
+    reviewed: str | None
+    references: tuple[Citation, ...]
+    path: str
+    line: int
+    sha256: str
+    rationale: str | None = None
+    because: str | None = None
+    conditions: tuple[ConditionLine, ...] = ()
+    conclusions: tuple[str, ...] = ()
+    tests: tuple[str, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "data"}
+        out["references"] = [c.__dict__ for c in self.references]
+        out["conditions"] = [f"{'  ' * c.depth}{c.text}" for c in self.conditions]
+        return out
+
+
+class _Vocabulary:
+    """What the plain-language renderer needs from knowledge/: field descriptions and units, labels, thresholds."""
+
+    def __init__(self, knowledge: Path) -> None:
+        self.fields = self._load(knowledge / "fields.yaml")
+        self.vocab = self._load(knowledge / "vocab.yaml")
+        self.thresholds = self._load(knowledge / "thresholds.yaml")
+        self.references = self._load(knowledge / "references.yaml")
+
+    @staticmethod
+    def _load(path: Path) -> Mapping[str, Any]:
+        try:
+            data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        except (OSError, YAMLError) as exc:
+            log.warning("%s not read (%s): rules are described without it", path, exc)
+            return {}
+        return data if isinstance(data, Mapping) else {}
+
+    def field_text(self, name: str) -> tuple[str, str]:
+        spec = self.fields.get(name)
+        if isinstance(spec, Mapping):
+            return str(spec.get("description") or name), str(spec.get("unit") or "")
+        return name.replace("_", " ").replace(".", ": "), ""
+
+    def label(self, section: str, code: str) -> str:
+        entries = self.vocab.get(section)
+        label = entries.get(code) if isinstance(entries, Mapping) else None
+        return f"{label} ({code})" if isinstance(label, str) else code
+
+    def operand(self, value: Any, unit: str) -> str:
+        suffix = f" {unit}" if unit else ""
+        if isinstance(value, Mapping) and "threshold" in value:
+            name = value["threshold"]
+            entry = self.thresholds.get(name)
+            number = entry.get("value") if isinstance(entry, Mapping) else "?"
+            return f"{number}{suffix} (threshold {name})"
+        return f"{value}{suffix}"
+
+
+def _atom_text(node: Mapping[str, Any], words: _Vocabulary) -> str:
+    for kind, section in (("evidence", "evidence"), ("finding", "findings"), ("recommendation", "actions")):
+        if kind in node:
+            return f"{kind}: {words.label(section, str(node[kind]))}"
+    name = str(node.get("field"))
+    text, unit = words.field_text(name)
+    source = f" ({_SOURCES.get(node.get('source'), node.get('source'))})" if node.get("source") else ""
+    for op, sign in _OPS.items():
+        if op in node:
+            return f"{text} {sign} {words.operand(node[op], unit)}{source}"
+    if "between" in node and isinstance(node["between"], list) and len(node["between"]) == 2:
+        low, high = (words.operand(v, unit) for v in node["between"])
+        return f"{text} from {low} to below {high}{source}"
+    if "eq" in node:
+        return f"{text} is {node['eq']}{source}"
+    if "in" in node:
+        return f"{text} is one of {', '.join(map(str, node['in']))}{source}"
+    state = node.get("is")
+    phrase = {True: "yes", False: "no (asked and absent)", "unknown": "not known", "known": "known"}.get(state, state)
+    return f"{text}: {phrase}{source}"
+
+
+def condition_lines(node: Any, words: _Vocabulary, depth: int = 0) -> list[ConditionLine]:
+    """A ``when`` tree as indented plain-language lines (``all of`` / ``any of`` / ``none of``)."""
+    if not isinstance(node, Mapping):
+        return [ConditionLine(depth, str(node))]
+    for key, head in (("all", "all of:"), ("any", "any of:")):
+        if isinstance(node.get(key), list):
+            lines = [ConditionLine(depth, head)]
+            for child in node[key]:
+                lines += condition_lines(child, words, depth + 1)
+            return lines
+    if "not" in node:
+        inner = condition_lines(node["not"], words, depth + 1)
+        if len(inner) == 1:
+            return [ConditionLine(depth, f"NOT {inner[0].text}")]
+        return [ConditionLine(depth, "NOT:"), *inner]
+    return [ConditionLine(depth, _atom_text(node, words))]
+
+
+def _conclusion_text(action: Mapping[str, Any], words: _Vocabulary) -> str:
+    if "recommend" in action:
+        extra = ", extended EEG" if action.get("extended_eeg") else ""
+        return f"recommend {words.label('actions', str(action['recommend']))}: {action.get('urgency')}{extra}"
+    for kind in ("evidence", "finding", "caveat", "ask"):
+        if kind in action:
+            text = f": {action['text']}" if action.get("text") else ""
+            return f"{kind} {action[kind]}{text}"
+    drugs = action.get("treatments", action.get("treatment"))
+    if isinstance(drugs, Mapping):
+        drugs = f"group {drugs.get('group')}"
+    elif isinstance(drugs, list):
+        drugs = ", ".join(map(str, drugs))
+    reason = f" (reason: {words.label('reasons', str(action['reason']))})" if action.get("reason") else ""
+    note = f"; {action['note']}" if action.get("note") else ""
+    return f"treatment {drugs}: {action.get('status')}{reason}{note}"
+
+
+def _citations(refs: Any, words: _Vocabulary) -> tuple[Citation, ...]:
+    out = []
+    for ref in refs if isinstance(refs, list) else []:
+        if not isinstance(ref, Mapping):
+            continue
+        key = str(ref.get("key"))
+        entry = words.references.get(key)
+        entry = entry if isinstance(entry, Mapping) else {}
+        out.append(
+            Citation(
+                key,
+                ref.get("section"),
+                _text(ref.get("grade")),
+                entry.get("citation") or None,
+                entry.get("year"),
+                entry.get("doi"),
+                entry.get("url"),
+            )
+        )
+    return tuple(out)
+
+
+def _test_text(case: Mapping[str, Any]) -> str:
+    fires = (case.get("expect") or {}).get("fires")
+    return f"{case.get('name')}: {'fires' if fires else 'does not fire'}{' (todo)' if case.get('todo') else ''}"
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def describe_rules(rules: Path | None = None, knowledge: Path | None = None) -> list[RuleInfo]:
+    """Every readable rule file, sorted by layer then id (unreadable files are left to ``rules check``)."""
+    rules, knowledge = Path(rules or rules_dir()), Path(knowledge or knowledge_dir())
+    words = _Vocabulary(knowledge)
+    infos = []
+    for doc in read_rule_docs(rules, []):
+        data = doc.data
+        then = data.get("then")
+        actions = [then] if isinstance(then, Mapping) else [a for a in then or [] if isinstance(a, Mapping)]
+        tests = data.get("tests") if isinstance(data.get("tests"), list) else []
+        authors = data.get("authors") if isinstance(data.get("authors"), list) else []
+        infos.append(
+            RuleInfo(
+                id=str(data.get("id", doc.path.stem)),
+                title=str(data.get("title", "")),
+                version=data.get("version") if isinstance(data.get("version"), int) else None,
+                status=_text(data.get("status")),
+                layer=_text(data.get("layer")),
+                authors=tuple(str(a) for a in authors),
+                reviewed=_text(data.get("reviewed")),
+                references=_citations(data.get("references"), words),
+                path=doc.shown,
+                line=doc.where("id")[0] or 1,
+                sha256=hashlib.sha256(doc.path.read_bytes()).hexdigest(),
+                rationale=_text(data.get("rationale")),
+                because=_text(data.get("because")),
+                conditions=tuple(condition_lines(data.get("when"), words)),
+                conclusions=tuple(_conclusion_text(a, words) for a in actions),
+                tests=tuple(_test_text(t) for t in tests if isinstance(t, Mapping)),
+                data=data,
+            )
+        )
+    order = {layer: i for i, layer in enumerate(LAYER_FOLDERS.values())}
+    return sorted(infos, key=lambda r: (order.get(r.layer or "", 99), r.id))
+
+
+def find_rule(rule_id: str, rules: Path | None = None, knowledge: Path | None = None) -> RuleInfo:
+    """The rule with this id; RuleFileError with the closest ids when there is none."""
+    infos = describe_rules(rules, knowledge)
+    for info in infos:
+        if info.id == rule_id:
+            return info
+    close = sorted((i.id for i in infos if rule_id.upper().split("-")[0] in i.id), key=len)[:5]
+    hint = f"did you mean {', '.join(close)}?" if close else "see `cds rules list`"
+    raise RuleFileError(f"no rule with id {rule_id!r}", path=rules or rules_dir(), hint=hint)
+
+
+def scenario_cover(rules: Path | None = None, knowledge: Path | None = None) -> dict[str, list[str]]:
+    """Rule id -> the scenario cases in which it fires (empty when the rule base does not load)."""
+    from cds.rulebase.coverage import scenario_views
+    from cds.rulebase.engine import load_rulebase
+
+    rules = Path(rules or rules_dir())
+    try:
+        rulebase = load_rulebase(rules, knowledge or knowledge_dir())
+    except RuleFileError as exc:
+        log.warning("rule book without scenario coverage: the rule base does not load (%s)", exc)
+        return {}
+    covered: dict[str, list[str]] = {}
+    for label, _view, fired in scenario_views(rulebase, rules):
+        for rule_id in fired:
+            covered.setdefault(rule_id, []).append(label)
+    return covered
+
+
+_MD = """\
+# Rule book{% if version %} — rule set {{ version }}{% endif %}
+
+{{ rules|length }} rules. Generated by `cds rules book`; do not edit.
+{% for layer, members in layers %}
+## Layer: {{ layer }} ({{ members|length }})
+{% for r in members %}
+### {{ r.id }} — {{ r.title }}
+
+- version {{ r.version }}, {{ r.status }}; authors: {{ r.authors|join(', ') or 'none' }}; reviewed {{ r.reviewed or 'never' }}
+- file `{{ r.path }}:{{ r.line }}`, sha256 `{{ r.sha256[:16] }}…`
+
+**When**
+
+{% for c in r.conditions %}{{ '  ' * c.depth }}- {{ c.text }}
+{% endfor %}
+**Then**
+
+{% for c in r.conclusions %}- {{ c }}
+{% endfor %}{% if r.rationale %}
+**Rationale.** {{ r.rationale }}
+{% endif %}
+**References**
+
+{% for c in r.references %}- {{ c.key }}{% if c.section %}, {{ c.section }}{% endif %} (grade {{ c.grade or '?' }}): {{ c.citation or 'unknown reference' }}{% if c.doi %} doi:{{ c.doi }}{% endif %}
+{% endfor %}
+**Covered by:** {{ covered.get(r.id, [])|join('; ') or 'no scenario' }}. Inline tests: {{ r.tests|length }}.
+{% endfor %}{% endfor %}"""  # noqa: E501
+
+_HTML = """\
+<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Rule book{% if version %} {{ version }}{% endif %}</title>
+<style>body{font-family:sans-serif;max-width:60em;margin:auto}section.rule{border-top:1px solid #ccc}
+code{font-size:90%}.status-draft{color:#a60}.status-retired{color:#888}</style></head><body>
+<h1>Rule book{% if version %} — rule set {{ version }}{% endif %}</h1>
+<p>{{ rules|length }} rules.</p>
+<nav><ul>{% for layer, members in layers %}<li><a href="#layer-{{ layer }}">{{ layer }}</a> ({{ members|length }})</li>{% endfor %}</ul></nav>
+{% for layer, members in layers %}<h2 id="layer-{{ layer }}">Layer: {{ layer }}</h2>
+{% for r in members %}<section class="rule status-{{ r.status }}" id="{{ r.id }}">
+<h3>{{ r.id }} — {{ r.title }}</h3>
+<p>version {{ r.version }}, {{ r.status }}; authors: {{ r.authors|join(', ') or 'none' }}; reviewed {{ r.reviewed or 'never' }}<br>
+file <code>{{ r.path }}:{{ r.line }}</code>, sha256 <code>{{ r.sha256 }}</code></p>
+<h4>When</h4><ul>{% for c in r.conditions %}<li style="margin-left:{{ c.depth * 1.5 }}em">{{ c.text }}</li>{% endfor %}</ul>
+<h4>Then</h4><ul>{% for c in r.conclusions %}<li>{{ c }}</li>{% endfor %}</ul>
+{% if r.rationale %}<p><b>Rationale.</b> {{ r.rationale }}</p>{% endif %}
+<h4>References</h4><ul>{% for c in r.references %}<li>{{ c.key }}{% if c.section %}, {{ c.section }}{% endif %} (grade {{ c.grade or '?' }}): {{ c.citation or 'unknown reference' }}{% if c.doi %} <a href="https://doi.org/{{ c.doi }}">doi:{{ c.doi }}</a>{% endif %}</li>{% endfor %}</ul>
+<p><b>Covered by:</b> {{ covered.get(r.id, [])|join('; ') or 'no scenario' }}. Inline tests: {{ r.tests|length }}.</p>
+</section>
+{% endfor %}{% endfor %}</body></html>
+"""  # noqa: E501
+
+
+def render_book(
+    infos: Sequence[RuleInfo],
+    out_dir: Path,
+    *,
+    covered: Mapping[str, Sequence[str]] | None = None,
+    version: str | None = None,
+) -> list[Path]:
+    """Write ``rulebook.html`` (autoescaped) and ``rulebook.md`` into ``out_dir``; return their paths."""
+    layers: dict[str, list[RuleInfo]] = {}
+    for info in infos:
+        layers.setdefault(info.layer or "unknown", []).append(info)
+    context = {"rules": infos, "layers": list(layers.items()), "covered": dict(covered or {}), "version": version}
+    written = []
+    for name, source, autoescape in (("rulebook.html", _HTML, True), ("rulebook.md", _MD, False)):
+        env = Environment(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=True)
+        text = env.from_string(source).render(**context)
+        path = Path(out_dir) / name
+        write_atomic(path, text)
+        written.append(path)
+    log.info("rule book: %d rules written to %s", len(infos), out_dir)
+    return written

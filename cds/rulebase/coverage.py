@@ -1,0 +1,171 @@
+"""Rule and condition coverage of the test cases (``cds rules test``; design notes, section 6.4).
+
+A rule is covered when some case makes it fire and some case blocks it; a condition (an atom of ``when``) is
+covered when some case makes it true and some case makes it false. Cases are the rules' inline ``tests:``
+(each exercises only its own rule) and the whole-patient ``*.scenario.yaml`` cases (each exercises every active
+rule: the engine runs on the patient, and every atom is evaluated on the resulting facts). Percentages use
+integer arithmetic (``covered * 100 // total``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cds.errors import InputError
+from cds.rulebase.intervals import atoms_of
+
+__all__ = ["ConditionCoverage", "CoverageReport", "compute_coverage", "scenario_views"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConditionCoverage:
+    """One atom of one rule: where it is and how many cases made it true and false."""
+
+    rule_id: str
+    location: str
+    text: str
+    seen_true: int
+    seen_false: int
+
+    @property
+    def covered(self) -> bool:
+        return self.seen_true > 0 and self.seen_false > 0
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    """Active rules never fired / never blocked, and every atom's coverage."""
+
+    cases: int
+    active_rules: tuple[str, ...]
+    never_fired: tuple[str, ...]
+    never_blocked: tuple[str, ...]
+    conditions: tuple[ConditionCoverage, ...]
+
+    @property
+    def uncovered_conditions(self) -> tuple[ConditionCoverage, ...]:
+        return tuple(c for c in self.conditions if not c.covered)
+
+    @property
+    def rule_pct(self) -> int:
+        """Share of (rule, outcome) pairs seen: each active rule counts twice (fired, blocked)."""
+        total = 2 * len(self.active_rules)
+        missed = len(self.never_fired) + len(self.never_blocked)
+        return 100 if total == 0 else (total - missed) * 100 // total
+
+    @property
+    def condition_pct(self) -> int:
+        total = len(self.conditions)
+        return 100 if total == 0 else (total - len(self.uncovered_conditions)) * 100 // total
+
+
+def _atom_text(node: Mapping[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in node.items()) + "}"
+
+
+def _derived(firings: list[dict]) -> dict[str, set[str]]:
+    derived: dict[str, set[str]] = {"evidence": set(), "findings": set(), "recommendations": set()}
+    for firing in firings:
+        for item in firing.get("asserted") or []:
+            if item.get("type") == "evidence":
+                derived["evidence"].add(item["code"])
+            elif item.get("type") == "finding":
+                derived["findings"].add(item["code"])
+            elif item.get("type") == "recommendation":
+                derived["recommendations"].add(item["action"])
+    return derived
+
+
+def scenario_views(rulebase: Any, rules_dir: Path) -> Iterator[tuple[str, Any, set[str]]]:
+    """(case label, fact view, rules fired) of every scenario case that runs (broken cases are the harness's)."""
+    from cds.facts.build import build_patient_facts
+    from cds.facts.patient import parse_patient, read_patient
+    from cds.facts.types import DatumRecord
+    from cds.facts.yamlfile import load_yaml
+    from cds.rulebase.evaluate import FactView
+    from cds.rulebase.scenarios import scenario_files
+
+    kb = rulebase.kb
+    for path in scenario_files(rules_dir):
+        try:
+            root = load_yaml(path, error_cls=InputError)
+        except InputError:
+            continue
+        for i, case in enumerate(root.get("cases") or [] if isinstance(root, Mapping) else []):
+            if not isinstance(case, Mapping):
+                continue
+            label = f"{path.name}: {case.get('name', f'case {i + 1}')}"
+            try:
+                patient_ref = case.get("patient", case.get("file"))
+                if isinstance(patient_ref, str):
+                    patient = read_patient(path.parent / patient_ref, knowledge=kb)
+                else:
+                    patient = parse_patient(patient_ref, path=path, knowledge=kb)
+            except InputError:
+                continue
+            records = build_patient_facts(patient, kb) + [
+                DatumRecord(str(k), v, v is not None, "recording", None, "scenario measurement")
+                for k, v in (case.get("measurements") or {}).items()
+            ]
+            firings = rulebase.run_facts(records)
+            yield label, FactView.from_records(records, **_derived(firings)), {f["rule"] for f in firings}
+
+
+def _inline_views(rulebase: Any) -> Iterator[tuple[Any, Any]]:
+    from cds.rulebase.evaluate import FactView
+    from cds.rulebase.scenarios import given_facts
+
+    for spec in rulebase.rules.rules:
+        for case in spec.tests:
+            records, derived = given_facts(case["given"], rulebase.kb)
+            yield spec, FactView.from_records(records, **derived)
+
+
+def compute_coverage(rulebase: Any, rules_dir: Path) -> CoverageReport:
+    """Coverage of the active rules of ``rulebase`` by their inline tests and the scenarios under ``rules_dir``."""
+    from cds.rulebase.evaluate import evaluate
+
+    thresholds = rulebase.kb.thresholds
+    active = {r.id: r for r in rulebase.rules.active()}
+    atoms = {rid: [a for a, _ in atoms_of(spec.root["when"])] for rid, spec in active.items()}
+    counts = {(rid, i): [0, 0] for rid, found in atoms.items() for i in range(len(found))}
+    fired: set[str] = set()
+    blocked: set[str] = set()
+    cases = 0
+
+    def _count(rule_id: str, view: Any) -> None:
+        for i, atom in enumerate(atoms[rule_id]):
+            holds = evaluate(dict(atom.node), view, thresholds)[0]
+            counts[(rule_id, i)][0 if holds else 1] += 1
+
+    for spec, view in _inline_views(rulebase):
+        cases += 1
+        if spec.id in active:
+            (fired if evaluate(spec.when, view, thresholds)[0] else blocked).add(spec.id)
+            _count(spec.id, view)
+    for _label, view, fired_here in scenario_views(rulebase, rules_dir):
+        cases += 1
+        fired |= fired_here & set(active)
+        blocked |= set(active) - fired_here
+        for rule_id in active:
+            _count(rule_id, view)
+    conditions = []
+    for rule_id, found in atoms.items():
+        for i, atom in enumerate(found):
+            where = f"rules/{active[rule_id].path}:{atom.location[0]}:{atom.location[1]}" if atom.location else ""
+            t, f = counts[(rule_id, i)]
+            conditions.append(ConditionCoverage(rule_id, where, _atom_text(atom.node), t, f))
+    ids = tuple(sorted(active))
+    return CoverageReport(
+        cases=cases,
+        active_rules=ids,
+        never_fired=tuple(r for r in ids if r not in fired),
+        never_blocked=tuple(r for r in ids if r not in blocked),
+        conditions=tuple(conditions),
+    )
