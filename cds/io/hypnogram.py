@@ -212,12 +212,15 @@ def read_hypnogram(path: str | Path, *, recording_start: datetime | None = None)
 
 
 def check_hypnogram(hyp: Hypnogram, recording_duration_s: float, *, path: str | Path | None) -> tuple[Caveat, ...]:
-    """Compare the hypnogram span with the recording; no overlap at all is an error, a mismatch a caveat."""
+    """Compare the hypnogram span with the recording; no overlap at all is an error, a mismatch a caveat.
+
+    Returns only the caveats of this comparison; the reading caveats stay in ``hyp.caveats``.
+    """
     overlap_s = min(hyp.end_s, recording_duration_s) - max(hyp.start_s, 0.0)
     span = f"hypnogram {hyp.start_s:g}-{hyp.end_s:g} s, recording 0-{recording_duration_s:g} s"
     if overlap_s <= 0:
         raise HypnogramError(f"hypnogram does not overlap the recording ({span})", path=path)
-    caveats = list(hyp.caveats)
+    caveats = []
     hyp_len = hyp.end_s - hyp.start_s
     if (
         abs(hyp_len - recording_duration_s) > 2 * hyp.epoch_s

@@ -102,6 +102,11 @@ def test_check_hypnogram():
     hyp = Hypnogram(("W",) * 10, 30.0, 0.0, None, None, "h.csv", "aasm")
     assert check_hypnogram(hyp, 300.0, path="h.csv") == ()
     assert check_hypnogram(hyp, 330.0, path="h.csv") == ()  # within two epochs
+    with_reading_caveat = hypnogram_from_annotations(
+        [_ann(0, 300, "Sleep stage W"), _ann(0, 30, "Sleep stage N1")], source="h.csv"
+    )
+    assert [c.code for c in with_reading_caveat.caveats] == ["hypnogram_overlaps"]
+    assert check_hypnogram(with_reading_caveat, 300.0, path="h.csv") == ()  # not repeated here
     (cav,) = check_hypnogram(hyp, 3600.0, path="h.csv")
     assert cav.code == "hypnogram_length_mismatch" and "5.0 min" in cav.text and "60.0 min" in cav.text
     late = Hypnogram(("W",) * 10, 30.0, 4000.0, None, None, "h.csv", "aasm")
