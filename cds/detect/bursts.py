@@ -14,6 +14,9 @@ from cds.standards import SignalRules
 
 __all__ = ["Bursts", "detect_bursts"]
 
+OFFSET_FRACTION = 0.25  # a burst ends where the envelope falls to a quarter of the onset excess (8 -> 2 µV) ...
+HOLD_S = 0.02  # ... for at least this long, so one burst is not split by a dip of its own envelope
+
 
 @dataclass(frozen=True, eq=False)
 class Bursts:
@@ -36,12 +39,14 @@ def detect_bursts(
     max_duration_s: float,
     rules: SignalRules,
 ) -> Bursts:
-    """Bursts whose ``envelope_s`` mean-rectified envelope stays ``above_rest_uv`` above the local resting level
-    for ``min_duration_s``-``max_duration_s`` (the duration measured on that envelope)."""
+    """Bursts whose ``envelope_s`` mean-rectified envelope rises ``above_rest_uv`` above the local resting level,
+    ending when it falls to ``OFFSET_FRACTION`` of that excess for ``HOLD_S`` (the LM onset/offset logic at a
+    short time scale); kept when the duration lies in ``min_duration_s``-``max_duration_s``."""
     env = short_envelope(filtered, envelope_s)
     rest = compute_resting_level(env, rules)
     above = env.values_uv > rest + above_rest_uv
-    onsets, ends = find_threshold_events(above, ~above, 1)
+    below = env.values_uv <= rest + OFFSET_FRACTION * above_rest_uv
+    onsets, ends = find_threshold_events(above, below, max(1, round(HOLD_S / env.step_s)))
     duration = (ends - onsets) * env.step_s
     keep = (duration >= min_duration_s - 1e-9) & (duration <= max_duration_s + 1e-9)
     onsets, ends = onsets[keep], ends[keep]

@@ -46,11 +46,13 @@ def find_wake_to_n1_transitions(stages: tuple[str, ...] | list[str], epoch_s: fl
     return start_s + idx * epoch_s
 
 
-def _isolated(b: Bursts) -> NDArray[np.bool_]:
-    gaps = np.diff(b.onset_s)
-    left = np.concatenate(([np.inf], gaps))
-    right = np.concatenate((gaps, [np.inf]))
-    return (left > ISOLATION_S) & (right > ISOLATION_S)
+def _isolated(candidates: Bursts, everything: Bursts) -> NDArray[np.bool_]:
+    """No other burst of at least half the candidate's peak within ``ISOLATION_S`` (ECG beats are far smaller)."""
+    if candidates.onset_s.size == 0:
+        return np.zeros(0, dtype=bool)
+    dt = np.abs(candidates.onset_s[:, None] - everything.onset_s[None, :])
+    rival = (dt > 1e-9) & (dt <= ISOLATION_S) & (everything.peak_uv[None, :] >= 0.5 * candidates.peak_uv[:, None])
+    return ~rival.any(axis=1)
 
 
 def detect_sleep_onset_jerks(
@@ -70,13 +72,14 @@ def detect_sleep_onset_jerks(
                              min_duration_s=rules.min_duration_s, max_duration_s=rules.max_duration_s,
                              rules=standard.signal)  # fmt: skip
 
-    chin_b = bursts(chin)
-    chin_b = chin_b.select(_isolated(chin_b))
+    all_chin = bursts(chin)
     transitions = np.asarray(transitions_s, dtype=np.float64)
-    near = np.zeros(chin_b.onset_s.size, dtype=bool)
+    near = np.zeros(all_chin.onset_s.size, dtype=bool)
     if transitions.size:
-        near = np.abs(chin_b.onset_s[:, None] - transitions[None, :]).min(axis=1) <= rules.transition_window_s
-    keep = near
+        near = np.abs(all_chin.onset_s[:, None] - transitions[None, :]).min(axis=1) <= rules.transition_window_s
+    chin_b = all_chin.select(near)
+    chin_b = chin_b.select(_isolated(chin_b, all_chin))
+    keep = np.ones(chin_b.onset_s.size, dtype=bool)
     for leg in legs:
         lb = bursts(leg)
         if lb.onset_s.size == 0:

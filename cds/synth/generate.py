@@ -134,7 +134,7 @@ def _synthesise(config: SynthConfig, stages: list[str], ev: PlantedEvents, rng: 
             out[role][s : s + m] += rng.uniform(80, 250) * _burst(rng, m, d / 2, fs)
     for o, d, side in zip(ev.fm_onset_s, ev.fm_duration_s, ev.fm_side, strict=True):
         s, m = int(o * fs), int(d * fs)
-        out[f"{side}_leg"][s : s + m] += rng.uniform(40, 90) * _burst(rng, m, d / 2, fs)
+        out[f"{side}_leg"][s : s + m] += rng.uniform(50, 120) * _burst(rng, m, d / 2, fs)
     _add_artefacts(config, out, n, rng)
     return out
 
