@@ -136,6 +136,9 @@ def _fire(engine: TracingEngine, spec: RuleSpec) -> None:
     assert engine.kb is not None
     facts = sorted((f for f in engine.current.facts if not isinstance(f, InitialFact)), key=lambda f: f["__factid__"])
     matched = [{"id": f["__factid__"], **fact_to_dict(f)} for f in facts]
+    ids = [m["id"] for m in matched]
+    if any(f["rule"] == spec.id and [m["id"] for m in f["facts"]] == ids for f in engine.firings):
+        return  # two branches of an `any` matched the same facts: one firing, not two
     asserted = [item for action in spec.then for item in _assert_action(engine, spec, action, engine.kb)]
     engine.firings.append(
         {

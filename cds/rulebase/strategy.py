@@ -27,8 +27,15 @@ class RuleIdStrategy(Strategy):
     """Keeps ``agenda.activations`` sorted so that ``pop()`` (the last element) is the next to fire."""
 
     def _update_agenda(self, agenda: Any, added: Any, removed: Any) -> None:
-        gone = {(activation_order_key(a), a.rule) for a in removed}
-        keep = [a for a in agenda.activations if (activation_order_key(a), a.rule) not in gone]
+        keep = list(agenda.activations)
+        for act in removed:
+            # remove ONE equal activation: the branches of an ``any`` share the rule object, so two pending
+            # activations can be indistinguishable, and only one of them is retracted
+            key = activation_order_key(act)
+            for i, other in enumerate(keep):
+                if other.rule is act.rule and activation_order_key(other) == key and other.facts == act.facts:
+                    del keep[i]
+                    break
         for act in added:
             act.key = activation_order_key(act)
         keep.extend(added)

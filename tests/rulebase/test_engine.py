@@ -48,10 +48,18 @@ def test_gte_threshold_and_evidence_atom(tiny_rulebase):
 
 
 def test_any_holds_through_either_branch(tiny_rulebase):
-    impaired = decide(tiny_rulebase, age_years=40, symptoms={"insomnia": False, "daytime_impairment": True},
-                      polysomnography={"plms_index": 30})  # fmt: skip
-    neither = decide(tiny_rulebase, age_years=40, symptoms={"insomnia": False, "daytime_impairment": False},
-                     polysomnography={"plms_index": 30})  # fmt: skip
+    impaired = decide(
+        tiny_rulebase,
+        age_years=40,
+        symptoms={"insomnia": False, "daytime_impairment": True},
+        polysomnography={"plms_index": 30},
+    )
+    neither = decide(
+        tiny_rulebase,
+        age_years=40,
+        symptoms={"insomnia": False, "daytime_impairment": False},
+        polysomnography={"plms_index": 30},
+    )
     assert findings(impaired) == ["plmd"]
     assert findings(neither) == []
 
@@ -73,8 +81,9 @@ def test_unknown_is_not_false(tiny_rulebase):
     assert "TRI-PSG-ROUTINE" in fired(unknown)
     reported = decide(tiny_rulebase, age_years=30, polysomnography={"plms_index": 2})
     assert "TRI-PSG-ROUTINE" not in fired(reported)
-    assert unknown["asks"] == [{"field": "psg.plms_index", "rules": ["TRI-PSG-ROUTINE"],
-                                "text": "No polysomnogram: PLMS index unknown."}]  # fmt: skip
+    assert unknown["asks"] == [
+        {"field": "psg.plms_index", "rules": ["TRI-PSG-ROUTINE"], "text": "No polysomnogram: PLMS index unknown."}
+    ]
 
 
 def test_bool_atom_on_drug_class_family(tiny_rulebase):
@@ -197,9 +206,17 @@ def test_safety_re_check_never_lets_contraindicated_through(status):
     from cds.audit.record import resolve_treatments
 
     firings = [
-        {"rule": "A", "because": "", "asserted": [{"type": "treatment", "drug": "x", "status": status,
-                                                    "reason": "r", "layer": "treatment"}]},
-        {"rule": "B", "because": "", "asserted": [{"type": "treatment", "drug": "x", "status": "contraindicated",
-                                                    "reason": "r", "layer": "safety"}]},
-    ]  # fmt: skip
+        {
+            "rule": "A",
+            "because": "",
+            "asserted": [{"type": "treatment", "drug": "x", "status": status, "reason": "r", "layer": "treatment"}],
+        },
+        {
+            "rule": "B",
+            "because": "",
+            "asserted": [
+                {"type": "treatment", "drug": "x", "status": "contraindicated", "reason": "r", "layer": "safety"}
+            ],
+        },
+    ]
     assert resolve_treatments(firings)["x"][0] == "contraindicated"

@@ -94,9 +94,21 @@ def _records(f):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(node=_NODE, facts=_FACTS)
 def test_evaluator_agrees_with_experta(tiny_kb, node, facts):
-    spec = RuleSpec(id="TRI-X", title="x", version=1, status="active", layer="triage", references=(),
-                    when=node, then=({"caveat": "no_respiratory", "text": "x"},), because="x", tests=(),
-                    path="3-triage/TRI-X.yaml", sha256="0", data={})  # fmt: skip
+    spec = RuleSpec(
+        id="TRI-X",
+        title="x",
+        version=1,
+        status="active",
+        layer="triage",
+        references=(),
+        when=node,
+        then=({"caveat": "no_respiratory", "text": "x"},),
+        because="x",
+        tests=(),
+        path="3-triage/TRI-X.yaml",
+        sha256="0",
+        data={},
+    )
     rulebase = RuleBase(RuleSet((spec,), "x", "rules"), tiny_kb)
     records = _records(facts)
     derived = [Evidence(code=c) for c in sorted(facts["evidence"])] + [
@@ -105,3 +117,27 @@ def test_evaluator_agrees_with_experta(tiny_kb, node, facts):
     fired = bool(rulebase.run_facts(records, derived))
     view = FactView.from_records(records, evidence=facts["evidence"], findings=facts["findings"])
     assert evaluate(node, view, tiny_kb.thresholds)[0] == fired
+
+
+def test_regression_not_all_with_one_unknown_field_fires_in_experta(tiny_kb):
+    """Found by the differential test: the branches of an `any` share one experta rule object, and the agenda
+    strategy used to retract both when one branch stopped matching."""
+    node = {"not": {"all": [{"field": "symptoms.insomnia", "is": True}, {"field": "sex", "eq": "female"}]}}
+    spec = RuleSpec(
+        id="TRI-X",
+        title="x",
+        version=1,
+        status="active",
+        layer="triage",
+        references=(),
+        when=node,
+        then=({"caveat": "no_respiratory", "text": "x"},),
+        because="x",
+        tests=(),
+        path="3-triage/TRI-X.yaml",
+        sha256="0",
+        data={},
+    )
+    rulebase = RuleBase(RuleSet((spec,), "x", "rules"), tiny_kb)
+    firings = rulebase.run_facts([DatumRecord("sex", "female", True, "patient")])
+    assert [f["rule"] for f in firings] == ["TRI-X"]

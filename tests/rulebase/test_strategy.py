@@ -26,8 +26,14 @@ def test_trace_identical_across_hash_seeds():
     outputs = set()
     for seed in ("0", "1", "7", "42", "1234"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        done = subprocess.run([sys.executable, "-c", SCRIPT, str(TINY_RULES), str(TINY_KNOWLEDGE)], env=env,
-                              capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-c", SCRIPT, str(TINY_RULES), str(TINY_KNOWLEDGE)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         outputs.add(done.stdout)
     assert len(outputs) == 1
     text = outputs.pop()
@@ -37,8 +43,16 @@ def test_trace_identical_across_hash_seeds():
 def test_order_is_layer_then_rule_id(tiny_rulebase):
     from cds.facts.patient import parse_patient
 
-    data = {"schema": "cds.patient/v1", "id": "S", "age_years": 40, "pregnant": True, "medications": ["oxycodone"],
-            "symptoms": {"insomnia": True}, "labs": {"ferritin_ng_ml": 20}, "polysomnography": {"plms_index": 30}}  # fmt: skip
+    data = {
+        "schema": "cds.patient/v1",
+        "id": "S",
+        "age_years": 40,
+        "pregnant": True,
+        "medications": ["oxycodone"],
+        "symptoms": {"insomnia": True},
+        "labs": {"ferritin_ng_ml": 20},
+        "polysomnography": {"plms_index": 30},
+    }
     patient = parse_patient(data, path="p.yaml", knowledge=tiny_rulebase.kb)
     trace = tiny_rulebase.decide(patient, patient_sha256="")["trace"]
     order = [(-f["salience"], f["rule"]) for f in trace]
