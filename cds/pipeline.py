@@ -102,7 +102,8 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     if progress:
         progress("rules", 1.0)
         progress("letter", 0.0)
-    letter = render_letter(decision, analysis=analysis, letter_date=letter_date)
+    stages = _night_stages(request, analysis) if analysis is not None else None
+    letter = render_letter(decision, analysis=analysis, letter_date=letter_date, hypnogram=stages)
     files: dict[str, str | bytes] = {
         "decision.json": decision_json if decision_json.endswith("\n") else decision_json + "\n",
         "letter.html": letter.html,
@@ -152,6 +153,30 @@ def _analyse(request: TriageRequest, progress: ProgressFn | None) -> dict[str, A
     )
     analysis = report.to_dict() if hasattr(report, "to_dict") else dict(report)
     return json.loads(json.dumps(analysis, sort_keys=True))  # plain JSON types, as analysis.json will hold
+
+
+def _night_stages(request: TriageRequest, analysis: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Stages per epoch for the night figure. The analysis record only summarises its hypnogram, so read it
+    again (annotations only, or the hypnogram file) exactly as the analysis did; None when it had none."""
+    summary = analysis.get("hypnogram")
+    if not summary:
+        return None
+    if isinstance(summary.get("stages"), list):
+        return dict(summary)
+    from cds.io.edf import read_annotations, read_start
+    from cds.io.hypnogram import hypnogram_from_annotations, read_hypnogram
+
+    try:
+        if request.hypnogram_path is not None:
+            hyp = read_hypnogram(request.hypnogram_path, recording_start=read_start(request.recording_path))
+        else:
+            hyp = hypnogram_from_annotations(read_annotations(request.recording_path), source=summary.get("source", ""))
+    except InputError as exc:  # the analysis read it a moment ago; the figure then shows events only
+        log.warning("hypnogram not drawn in the letter figure: %s", exc)
+        return None
+    if hyp is None:
+        return None
+    return {"stages": list(hyp.stages), "epoch_s": hyp.epoch_s, "start_s": hyp.start_s}
 
 
 def _sha256_file(path: Path, error_cls: type[InputError]) -> str:

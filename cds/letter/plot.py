@@ -35,18 +35,19 @@ _RC = {
 }
 
 
-def render_night_figure(analysis: Mapping[str, Any]) -> str | None:
+def render_night_figure(analysis: Mapping[str, Any], *, hypnogram: Mapping[str, Any] | None = None) -> str | None:
     """Return the night figure as an inline SVG string, or None when the analysis has nothing to draw.
 
     Top panel: the hypnogram (stages per epoch) when one was available. Bottom panel: one tick per detected
     leg movement (periodic ones, i.e. members of a PLM series, in a separate row), and sleep-onset jerks.
-    Time axis in hours from the start of the recording.
+    Time axis in hours from the start of the recording. ``hypnogram`` (``stages``, ``epoch_s``, ``start_s``)
+    supplies the stages when the analysis record only summarises its hypnogram.
     """
     import matplotlib
     from matplotlib.figure import Figure
 
     duration_h = float(analysis.get("recording", {}).get("duration_s") or 0.0) / 3600.0
-    segments = _stage_segments(analysis.get("hypnogram"))
+    segments = _stage_segments(hypnogram or analysis.get("hypnogram"))
     movements = (analysis.get("leg_movements") or {}).get("events") or []
     jerks = (analysis.get("sleep_onset_jerks") or {}).get("events") or []
     if duration_h <= 0 and not segments and not movements:
@@ -80,8 +81,8 @@ def _stage_segments(hypnogram: Mapping[str, Any] | None) -> list[tuple[float, fl
     if stages:
         offset_s = float(hypnogram.get("start_s") or hypnogram.get("offset_s") or 0.0)
         pairs = [(offset_s + i * epoch_s, str(s)) for i, s in enumerate(stages)]
-    else:
-        pairs = [(float(e["onset_s"]), str(e["stage"])) for e in hypnogram.get("epochs") or []]
+    elif isinstance(hypnogram.get("epochs"), list):
+        pairs = [(float(e["onset_s"]), str(e["stage"])) for e in hypnogram["epochs"]]
     runs: list[tuple[float, float, str]] = []
     for onset_s, label in pairs:
         stage = _STAGE_ALIASES.get(label.upper())

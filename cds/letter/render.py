@@ -47,17 +47,19 @@ def render_letter(
     knowledge: LetterKnowledge | None = None,
     letter_date: str | None = None,
     template_dir: Path | None = None,
+    hypnogram: Mapping[str, Any] | None = None,
 ) -> RenderedLetter:
     """Render ``decision`` (and ``analysis`` when a recording was scored) as HTML and Markdown letters.
 
     ``letter_date`` (YYYY-MM-DD) is printed only when given: without it the output has no wall-clock content.
+    ``hypnogram`` (stages per epoch) draws the hypnogram in the night figure.
     Raises TemplateError naming the template when one is missing or broken.
     """
     from cds.letter.plot import render_night_figure
 
     knowledge = knowledge or load_letter_knowledge()
     view = build_letter_view(decision, analysis=analysis, knowledge=knowledge, letter_date=letter_date)
-    figure_svg = render_night_figure(analysis) if analysis else None
+    figure_svg = render_night_figure(analysis, hypnogram=hypnogram) if analysis else None
     folder = template_dir or templates_dir()
     html = _render(folder, "letter.html.j2", {**view, "figure_svg": figure_svg}, autoescape=True)
     markdown = _render(folder, "letter.md.j2", view, autoescape=False)

@@ -86,7 +86,7 @@ def recording_view(analysis: Mapping[str, Any] | None, recording_input: Mapping[
             {"role": role.replace("_", " "), "label": channels.get(role) or "not found"}
             for role in ("left_leg", "right_leg", "chin")
         ],
-        "sfreq_hz": _fmt(channels.get("sfreq_hz")),
+        "sfreq_hz": _rates(channels.get("sfreq_hz")),
         "hypnogram": "given" if analysis.get("hypnogram") else "not given (sleep and wake not separated)",
         "numbers": [
             ("Total sleep time", _fmt(sleep.get("total_sleep_time_min")), "min"),
@@ -153,6 +153,18 @@ def footer_view(inputs: Mapping[str, Any]) -> dict[str, str]:
         "recording": str((inputs.get("recording") or {}).get("name") or ""),
         "recording_sha256": str((inputs.get("recording") or {}).get("sha256") or ""),
     }
+
+
+def _rates(sfreq_hz: Any) -> str:
+    """Sampling rate(s) in Hz: one number when all channels share it, else per channel."""
+    if isinstance(sfreq_hz, Mapping):
+        values = sorted({_fmt(float(v)) for v in sfreq_hz.values() if v is not None})
+        if len(values) == 1:
+            return values[0]
+        return (
+            ", ".join(f"{k.replace('_', ' ')} {_fmt(float(v))}" for k, v in sorted(sfreq_hz.items()) if v) or "unknown"
+        )
+    return _fmt(sfreq_hz)
 
 
 def _lower_first(text: str) -> str:

@@ -142,7 +142,12 @@ _DECISION = {
 
 _ANALYSIS = {
     "recording": {"name": "night1.edf", "sha256": "b" * 64, "duration_s": 1800.0},
-    "channels": {"left_leg": "LAT", "right_leg": "RAT", "chin": "Chin", "sfreq_hz": 256.0},
+    "channels": {
+        "left_leg": "LAT",
+        "right_leg": "RAT",
+        "chin": "Chin",
+        "sfreq_hz": {"left_leg": 256.0, "right_leg": 256.0, "chin": 256.0},
+    },
     "parameters": {"standard": "aasm"},
     "hypnogram": {"epoch_s": 30.0, "stages": ["W"] * 4 + ["N1"] * 4 + ["N2"] * 30 + ["N3"] * 12 + ["R"] * 10},
     "sleep": {

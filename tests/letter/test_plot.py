@@ -41,3 +41,10 @@ def test_stage_segments_merge_runs_and_skip_unknown_labels():
         (0, 60, "W"), (60, 90, "N1"), (120, 180, "N2"), (180, 210, "R"),
     ]  # fmt: skip
     assert _stage_segments(None) == []
+
+
+def test_summary_only_hypnogram_draws_stages_passed_separately(analysis):
+    stages = analysis["hypnogram"]
+    analysis["hypnogram"] = {"epoch_s": 30.0, "epochs": 60, "scheme": "aasm", "start_s": 0.0}  # as cds analyze
+    assert "Hypnogram" not in render_night_figure(analysis)
+    assert "Hypnogram" in render_night_figure(analysis, hypnogram=stages)
