@@ -70,3 +70,39 @@ def test_show_prints_decision_and_patient_text(log_path, capsys):
     assert shown["patient_text"] == "id: P-0002\n"
     assert run(["audit", "show", "9", "--log", str(log_path)]) == 3
     assert "no record '9'" in capsys.readouterr().err
+
+
+def _minibase():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("minibase", Path(__file__).parents[1] / "rulebase" / "minibase.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_replay_shows_what_the_current_rule_set_changes(tmp_path, capsys):
+    from cds.facts.patient import read_patient
+    from cds.rulebase.engine import load_rulebase
+
+    minibase = _minibase()
+    old = minibase.write_minibase(tmp_path / "old")
+    new = minibase.write_minibase(tmp_path / "new", adult_threshold=10)
+    rulebase = load_rulebase(old / "rules", old / "knowledge")
+    patient_file = old / "cases" / "P1.yaml"
+    decision = rulebase.decide(read_patient(patient_file, knowledge=rulebase.kb), patient_sha256="x")
+    path = tmp_path / "log.sqlite"
+    DecisionLog(path).append(json.loads(json.dumps(decision)), patient_text=patient_file.read_text())
+    DecisionLog(path).append(_decision(9))  # no patient text stored
+    args = ["audit", "replay", "1", "--log", str(path), "--knowledge"]
+    assert run([*args, str(old / "knowledge"), "--rules", str(old / "rules")]) == 0
+    assert "same decision" in capsys.readouterr().out
+    assert run([*args, str(new / "knowledge"), "--rules", str(new / "rules"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["changes"] == [
+        "finding plmd: none -> present",
+        "recommendation polysomnography: none -> routine",
+        "recommendation reassurance: routine -> none",
+    ]
+    assert run(["audit", "replay", "2", "--log", str(path)]) == 3
+    assert "record 2 has no stored patient file" in capsys.readouterr().err
