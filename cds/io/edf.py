@@ -40,6 +40,7 @@ class Signal:
     unit: str
     physical_min_uv: float
     physical_max_uv: float
+    resolution_uv: float | None = None  # µV per digital step: (physical range) / (digital range)
 
     @property
     def duration_s(self) -> float:
@@ -85,7 +86,13 @@ class Recording:
             "n_signals": len(self.labels),
             "roles": {role.value: label for role, label in self.roles.items()},
             "signals": {
-                role.value: {"label": s.label, "sfreq_hz": s.sfreq_hz, "unit": s.unit, "n_samples": int(s.data_uv.size)}
+                role.value: {
+                    "label": s.label,
+                    "sfreq_hz": s.sfreq_hz,
+                    "unit": s.unit,
+                    "n_samples": int(s.data_uv.size),
+                    "resolution_uv": s.resolution_uv,
+                }
                 for role, s in self.signals.items()
             },
             "n_annotations": len(self.annotations),
@@ -208,7 +215,8 @@ def _read_signal(reader: _Reader, header: EdfHeader, role: ChannelRole, label: s
         unit,
         scale,
     )
-    return Signal(label, role, data_uv, sfreq_hz, unit, lo, hi)
+    resolution_uv = (hi - lo) / (header.digital_max[idx] - header.digital_min[idx])
+    return Signal(label, role, data_uv, sfreq_hz, unit, lo, hi, resolution_uv)
 
 
 def _role_caveats(name: str, wanted: tuple[ChannelRole, ...], roles: Mapping[ChannelRole, str | None]) -> list[Caveat]:

@@ -289,6 +289,11 @@ def test_subject1_nox_a1_through_edfio_with_dc_offsets(real_data_dir: Path):
         physical_v = header.physical_min[i] + (digital - header.digital_min[i]) * gain
         np.testing.assert_allclose(sig.data_uv, physical_v * 1e6, rtol=1e-9, atol=1e-6)
     assert (left.physical_min_uv, left.physical_max_uv) == pytest.approx((-1_024_000, 1_024_000), rel=1e-5)
+    # 16 bits over ±1.024 V: 31.25 µV per digital step, coarser than the 8-µV LM threshold (AASM)
+    assert left.resolution_uv == pytest.approx(31.25, rel=1e-3) and right.resolution_uv == pytest.approx(
+        31.25, rel=1e-3
+    )
+    assert rec.signals[C].resolution_uv == pytest.approx(6546 / 65534, rel=1e-9)  # chin: -3270..3276 µV
     assert rec.caveats == ()
 
 
@@ -345,8 +350,20 @@ def test_recording_to_dict_carries_file_facts_without_samples(three_channel_edf)
     d = rec.to_dict()
     assert d["roles"] == {"left_leg": "EMG LAT", "right_leg": "EMG RAT", "chin": "Chin"}
     assert d["signals"] == {
-        "left_leg": {"label": "EMG LAT", "sfreq_hz": 200.0, "unit": "V", "n_samples": 2000},
-        "right_leg": {"label": "EMG RAT", "sfreq_hz": 250.0, "unit": "mV", "n_samples": 2500},
+        "left_leg": {
+            "label": "EMG LAT",
+            "sfreq_hz": 200.0,
+            "unit": "V",
+            "n_samples": 2000,
+            "resolution_uv": pytest.approx(20000 / 65535),
+        },
+        "right_leg": {
+            "label": "EMG RAT",
+            "sfreq_hz": 250.0,
+            "unit": "mV",
+            "n_samples": 2500,
+            "resolution_uv": pytest.approx(4000 / 65535),
+        },
     }
     assert (d["start"], d["duration_s"], d["n_signals"], d["n_annotations"]) == ("2024-03-01T22:30:00", 10.0, 4, 2)
     assert d["sha256"] == rec.sha256 and d["caveats"] == []

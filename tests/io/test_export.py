@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -75,6 +76,9 @@ def test_writes_are_atomic_and_replace_existing(tmp_path: Path):
     write_events_csv(path, [(5.0, 1.0, "B")])
     assert path.read_text() == "onset_s,duration_s,type\n5,1,B\n"
     assert [p.name for p in path.parent.iterdir()] == ["ev.csv"]  # no temporary left behind
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
 
 
 def test_csv_quotes_labels_with_commas(tmp_path: Path):
