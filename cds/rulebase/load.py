@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
 from cds.errors import RuleFileError
 from cds.facts.yamlfile import Problems, load_yaml, locate, to_plain
@@ -78,13 +77,39 @@ def rule_files(rules_dir: Path) -> list[Path]:
     return sorted(out)
 
 
+def _best(error: Any) -> Any:
+    """For a ``oneOf`` failure, the error of the branch the author most likely meant (its keys are present)."""
+    if not error.context:
+        return error
+    branches: dict[Any, list] = {}
+    for sub in error.context:
+        branches.setdefault(sub.schema_path[0], []).append(sub)
+
+    def score(errs: list) -> tuple[int, int]:
+        shallow = sum(1 for e in errs if not e.relative_path and e.validator in ("required", "additionalProperties"))
+        return shallow, len(errs)
+
+    chosen = min(branches.values(), key=score)
+    return _best(max(chosen, key=lambda e: len(e.absolute_path)))
+
+
+def _message(error: Any) -> tuple[list, str]:
+    keys = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in allowed)
+        if extra:
+            hint = ", ".join(sorted(allowed))
+            return [*keys, extra[0]], f"unknown key '{extra[0]}' (allowed: {hint})"
+    return keys, error.message
+
+
 def _schema_problems(path: Path, root: Any, data: dict, problems: Problems) -> bool:
     errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     for error in errors:
-        detail = best_match(error.context) if error.context else error
-        keys = list(detail.absolute_path)
-        where = ".".join(map(str, keys)) or "(top)"
-        problems.add(path, locate(root, keys), f"{where}: {detail.message}")
+        keys, text = _message(_best(error))
+        where = ".".join(map(str, keys[:-1] if text.startswith("unknown key") else keys)) or "(top)"
+        problems.add(path, locate(root, keys), f"{where}: {text}")
     return not errors
 
 
