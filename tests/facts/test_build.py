@@ -1,0 +1,85 @@
+"""Facts from a patient and from a `cds analyze` result: unknown is not false; null is unknown, never 0."""
+
+from __future__ import annotations
+
+from cds.facts.build import build_patient_facts, build_recording_facts
+from cds.facts.patient import parse_patient
+
+
+def facts(kb, **fields):
+    p = parse_patient({"schema": "cds.patient/v1", "id": "T", **fields}, path="t.yaml", knowledge=kb)
+    return {(d.field, d.source): d for d in build_patient_facts(p, kb)}
+
+
+def value(f, name, source="patient"):
+    d = f[(name, source)]
+    return d.value if d.known else "unknown"
+
+
+def test_omitted_fields_are_unknown(tiny_kb):
+    f = facts(tiny_kb, age_years=40, pregnant=False)
+    assert value(f, "pregnant") is False
+    assert value(f, "symptoms.insomnia") == "unknown"
+    assert value(f, "psg.plms_index", "reported") == "unknown"
+    assert ("psg.leg_channels", "reported") not in f  # recording-only field
+
+
+def test_conditions_listed_true_others_false_no_list_unknown(tiny_kb):
+    listed = facts(tiny_kb, age_years=40, conditions=["epilepsy"])
+    assert value(listed, "conditions.epilepsy") is True
+    assert value(listed, "conditions.restless_legs_syndrome") is False
+    none = facts(tiny_kb, age_years=40)
+    assert value(none, "conditions.epilepsy") == "unknown"
+
+
+def test_medications_and_classes(tiny_kb):
+    f = facts(tiny_kb, age_years=40, medications=["oxycodone"])
+    assert value(f, "medications.oxycodone") is True and value(f, "medications.sertraline") is False
+    assert value(f, "drug_classes.opioid") is True and value(f, "drug_classes.ssri") is False
+    assert value(f, "recent_drug_classes.opioid") == "unknown"
+    unknown_drug = facts(tiny_kb, age_years=40, medications=["oxycodone", "mysterium"])
+    assert value(unknown_drug, "drug_classes.opioid") is True
+    assert value(unknown_drug, "drug_classes.ssri") == "unknown"  # mysterium might be one
+    none = facts(tiny_kb, age_years=40)
+    assert value(none, "drug_classes.opioid") == "unknown"
+
+
+def test_medication_changes_give_recent_classes_and_current_use(tiny_kb):
+    f = facts(tiny_kb, age_years=40, medication_changes=[{"drug": "sertraline", "days_ago": 10}])
+    assert value(f, "recent_drug_classes.ssri") is True and value(f, "recent_drug_classes.opioid") is False
+    assert value(f, "drug_classes.ssri") is True
+    assert value(f, "drug_classes.opioid") == "unknown"  # no medications list: other current drugs unknown
+
+
+def test_derived_age_and_crcl(tiny_kb):
+    f = facts(tiny_kb, age_days=365, labs={"creatinine_clearance_ml_min": 38})
+    assert value(f, "age_years") == round(365 / 365.25, 4)
+    assert value(f, "renal.crcl_ml_min") == 38
+    g = facts(tiny_kb, age_years=5)
+    assert value(g, "renal.crcl_ml_min") == "unknown"
+
+
+def test_recording_facts_map_sections_and_nulls(tiny_kb):
+    analysis = {
+        "schema": "cds.analysis/v1",
+        "recording": {"sha256": "cd" * 32},
+        "standard": "aasm",
+        "leg_movements": {"plms_index": 12.5, "plmw_index": None, "unavailable": {"plmw_index": "no wake"}},
+        "sleep": {"total_sleep_time_min": 390, "stage_minutes": {"R": 70}},
+        "fragmentary_myoclonus": {"excessive": False, "minutes_meeting_rule": 3},
+        "sleep_onset_jerks": {"count": 0},
+        "respiratory": {"scored": False},
+        "channels": [{"name": "LAT", "role": "leg_left"}, {"name": "RAT", "role": "leg_right"}, {"role": "eeg"}],
+        "caveats": [{"code": "short_recording", "text": "Under 4 h of sleep.", "channel": None}],
+    }
+    records, caveats = build_recording_facts(analysis, tiny_kb)
+    got = {d.field: (d.value if d.known else "unknown") for d in records}
+    assert got["psg.plms_index"] == 12.5
+    assert got["psg.plmw_index"] == "unknown"
+    assert got["psg.total_sleep_time_h"] == 6.5
+    assert got["psg.rem_minutes"] == 70 and got["psg.efm_minutes"] == 3 and got["psg.efm_excessive"] is False
+    assert got["psg.sleep_start_jerks"] == 0  # a measured zero stays a zero
+    assert got["psg.respiratory_channels"] is False and got["psg.leg_channels"] == 2
+    assert got["psg.lm_index"] == "unknown"  # absent from the analysis
+    assert all(d.source == "recording" and d.recording_sha256 == "cd" * 32 and d.method == "aasm" for d in records)
+    assert [c.code for c in caveats] == ["short_recording"]
