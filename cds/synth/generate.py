@@ -25,7 +25,7 @@ from cds.stats.sleep import compute_sleep_summary
 from cds.synth.config import SynthConfig
 from cds.synth.plant import EPOCH_S, PlantedEvents, plant_events, plant_stages
 
-__all__ = ["SynthHypnogram", "SynthTruth", "write_synthetic_psg"]
+__all__ = ["SynthHypnogram", "SynthTruth", "write_synthetic_psg", "write_truth_json"]
 
 log = logging.getLogger(__name__)
 
