@@ -21,7 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from cds.errors import RuleFileError
 from cds.paths import knowledge_dir, rules_dir
-from cds.rulebase.intervals import atoms_of, find_dead_branches
+from cds.rulebase.intervals import atoms_of, can_hold_together, find_dead_branches
 from cds.rulebase.manifest import MANIFEST_NAME, read_manifest, read_rule_stamp, scan_ruleset
 
 __all__ = ["CheckReport", "Problem", "RuleDoc", "check_ruleset", "find_version_problems", "read_rule_docs"]
@@ -136,6 +136,7 @@ class _Knowledge:
     thresholds: Mapping[str, float]
     ranges: Mapping[str, tuple[float | None, float | None]]
     sources: Mapping[str, tuple[str, ...]]
+    groups: Mapping[str, Any]
 
     def resolve(self, value: Any) -> float | None:
         if isinstance(value, Mapping) and "threshold" in value:
@@ -164,7 +165,8 @@ def _read_knowledge(knowledge: Path) -> _Knowledge:
     fields = {k: v for k, v in _load("fields.yaml").items() if isinstance(v, Mapping)}
     ranges = {k: (v.get("min"), v.get("max")) for k, v in fields.items() if v.get("type") == "number"}
     sources = {k: tuple(v.get("sources") or ("patient",)) for k, v in fields.items()}
-    return _Knowledge(thresholds, ranges, sources)
+    groups = _load("drugs.yaml").get("groups") or {}
+    return _Knowledge(thresholds, ranges, sources, groups if isinstance(groups, Mapping) else {})
 
 
 def _check_identity(docs: list[RuleDoc]) -> Iterable[Problem]:
@@ -285,40 +287,87 @@ def _dead_branches(doc: RuleDoc, kb: _Knowledge) -> Iterable[Problem]:
         yield _problem(doc, where, code, what)
 
 
-def _conclusions(doc: RuleDoc) -> Iterable[tuple[tuple[str, str], str, Any, int]]:
-    """(kind, code), unranked attribute, its value, index of the action: for conflict detection. Urgencies and
-    treatment statuses are ranked by the resolution policy; a caveat's text and a recommendation's extended-EEG
-    flag are not (the letter can show only one)."""
+_URGENT = ("urgent", "emergency")
+_OFFERS = ("option", "caution")
+
+
+def _conclusions(doc: RuleDoc, groups: Mapping[str, Any]) -> Iterable[tuple[str, int, str, str]]:
+    """(kind, index of the action, code, status) of the conclusions the conflict check compares."""
     for index, action in enumerate(_actions(doc)):
-        if isinstance(action.get("recommend"), str):
-            yield ("recommend", action["recommend"]), "extended_eeg", bool(action.get("extended_eeg")), index
-        if isinstance(action.get("caveat"), str):
-            yield ("caveat", action["caveat"]), "text", action.get("text"), index
+        if action.get("recommend") == "reassurance":
+            yield "reassure", index, "reassurance", str(action.get("urgency"))
+        elif isinstance(action.get("recommend"), str) and action.get("urgency") in _URGENT:
+            yield "urgent", index, action["recommend"], action["urgency"]
+        target = action.get("treatments", action.get("treatment"))
+        if isinstance(target, Mapping):
+            target = groups.get(target.get("group"), [])
+        for drug in [target] if isinstance(target, str) else target or []:
+            if doc.data.get("layer") == "treatment" and isinstance(drug, str):
+                yield "treat", index, drug, str(action.get("status"))
 
 
 def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
-    """Two rules that can fire together and assert the same conclusion with an attribute the resolution
-    policy does not rank (rules/README.md, "How conclusions are resolved")."""
-    seen: dict[tuple[str, str], list[tuple[RuleDoc, str, Any, int]]] = {}
-    for doc in docs:
-        if doc.data.get("status") == "retired":
-            continue
-        for key, attribute, value, index in _conclusions(doc):
-            for other, _, other_value, _ in seen.get(key, []):
-                if other is doc or other_value == value or not _can_fire_together(doc, other, kb):
-                    continue
-                text = (
-                    f"conflicting conclusion: {key[0]} {key[1]} with {attribute} {value!r} here but "
-                    f"{other_value!r} in {other.data.get('id')} ({other.shown}); no precedence between them"
+    """Conclusions that can be drawn together and that the resolution policy (rules/README.md, "How conclusions
+    are resolved") does not reconcile: reassurance beside an urgent or emergency action (different actions are
+    never ranked against each other: E401), and a contraindication proposed in the treatment layer beside an
+    offer of the same drug (the most favourable proposal stands, so the veto is lost: W402, vetoes belong in
+    5-safety)."""
+    items = [(doc, *c) for doc in docs if doc.data.get("status") != "retired" for c in _conclusions(doc, kb.groups)]
+    for doc, kind, index, code, status in items:
+        for other, other_kind, _, other_code, other_status in items:
+            if other is doc:
+                continue
+            if kind == "reassure" and other_kind == "urgent":
+                code_text, text = (
+                    "E401",
+                    (
+                        f"conflicting conclusions: reassurance here but {other_code} ({other_status}) in "
+                        f"{other.data.get('id')} ({other.shown}) when both fire; no precedence between them"
+                    ),
                 )
-                yield _problem(doc, doc.where("then", index), "E401", text)
-            seen.setdefault(key, []).append((doc, attribute, value, index))
+            elif (
+                kind == "treat" == other_kind
+                and code == other_code
+                and status == "contraindicated"
+                and (other_status in _OFFERS)
+            ):
+                code_text, text = (
+                    "W402",
+                    (
+                        f"treatment {code} contraindicated in the treatment layer is overridden by {other_status} in "
+                        f"{other.data.get('id')} ({other.shown}) when both fire; put vetoes in 5-safety"
+                    ),
+                )
+            else:
+                continue
+            if _can_fire_together(doc, other, kb, docs):
+                yield _problem(doc, doc.where("then", index), code_text, text)
 
 
-def _can_fire_together(a: RuleDoc, b: RuleDoc, kb: _Knowledge) -> bool:
-    both = {"all": [a.data.get("when") or {}, b.data.get("when") or {}]}
-    dead = find_dead_branches(both, resolve=kb.resolve, field_range=kb.ranges.get, single_source=kb.single_source)
-    return not any(branch.all_branches_dead for branch in dead)
+def _can_fire_together(a: RuleDoc, b: RuleDoc, kb: _Knowledge, docs: list[RuleDoc]) -> bool:
+    """Whether both rules can fire for one patient, seeing through the derived facts they test."""
+    assert_map: dict[tuple[str, str], list[Any]] = {}
+    for doc in docs:
+        if doc.data.get("status") == "active" and "when" in doc.data:
+            for action in _actions(doc):
+                for key, kind in _ASSERTS.items():
+                    if isinstance(action.get(key), str):
+                        assert_map.setdefault((kind, action[key]), []).append(doc.data["when"])
+
+    def expand(atom: Any) -> Any:
+        whens = assert_map.get((atom.kind, atom.name))
+        return {"any": whens} if whens else None
+
+    found = can_hold_together(
+        [a.data.get("when") or {}, b.data.get("when") or {}],
+        resolve=kb.resolve,
+        field_range=kb.ranges.get,
+        single_source=kb.single_source,
+        expand=expand,
+    )
+    if found is None:
+        log.info("rules check: %s and %s too complex to compare; no conflict reported", a.shown, b.shown)
+    return bool(found)
 
 
 def find_version_problems(docs: list[RuleDoc], rules: Path, manifest_path: Path) -> list[Problem]:

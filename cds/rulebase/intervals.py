@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Atom", "DeadBranch", "Domain", "NumSet", "ValueSet", "atoms_of", "find_dead_branches"]
+__all__ = ["Atom", "DeadBranch", "Domain", "NumSet", "ValueSet", "atoms_of", "can_hold_together", "find_dead_branches"]
 
 _INF = math.inf
 _MAX_TERMS = 512
@@ -294,3 +294,72 @@ def _first_contradiction(
         if combined.is_empty():
             return f"{atom.kind} {atom.name}" if atom.kind != "field" else atom.name, source, domains[key][1]
     return None
+
+
+class _OverBudgetError(Exception):
+    """The satisfiability search took more steps than allowed."""
+
+
+Expand = Callable[[Atom], Any]  # a derived-fact atom -> the `when` trees that assert it (an `any` node) or None
+
+
+def can_hold_together(
+    nodes: list[Any],
+    *,
+    resolve: Resolve,
+    field_range: Callable[[str], tuple[float | None, float | None] | None],
+    single_source: Callable[[str], str | None],
+    expand: Expand,
+    max_depth: int = 8,
+    budget: int = 50_000,
+) -> bool | None:
+    """Whether every ``when`` tree in ``nodes`` can hold at once (None when the search exceeds ``budget`` steps).
+
+    Derived facts (``{finding: X}``, ...) are replaced by the conditions of the rules that assert them
+    (``expand``), so two rules exclusive through their findings are seen as exclusive. A depth-first search
+    over the ``any`` branches, pruned as soon as some field admits no value.
+    """
+    steps = [0]
+
+    def search(stack: list[tuple[Any, bool, int]], domains: dict) -> bool:
+        while stack:
+            node, negated, depth = stack.pop()
+            steps[0] += 1
+            if steps[0] > budget:
+                raise _OverBudgetError
+            if not isinstance(node, Mapping):
+                continue
+            key = next((k for k in ("all", "any") if isinstance(node.get(k), list)), None)
+            if key is not None:
+                children = [(child, negated, depth) for child in node[key]]
+                if (key == "all") != negated:
+                    stack.extend(children)
+                    continue
+                return any(search([*stack, child], dict(domains)) for child in children)
+            if "not" in node:
+                stack.append((node["not"], not negated, depth))
+                continue
+            atom = _atom(node)
+            if atom is None:
+                continue
+            if atom.kind != "field" and depth < max_depth:
+                replacement = expand(atom)
+                if replacement is not None:
+                    stack.append((replacement, negated, depth + 1))
+                    continue
+            domain = domain_of(atom, resolve, field_range(atom.name) if atom.kind == "field" else None)
+            if domain is None:
+                continue
+            domain = domain.negate() if negated else domain
+            source = atom.source or (single_source(atom.name) if atom.kind == "field" else None)
+            slot = (atom.kind, atom.name, source)
+            combined = domain if slot not in domains else domains[slot].intersect(domain)
+            if combined.is_empty():
+                return False
+            domains[slot] = combined
+        return True
+
+    try:
+        return search([(node, False, 0) for node in nodes], {})
+    except _OverBudgetError:
+        return None

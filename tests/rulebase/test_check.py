@@ -226,20 +226,46 @@ def test_missing_review_date_and_author(base):
     assert "rules/2-findings/FND-BADDATE.yaml:6:1: E410 review date is not an ISO date (got 'last spring')" in found
 
 
-def test_conflicting_conclusions_only_when_rules_can_fire_together(base):
-    def caveat_rule(rule_id: str, when: str, text: str) -> str:
-        return _variant(rule_id, when).replace("  - finding: plmd\n", f"  - {{caveat: short_study, text: {text}}}\n")
+def _triage(rule_id: str, when: str, action: str, layer: str = "triage") -> str:
+    return _variant(rule_id, when, {"layer: findings": f"layer: {layer}", "  - finding: plmd\n": f"  - {action}\n"})
 
-    _add(base, "FND-CAV-A", caveat_rule("FND-CAV-A", "    - {field: age_years, gte: 18}\n", "Short night."))
-    _add(base, "FND-CAV-B", caveat_rule("FND-CAV-B", "    - {field: age_years, gte: 60}\n", "Too short."))
-    _add(base, "FND-CAV-C", caveat_rule("FND-CAV-C", "    - {field: age_years, lt: 18}\n", "Child night."))
+
+def test_reassurance_beside_an_urgent_action_only_when_both_can_fire(base):
+    reassure = "{recommend: reassurance, urgency: routine}"
+    urgent = "{recommend: neurology_referral, urgency: urgent}"
+    _add(base, "TRI-CALM", _triage("TRI-CALM", "    - {field: age_years, gte: 18}\n", reassure), "3-triage")
+    _add(base, "TRI-OLD", _triage("TRI-OLD", "    - {field: age_years, gte: 60}\n", urgent), "3-triage")
+    _add(base, "TRI-KID", _triage("TRI-KID", "    - {field: age_years, lt: 18}\n", urgent), "3-triage")
     conflicts = [p for p in _found(base) if " E401 " in p]
-    # A (>= 18) and B (>= 60) overlap; C (< 18) overlaps neither
+    # CALM (>= 18) and OLD (>= 60) overlap; KID (< 18) overlaps neither
     assert len(conflicts) == 1
-    assert conflicts[0].startswith(
-        "rules/2-findings/FND-CAV-B.yaml:15:5: E401 conflicting conclusion: caveat short_study"
-    )
-    assert "in FND-CAV-A" in conflicts[0]
+    expected = "rules/3-triage/TRI-CALM.yaml:15:5: E401 conflicting conclusions: reassurance here but "
+    assert conflicts[0].startswith(expected + "neurology_referral (urgent) in TRI-OLD")
+
+
+def test_exclusive_through_a_derived_fact_is_not_a_conflict(base):
+    # TRI-NOT-ADULT reassures when evidence 'adult' is absent; EVD-ADULT asserts it for age >= 18, so it cannot
+    # fire together with an urgent rule for age >= 60; it can with one for age < 18
+    reassure = "{recommend: reassurance, urgency: routine}"
+    urgent = "{recommend: neurology_referral, urgency: urgent}"
+    _add(base, "TRI-NOT-ADULT", _triage("TRI-NOT-ADULT", "    - not: {evidence: adult}\n", reassure), "3-triage")
+    _add(base, "TRI-OLD", _triage("TRI-OLD", "    - {field: age_years, gte: 60}\n", urgent), "3-triage")
+    assert not any(" E401 " in p for p in _found(base))
+    _add(base, "TRI-KID", _triage("TRI-KID", "    - {field: age_years, lt: 18}\n", urgent), "3-triage")
+    [conflict] = [p for p in _found(base) if " E401 " in p]
+    assert "in TRI-KID" in conflict
+
+
+def test_contraindication_in_the_treatment_layer_overridden_by_an_offer(base):
+    (base / "rules" / "4-treatment").mkdir()
+    veto = "{treatment: clonazepam, status: contraindicated, reason: x}"
+    offer = "{treatment: clonazepam, status: option, reason: y}"
+    when_old, when_adult = "    - {field: age_years, gte: 60}\n", "    - {field: age_years, gte: 18}\n"
+    _add(base, "TRT-VETO", _triage("TRT-VETO", when_old, veto, "treatment"), "4-treatment")
+    _add(base, "TRT-OFFER", _triage("TRT-OFFER", when_adult, offer, "treatment"), "4-treatment")
+    [warning] = [p for p in _found(base) if " W402 " in p]
+    assert warning.startswith("rules/4-treatment/TRT-VETO.yaml:15:5: W402 treatment clonazepam contraindicated")
+    assert check_ruleset(base / "rules", base / "knowledge").ok
 
 
 def test_layer_folder_and_duplicate_ids_without_the_loader(base):
