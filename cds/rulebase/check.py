@@ -105,8 +105,10 @@ def _problem(doc: RuleDoc, where: tuple[int | None, int | None], code: str, mess
     return Problem(doc.shown, where[0], where[1], code, message)
 
 
-def read_rule_docs(rules: Path, problems: list[Problem]) -> list[RuleDoc]:
-    """Read every rule file strictly (duplicate keys are errors); unreadable files become E100 problems."""
+def read_rule_docs(rules: Path, problems: list[Problem], parsed: Mapping[Path, Any] | None = None) -> list[RuleDoc]:
+    """Read every rule file strictly (duplicate keys are errors); unreadable files become E100 problems.
+    ``parsed`` maps paths to ruamel documents the loader already read (they are not read twice)."""
+    parsed = parsed or {}
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     docs = []
@@ -114,6 +116,9 @@ def read_rule_docs(rules: Path, problems: list[Problem]) -> list[RuleDoc]:
         if path.name == MANIFEST_NAME or path.name.endswith(".scenario.yaml"):
             continue
         shown = f"rules/{path.relative_to(rules).as_posix()}"
+        if path in parsed:
+            docs.append(RuleDoc(path, shown, parsed[path]))
+            continue
         try:
             data = yaml.load(path.read_text(encoding="utf-8"))
         except MarkedYAMLError as exc:
@@ -406,9 +411,9 @@ def _check_manifest(docs: list[RuleDoc], rules: Path, knowledge: Path) -> list[P
     return problems
 
 
-def _loader_problems(rules: Path, knowledge: Path) -> list[Problem] | None:
-    """Schema, field, vocabulary, type and reference problems as the engine's loader reports them (E100);
-    None when the loader is not installed."""
+def _loader_problems(rules: Path, knowledge: Path) -> tuple[list[Problem], dict[Path, Any]] | None:
+    """Schema, field, vocabulary, type and reference problems as the engine's loader reports them (E100), and
+    the documents it read; None when the loader is not installed."""
     try:
         from cds.kb import load_knowledge
         from cds.rulebase.load import check_rules
@@ -419,9 +424,10 @@ def _loader_problems(rules: Path, knowledge: Path) -> list[Problem] | None:
         kb = load_knowledge(knowledge)
     except RuleFileError as exc:
         lines = getattr(exc, "problems", None) or [str(exc)]
-        return [_parse_problem_line(line, rules.parent) for line in lines]
-    _, lines = check_rules(rules, kb)
-    return [_parse_problem_line(line, rules.parent) for line in lines]
+        return [_parse_problem_line(line, rules.parent) for line in lines], {}
+    ruleset, lines = check_rules(rules, kb)
+    roots = {rules / spec.path: spec.root for spec in ruleset.rules if getattr(spec, "root", None) is not None}
+    return [_parse_problem_line(line, rules.parent) for line in lines], roots
 
 
 def _parse_problem_line(line: str, base: Path) -> Problem:
@@ -438,11 +444,11 @@ def check_ruleset(rules: Path | None = None, knowledge: Path | None = None) -> C
     """Run every check over ``rules/`` and ``knowledge/`` (defaults: the installed rule base)."""
     rules, knowledge = Path(rules or rules_dir()), Path(knowledge or knowledge_dir())
     problems: list[Problem] = []
-    docs = read_rule_docs(rules, problems)
-    kb = _read_knowledge(knowledge)
     loaded = _loader_problems(rules, knowledge)
+    docs = read_rule_docs(rules, problems, loaded[1] if loaded else None)
+    kb = _read_knowledge(knowledge)
     # the loader checks ids, layers and test cases itself; without it, these fallbacks do
-    problems += [*_check_identity(docs), *_check_tests(docs)] if loaded is None else loaded
+    problems += [*_check_identity(docs), *_check_tests(docs)] if loaded is None else loaded[0]
     problems += _check_provenance(docs)
     problems += _check_never_fire(docs, kb)
     problems += _check_conflicts(docs, kb)

@@ -306,7 +306,10 @@ def test_loader_problems_are_merged_with_their_positions(tmp_path, monkeypatch):
     rules = tmp_path / "rules"
     (rules / "2-findings").mkdir(parents=True)
     fake_load = types.ModuleType("cds.rulebase.load")
-    fake_load.check_rules = lambda rules_dir, kb: (None, [f"{rules_dir}/2-findings/X.yaml:4:9: unknown field 'plmi'"])
+    fake_load.check_rules = lambda rules_dir, kb: (
+        types.SimpleNamespace(rules=()),
+        [f"{rules_dir}/2-findings/X.yaml:4:9: unknown field 'plmi'"],
+    )
     fake_kb = types.ModuleType("cds.kb")
     fake_kb.load_knowledge = lambda knowledge: object()
     monkeypatch.setitem(sys.modules, "cds.rulebase.load", fake_load)
