@@ -20,6 +20,7 @@ __all__ = ["Envelope", "FilteredEmg", "compute_envelope", "compute_resting_level
 log = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.floating]
+_BASELINE_STRIDE = 4  # envelope samples per baseline sample
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,8 +72,10 @@ def filter_emg(emg_uv: FloatArray, sfreq_hz: float, rules: SignalRules) -> Filte
 def _mains_to_notch(
     data: NDArray[np.float32], sfreq_hz: float, rules: SignalRules, high_hz: float
 ) -> tuple[float, ...]:
-    """Mains frequencies whose line power exceeds ``notch_ratio`` × the neighbouring band (Welch, first 10 min)."""
-    chunk = data[: int(min(data.size, 600 * sfreq_hz))]
+    """Mains frequencies whose line power exceeds ``notch_ratio`` × the neighbouring band (Welch on 2 min of
+    signal from the middle of the recording)."""
+    mid, half = data.size // 2, int(60 * sfreq_hz)
+    chunk = data[max(0, mid - half) : mid + half]
     if chunk.size < 4 * sfreq_hz:
         return ()
     freqs, power = signal.welch(chunk, fs=sfreq_hz, nperseg=int(2 * sfreq_hz))
@@ -91,8 +94,10 @@ def _bin_rectified(data: NDArray[np.float32], sfreq_hz: float, bin_s: float) -> 
     """Mean of |data| in consecutive bins of about ``bin_s``; returns the bins and their exact length in s."""
     width = max(1, round(bin_s * sfreq_hz))
     n_bins = data.size // width
-    rect = np.abs(data[: n_bins * width]).reshape(n_bins, width)
-    return rect.mean(axis=1, dtype=np.float32), width / sfreq_hz
+    total = np.zeros(n_bins, dtype=np.float32)
+    for k in range(width):  # a few strided passes beat a mean over a short trailing axis
+        total += np.abs(data[k : n_bins * width : width])
+    return total / np.float32(width), width / sfreq_hz
 
 
 def compute_envelope(filtered: FilteredEmg, rules: SignalRules) -> Envelope:
@@ -117,33 +122,44 @@ def short_envelope(filtered: FilteredEmg, window_s: float) -> Envelope:
     return Envelope(values.astype(np.float32, copy=False), step_s)
 
 
+def _row_percentile(blocks: NDArray[np.float32], q: float) -> NDArray[np.float64]:
+    """Percentile ``q`` of each row ignoring NaN (sorted rows; NaN sorts last), NaN for rows with no value."""
+    ordered = np.sort(blocks, axis=1)
+    count = np.isfinite(blocks).sum(axis=1)
+    pos = np.clip(np.floor(q / 100.0 * (count - 1)).astype(np.int64), 0, blocks.shape[1] - 1)
+    out = ordered[np.arange(blocks.shape[0]), pos].astype(np.float64)
+    out[count == 0] = np.nan
+    return out
+
+
 def compute_resting_level(
     envelope: Envelope, rules: SignalRules, *, exclude: NDArray[np.bool_] | None = None
 ) -> NDArray[np.float32]:
-    """Local resting level (µV) per envelope sample: per-block median (or 20th percentile on the first pass)
-    of samples outside ``exclude`` (movements), then a running median over ``baseline_span_s``, interpolated.
+    """Local resting level (µV) per envelope sample: per-block median (or 20th percentile on the first pass) of
+    samples outside ``exclude`` (movements), then a running median over ``baseline_span_s``, interpolated.
+    Blocks are read at every ``_BASELINE_STRIDE``-th envelope sample, which is plenty for a level that changes
+    over tens of seconds.
     """
     values = envelope.values_uv
     if values.size == 0:
         return values.copy()
-    per_block = max(1, round(rules.baseline_block_s / envelope.step_s))
-    n_blocks = -(-values.size // per_block)
-    padded = np.full(n_blocks * per_block, np.nan, dtype=np.float32)
-    padded[: values.size] = values
+    stride = _BASELINE_STRIDE
+    per_block = max(1, round(rules.baseline_block_s / envelope.step_s / stride))
+    sampled = values[::stride].astype(np.float32, copy=True)
     if exclude is not None:
-        padded[: values.size][exclude] = np.nan
+        sampled[exclude[::stride]] = np.nan
+    n_blocks = -(-sampled.size // per_block)
+    padded = np.full(n_blocks * per_block, np.nan, dtype=np.float32)
+    padded[: sampled.size] = sampled
     blocks = padded.reshape(n_blocks, per_block)
     valid = np.isfinite(blocks).sum(axis=1) >= max(1, per_block // 5)
-    q = 20.0 if exclude is None else 50.0
-    level = np.full(n_blocks, np.nan, dtype=np.float64)
-    if valid.any():
-        level[valid] = np.nanpercentile(blocks[valid], q, axis=1)
-    else:
-        level[:] = np.nanpercentile(values, 20.0)
+    level = np.where(valid, _row_percentile(blocks, 20.0 if exclude is None else 50.0), np.nan)
     idx = np.arange(n_blocks)
     good = np.isfinite(level)
+    if not good.any():
+        return np.full(values.size, np.float32(np.percentile(values, 20.0)))
     level = np.interp(idx, idx[good], level[good])
     span = max(1, round(rules.baseline_span_s / rules.baseline_block_s)) | 1
     level = ndimage.median_filter(level, size=span, mode="nearest")
-    centres = (idx + 0.5) * per_block
+    centres = (idx + 0.5) * per_block * stride
     return np.interp(np.arange(values.size), centres, level).astype(np.float32)

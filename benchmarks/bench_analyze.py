@@ -1,0 +1,90 @@
+"""Wall time and peak memory of ``analyze_recording`` on an 8-hour, 3-channel, 256-Hz night, beside the time to
+merely read the same channels with pyedflib. Targets: analyze <= 3x read (aim 1.5x), peak < 600 MB.
+
+    python benchmarks/bench_analyze.py [--hours 8] [--keep DIR]
+
+Each measurement runs in a fresh subprocess; peak memory is its VmHWM (Linux), which exec resets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+_READ = """
+import json, sys, time
+import pyedflib
+def _hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+t = time.perf_counter()
+r = pyedflib.EdfReader(sys.argv[1])
+data = [r.readSignal(i) for i in range(r.signals_in_file)]
+r.close()
+print(json.dumps({"s": time.perf_counter() - t, "rss_mb": _hwm()}))
+"""
+
+_ANALYZE = """
+import json, sys, time
+from cds.analysis import analyze_recording
+def _hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+t = time.perf_counter()
+report = analyze_recording(sys.argv[1])
+s = time.perf_counter() - t
+lm = report.to_dict()["leg_movements"]
+print(json.dumps({"s": s, "rss_mb": _hwm(),
+                  "plms_index": lm["plms_index"], "count": lm["count"]}))
+"""
+
+_BASELINE = """
+import json
+import numpy, scipy.signal, pyedflib, cds.analysis
+def _hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+print(json.dumps({"rss_mb": _hwm()}))
+"""
+
+
+def _run(code: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=float, default=8.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", type=Path, default=None, help="folder to keep the generated night in")
+    args = parser.parse_args()
+    from cds.synth import SynthConfig, write_synthetic_psg
+
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="cds-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"night-{args.hours:g}h.edf"
+    truth = write_synthetic_psg(path, SynthConfig.preset("periodic").replace(hours=args.hours, sfreq_hz=256), seed=1)
+    reads = [_run(_READ, str(path)) for _ in range(args.repeat)]
+    runs = [_run(_ANALYZE, str(path)) for _ in range(args.repeat)]
+    base = _run(_BASELINE)
+    read_s = min(r["s"] for r in reads)
+    analyze_s = min(r["s"] for r in runs)
+    peak = max(r["rss_mb"] for r in runs)
+    print(f"night: {args.hours:g} h, 3 channels at 256 Hz, {path.stat().st_size / 1e6:.1f} MB")
+    print(f"read with pyedflib:  {read_s:6.2f} s   peak RSS {max(r['rss_mb'] for r in reads):6.0f} MB")
+    print(f"analyze_recording:   {analyze_s:6.2f} s   peak RSS {peak:6.0f} MB (imports alone {base['rss_mb']:.0f} MB)")
+    print(f"ratio analyze/read:  {analyze_s / read_s:6.2f}x  (target <= 3x, aim 1.5x); best of {args.repeat}")
+    print(f"PLMS index: {runs[0]['plms_index']}/h detected vs {truth.plms_index['aasm']}/h planted; "
+          f"{runs[0]['count']} LMs")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
