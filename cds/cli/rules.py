@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -64,12 +65,13 @@ def manifest(
     path: _PATH = None,
     knowledge: Path | None = _KNOWLEDGE,
     update: bool = typer.Option(False, "--update", help="Rewrite rules/MANIFEST.yaml from the files as they are."),
+    rev: str | None = typer.Option(None, "--rev", help="With --update: hash the files of this git revision."),
     version: str | None = typer.Option(None, "--version", help="Rule-set version to record (default: bump patch)."),
     force: bool = typer.Option(False, "--force", help="Update even if a rule changed without a version bump."),
 ) -> None:
     """Show the rule-set version and hash, or (``--update``) rewrite the manifest."""
-    from cds.rulebase.check import find_version_problems, read_rule_docs
-    from cds.rulebase.manifest import MANIFEST_NAME, build_manifest, read_manifest, write_manifest
+    from cds.rulebase.diff import materialise
+    from cds.rulebase.manifest import MANIFEST_NAME, read_manifest, update_manifest
 
     rules, knowledge = _folders(path, knowledge)
     target = rules / MANIFEST_NAME
@@ -77,14 +79,12 @@ def manifest(
         current = read_manifest(target)
         typer.echo(f"rule set {current.version} sha256 {current.sha256} ({len(current.files)} files)")
         return
-    problems = [] if force or not target.is_file() else find_version_problems(read_rule_docs(rules, []), rules, target)
-    if problems:
-        for problem in problems:
-            typer.echo(str(problem))
+    with materialise(rev) if rev else nullcontext((rules, knowledge)) as (source_rules, source_knowledge):
+        written, problems = update_manifest(source_rules, source_knowledge, target=target, version=version, force=force)
+    for problem in problems:
+        typer.echo(str(problem))
+    if written is None:
         raise ProblemsFoundError("manifest not updated: bump those rules' versions first (or --force)")
-    previous = read_manifest(target) if target.is_file() else None
-    written = build_manifest(rules, knowledge, previous=previous, version=version)
-    write_manifest(written, target)
     typer.echo(f"rule set {written.version} sha256 {written.sha256} ({len(written.files)} files)")
 
 

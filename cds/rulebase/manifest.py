@@ -41,6 +41,7 @@ __all__ = [
     "render_manifest",
     "ruleset_stamp",
     "scan_ruleset",
+    "update_manifest",
     "write_manifest",
 ]
 
@@ -237,3 +238,29 @@ def ruleset_stamp(rules: Path | None = None, knowledge: Path | None = None) -> d
         return {"version": None, "sha256": digest}
     version = manifest.version if manifest.sha256 == digest else f"{manifest.version}+modified"
     return {"version": version, "sha256": digest}
+
+
+def update_manifest(
+    rules: Path,
+    knowledge: Path,
+    *,
+    target: Path | None = None,
+    version: str | None = None,
+    force: bool = False,
+) -> tuple[Manifest | None, list]:
+    """Rewrite the manifest at ``target`` (default ``rules/MANIFEST.yaml``) from ``rules`` and ``knowledge``.
+
+    Refuses (returns None and the problems) when a rule changed without a version bump against the manifest
+    being replaced, since rewriting it would erase the evidence; ``force`` skips that check.
+    """
+    from cds.rulebase.check import find_version_problems, read_rule_docs
+
+    target = Path(target or Path(rules) / MANIFEST_NAME)
+    if not force and target.is_file():
+        problems = find_version_problems(read_rule_docs(Path(rules), []), Path(rules), target)
+        if problems:
+            return None, problems
+    previous = read_manifest(target) if target.is_file() else None
+    manifest = build_manifest(rules, knowledge, previous=previous, version=version)
+    write_manifest(manifest, target)
+    return manifest, []

@@ -106,3 +106,23 @@ def test_diff_names_the_threshold_and_the_changed_case(base, tmp_path, capsys):
         "    recommendation polysomnography: none -> routine",
         "    recommendation reassurance: routine -> none",
     ]
+
+
+def test_manifest_from_a_git_revision_ignores_uncommitted_edits(base, capsys, monkeypatch):
+    import subprocess
+
+    from cds.rulebase.manifest import read_manifest
+
+    git = ["git", "-C", str(base), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "rules", "knowledge"], check=True)
+    subprocess.run([*git, "commit", "-qm", "v1"], check=True)
+    committed = read_manifest(base / "rules" / "MANIFEST.yaml")
+    threshold = base / "knowledge" / "thresholds.yaml"
+    threshold.write_text(threshold.read_text().replace("value: 15", "value: 12"))  # not committed
+    monkeypatch.setenv("CDS_HOME", str(base))
+    assert run(["rules", "manifest", str(base / "rules"), "--update", "--rev", "HEAD"]) == 0
+    assert read_manifest(base / "rules" / "MANIFEST.yaml").sha256 == committed.sha256
+    assert run(["rules", "manifest", str(base / "rules"), "--update"]) == 0
+    assert read_manifest(base / "rules" / "MANIFEST.yaml").version == "0.1.1"
+    assert "rule set 0.1.1" in capsys.readouterr().out
