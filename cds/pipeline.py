@@ -90,7 +90,7 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     analysis = _analyse(request, progress) if request.recording_path is not None else None
     if progress:
         progress("rules", 0.0)
-    rulebase = load_rulebase()
+    rulebase = _rulebase(load_rulebase)
     decision = rulebase.decide(
         patient,
         analysis=analysis,
@@ -153,6 +153,27 @@ def _analyse(request: TriageRequest, progress: ProgressFn | None) -> dict[str, A
     )
     analysis = report.to_dict() if hasattr(report, "to_dict") else dict(report)
     return json.loads(json.dumps(analysis, sort_keys=True))  # plain JSON types, as analysis.json will hold
+
+
+_RULEBASES: dict[tuple, Any] = {}
+
+
+def _rulebase(load: Callable[[], Any]) -> Any:
+    """The compiled rule base, reused within one process while no file under rules/ or knowledge/ changed (name,
+    size and mtime): parsing every rule file takes seconds, and batch callers and tests triage many patients.
+    The decision still records the content hash the rule base computed when it was loaded."""
+    from cds.paths import knowledge_dir, rules_dir
+
+    stamp = tuple(
+        (str(p), p.stat().st_size, p.stat().st_mtime_ns)
+        for folder in (rules_dir(), knowledge_dir())
+        for p in sorted(Path(folder).rglob("*"))
+        if p.is_file()
+    )
+    if stamp not in _RULEBASES:
+        _RULEBASES.clear()
+        _RULEBASES[stamp] = load()
+    return _RULEBASES[stamp]
 
 
 def _night_stages(request: TriageRequest, analysis: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -76,12 +76,13 @@ def recording_view(analysis: Mapping[str, Any] | None, recording_input: Mapping[
     legs = analysis.get("leg_movements") or {}
     jerks = analysis.get("sleep_onset_jerks") or {}
     efm = analysis.get("fragmentary_myoclonus") or {}
-    standard = str((analysis.get("parameters") or {}).get("standard") or "")
+    parameters = analysis.get("parameters") or {}
+    standard = str(parameters.get("standard") or "")
     rec = analysis.get("recording") or {}
     return {
         "name": rec.get("name") or (recording_input or {}).get("name") or "",
         "duration_h": _fmt(float(rec["duration_s"]) / 3600.0) if rec.get("duration_s") is not None else "unknown",
-        "standard": _STANDARD_LABELS.get(standard, standard or "unknown"),
+        "standard": str(parameters.get("standard_title") or _STANDARD_LABELS.get(standard, standard or "unknown")),
         "channels": [
             {"role": role.replace("_", " "), "label": channels.get(role) or "not found"}
             for role in ("left_leg", "right_leg", "chin")
@@ -89,13 +90,14 @@ def recording_view(analysis: Mapping[str, Any] | None, recording_input: Mapping[
         "sfreq_hz": _rates(channels.get("sfreq_hz")),
         "hypnogram": "given" if analysis.get("hypnogram") else "not given (sleep and wake not separated)",
         "numbers": [
-            ("Total sleep time", _fmt(sleep.get("total_sleep_time_min")), "min"),
-            ("Sleep efficiency", _fmt(sleep.get("sleep_efficiency_pct")), "%"),
-            ("Leg movements", _fmt(legs.get("count")), ""),
-            ("PLMS index", _fmt(legs.get("plms_index")), "/h"),
-            ("PLMW index", _fmt(legs.get("plmw_index")), "/h"),
-            ("Jerks at sleep onset", _fmt(jerks.get("count")), ""),
-            ("Excessive fragmentary myoclonus", _fmt(efm.get("excessive")), ""),
+            ("Total sleep time", _value(sleep, "total_sleep_time_min"), "min"),
+            ("Sleep efficiency", _value(sleep, "sleep_efficiency_pct"), "%"),
+            ("Leg movements", _value(legs, "count"), ""),
+            ("PLMS index", _value(legs, "plms_index"), "/h"),
+            ("PLMW index", _value(legs, "plmw_index"), "/h"),
+            ("Periodicity index", _value(legs, "periodicity_index"), ""),
+            ("Jerks at sleep onset", _value(jerks, "count"), ""),
+            ("Excessive fragmentary myoclonus", _value(efm, "excessive"), ""),
         ],
     }
 
@@ -153,6 +155,14 @@ def footer_view(inputs: Mapping[str, Any]) -> dict[str, str]:
         "recording": str((inputs.get("recording") or {}).get("name") or ""),
         "recording_sha256": str((inputs.get("recording") or {}).get("sha256") or ""),
     }
+
+
+def _value(section: Mapping[str, Any], key: str) -> str:
+    """A number of the analysis, or 'unknown' with the reason the analysis gives for leaving it out."""
+    if section.get(key) is not None:
+        return _fmt(section[key])
+    reason = (section.get("unavailable") or {}).get(key)
+    return f"unknown ({reason})" if reason else "unknown"
 
 
 def _rates(sfreq_hz: Any) -> str:
