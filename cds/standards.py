@@ -139,7 +139,7 @@ class FragmentaryRules:
 @dataclass(frozen=True)
 class QualityRules:
     max_resting_uv: float
-    flat_std_uv: float
+    flat_range_uv: float
     saturation_fraction: float
     min_usable_fraction: float
 

@@ -61,7 +61,7 @@ def assess_channel(
     physical_range_uv: tuple[float, float],
     resting_uv: float | None = None,
 ) -> ChannelQuality:
-    """Judge one channel; per-second flat (std < ``flat_std_uv``) and saturated (share of samples at the physical
+    """Judge one channel; per-second flat (peak-to-peak < ``flat_range_uv``) and saturated (share of samples at the physical
     limits >= ``saturation_fraction``) blocks, 30-s blocks whose median envelope exceeds ``max_resting_uv``."""
     q = standard.quality
     fs = filtered.sfreq_hz
@@ -71,7 +71,7 @@ def assess_channel(
     if blocks.shape[0] == 0:
         flat = saturated = np.zeros(0, dtype=bool)
     else:
-        flat = blocks.std(axis=1) < q.flat_std_uv
+        flat = (blocks.max(axis=1) - blocks.min(axis=1)) < q.flat_range_uv
         lo, hi = physical_range_uv
         tol = 1e-6 * max(abs(lo), abs(hi), 1.0) + 0.5 * (hi - lo) / 65535
         at_limit = (blocks >= hi - tol) | (blocks <= lo + tol)

@@ -1,0 +1,48 @@
+"""Preprocessing: band edge below Nyquist, notch only when hum is present, envelope and resting level."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cds.analysis import analyze_recording
+from cds.detect.preprocess import compute_envelope, compute_resting_level, filter_emg
+from cds.standards import load_standard
+from cds.synth.config import SynthConfig
+from cds.synth.generate import write_synthetic_psg
+
+RULES = load_standard("aasm").signal
+
+
+@pytest.mark.parametrize(("sfreq", "high", "clipped"), [(512, 100.0, False), (256, 100.0, False), (200, 90.0, True),
+                                                         (128, 57.6, True)])  # fmt: skip
+def test_upper_band_edge_is_kept_below_nyquist(sfreq, high, clipped):
+    f = filter_emg(np.random.default_rng(0).standard_normal(20 * sfreq), sfreq, RULES)
+    assert f.band_hz == (10.0, pytest.approx(high)) and f.band_clipped is clipped
+    assert f.data_uv.dtype == np.float32
+
+
+def test_notch_only_where_hum_stands_out():
+    fs, rng = 256, np.random.default_rng(1)
+    t = np.arange(60 * fs) / fs
+    quiet = rng.standard_normal(t.size) * 2
+    assert filter_emg(quiet, fs, RULES).notch_hz == ()
+    assert filter_emg(quiet + 10 * np.sin(2 * np.pi * 60 * t), fs, RULES).notch_hz == (60.0,)
+
+
+def test_resting_level_is_not_inflated_by_movements():
+    fs, rng = 256, np.random.default_rng(2)
+    x = rng.standard_normal(300 * fs) * 3
+    for o in range(5, 295, 15):  # a 3-s movement every 15 s: 20% of the time
+        x[o * fs : (o + 3) * fs] += 60 * rng.standard_normal(3 * fs)
+    env = compute_envelope(filter_emg(x, fs, RULES), RULES)
+    quiet = compute_envelope(filter_emg(rng.standard_normal(300 * fs) * 3, fs, RULES), RULES)
+    moving = float(np.median(compute_resting_level(env, RULES, exclude=env.values_uv > 20)))
+    assert moving == pytest.approx(float(np.median(quiet.values_uv)), rel=0.25)
+
+
+def test_low_sampling_rate_night_is_scored_with_caveats(tmp_path):
+    path = tmp_path / "128.edf"
+    write_synthetic_psg(path, SynthConfig.preset("sparse").replace(hours=0.2, sfreq_hz=128), seed=1)
+    codes = {c["code"] for c in analyze_recording(path).to_dict()["caveats"]}
+    assert {"low_sampling_rate", "band_edge_at_nyquist"} <= codes
