@@ -324,8 +324,12 @@ class DecisionLog:
             raise DecisionLogError(problem, path=self.path, hint="see `cds audit list`")
         return _entry_from_row(rows[0])
 
-    def verify(self) -> VerifyResult:
-        """Walk the chain from the first record; report the first record that was edited, removed or moved."""
+    def verify(self, *, anchor: str | None = None) -> VerifyResult:
+        """Walk the chain from the first record; report the first record that was edited, removed or moved.
+
+        ``anchor`` is a record hash noted outside the log earlier (``cds audit verify`` prints the head): it
+        must still be in the chain, which catches a log rewritten from scratch with every hash recomputed.
+        """
         conn = self._connect(create=False)
         try:
             conn.execute("BEGIN")  # one consistent snapshot, even while writers append
@@ -334,7 +338,21 @@ class DecisionLog:
             conn.execute("COMMIT")
         finally:
             conn.close()
-        return _verify_rows(rows, head)
+        result = _verify_rows(rows, head)
+        if result.ok and anchor is not None:
+            return _check_anchor(result, rows, anchor)
+        return result
+
+
+def _check_anchor(result: VerifyResult, rows: list[tuple[Any, ...]], anchor: str) -> VerifyResult:
+    text = anchor.strip().lower()
+    if len(text) < 12 or any(c not in "0123456789abcdef" for c in text):
+        raise DecisionLogError(f"bad anchor {anchor!r}", hint="a record hash (at least 12 hex digits)")
+    hash_index = _COLUMNS.index("record_hash")
+    if any(row[hash_index].startswith(text) for row in rows):
+        return result
+    problem = f"anchor {text[:12]} is not in the chain: the log was rewritten up to that record (or is another log)"
+    return VerifyResult(False, result.records, result.head_hash, None, problem)
 
 
 def _verify_rows(rows: list[tuple[Any, ...]], head: tuple[int, str] | None) -> VerifyResult:

@@ -40,9 +40,13 @@ def _summary(entry: LogEntry) -> str:
 
 
 @app.command("verify")
-def verify(log_path: Path | None = _LOG_OPTION, fmt: OutputFormat = _FORMAT_OPTION) -> None:
+def verify(
+    log_path: Path | None = _LOG_OPTION,
+    anchor: str | None = typer.Option(None, "--anchor", help="A head hash noted earlier: must still be in the log."),
+    fmt: OutputFormat = _FORMAT_OPTION,
+) -> None:
     """Check the whole hash chain; exit 1 naming the first edited, removed or reordered record."""
-    result = DecisionLog(log_path).verify()
+    result = DecisionLog(log_path).verify(anchor=anchor)
     if fmt is OutputFormat.JSON:
         typer.echo(json.dumps(result.__dict__, sort_keys=True, indent=2))
     elif result.ok:

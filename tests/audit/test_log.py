@@ -253,3 +253,27 @@ def test_a_writer_killed_mid_transaction_leaves_no_partial_record(tmp_path):
     entry = book.append(_decision(4))
     assert (entry.seq, entry.previous_record_hash) == (4, result.head_hash)
     assert book.verify().ok
+
+
+def test_a_log_rewritten_from_scratch_is_caught_by_an_anchor(tmp_path):
+    book = _filled(tmp_path, 4)
+    anchor = book.verify().head_hash  # noted outside the log, e.g. in a release note
+    book.path.unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{book.path}{suffix}").unlink(missing_ok=True)
+    forged = DecisionLog(book.path, clock=lambda: FIXED_TIME)
+    for i in range(1, 5):
+        forged.append(_decision(i, patient_id="P-0666"), patient_text="forged\n")
+    assert forged.verify().ok  # internally consistent
+    result = forged.verify(anchor=anchor[:16])
+    assert (result.ok, result.first_bad) == (False, None)
+    assert result.problem.startswith(f"anchor {anchor[:12]} is not in the chain")
+    with pytest.raises(DecisionLogError, match="bad anchor 'xyz'"):
+        forged.verify(anchor="xyz")
+
+
+def test_an_anchor_stays_valid_while_records_are_appended(tmp_path):
+    book = _filled(tmp_path, 2)
+    anchor = book.verify().head_hash
+    book.append(_decision(3))
+    assert book.verify(anchor=anchor).ok

@@ -106,3 +106,12 @@ def test_replay_shows_what_the_current_rule_set_changes(tmp_path, capsys):
     ]
     assert run(["audit", "replay", "2", "--log", str(path)]) == 3
     assert "record 2 has no stored patient file" in capsys.readouterr().err
+
+
+def test_verify_with_an_anchor_from_another_log_exits_one(log_path, tmp_path, capsys):
+    other = DecisionLog(tmp_path / "other.sqlite")
+    anchor = other.append(_decision(7)).record_hash
+    assert run(["audit", "verify", "--log", str(log_path), "--anchor", anchor]) == 1
+    assert f"anchor {anchor[:12]} is not in the chain" in capsys.readouterr().err
+    head = DecisionLog(log_path).verify().head_hash
+    assert run(["audit", "verify", "--log", str(log_path), "--anchor", head]) == 0
