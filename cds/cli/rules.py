@@ -141,6 +141,7 @@ def test(
     path: _PATH = None,
     knowledge: Path | None = _KNOWLEDGE,
     min_coverage: int = typer.Option(0, "--min-coverage", help="Fail below this condition coverage (percent)."),
+    scenarios_only: bool = typer.Option(False, "--scenarios-only", help="Coverage by scenario cases alone."),
     fmt: OutputFormat = _FORMAT,
 ) -> None:
     """Run every rule's inline tests and the scenario files; print failures and coverage; exit 1 on failure."""
@@ -151,7 +152,7 @@ def test(
     rules, knowledge = _folders(path, knowledge)
     rulebase = load_rulebase(rules, knowledge)
     results = run_inline_tests(rulebase.rules, rulebase.kb) + run_scenarios(rulebase, rules)
-    coverage = compute_coverage(rulebase, rules)
+    coverage = compute_coverage(rulebase, rules, inline=not scenarios_only)
     failed = [r for r in results if r.failed]
     if fmt is OutputFormat.JSON:
         report = {"results": [r.__dict__ for r in results], "coverage": _coverage_dict(coverage)}

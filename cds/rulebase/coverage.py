@@ -127,8 +127,9 @@ def _inline_views(rulebase: Any) -> Iterator[tuple[Any, Any]]:
             yield spec, FactView.from_records(records, **derived)
 
 
-def compute_coverage(rulebase: Any, rules_dir: Path) -> CoverageReport:
-    """Coverage of the active rules of ``rulebase`` by their inline tests and the scenarios under ``rules_dir``."""
+def compute_coverage(rulebase: Any, rules_dir: Path, *, inline: bool = True) -> CoverageReport:
+    """Coverage of the active rules of ``rulebase`` by their inline tests (unless ``inline`` is false) and the
+    scenarios under ``rules_dir``."""
     from cds.rulebase.evaluate import evaluate
 
     thresholds = rulebase.kb.thresholds
@@ -144,7 +145,7 @@ def compute_coverage(rulebase: Any, rules_dir: Path) -> CoverageReport:
             holds = evaluate(dict(atom.node), view, thresholds)[0]
             counts[(rule_id, i)][0 if holds else 1] += 1
 
-    for spec, view in _inline_views(rulebase):
+    for spec, view in _inline_views(rulebase) if inline else ():
         cases += 1
         if spec.id in active:
             (fired if evaluate(spec.when, view, thresholds)[0] else blocked).add(spec.id)

@@ -99,3 +99,10 @@ def test_coverage_counts_match_a_hand_count(base):
     assert (len(report.conditions), report.condition_pct) == (7, 57)
     age = next(c for c in report.conditions if c.rule_id == "EVD-ADULT")
     assert (age.location, age.seen_true, age.seen_false) == ("rules/1-evidence/EVD-ADULT.yaml:13:7", 3, 1)
+
+
+def test_coverage_by_scenarios_alone(base):
+    report = compute_coverage(load_rulebase(base / "rules", base / "knowledge"), base / "rules", inline=False)
+    # both scenario patients are adults: EVD-ADULT is never blocked, 'adult' and 'insomnia' never false
+    assert (report.cases, report.never_fired, report.never_blocked) == (2, (), ("EVD-ADULT",))
+    assert (report.rule_pct, report.condition_pct) == (87, 42)  # 7 of 8 rule outcomes, 3 of 7 atoms
