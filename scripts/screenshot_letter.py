@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
                 return code
             letter = Path(tmp) / "demo" / "letter.html"
         command = [browser, *FLAGS, f"--user-data-dir={Path(tmp) / 'profile'}", f"--screenshot={out}",
-                   "--window-size=1000,3200", letter.as_uri()]  # fmt: skip
+                   "--window-size=1000,4400", letter.as_uri()]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         if done.returncode != 0 or not out.is_file():
             print(f"screenshot_letter: chromium failed: {done.stderr.strip()[-300:]}", file=sys.stderr)

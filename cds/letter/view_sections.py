@@ -22,12 +22,10 @@ def summary_sentences(
     sentences: list[str] = []
     if recommendations:
         first = recommendations[0]
-        sentences.append(
-            f"What to do first: {_lower_first(first['label'])}, {first['urgency']} ({first['urgency_label']})."
-        )
+        what = _lower_first(first["label"])
+        sentence = f"What to do first: {what}, {first['urgency']} ({first['urgency_label']})"
         rest = [f"{_lower_first(r['label'])} ({r['urgency']})" for r in recommendations[1:]]
-        if rest:
-            sentences.append("Also recommended: " + "; ".join(rest) + ".")
+        sentences.append(sentence + ("; also recommended: " + "; ".join(rest) if rest else "") + ".")
     else:
         sentences.append("The rule base made no recommendation for this patient; see what is unknown below.")
     if findings:
@@ -90,14 +88,12 @@ def recording_view(analysis: Mapping[str, Any] | None, recording_input: Mapping[
         "sfreq_hz": _rates(channels.get("sfreq_hz")),
         "hypnogram": "given" if analysis.get("hypnogram") else "not given (sleep and wake not separated)",
         "numbers": [
-            ("Total sleep time", _value(sleep, "total_sleep_time_min"), "min"),
-            ("Sleep efficiency", _value(sleep, "sleep_efficiency_pct"), "%"),
-            ("Leg movements", _value(legs, "count"), ""),
-            ("PLMS index", _value(legs, "plms_index"), "/h"),
-            ("PLMW index", _value(legs, "plmw_index"), "/h"),
-            ("Periodicity index", _value(legs, "periodicity_index"), ""),
-            ("Jerks at sleep onset", _value(jerks, "count"), ""),
-            ("Excessive fragmentary myoclonus", _value(efm, "excessive"), ""),
+            ("total sleep time", _value(sleep, "total_sleep_time_min"), "min"),
+            ("sleep efficiency", _value(sleep, "sleep_efficiency_pct"), "%"),
+            ("leg movements scored", _value(legs, "count"), ""),
+            ("of them in PLM series", _value(legs, "plm_count"), ""),
+            ("jerks at sleep onset", _value(jerks, "count"), ""),
+            ("excessive fragmentary myoclonus", _value(efm, "excessive"), ""),
         ],
     }
 

@@ -71,8 +71,13 @@ def test_rule_versions_come_from_the_trace(decision, analysis):
 
 def test_decision_sentence_leads_with_the_most_urgent_action(decision, analysis):
     view = render_letter(decision, analysis=analysis).view
-    assert view["summary"][0] == "What to do first: sleep medicine referral, soon (within 6 weeks)."
-    assert "medication review (routine)" in view["summary"][1]
+    assert view["summary"][0] == (
+        "What to do first: sleep medicine referral, soon (within 6 weeks); also recommended: medication review "
+        "(routine)."
+    )
+    label = load_letter_knowledge().label("findings", "plmd")
+    assert view["summary"][1] == f"Findings: {label[0].lower()}{label[1:]}."
+    assert len(view["summary"]) == 3
 
 
 def test_reported_and_measured_values_both_shown_when_they_differ(decision, analysis):
