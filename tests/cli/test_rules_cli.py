@@ -126,3 +126,23 @@ def test_manifest_from_a_git_revision_ignores_uncommitted_edits(base, capsys, mo
     assert run(["rules", "manifest", str(base / "rules"), "--update"]) == 0
     assert read_manifest(base / "rules" / "MANIFEST.yaml").version == "0.1.1"
     assert "rule set 0.1.1" in capsys.readouterr().out
+
+
+def test_check_merges_the_loaders_schema_field_vocabulary_and_reference_problems(base, capsys):
+    """Byte surgery on good files; positions come from the engine's loader, codes and merging from check."""
+    edits = {
+        "EVD-ADULT": ("{field: age_years, gte: 18}", "{field: age_years, gte: adult}"),  # type mismatch
+        "FND-PLMD": ("symptoms.insomnia, is", "symptoms.insomnai, is"),  # unknown field
+        "TRI-PSG": ("urgency: routine", "urgency: whenever"),  # value outside the vocabulary
+        "TRI-REASSURE": ("key: ICSD-3", "key: ICSD-4"),  # unknown reference key
+    }
+    for name, (old, new) in edits.items():
+        rule = _rule(base, name)
+        rule.write_text(rule.read_text().replace(old, new))
+    assert run(["rules", "check", str(base / "rules"), "--format", "json"]) == 1
+    found = {(p["path"], p["line"], p["col"], p["code"]): p["message"] for p in json.loads(capsys.readouterr().out)}
+    assert "'adult'" in found[("rules/1-evidence/EVD-ADULT.yaml", 13, 26, "E100")]
+    assert "symptoms.insomnai" in found[("rules/2-findings/FND-PLMD.yaml", 15, 8, "E100")]
+    assert "'whenever'" in found[("rules/3-triage/TRI-PSG.yaml", 15, 34, "E100")]
+    assert "ICSD-4" in found[("rules/3-triage/TRI-REASSURE.yaml", 9, 6, "E100")]
+    assert all(("rules/" + p, 3, 1, "E501") in found for p in ("1-evidence/EVD-ADULT.yaml", "3-triage/TRI-PSG.yaml"))
