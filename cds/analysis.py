@@ -27,7 +27,7 @@ from cds.detect.plm import (
     find_plm_series,
     find_respiratory_related,
 )
-from cds.detect.preprocess import compute_envelope, filter_emg
+from cds.detect.preprocess import FilteredEmg, compute_envelope, filter_emg
 from cds.detect.quality import assess_channel
 from cds.errors import SignalError
 from cds.io.channels import ChannelRole, parse_channel_overrides
@@ -184,7 +184,8 @@ def analyze_recording(
         series_including_respiratory=series_incl,
         arousal_associated=arousal,
     )
-    jerks, jerk_section = _jerks(rec, std, hyp, filtered, lms)
+    chin = _chin(rec, std, quality, caveats)
+    jerks, jerk_section = _jerks(chin, std, hyp, filtered, lms)
     efm_section = _efm(std, hyp, filtered, lms, jerks)
     if progress:
         progress("statistics", 1.0)
@@ -197,9 +198,7 @@ def analyze_recording(
         "parameters": {"standard": std.id, "standard_title": std.title, "references": list(std.references),
                        **describe_detection(next(iter(filtered.values())), std, std.signal.envelope_bin_s),
                        **_parameters_used(found), **describe_grammar(std)},
-        "hypnogram": None if hyp is None else {"source": hyp.source, "scheme": hyp.scheme, "epochs": len(hyp.stages),
-                                               "epoch_s": hyp.epoch_s, "start_s": hyp.start_s,
-                                               "lights_off_s": hyp.lights_off_s, "lights_on_s": hyp.lights_on_s},
+        "hypnogram": _hypnogram_section(hyp),
         "sleep": _sleep_section(sleep),
         "leg_movements": {**stats.to_dict(), "channels": [f"{side}_leg" for side in sorted(found)],
                           "events": _event_rows(lms, series, hyp, respiratory, arousal)},
@@ -211,6 +210,18 @@ def analyze_recording(
         "caveats": [c.to_dict() for c in sorted(set(caveats))],
     }  # fmt: skip
     return AnalysisReport(data, lms, series, jerks, rec.duration_s, rec.start)
+
+
+def _hypnogram_section(hyp: Hypnogram | None) -> dict[str, Any] | None:
+    if hyp is None:
+        return None
+
+    def r3(value: float | None) -> float | None:
+        return None if value is None else round(float(value), 3)
+
+    return {"source": Path(hyp.source).name, "scheme": hyp.scheme, "epochs": len(hyp.stages),
+            "epoch_s": r3(hyp.epoch_s), "start_s": r3(hyp.start_s), "lights_off_s": r3(hyp.lights_off_s),
+            "lights_on_s": r3(hyp.lights_on_s)}  # fmt: skip
 
 
 def _parameters_used(found: dict[str, LegMovements]) -> dict[str, Any]:
@@ -243,15 +254,27 @@ def _event_rows(lms, series, hyp, respiratory, arousal) -> list[dict[str, Any]]:
     return rows
 
 
-def _jerks(rec, std, hyp, filtered, lms) -> tuple[SleepOnsetJerks | None, dict[str, Any]]:
+def _chin(rec: Recording, std: ScoringStandard, quality: dict, caveats: list) -> FilteredEmg | None:
+    """Filter and judge the chin EMG (used for sleep-onset jerks); None when absent or unusable."""
+    sig = rec.signals.get(ChannelRole.CHIN)
+    if sig is None:
+        return None
+    chin = filter_emg(sig.data_uv, sig.sfreq_hz, std.signal)
+    q = assess_channel(sig.data_uv, chin, None, std, role="chin", label=sig.label,
+                       physical_range_uv=(sig.physical_min_uv, sig.physical_max_uv))  # fmt: skip
+    quality["chin"] = q
+    caveats += q.caveats
+    return chin if q.usable else None
+
+
+def _jerks(chin, std, hyp, filtered, lms) -> tuple[SleepOnsetJerks | None, dict[str, Any]]:
     reason = None
     if hyp is None:
         reason = "no hypnogram: wake-to-N1 transitions unknown"
-    elif ChannelRole.CHIN not in rec.signals:
-        reason = "no chin EMG: a generalized (chin and legs) burst cannot be recognised"
+    elif chin is None:
+        reason = "no usable chin EMG: a generalized (chin and legs) burst cannot be recognised"
     if reason:
         return None, {"count": None, "events": None, "unavailable": {"count": reason, "events": reason}}
-    chin = filter_emg(rec.signals[ChannelRole.CHIN].data_uv, rec.signals[ChannelRole.CHIN].sfreq_hz, std.signal)
     transitions = find_wake_to_n1_transitions(hyp.stages, hyp.epoch_s, hyp.start_s)
     spans = np.column_stack([lms.onset_s, lms.end_s])
     jerks = detect_sleep_onset_jerks(chin, list(filtered.values()), transitions, std, leg_movement_spans=spans)

@@ -1,0 +1,36 @@
+"""Detection: pure, vectorised functions on arrays (signals) and event tables (the PLM grammar)."""
+
+from cds.detect.fragmentary import detect_fragmentary_potentials
+from cds.detect.jerks import SleepOnsetJerks, detect_sleep_onset_jerks, find_wake_to_n1_transitions
+from cds.detect.legmovements import LegMovements, detect_leg_movements, make_leg_movements
+from cds.detect.plm import (
+    PlmSeries,
+    find_arousal_associated,
+    find_bilateral_movements,
+    find_candidates,
+    find_plm_series,
+    find_respiratory_related,
+)
+from cds.detect.preprocess import compute_envelope, compute_resting_level, filter_emg
+from cds.detect.quality import ChannelQuality, assess_channel
+
+__all__ = [
+    "ChannelQuality",
+    "LegMovements",
+    "PlmSeries",
+    "SleepOnsetJerks",
+    "assess_channel",
+    "compute_envelope",
+    "compute_resting_level",
+    "detect_fragmentary_potentials",
+    "detect_leg_movements",
+    "detect_sleep_onset_jerks",
+    "filter_emg",
+    "find_arousal_associated",
+    "find_bilateral_movements",
+    "find_candidates",
+    "find_plm_series",
+    "find_respiratory_related",
+    "find_wake_to_n1_transitions",
+    "make_leg_movements",
+]

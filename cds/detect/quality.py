@@ -61,8 +61,9 @@ def assess_channel(
     physical_range_uv: tuple[float, float],
     resting_uv: float | None = None,
 ) -> ChannelQuality:
-    """Judge one channel; per-second flat (peak-to-peak < ``flat_range_uv``) and saturated (share of samples at the physical
-    limits >= ``saturation_fraction``) blocks, 30-s blocks whose median envelope exceeds ``max_resting_uv``."""
+    """Judge one channel: per-second flat (peak-to-peak < ``flat_range_uv``) and saturated (share of samples at the
+    physical limits >= ``saturation_fraction``) blocks; 30-s blocks whose median envelope exceeds
+    ``max_resting_uv`` (only when ``envelope`` is given)."""
     q = standard.quality
     fs = filtered.sfreq_hz
     per = max(1, round(BLOCK_S * fs))
