@@ -6,7 +6,7 @@ becomes two facts and later rules fire twice); which rules produced them is kept
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from cds.rulebase._experta import Fact
@@ -20,6 +20,7 @@ __all__ = [
     "Finding",
     "Recommendation",
     "Treatment",
+    "datum_class",
     "fact_to_dict",
 ]
 
@@ -37,18 +38,36 @@ class DatumRecord:
     method: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        if self.source != "recording":
-            out.pop("recording_sha256")
-            out.pop("method")
+        out = {"field": self.field, "value": self.value, "known": self.known, "source": self.source}
+        if self.source == "recording":
+            out["recording_sha256"] = self.recording_sha256
+            out["method"] = self.method
         return out
 
     def to_fact(self) -> Datum:
-        return Datum(**{k: v for k, v in asdict(self).items() if v is not None or k == "value"})
+        extra = {"recording_sha256": self.recording_sha256, "method": self.method} if self.method else {}
+        return datum_class(self.field)(
+            field=self.field, value=self.value, known=self.known, source=self.source, **extra
+        )
 
 
 class Datum(Fact):
-    """Input field value (field, value, known, source[, recording_sha256, method])."""
+    """Input field value (field, value, known, source[, recording_sha256, method]).
+
+    Each field gets its own subclass (:func:`datum_class`): experta's alpha network then separates facts by type
+    first, which the engine dispatches on directly instead of testing every fact against every field name.
+    """
+
+
+_DATUM_CLASSES: dict[str, type[Datum]] = {}
+
+
+def datum_class(field: str) -> type[Datum]:
+    """The Datum subclass of one field (created once per process)."""
+    cls = _DATUM_CLASSES.get(field)
+    if cls is None:
+        cls = _DATUM_CLASSES[field] = type(f"Datum[{field}]", (Datum,), {"__doc__": f"Datum of {field}"})
+    return cls
 
 
 class Evidence(Fact):
@@ -88,6 +107,7 @@ _TYPE_NAMES = {
 
 def fact_to_dict(fact: Fact) -> dict[str, Any]:
     """A JSON-ready dict of an experta fact: its type and its fields (no internal ids)."""
-    out: dict[str, Any] = {"type": _TYPE_NAMES.get(type(fact), type(fact).__name__.lower())}
+    kind = "datum" if isinstance(fact, Datum) else _TYPE_NAMES.get(type(fact), type(fact).__name__.lower())
+    out: dict[str, Any] = {"type": kind}
     out.update({str(k): v for k, v in fact.as_dict().items() if not str(k).startswith("__")})
     return out

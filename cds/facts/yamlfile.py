@@ -43,8 +43,10 @@ def load_yaml(path: str | Path, *, error_cls: type[InputError] = InputError, tex
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise error_cls(f"cannot read file: {exc}", path=path) from exc
+    # Anchors (&), aliases (*) and tags (!) cannot occur in a text without those characters: skip the scan then.
+    events = _yaml().parse(text) if any(c in text for c in "&*!") else ()
     try:
-        for event in _yaml().parse(text):
+        for event in events:
             where = f"{event.start_mark.line + 1}:{event.start_mark.column + 1}"
             if isinstance(event, AliasEvent):
                 raise error_cls("aliases (*name) are not allowed; write the value out", path=path, location=where)

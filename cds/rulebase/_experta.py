@@ -28,6 +28,8 @@ for _name in (
 import experta  # noqa: E402
 from experta import AND, NOT, OR, Fact, Field, InitialFact, KnowledgeEngine, P, Rule  # noqa: E402
 from experta.abstract import Strategy  # noqa: E402
+from experta.matchers.rete.check import TypeCheck  # noqa: E402
+from experta.matchers.rete.token import Token  # noqa: E402
 
 __all__ = [
     "AND",
@@ -40,5 +42,7 @@ __all__ = [
     "P",
     "Rule",
     "Strategy",
+    "Token",
+    "TypeCheck",
     "experta",
 ]

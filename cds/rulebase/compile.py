@@ -3,7 +3,8 @@ closures built from the AST (cds.rulebase.evaluate.atom_predicate).
 
 ``not`` is pushed down to atoms (De Morgan) so experta only ever sees NOT around one pattern; ``any`` becomes
 OR (experta expands it to alternatives; each firing records its matched facts); field atoms become
-``Datum(field=F, known=True[, source=S], value=P(pred))``. ``is: unknown`` is NOT of any known Datum.
+``Datum[F](known=True[, source=S], value=P(pred))`` (one Datum subclass per field). ``is: unknown`` is NOT of
+any known Datum.
 Salience comes from the layer. Each rule gets its own action function carrying id, version and sha256.
 """
 
@@ -13,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from cds.facts.types import Datum, Evidence, Finding, Recommendation
+from cds.facts.types import Evidence, Finding, Recommendation, datum_class
 from cds.kb import Knowledge
 from cds.rulebase._experta import AND, NOT, OR, InitialFact, KnowledgeEngine, P, Rule
 from cds.rulebase.evaluate import atom_predicate
@@ -40,13 +41,13 @@ def _pattern(atom: dict, kb: Knowledge) -> tuple[Any, bool]:
     for kind, (fact_cls, slot) in _DERIVED.items():
         if kind in atom:
             return fact_cls(**{slot: atom[kind]}), False
-    constraints: dict[str, Any] = {"field": atom["field"], "known": True}
+    constraints: dict[str, Any] = {"known": True}
     if "source" in atom:
         constraints["source"] = atom["source"]
     pred = atom_predicate(atom, kb.thresholds)
     if pred is not None:
         constraints["value"] = P(pred)
-    return Datum(**constraints), atom.get("is") == "unknown"
+    return datum_class(atom["field"])(**constraints), atom.get("is") == "unknown"
 
 
 def compile_condition(node: dict, kb: Knowledge) -> Any:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,7 @@ from cds.facts.types import (
 )
 from cds.kb import Knowledge, load_knowledge
 from cds.paths import rules_dir as _default_rules_dir
-from cds.rulebase._experta import InitialFact, KnowledgeEngine
+from cds.rulebase._experta import InitialFact, KnowledgeEngine, Token, TypeCheck
 from cds.rulebase.compile import compile_engine_class
 from cds.rulebase.load import RuleSet, RuleSpec, load_rules
 from cds.rulebase.strategy import RuleIdStrategy
@@ -67,6 +69,30 @@ def render_because(template: str, matched: Iterable[dict], known: dict[str, Any]
     return _PLACEHOLDER.sub(sub, template)
 
 
+def _dispatch_root_by_type(root: Any) -> None:
+    """Send each fact only to the root children whose TypeCheck accepts its type.
+
+    experta's root node passes every fact to every child; the first check of every pattern is an exact type test
+    (``type(fact) == T``), so sending a fact only to the children testing its own type gives the same matches
+    while skipping hundreds of failing tests per fact (with one Datum subclass per field).
+    """
+    by_type: dict[Any, list] = defaultdict(list)
+    other = []
+    for child in root.children:
+        matcher = getattr(child.node, "matcher", None)
+        if isinstance(matcher, TypeCheck):
+            by_type[matcher.fact_type].append(child)
+        else:
+            other.append(child)
+
+    def send(token: Any, fact: Any) -> None:
+        for child in (*by_type.get(type(fact), ()), *other):
+            child.callback(token)
+
+    root.add = lambda fact: send(Token.valid(fact), fact)
+    root.remove = lambda fact: send(Token.invalid(fact), fact)
+
+
 class TracingEngine(KnowledgeEngine):
     """KnowledgeEngine with the deterministic strategy and a run loop that records each fired activation."""
 
@@ -74,6 +100,7 @@ class TracingEngine(KnowledgeEngine):
 
     def __init__(self) -> None:
         super().__init__()
+        _dispatch_root_by_type(self.matcher.root_node)
         self.firings: list[dict[str, Any]] = []
         self.current: Any = None
         self.kb: Knowledge | None = None
@@ -154,6 +181,19 @@ def _fire(engine: TracingEngine, spec: RuleSpec) -> None:
     )
 
 
+def _fields_of(node: Any) -> Iterable[str]:
+    """Every field a condition AST tests."""
+    if isinstance(node, dict):
+        if "field" in node:
+            yield node["field"]
+        for key in ("all", "any", "not"):
+            if key in node:
+                yield from _fields_of(node[key])
+    elif isinstance(node, list):
+        for child in node:
+            yield from _fields_of(child)
+
+
 @dataclass(frozen=True)
 class RunResult:
     """Input facts, firings in order and the caveats that came with the inputs."""
@@ -171,6 +211,9 @@ class RuleBase:
         self.kb = kb
         self.engine_class = compile_engine_class(rules, kb, TracingEngine, _fire)
         self.by_id = rules.by_id()
+        self.fields_used = frozenset(f for spec in rules.active() for f in _fields_of(spec.when))
+        self._engine: TracingEngine | None = None  # built lazily: experta builds its Rete network per instance
+        self._lock = threading.Lock()
 
     @property
     def sha256(self) -> str:
@@ -178,8 +221,14 @@ class RuleBase:
 
     def run_facts(self, records: Iterable[DatumRecord], derived: Iterable[Any] = ()) -> list[dict]:
         """Run the engine on input records (plus optional derived facts for inline tests); return firings."""
-        engine = self.engine_class()
+        with self._lock:
+            if self._engine is None:
+                self._engine = self.engine_class()
+            return self._run_on(self._engine, records, derived)
+
+    def _run_on(self, engine: TracingEngine, records: Iterable[DatumRecord], derived: Iterable[Any]) -> list[dict]:
         engine.kb = self.kb
+        engine.firings = []
         records = sorted(records, key=lambda d: (d.field, d.source, json.dumps(d.value, default=str)))
         engine.known = {}
         for rec in sorted((r for r in records if r.known), key=lambda d: _SOURCE_PREF[d.source]):
@@ -187,7 +236,8 @@ class RuleBase:
         engine.reset()
         # Unknown values are never matched by a pattern (every Datum pattern requires known=True, and
         # ``is: unknown`` is NOT of a known Datum), so only known values enter working memory.
-        facts: list[Any] = [rec.to_fact() for rec in records if rec.known]
+        # Fields no rule tests are left out too: experta tests every fact against every field literal.
+        facts: list[Any] = [rec.to_fact() for rec in records if rec.known and rec.field in self.fields_used]
         facts.extend(derived)
         if facts:
             engine.declare(*facts)

@@ -1,0 +1,60 @@
+"""Rule-engine benchmark on the real rules/ folder: load + check time, compile time, time per decision.
+
+Usage: ``python benchmarks/bench_rules.py [N_DECISIONS]``. Prints one line per figure. Target: < 50 ms/decision.
+The patients are the scenario patients under rules/ (so the numbers follow the rule base as it grows).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+from cds.facts.patient import parse_patient
+from cds.facts.yamlfile import load_yaml
+from cds.kb import load_knowledge
+from cds.paths import rules_dir
+from cds.rulebase.engine import RuleBase
+from cds.rulebase.load import load_rules
+from cds.rulebase.scenarios import scenario_files
+
+
+def _patients(kb):
+    out = []
+    for path in scenario_files(rules_dir()):
+        for i, case in enumerate(load_yaml(path).get("cases") or []):
+            patient = case.get("patient")
+            if isinstance(patient, dict):
+                patient.setdefault("schema", "cds.patient/v1")
+                patient.setdefault("id", f"{path.stem}-{i}")
+                out.append(parse_patient(patient, path=path, knowledge=kb))
+    return out
+
+
+def main(n: int = 200) -> None:
+    t0 = time.perf_counter()
+    kb = load_knowledge()
+    t1 = time.perf_counter()
+    rules = load_rules(rules_dir(), kb)
+    t2 = time.perf_counter()
+    rulebase = RuleBase(rules, kb)
+    rulebase.run_facts([])  # builds experta's Rete network once
+    t3 = time.perf_counter()
+    patients = _patients(kb)
+    times = []
+    for i in range(n):
+        patient = patients[i % len(patients)]
+        start = time.perf_counter()
+        rulebase.decide(patient, patient_sha256="0" * 64)
+        times.append(time.perf_counter() - start)
+    print(f"knowledge load: {1000 * (t1 - t0):.0f} ms")
+    print(f"rules load + check: {1000 * (t2 - t1):.0f} ms for {len(rules.rules)} files ({len(rules.active())} active)")
+    print(f"compile (experta classes + Rete network): {1000 * (t3 - t2):.0f} ms")
+    print(
+        f"decide: median {1000 * statistics.median(times):.1f} ms, max {1000 * max(times):.1f} ms "
+        f"over {n} decisions on {len(patients)} scenario patients"
+    )
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
