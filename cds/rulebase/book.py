@@ -313,7 +313,7 @@ _MD = """\
 
 {% for c in r.references %}- {{ c.key }}{% if c.section %}, {{ c.section }}{% endif %} (grade {{ c.grade or '?' }}): {{ c.citation or 'unknown reference' }}{% if c.doi %} doi:{{ c.doi }}{% endif %}
 {% endfor %}
-**Covered by:** {{ covered.get(r.id, [])|join('; ') or 'no scenario' }}. Inline tests: {{ r.tests|length }}.
+**Covered by:** {{ covered.get(r.id) or 'no scenario' }}. Inline tests: {{ r.tests|length }}.
 {% endfor %}{% endfor %}"""  # noqa: E501
 
 _HTML = """\
@@ -333,10 +333,16 @@ file <code>{{ r.path }}:{{ r.line }}</code>, sha256 <code>{{ r.sha256 }}</code><
 <h4>Then</h4><ul>{% for c in r.conclusions %}<li>{{ c }}</li>{% endfor %}</ul>
 {% if r.rationale %}<p><b>Rationale.</b> {{ r.rationale }}</p>{% endif %}
 <h4>References</h4><ul>{% for c in r.references %}<li>{{ c.key }}{% if c.section %}, {{ c.section }}{% endif %} (grade {{ c.grade or '?' }}): {{ c.citation or 'unknown reference' }}{% if c.doi %} <a href="https://doi.org/{{ c.doi }}">doi:{{ c.doi }}</a>{% endif %}</li>{% endfor %}</ul>
-<p><b>Covered by:</b> {{ covered.get(r.id, [])|join('; ') or 'no scenario' }}. Inline tests: {{ r.tests|length }}.</p>
+<p><b>Covered by:</b> {{ covered.get(r.id) or 'no scenario' }}. Inline tests: {{ r.tests|length }}.</p>
 </section>
 {% endfor %}{% endfor %}</body></html>
 """  # noqa: E501
+
+
+def _shorten(labels: list[str], keep: int = 8) -> str:
+    """At most ``keep`` scenario cases by name, then how many more."""
+    more = f"; and {len(labels) - keep} more" if len(labels) > keep else ""
+    return "; ".join(labels[:keep]) + more
 
 
 def render_book(
@@ -350,7 +356,8 @@ def render_book(
     layers: dict[str, list[RuleInfo]] = {}
     for info in infos:
         layers.setdefault(info.layer or "unknown", []).append(info)
-    context = {"rules": infos, "layers": list(layers.items()), "covered": dict(covered or {}), "version": version}
+    cover_text = {rid: _shorten(list(labels)) for rid, labels in (covered or {}).items()}
+    context = {"rules": infos, "layers": list(layers.items()), "covered": cover_text, "version": version}
     written = []
     for name, source, autoescape in (("rulebook.html", _HTML, True), ("rulebook.md", _MD, False)):
         env = Environment(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=True)

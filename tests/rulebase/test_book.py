@@ -106,3 +106,11 @@ def test_coverage_by_scenarios_alone(base):
     # both scenario patients are adults: EVD-ADULT is never blocked, 'adult' and 'insomnia' never false
     assert (report.cases, report.never_fired, report.never_blocked) == (2, (), ("EVD-ADULT",))
     assert (report.rule_pct, report.condition_pct) == (87, 42)  # 7 of 8 rule outcomes, 3 of 7 atoms
+
+
+def test_long_scenario_lists_are_shortened(base, tmp_path):
+    infos = describe_rules(base / "rules", base / "knowledge")
+    labels = [f"s.yaml: case {i}" for i in range(1, 11)]
+    _, md = render_book(infos, tmp_path / "book", covered={"EVD-ADULT": labels})
+    assert "**Covered by:** s.yaml: case 1; s.yaml: case 2;" in md.read_text()
+    assert "s.yaml: case 8; and 2 more. Inline tests: 2." in md.read_text()
