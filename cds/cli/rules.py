@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
@@ -175,13 +176,25 @@ def _coverage_dict(coverage: object) -> dict:
     return out
 
 
+_WANT_GOT = re.compile(r"^(want(?:_not)?) ([^:]+): (?:got )?(.+)$")
+
+
+def _as_diff(problem: str) -> list[str]:
+    """``want X: got Y`` as a two-line diff (``-`` expected, ``+`` actual); other problems as they are."""
+    match = _WANT_GOT.match(problem)
+    if match is None:
+        return [f"    {problem}"]
+    label, expected, actual = match.groups()  # e.g. want treatment x caution: got not shown
+    return [f"    - {label} {expected}", f"    + got {actual}"]
+
+
 def _print_test_report(results: list, coverage: object) -> None:
     for result in results:
         if result.passed:
             continue
         typer.echo(f"{'TODO' if result.todo else 'FAIL'} {result.where}: {result.name}")
         for problem in result.problems:
-            typer.echo(f"    {problem}")
+            typer.echo("\n".join(_as_diff(problem)))
     typer.echo(f"rules never fired ({len(coverage.never_fired)}): {', '.join(coverage.never_fired) or '-'}")
     typer.echo(f"rules never blocked ({len(coverage.never_blocked)}): {', '.join(coverage.never_blocked) or '-'}")
     typer.echo(f"conditions not both true and false ({len(coverage.uncovered_conditions)}):")

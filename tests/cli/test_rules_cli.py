@@ -83,7 +83,7 @@ def test_test_reports_coverage_and_fails_on_a_broken_scenario(base, capsys):
     out = capsys.readouterr().out
     assert "FAIL rules/3-triage/triage.scenario.yaml" in out
     assert "low PLMS" in out
-    assert "want finding plmd: absent" in out
+    assert "    - want finding plmd\n    + got absent (findings: [])\n" in out
 
 
 def test_book_writes_html_and_markdown(base, tmp_path, capsys):
