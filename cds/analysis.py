@@ -133,7 +133,8 @@ def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | Non
             progress("leg EMG", (i + 1) / len(present))
     if not found:
         raise SignalError(
-            "no usable leg EMG channel: " + "; ".join(c.text for c in caveats if c.code == "channel_unusable"),
+            "no usable leg EMG channel: "
+            + "; ".join(c.text for c in caveats if c.code in ("channel_unusable", "coarse_resolution")),
             path=rec.path,
         )
     return found, filtered, quality, caveats

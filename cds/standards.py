@@ -142,6 +142,7 @@ class QualityRules:
     flat_range_uv: float
     saturation_fraction: float
     min_usable_fraction: float
+    max_resolution_uv: float
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class ChannelQuality:
     flat_fraction: float
     saturated_fraction: float
     noisy_fraction: float
+    resolution_uv: float | None
     usable: bool
     caveats: tuple[Caveat, ...] = field(default=())
 
@@ -41,6 +42,7 @@ class ChannelQuality:
             "flat_fraction": round(self.flat_fraction, 3),
             "saturated_fraction": round(self.saturated_fraction, 3),
             "noisy_fraction": round(self.noisy_fraction, 3),
+            "resolution_uv": None if self.resolution_uv is None else round(self.resolution_uv, 4),
             "usable": self.usable,
         }
 
@@ -88,14 +90,29 @@ def assess_channel(
     bad = flat | saturated | noisy_sec
     n = max(1, flat.size)
     usable_fraction = 1.0 - float(bad.sum()) / n
+    step = _resolution_uv(raw)
+    coarse = step is not None and step > q.max_resolution_uv
     caveats = _caveats(role, label, filtered, standard, flat.mean() if flat.size else 0.0,
                        saturated.mean() if saturated.size else 0.0, noisy_sec.mean() if flat.size else 0.0,
                        usable_fraction, resting_uv)  # fmt: skip
+    if coarse:
+        caveats.append(Caveat("coarse_resolution", f"{label}: amplitude resolution {step:.2f} µV per digital step "
+                              f"is coarser than {q.max_resolution_uv:g} µV; the 8 µV rule cannot be applied and the "
+                              "channel is not scored", role))  # fmt: skip
     return ChannelQuality(
         role, label, float(fs), usable_fraction, resting_uv,
         float(flat.mean()) if flat.size else 0.0, float(saturated.mean()) if saturated.size else 0.0,
-        float(noisy_sec.mean()) if flat.size else 0.0, usable_fraction >= q.min_usable_fraction, tuple(caveats),
+        float(noisy_sec.mean()) if flat.size else 0.0, step,
+        usable_fraction >= q.min_usable_fraction and not coarse, tuple(caveats),
     )  # fmt: skip
+
+
+def _resolution_uv(raw: NDArray[np.floating]) -> float | None:
+    """Smallest amplitude step between distinct sample values in the first 200 000 samples (µV); None if flat."""
+    values = np.unique(raw[:200_000])
+    steps = np.diff(values)
+    steps = steps[steps > 0]
+    return float(steps.min()) if steps.size else None
 
 
 def _caveats(role, label, filtered, standard, flat, saturated, noisy, usable, resting) -> list[Caveat]:

@@ -87,3 +87,11 @@ def test_missing_file_and_bad_standard(tmp_path, capsys):
     assert run(["analyze", str(tmp_path / "none.edf")]) == 3
     _one_error_line(capsys)
     assert run(["analyze", str(tmp_path / "none.edf"), "--standard", "rk1968"]) == 2
+
+
+@pytest.mark.realdata
+def test_real_nox_excerpt_with_31_uv_steps_is_refused(real_data_dir, capsys):
+    # Nox A1 excerpt: leg channels stored in V over +/-1.024 V, i.e. 31 µV per digital step
+    assert run(["analyze", str(real_data_dir / "sleepr-testdata" / "subject1.edf")]) == 3
+    line = _one_error_line(capsys)
+    assert "no usable leg EMG channel" in line and "31.25 µV per digital step" in line
