@@ -14,7 +14,7 @@ from typing import Any
 
 from cds.facts.types import DatumRecord
 
-__all__ = ["FactView", "atom_predicate", "evaluate", "resolve_operand"]
+__all__ = ["FactView", "atom_predicate", "evaluate", "resolve_operand", "view_of_decision"]
 
 _COMPARE = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
 
@@ -35,6 +35,31 @@ class FactView:
             if rec.known:
                 view.data.setdefault(rec.field, []).append((rec.value, rec.source))
         return view
+
+
+def view_of_decision(decision: dict, *, before_layer: str | None = None) -> FactView:
+    """The facts of a stored decision record (``facts`` and the derived facts its ``trace`` asserted).
+
+    ``before_layer`` keeps only derived facts asserted by layers before it: what a rule of that layer could see.
+    Used by ``cds explain`` to say which condition of a rule that did not fire failed, with the actual value.
+    """
+    order = ["evidence", "findings", "triage", "treatment", "safety"]
+    limit = order.index(before_layer) if before_layer in order else len(order)
+    view = FactView()
+    for fact in decision.get("facts", []):
+        if fact.get("known"):
+            view.data.setdefault(fact["field"], []).append((fact["value"], fact["source"]))
+    for firing in decision.get("trace", []):
+        if firing.get("layer") in order and order.index(firing["layer"]) >= limit:
+            continue
+        for item in firing.get("asserted", []):
+            if item["type"] == "evidence":
+                view.evidence.add(item["code"])
+            elif item["type"] == "finding":
+                view.findings.add(item["code"])
+            elif item["type"] == "recommendation":
+                view.recommendations.add(item["action"])
+    return view
 
 
 def resolve_operand(operand: Any, thresholds: Any) -> float:

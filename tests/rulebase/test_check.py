@@ -187,6 +187,17 @@ def test_dead_any_branch_is_a_warning(base):
     assert problem.startswith("rules/2-findings/FND-BRANCH.yaml:14:45: W305 a branch of this rule can never hold")
 
 
+def test_contradiction_through_a_derived_fact_never_fires(base):
+    # EVD-ADULT asserts 'adult' only for age >= 18: requiring it together with age < 18 can never hold
+    when = "    - {evidence: adult}\n    - {field: age_years, lt: 18}\n"
+    _add(base, "FND-THROUGH", _variant("FND-THROUGH", when))
+    [problem] = [p for p in _found(base) if "FND-THROUGH" in p]
+    assert problem.startswith("rules/2-findings/FND-THROUGH.yaml:11:1: E304 rule can never fire")
+    when = "    - {evidence: adult}\n    - {field: age_years, lt: 30}\n"
+    _add(base, "FND-THROUGH", _variant("FND-THROUGH", when))
+    assert [p for p in _found(base) if "FND-THROUGH" in p] == []
+
+
 def test_fact_no_rule_asserts(base):
     when = "    - {evidence: smoker}\n    - not: {finding: rare_thing}\n"
     _add(base, "FND-ORPHAN", _variant("FND-ORPHAN", when))

@@ -141,3 +141,26 @@ def test_regression_not_all_with_one_unknown_field_fires_in_experta(tiny_kb):
     rulebase = RuleBase(RuleSet((spec,), "x", "rules"), tiny_kb)
     firings = rulebase.run_facts([DatumRecord("sex", "female", True, "patient")])
     assert [f["rule"] for f in firings] == ["TRI-X"]
+
+
+def test_view_of_decision_explains_a_rule_that_did_not_fire(tiny_rulebase):
+    from cds.facts.patient import parse_patient
+    from cds.rulebase.evaluate import view_of_decision
+
+    data = {
+        "schema": "cds.patient/v1",
+        "id": "E",
+        "age_years": 40,
+        "symptoms": {"insomnia": False},
+        "polysomnography": {"plms_index": 30},
+    }
+    patient = parse_patient(data, path="p.yaml", knowledge=tiny_rulebase.kb)
+    decision = tiny_rulebase.decide(patient, patient_sha256="")
+    rule = tiny_rulebase.by_id["FND-PLMD"]
+    holds, atom, actual = evaluate(
+        rule.when, view_of_decision(decision, before_layer="findings"), tiny_rulebase.kb.thresholds
+    )
+    assert (holds, atom, actual) == (False, {"field": "symptoms.insomnia", "is": True}, False)
+    triage_view = view_of_decision(decision, before_layer="triage")
+    assert triage_view.evidence == {"adult"} and triage_view.findings == set()
+    assert "reassurance" not in triage_view.recommendations
