@@ -27,11 +27,11 @@ from cds.detect.plm import (
     find_plm_series,
     find_respiratory_related,
 )
-from cds.detect.preprocess import FilteredEmg, compute_envelope, filter_emg
+from cds.detect.preprocess import FilteredEmg, band_for, compute_envelope, filter_emg, slice_filtered
 from cds.detect.quality import assess_channel
 from cds.errors import SignalError
 from cds.io.channels import ChannelRole, parse_channel_overrides
-from cds.io.edf import Recording, read_recording
+from cds.io.edf import Recording, Signal, read_recording
 from cds.io.events import ScoredEvents, events_from_annotations, read_events
 from cds.io.hypnogram import Hypnogram, check_hypnogram, hypnogram_from_annotations, read_hypnogram
 from cds.standards import ScoringStandard, Standard, load_standard
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 SCHEMA = "cds.analysis/v1"
 ProgressFn = Callable[[str, float], None]
 LEGS = (ChannelRole.LEFT_LEG, ChannelRole.RIGHT_LEG)
+_WINDOW_MARGIN_S = 40.0  # signal kept on each side of a jerk search window (filter edges, local resting level)
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,20 +256,22 @@ def _event_rows(lms, series, hyp, respiratory, arousal) -> list[dict[str, Any]]:
     return rows
 
 
-def _chin(rec: Recording, std: ScoringStandard, quality: dict, caveats: list) -> FilteredEmg | None:
-    """Filter and judge the chin EMG (used for sleep-onset jerks); None when absent or unusable."""
+def _chin(rec: Recording, std: ScoringStandard, quality: dict, caveats: list) -> Signal | None:
+    """Judge the chin EMG (used for sleep-onset jerks only); the signal when present and usable."""
     sig = rec.signals.get(ChannelRole.CHIN)
     if sig is None:
         return None
-    chin = filter_emg(sig.data_uv, sig.sfreq_hz, std.signal)
-    q = assess_channel(sig.data_uv, chin, None, std, role="chin", label=sig.label,
+    band, clipped = band_for(sig.sfreq_hz, std.signal)
+    described = FilteredEmg(np.zeros(0, dtype=np.float32), sig.sfreq_hz, band, clipped, ())
+    q = assess_channel(sig.data_uv, described, None, std, role="chin", label=sig.label,
                        physical_range_uv=(sig.physical_min_uv, sig.physical_max_uv))  # fmt: skip
     quality["chin"] = q
     caveats += q.caveats
-    return chin if q.usable else None
+    return sig if q.usable else None
 
 
-def _jerks(chin, std, hyp, filtered, lms) -> tuple[SleepOnsetJerks | None, dict[str, Any]]:
+def _jerks(chin: Signal | None, std, hyp, filtered, lms) -> tuple[SleepOnsetJerks | None, dict[str, Any]]:
+    """Jerks near each W->N1 transition; the chin is filtered only in windows around the transitions."""
     reason = None
     if hyp is None:
         reason = "no hypnogram: wake-to-N1 transitions unknown"
@@ -278,8 +281,30 @@ def _jerks(chin, std, hyp, filtered, lms) -> tuple[SleepOnsetJerks | None, dict[
         return None, {"count": None, "events": None, "unavailable": {"count": reason, "events": reason}}
     transitions = find_wake_to_n1_transitions(hyp.stages, hyp.epoch_s, hyp.start_s)
     spans = np.column_stack([lms.onset_s, lms.end_s])
-    jerks = detect_sleep_onset_jerks(chin, list(filtered.values()), transitions, std, leg_movement_spans=spans)
+    margin = std.sleep_onset_jerk.transition_window_s + _WINDOW_MARGIN_S
+    onsets, durations = [], []
+    for start, end in _merge_windows(transitions - margin, transitions + margin):
+        a, b = int(start * chin.sfreq_hz), int(end * chin.sfreq_hz)
+        if b - a < 4 * chin.sfreq_hz:
+            continue
+        chin_part = filter_emg(chin.data_uv[a:b], chin.sfreq_hz, std.signal)
+        t0 = a / chin.sfreq_hz
+        legs = [slice_filtered(f, t0, t0 + (b - a) / chin.sfreq_hz) for f in filtered.values()]
+        found = detect_sleep_onset_jerks(chin_part, legs, transitions - t0, std, leg_movement_spans=spans - t0)
+        onsets.append(found.onset_s + t0)
+        durations.append(found.duration_s)
+    jerks = SleepOnsetJerks(np.concatenate([np.zeros(0), *onsets]), np.concatenate([np.zeros(0), *durations]))
     return jerks, {**jerks.to_dict(), "transitions": int(transitions.size), "unavailable": {}}
+
+
+def _merge_windows(starts: np.ndarray, ends: np.ndarray) -> list[tuple[float, float]]:
+    merged: list[list[float]] = []
+    for start, end in zip(np.maximum(starts, 0.0), ends, strict=True):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([float(start), float(end)])
+    return [(a, b) for a, b in merged]
 
 
 def _efm(std, hyp, filtered, lms, jerks) -> dict[str, Any]:

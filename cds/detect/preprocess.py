@@ -15,7 +15,16 @@ from scipy import ndimage, signal
 
 from cds.standards import SignalRules
 
-__all__ = ["Envelope", "FilteredEmg", "compute_envelope", "compute_resting_level", "filter_emg", "short_envelope"]
+__all__ = [
+    "Envelope",
+    "FilteredEmg",
+    "band_for",
+    "compute_envelope",
+    "compute_resting_level",
+    "filter_emg",
+    "short_envelope",
+    "slice_filtered",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +56,7 @@ def filter_emg(emg_uv: FloatArray, sfreq_hz: float, rules: SignalRules) -> Filte
 
     The upper edge is kept at ``nyquist_margin`` × Nyquist when the standard's edge would reach it.
     """
-    nyquist = sfreq_hz / 2.0
-    low, high = rules.band_hz
-    clipped = high >= nyquist * rules.nyquist_margin
-    high_used = min(high, nyquist * rules.nyquist_margin)
+    (low, high_used), clipped = band_for(sfreq_hz, rules)
     data = np.asarray(emg_uv, dtype=np.float32)
     data = data - np.float32(np.median(data[:: max(1, data.size // 100_000)])) if data.size else data
     sos = signal.butter(rules.filter_order, [low, high_used], btype="bandpass", fs=sfreq_hz, output="sos")
@@ -67,6 +73,21 @@ def filter_emg(emg_uv: FloatArray, sfreq_hz: float, rules: SignalRules) -> Filte
         list(notches) or "none",
     )
     return FilteredEmg(filtered, sfreq_hz, (float(low), float(high_used)), bool(clipped), notches)
+
+
+def band_for(sfreq_hz: float, rules: SignalRules) -> tuple[tuple[float, float], bool]:
+    """The band actually used at ``sfreq_hz`` and whether its upper edge had to be lowered below Nyquist."""
+    low, high = rules.band_hz
+    limit = sfreq_hz / 2.0 * rules.nyquist_margin
+    return (float(low), float(min(high, limit))), bool(high >= limit)
+
+
+def slice_filtered(filtered: FilteredEmg, start_s: float, end_s: float) -> FilteredEmg:
+    """The stretch ``start_s``-``end_s`` of a filtered channel (a view, no copy)."""
+    a = max(0, int(start_s * filtered.sfreq_hz))
+    b = max(a, int(end_s * filtered.sfreq_hz))
+    return FilteredEmg(filtered.data_uv[a:b], filtered.sfreq_hz, filtered.band_hz, filtered.band_clipped,
+                       filtered.notch_hz)  # fmt: skip
 
 
 def _mains_to_notch(
