@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -245,6 +245,7 @@ def _actions(doc: RuleDoc) -> list[Mapping]:
 def _check_never_fire(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
     by_active = _asserted(docs, {"active"})
     by_any = _asserted(docs, {"active", "draft"})
+    expand = _expander(docs)
     for doc in docs:
         status = doc.data.get("status")
         if status == "retired" or "when" not in doc.data:
@@ -263,7 +264,12 @@ def _check_never_fire(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
                 yield _problem(
                     doc, where, "E302", f"{scope} asserts {atom.kind} '{atom.name}': this condition never holds"
                 )
-        yield from _dead_branches(doc, kb)
+        direct = list(_dead_branches(doc, kb))
+        yield from direct
+        checked = status == "active" and not any(p.code == "E301" for p in direct)
+        if checked and _satisfiable([doc.data["when"]], kb, expand) is False:
+            text = "rule can never fire: its conditions contradict those of the rules asserting the facts it needs"
+            yield _problem(doc, doc.where("when"), "E304", text)
 
 
 def _dead_branches(doc: RuleDoc, kb: _Knowledge) -> Iterable[Problem]:
@@ -318,6 +324,7 @@ def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
     offer of the same drug (the most favourable proposal stands, so the veto is lost: W402, vetoes belong in
     5-safety)."""
     items = [(doc, *c) for doc in docs if doc.data.get("status") != "retired" for c in _conclusions(doc, kb.groups)]
+    expand = _expander(docs)
     for doc, kind, index, code, status in items:
         for other, other_kind, _, other_code, other_status in items:
             if other is doc:
@@ -345,12 +352,15 @@ def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
                 )
             else:
                 continue
-            if _can_fire_together(doc, other, kb, docs):
+            together = _satisfiable([doc.data.get("when") or {}, other.data.get("when") or {}], kb, expand)
+            if together:
                 yield _problem(doc, doc.where("then", index), code_text, text)
+            elif together is None:
+                log.info("rules check: %s and %s too complex to compare; no conflict reported", doc.shown, other.shown)
 
 
-def _can_fire_together(a: RuleDoc, b: RuleDoc, kb: _Knowledge, docs: list[RuleDoc]) -> bool:
-    """Whether both rules can fire for one patient, seeing through the derived facts they test."""
+def _expander(docs: list[RuleDoc]) -> Callable[[Any], Any]:
+    """A derived-fact atom -> ``{any: [when, ...]}`` of the active rules asserting it (None when none do)."""
     assert_map: dict[tuple[str, str], list[Any]] = {}
     for doc in docs:
         if doc.data.get("status") == "active" and "when" in doc.data:
@@ -363,16 +373,14 @@ def _can_fire_together(a: RuleDoc, b: RuleDoc, kb: _Knowledge, docs: list[RuleDo
         whens = assert_map.get((atom.kind, atom.name))
         return {"any": whens} if whens else None
 
-    found = can_hold_together(
-        [a.data.get("when") or {}, b.data.get("when") or {}],
-        resolve=kb.resolve,
-        field_range=kb.ranges.get,
-        single_source=kb.single_source,
-        expand=expand,
+    return expand
+
+
+def _satisfiable(whens: list[Any], kb: _Knowledge, expand: Callable[[Any], Any]) -> bool | None:
+    """Whether all ``whens`` can hold for one patient, seeing through derived facts (None: too complex)."""
+    return can_hold_together(
+        whens, resolve=kb.resolve, field_range=kb.ranges.get, single_source=kb.single_source, expand=expand
     )
-    if found is None:
-        log.info("rules check: %s and %s too complex to compare; no conflict reported", a.shown, b.shown)
-    return bool(found)
 
 
 def find_version_problems(docs: list[RuleDoc], rules: Path, manifest_path: Path) -> list[Problem]:

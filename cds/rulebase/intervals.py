@@ -296,6 +296,31 @@ def _first_contradiction(
     return None
 
 
+def _constrain(domains: dict, atom: Atom, domain: Domain, negated: bool, source: str | None) -> bool:
+    """Add one atom's admitted values to the search state; False when some fact can then have no value.
+
+    One fact per slot (a derived fact, a single-source field, or a field restricted to one source): its
+    constraints intersect. A field with several sources and no ``source:``: a positive atom needs *some* fact
+    in its set, a negated one forbids its set for *every* fact, so each positive set must meet the forbidden
+    sets' complement (and so must every single-source slot of that field).
+    """
+    if atom.kind != "field" or source is not None:
+        slot = ("slot", atom.kind, atom.name, source)
+        combined = domain if slot not in domains else domains[slot].intersect(domain)
+        every = domains.get(("every", atom.name))
+        domains[slot] = combined
+        return not combined.is_empty() and (every is None or not combined.intersect(every).is_empty())
+    every = domains.get(("every", atom.name))
+    some = domains.get(("some", atom.name), ())
+    if negated:
+        every = domain if every is None else every.intersect(domain)
+        domains[("every", atom.name)] = every
+        others = [d for k, d in domains.items() if k[0] == "slot" and k[1:3] == ("field", atom.name)]
+        return all(not d.intersect(every).is_empty() for d in (*some, *others))
+    domains[("some", atom.name)] = (*some, domain)
+    return not domain.is_empty() and (every is None or not domain.intersect(every).is_empty())
+
+
 class _OverBudgetError(Exception):
     """The satisfiability search took more steps than allowed."""
 
@@ -352,11 +377,8 @@ def can_hold_together(
                 continue
             domain = domain.negate() if negated else domain
             source = atom.source or (single_source(atom.name) if atom.kind == "field" else None)
-            slot = (atom.kind, atom.name, source)
-            combined = domain if slot not in domains else domains[slot].intersect(domain)
-            if combined.is_empty():
+            if not _constrain(domains, atom, domain, negated, source):
                 return False
-            domains[slot] = combined
         return True
 
     try:

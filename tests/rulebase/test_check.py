@@ -338,3 +338,27 @@ def test_interval_algebra_known_answers():
     assert NumSet.of(20, True, 10, False).is_empty()
     assert ValueSet(frozenset({"a"}), cofinite=True).intersect(ValueSet(frozenset({"a"}))).is_empty()
     assert str(ValueSet(frozenset({True})).complement()) == "anything but true"
+
+
+def test_satisfiability_with_a_field_of_several_sources():
+    from ruamel.yaml import YAML
+
+    from cds.rulebase.intervals import can_hold_together
+
+    def holds(*conditions: str) -> bool | None:
+        nodes = [YAML().load(text) for text in conditions]
+        return can_hold_together(
+            nodes,
+            resolve=lambda v: float(v),
+            field_range=lambda name: (0, 500),
+            single_source=lambda name: None,  # psg.x may come from the patient file or the recording
+            expand=lambda atom: None,
+        )
+
+    gt20, lt10 = "{field: psg.x, gt: 20}", "{field: psg.x, lt: 10}"
+    assert holds(gt20, lt10) is True  # two facts: reported 25, recorded 5
+    assert holds(gt20, "not: {field: psg.x, gt: 15}") is False  # no fact may exceed 15
+    assert holds("{field: psg.x, gt: 20, source: recording}", "not: {field: psg.x, gt: 15}") is False
+    assert holds("{field: psg.x, gt: 20, source: recording}", "not: {field: psg.x, gt: 15, source: reported}")
+    assert holds("{field: psg.x, gt: 20, source: recording}", "{field: psg.x, lt: 10, source: recording}") is False
+    assert holds("any: [{field: psg.x, gt: 600}, {field: psg.x, lt: 5}]", "not: {field: psg.x, lt: 10}") is False
