@@ -80,9 +80,13 @@ def make_leg_movements(
     components: Any = None,
     parameters: dict[str, Any] | None = None,
 ) -> LegMovements:
-    """Build a sorted ``LegMovements`` table from plain lists (hand-made event lists, scored-event files)."""
+    """Build a sorted ``LegMovements`` table from plain lists (hand-made event lists, scored-event files).
+
+    ``duration_s`` and ``side`` may be scalars applied to every row. Raises ValueError on mismatched lengths or an
+    unknown side."""
     onset = np.asarray(onset_s, dtype=np.float64).reshape(-1)
-    duration = np.asarray(duration_s, dtype=np.float64).reshape(-1)
+    duration = np.asarray(duration_s, dtype=np.float64)
+    duration = np.full(onset.shape, float(duration)) if duration.ndim == 0 else duration.reshape(-1)
     if onset.shape != duration.shape:
         raise ValueError("onset_s and duration_s must have the same length")
     sides = np.broadcast_to(np.asarray(side, dtype=str), onset.shape).astype("<U9")

@@ -168,3 +168,11 @@ def test_lm_arousal_association_is_overlap_or_gap_under_half_a_second(arousal, a
 def test_make_leg_movements_rejects_unknown_side():
     with pytest.raises(ValueError, match="unknown side"):
         make_leg_movements([1.0], [1.0], "middle")
+
+
+def test_make_leg_movements_sorts_broadcasts_and_checks_lengths():
+    table = make_leg_movements([30.0, 10.0], 1.5, ["right", "left"])
+    assert table.onset_s.tolist() == [10.0, 30.0] and table.side.tolist() == ["left", "right"]
+    assert table.duration_s.tolist() == [1.5, 1.5]
+    with pytest.raises(ValueError, match="same length"):
+        make_leg_movements([1.0, 2.0], [1.0, 2.0, 3.0])
