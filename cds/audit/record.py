@@ -184,7 +184,7 @@ def build_decision_record(
     firings = list(result.firings)
     inputs: dict[str, Any] = {
         "patient": {"sha256": patient_sha256},
-        "ruleset": {"version": rulebase.rules.sha256[:12], "sha256": rulebase.rules.sha256},
+        "ruleset": dict(rulebase.stamp),
         "knowledge": {"sha256": rulebase.kb.sha256},
         "engine": {"name": "cds", "version": __version__},
     }

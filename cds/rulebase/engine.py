@@ -206,9 +206,16 @@ class RunResult:
 class RuleBase:
     """Compiled rules plus the knowledge they were checked against."""
 
-    def __init__(self, rules: RuleSet, kb: Knowledge) -> None:
+    def __init__(
+        self, rules: RuleSet, kb: Knowledge, *, rules_path: Path | None = None, knowledge_path: Path | None = None
+    ) -> None:
         self.rules = rules
         self.kb = kb
+        self.stamp = {"version": None, "sha256": rules.sha256}  # inputs.ruleset of the decision record
+        if rules_path is not None:
+            from cds.rulebase.manifest import ruleset_stamp
+
+            self.stamp = ruleset_stamp(rules_path, knowledge_path)
         self.engine_class = compile_engine_class(rules, kb, TracingEngine, _fire)
         self.by_id = rules.by_id()
         self.fields_used = frozenset(f for spec in rules.active() for f in _fields_of(spec.when))
@@ -277,10 +284,12 @@ _CACHE: dict[str, RuleBase] = {}
 def load_rulebase(rules_dir: str | Path | None = None, knowledge_dir: str | Path | None = None) -> RuleBase:
     """Load knowledge and rules (RuleFileError on any bad file), compile once per rule-set hash."""
     kb = load_knowledge(knowledge_dir)
-    rules = load_rules(Path(rules_dir) if rules_dir is not None else _default_rules_dir(), kb)
+    rules_path = Path(rules_dir) if rules_dir is not None else _default_rules_dir()
+    rules = load_rules(rules_path, kb)
     cached = _CACHE.get(rules.sha256)
     if cached is None:
-        cached = _CACHE[rules.sha256] = RuleBase(rules, kb)
+        knowledge_path = Path(knowledge_dir) if knowledge_dir is not None else None
+        cached = _CACHE[rules.sha256] = RuleBase(rules, kb, rules_path=rules_path, knowledge_path=knowledge_path)
         log.info("compiled %d active rules (rule set %s)", len(rules.active()), rules.sha256[:12])
     return cached
 

@@ -180,6 +180,8 @@ def test_decision_is_json_and_deterministic(tiny_rulebase):
     assert data["schema"] == "cds.decision/v1" and data["patient_id"] == "T-1"
     assert list(data) == sorted(data)
     assert "/" not in json.dumps(data["inputs"])  # no paths
+    assert data["inputs"]["ruleset"]["version"] is None  # the tiny rule set has no MANIFEST.yaml
+    assert len(data["inputs"]["ruleset"]["sha256"]) == 64
 
 
 def test_shuffled_rule_order_gives_same_trace(tiny_rulebase):
@@ -188,6 +190,7 @@ def test_shuffled_rule_order_gives_same_trace(tiny_rulebase):
     for seed in range(3):
         random.Random(seed).shuffle(rules)
         shuffled = RuleBase(RuleSet(tuple(rules), tiny_rulebase.rules.sha256, "rules"), tiny_rulebase.kb)
+        shuffled.stamp = tiny_rulebase.stamp
         again = decide(shuffled, **PLMD, medications=["oxycodone"], polysomnography={"plms_index": 30})
         assert dump_decision(again) == base
 
