@@ -95,3 +95,9 @@ def test_real_nox_excerpt_with_31_uv_steps_is_refused(real_data_dir, capsys):
     assert run(["analyze", str(real_data_dir / "sleepr-testdata" / "subject1.edf")]) == 3
     line = _one_error_line(capsys)
     assert "no usable leg EMG channel" in line and "31.25 µV per digital step" in line
+
+
+def test_missing_hypnogram_file_exit_3(night, tmp_path, capsys):
+    path, _ = night
+    assert run(["analyze", str(path), "--hypnogram", str(tmp_path / "nope.csv")]) == 3
+    assert "nope.csv" in _one_error_line(capsys)
