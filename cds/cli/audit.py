@@ -39,6 +39,11 @@ def _summary(entry: LogEntry) -> str:
     )
 
 
+def _stamp_text(stamp: dict) -> str:
+    """``version (sha256 prefix)`` of a rule-set stamp (decision record ``inputs.ruleset``)."""
+    return f"{stamp.get('version') or 'unversioned'} ({str(stamp.get('sha256') or '?')[:12]})"
+
+
 @app.command("verify")
 def verify(
     log_path: Path | None = _LOG_OPTION,
@@ -105,12 +110,13 @@ def replay(
     rulebase = load_rulebase(rules, knowledge)
     replayed = replay_decision(entry.decision, entry.patient_text, rulebase)
     changes = diff_outcomes(entry.decision, replayed)
-    old_rules = (entry.inputs.get("ruleset") or {}).get("sha256", "?")
+    logged = _stamp_text(entry.inputs.get("ruleset") or {})
+    now = _stamp_text(getattr(rulebase, "stamp", None) or {"sha256": rulebase.sha256})
     if fmt is OutputFormat.JSON:
-        report = {"seq": entry.seq, "ruleset": {"logged": old_rules, "now": rulebase.sha256}, "changes": changes}
+        report = {"seq": entry.seq, "ruleset": {"logged": logged, "now": now}, "changes": changes}
         typer.echo(json.dumps(report, indent=2, sort_keys=True))
         return
-    typer.echo(f"record {entry.seq} ({entry.patient_id}): rule set {old_rules[:12]} -> {rulebase.sha256[:12]}")
+    typer.echo(f"record {entry.seq} ({entry.patient_id}): rule set {logged} -> {now}")
     typer.echo(
         "\n".join(f"  {c}" for c in changes)
         if changes

@@ -97,7 +97,9 @@ def test_replay_shows_what_the_current_rule_set_changes(tmp_path, capsys):
     DecisionLog(path).append(_decision(9))  # no patient text stored
     args = ["audit", "replay", "1", "--log", str(path), "--knowledge"]
     assert run([*args, str(old / "knowledge"), "--rules", str(old / "rules")]) == 0
-    assert "same decision" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("record 1 (P1): rule set ")
+    assert "same decision" in out
     assert run([*args, str(new / "knowledge"), "--rules", str(new / "rules"), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["changes"] == [
         "finding plmd: none -> present",
