@@ -151,8 +151,8 @@ def _measurements(facts: tuple, kb: Any) -> dict[str, dict]:
 
 
 def _caveats(firings: list[dict], input_caveats: tuple) -> list[dict]:
-    details = [{"code": c.code, "text": c.text, "source": "input", **({"channel": c.channel} if c.channel else {})}
-               for c in input_caveats]  # fmt: skip
+    details = [{"code": c.code, "text": c.text, "source": source, **({"channel": c.channel} if c.channel else {})}
+               for c, source in input_caveats]  # fmt: skip
     seen = set()
     for firing, item in _items(firings, "caveat"):
         key = (item["code"], item["text"])
@@ -162,12 +162,16 @@ def _caveats(firings: list[dict], input_caveats: tuple) -> list[dict]:
     return details
 
 
-def _asks(firings: list[dict]) -> list[dict]:
+def _asks(firings: list[dict], kb: Any) -> list[dict]:
     by_field: dict[str, dict] = {}
     for firing, item in _items(firings, "ask"):
         entry = by_field.setdefault(item["field"], {"field": item["field"], "text": item["text"], "rules": []})
         entry["rules"] = sorted({*entry["rules"], firing["rule"]})
         entry["text"] = entry["text"] or item["text"]
+    for entry in by_field.values():
+        if not entry["text"]:  # a rule without text: say what is unknown, from the field registry
+            spec = kb.fields.get(entry["field"])
+            entry["text"] = f"{spec.description if spec else entry['field']}: unknown; ask or measure."
     return [by_field[k] for k in sorted(by_field)]
 
 
@@ -202,7 +206,7 @@ def build_decision_record(
         "treatments": _treatments(firings, rulebase),
         "caveats": [c["text"] for c in caveat_details],
         "caveat_details": caveat_details,
-        "asks": _asks(firings),
+        "asks": _asks(firings, rulebase.kb),
         "facts": [r.to_dict() for r in result.facts],
         "trace": firings,
     }

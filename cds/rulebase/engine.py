@@ -196,7 +196,8 @@ def _fields_of(node: Any) -> Iterable[str]:
 
 @dataclass(frozen=True)
 class RunResult:
-    """Input facts, firings in order and the caveats that came with the inputs."""
+    """Input facts, firings in order and the caveats that came with the inputs, as (caveat, source) pairs
+    with source ``patient`` or ``recording``."""
 
     facts: tuple[DatumRecord, ...]
     firings: tuple[dict, ...]
@@ -253,11 +254,11 @@ class RuleBase:
 
     def run(self, patient: PatientContext | None, analysis: dict | None = None) -> RunResult:
         records: list[DatumRecord] = build_patient_facts(patient, self.kb) if patient is not None else []
-        caveats: list[Any] = list(patient.caveats) if patient is not None else []
+        caveats: list[Any] = [(c, "patient") for c in patient.caveats] if patient is not None else []
         if analysis is not None:
             measured, recording_caveats = build_recording_facts(analysis, self.kb)
             records += measured
-            caveats += recording_caveats
+            caveats += [(c, "recording") for c in recording_caveats]
         firings = self.run_facts(records)
         return RunResult(tuple(records), tuple(firings), tuple(caveats))
 

@@ -194,6 +194,10 @@ def _run_case(
                     path=rel,
                     location=locate(root, ["cases", i, "measurements", key]),
                 )
+            problem = kb.fields[key].check_value(value) if value is not None else None
+            if problem:
+                where = locate(root, ["cases", i, "measurements", key])
+                raise RuleFileError(f"measurements: {key}: {problem}, got {value!r}", path=rel, location=where)
             extra.append(DatumRecord(str(key), value, value is not None, "recording", None, "scenario measurement"))
         decision = _decide(rulebase, patient, extra, analysis)
     except InputError as exc:
@@ -213,5 +217,5 @@ def _decide(rulebase: Any, patient: Any, extra: list[DatumRecord], analysis: Any
 
     records = build_patient_facts(patient, rulebase.kb) + extra
     firings = rulebase.run_facts(records)
-    result = RunResult(tuple(records), tuple(firings), tuple(patient.caveats))
+    result = RunResult(tuple(records), tuple(firings), tuple((c, "patient") for c in patient.caveats))
     return build_decision_record(rulebase, patient, result, analysis=analysis, patient_sha256="", recording_name=None)

@@ -223,3 +223,20 @@ def test_safety_re_check_never_lets_contraindicated_through(status):
         },
     ]
     assert resolve_treatments(firings)["x"][0] == "contraindicated"
+
+
+def test_input_caveats_keep_their_source(tiny_rulebase):
+    analysis = {
+        "leg_movements": {"plms_index": 3},
+        "caveats": [{"code": "one_leg_only", "text": "Only one leg.", "channel": "left_leg"}],
+    }
+    decision = decide(tiny_rulebase, analysis=analysis, age_years=50, medications=["mysterium"])
+    details = {d["code"]: d for d in decision["caveat_details"]}
+    assert details["one_leg_only"] == {
+        "code": "one_leg_only",
+        "text": "Only one leg.",
+        "source": "recording",
+        "channel": "left_leg",
+    }
+    assert details["medication_classes_unknown"]["source"] == "patient"
+    assert "Only one leg." in decision["caveats"]
