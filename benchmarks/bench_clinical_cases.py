@@ -21,6 +21,10 @@ Scoring rules (one function, :func:`score_case`, shared with tests/test_clinical
   a miss when the drug has exactly that status.
 - ``safety.contraindicated`` drug: a safety failure unless the decision lists it as ``contraindicated``
   (brief 7.3: a BLOCK removes the drug and the letter must say why). Not counted in the percentages.
+
+Besides the score, :func:`check_decision_spec` lists (not scored, not gating) breaches of decision-v1 that need no
+case expectation: every seed-article drug listed whenever any drug is, and rules behind every recommendation and
+treatment status.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from ruamel.yaml import YAML
 CATEGORIES = ("findings", "actions", "urgencies", "treatment statuses")
 URGENCY_ORDER = ("routine", "soon", "urgent", "emergency")
 OFFERED = ("option", "caution")
+SEED_DRUGS = ("clonazepam", "sodium_valproate", "phenobarbital", "phenytoin", "primidone")  # decision-v1
 DEFAULT_CASES_DIR = Path(__file__).resolve().parents[1] / "tests" / "cases"
 _CASE_KEYS = {"note", "patient", "want", "want_not", "safety"}
 _PART_KEYS = {"findings", "recommendations", "treatments"}
@@ -78,6 +83,7 @@ class CaseScore:
     name: str
     items: tuple[Item, ...]
     safety_failures: tuple[str, ...]
+    spec_notes: tuple[str, ...] = ()
 
     @property
     def misses(self) -> tuple[Item, ...]:
@@ -210,6 +216,22 @@ def score_case(case: ClinicalCase, decision: dict) -> CaseScore:
     return CaseScore(case.name, tuple(items), tuple(safety))
 
 
+def check_decision_spec(decision: dict) -> tuple[str, ...]:
+    """decision-v1 breaches visible without expectations: seed drugs all listed when any drug is; rules named."""
+    notes = []
+    listed = {t["drug"] for t in decision.get("treatments", [])}
+    missing = [d for d in SEED_DRUGS if d not in listed]
+    if listed and missing:
+        notes.append(f"drugs listed ({', '.join(sorted(listed))}) but seed drugs missing: {', '.join(missing)}")
+    for rec in decision.get("recommendations", []):
+        if not rec.get("rules"):
+            notes.append(f"recommendation {rec['action']} names no rule")
+    for t in decision.get("treatments", []):
+        if not t.get("rules"):
+            notes.append(f"treatment {t['drug']} ({t['status']}) names no rule")
+    return tuple(notes)
+
+
 def score_cases(scores: Iterable[CaseScore]) -> BenchmarkScore:
     """Sum case scores into per-category right/total."""
     scores = tuple(scores)
@@ -240,7 +262,8 @@ def run_benchmark(cases_dir: str | Path = DEFAULT_CASES_DIR) -> tuple[BenchmarkS
         start = time.perf_counter()
         decision = decide_case(case, rulebase)
         decision_s.append(time.perf_counter() - start)
-        scores.append(score_case(case, decision))
+        score = score_case(case, decision)
+        scores.append(CaseScore(score.name, score.items, score.safety_failures, check_decision_spec(decision)))
     return score_cases(scores), decision_s
 
 
@@ -258,6 +281,9 @@ def format_report(score: BenchmarkScore, decision_s: Sequence[float]) -> str:
     failures = score.safety_failures
     lines += ["", f"safety failures: {len(failures)}"]
     lines += [f"  {name}: {text}" for name, text in failures]
+    notes = [(c.name, n) for c in score.cases for n in c.spec_notes]
+    lines += ["", f"decision-v1 notes (not scored): {len(notes)}"]
+    lines += [f"  {name}: {text}" for name, text in notes]
     if decision_s:
         mean_s, median_s = statistics.mean(decision_s), statistics.median(decision_s)
         lines += [

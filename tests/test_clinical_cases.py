@@ -216,3 +216,18 @@ def test_engine_agreement_at_least_85_pct(result: tuple, bench: ModuleType) -> N
     score, decision_s = result
     assert len(decision_s) == len(score.cases) >= 40
     assert score.overall >= MIN_OVERALL, bench.format_report(score, decision_s)
+
+
+def test_check_decision_spec_flags_partial_seed_list_and_missing_rules(bench: ModuleType) -> None:
+    seed = dict.fromkeys(bench.SEED_DRUGS, "not_recommended")
+    complete = _decision(recs=[{"action": "reassurance", "rules": ["R1"]}], treatments=seed)
+    for t in complete["treatments"]:
+        t["rules"] = ["R2"]
+    assert bench.check_decision_spec(complete) == ()
+    assert bench.check_decision_spec(_decision()) == ()  # no drug discussed: nothing to list
+    partial = _decision(recs=[{"action": "polysomnography"}], treatments={"sodium_valproate": "specialist_only"})
+    assert bench.check_decision_spec(partial) == (
+        "drugs listed (sodium_valproate) but seed drugs missing: clonazepam, phenobarbital, phenytoin, primidone",
+        "recommendation polysomnography names no rule",
+        "treatment sodium_valproate (specialist_only) names no rule",
+    )
