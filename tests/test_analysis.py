@@ -127,3 +127,15 @@ def test_one_flat_leg_is_a_caveat_and_two_flat_legs_an_error(tmp_path):
     write_synthetic_psg(both, SynthConfig.preset("periodic").replace(flat_roles=("left_leg", "right_leg")), seed=1)
     with pytest.raises(SignalError, match="no usable leg EMG channel"):
         analyze_recording(both)
+
+
+def test_legs_moving_1_to_4_s_apart_merge_under_aasm_but_not_wasm(tmp_path):
+    path = tmp_path / "lagged.edf"
+    config = SynthConfig.preset("periodic").replace(bilateral_fraction=0.7, bilateral_lag_s=(1.0, 4.0),
+                                                    lm_duration_s=(0.6, 0.9))  # fmt: skip
+    truth = write_synthetic_psg(path, config, seed=5)
+    assert truth.plms_index["wasm2016"] < truth.plms_index["aasm"] - 5  # WASM: two LMs < 10 s apart break runs
+    for standard in ("aasm", "wasm2016"):
+        data = analyze_recording(path, standard=standard).to_dict()["leg_movements"]
+        _close(data["plms_index"], truth.plms_index[standard])
+        assert data["count"] == len(truth.leg_movements(standard))

@@ -26,6 +26,7 @@ class SynthConfig:
     wake_series_per_h: float = 0.0  # periodic LM series in wake (PLMW)
     sparse_lm_per_h: float = 6.0
     bilateral_fraction: float = 0.3
+    bilateral_lag_s: tuple[float, float] = (0.0, 0.3)  # onset of the second leg after the first
     lm_duration_s: tuple[float, float] = (0.8, 4.0)
     lm_amplitude_uv: tuple[float, float] = (20.0, 200.0)
     jerks: bool = True  # one sleep-onset jerk near each W->N1 transition

@@ -80,10 +80,10 @@ def _lm_rows(config: SynthConfig, rng: np.random.Generator, onset: float, kind: 
     rows = [(onset, duration, first, amplitude, kind, lm_id)]
     if rng.random() < config.bilateral_fraction:
         other = "right" if first == "left" else "left"
+        lag = rng.uniform(*config.bilateral_lag_s)
         rows.append(
-            (onset + rng.uniform(0.0, 0.3), duration * rng.uniform(0.8, 1.1), other, amplitude * rng.uniform(0.7, 1.3),
-             kind, lm_id)
-        )  # fmt: skip
+            (onset + lag, duration * rng.uniform(0.8, 1.1), other, amplitude * rng.uniform(0.7, 1.3), kind, lm_id)
+        )
     return rows
 
 
