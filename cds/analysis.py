@@ -202,7 +202,8 @@ def analyze_recording(
                        **_parameters_used(found), **describe_grammar(std)},
         "hypnogram": _hypnogram_section(hyp),
         "sleep": _sleep_section(sleep),
-        "leg_movements": {**stats.to_dict(), "channels": [f"{side}_leg" for side in sorted(found)],
+        "leg_movements": {**_with_event_reasons(stats.to_dict(), respiratory, arousal),
+                          "channels": [f"{side}_leg" for side in sorted(found)],
                           "events": _event_rows(lms, series, hyp, respiratory, arousal)},
         "respiratory": {"scored": bool(events.has_respiratory_scoring), "source": Path(events.source).name,
                         "respiratory_events": len(events.respiratory), "arousals": len(events.arousals)},
@@ -212,6 +213,16 @@ def analyze_recording(
         "caveats": [c.to_dict() for c in sorted(set(caveats))],
     }  # fmt: skip
     return AnalysisReport(data, lms, series, jerks, rec.duration_s, rec.start)
+
+
+def _with_event_reasons(section: dict[str, Any], respiratory, arousal) -> dict[str, Any]:
+    """Say why the per-event ``respiratory`` / ``arousal`` flags are null (unknown, not False)."""
+    reasons = dict(section["unavailable"])
+    if respiratory is None:
+        reasons["events.respiratory"] = "no respiratory events scored (events file or annotations)"
+    if arousal is None:
+        reasons["events.arousal"] = "no arousals scored (events file or annotations)"
+    return {**section, "unavailable": dict(sorted(reasons.items()))}
 
 
 def _hypnogram_section(hyp: Hypnogram | None) -> dict[str, Any] | None:

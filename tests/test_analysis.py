@@ -139,3 +139,12 @@ def test_legs_moving_1_to_4_s_apart_merge_under_aasm_but_not_wasm(tmp_path):
         data = analyze_recording(path, standard=standard).to_dict()["leg_movements"]
         _close(data["plms_index"], truth.plms_index[standard])
         assert data["count"] == len(truth.leg_movements(standard))
+
+
+@pytest.mark.parametrize("preset", ["periodic", "sparse", "noisy", "low_rate", "wake_lms", "efm"])
+def test_plms_index_within_2_per_h_or_10_percent_in_every_scenario(tmp_path, preset):
+    path = tmp_path / f"{preset}.edf"
+    truth = write_synthetic_psg(path, SynthConfig.preset(preset), seed=21)
+    data = analyze_recording(path).to_dict()["leg_movements"]
+    _close(data["plms_index"], truth.plms_index["aasm"])
+    assert data["unavailable"]["events.respiratory"].startswith("no respiratory events")
