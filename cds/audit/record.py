@@ -151,8 +151,12 @@ def _measurements(facts: tuple, kb: Any) -> dict[str, dict]:
 
 
 def _caveats(firings: list[dict], input_caveats: tuple) -> list[dict]:
-    details = [{"code": c.code, "text": c.text, "source": source, **({"channel": c.channel} if c.channel else {})}
-               for c, source in input_caveats]  # fmt: skip
+    details = []
+    for entry in input_caveats:  # (Caveat, source) pairs; a bare Caveat (older callers) has source "input"
+        c, source = entry if isinstance(entry, tuple) else (entry, "input")
+        details.append(
+            {"code": c.code, "text": c.text, "source": source, **({"channel": c.channel} if c.channel else {})}
+        )
     seen = set()
     for firing, item in _items(firings, "caveat"):
         key = (item["code"], item["text"])
