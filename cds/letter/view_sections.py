@@ -136,8 +136,23 @@ def limit_texts(analysis: Mapping[str, Any] | None, decision: Mapping[str, Any])
             "No recording was analysed by cds: polysomnographic values, where shown, are those reported in the "
             "referral."
         )
+    age_years = _fact_value(decision, "age_years")
+    if analysis and isinstance(age_years, int | float) and age_years < 1:
+        limits.append(
+            "The patient is an infant: the leg-movement scoring rules and the PLMS thresholds cds applies are "
+            "defined for adults and older children, so the measured indices of this night have no reference norm "
+            "and must not be read against any threshold."
+        )
     limits.append("This letter supports clinical judgement and does not replace an examination of the patient.")
     return limits
+
+
+def _fact_value(decision: Mapping[str, Any], field: str) -> Any:
+    """The known value of an input field in the record's facts (patient file first), else None."""
+    for fact in decision.get("facts") or []:
+        if fact.get("field") == field and fact.get("known", True):
+            return fact.get("value")
+    return None
 
 
 def footer_view(inputs: Mapping[str, Any]) -> dict[str, str]:

@@ -84,7 +84,7 @@ def explain_rule(decision: Mapping[str, Any], rule_id: str, *, rules_dir: Path |
         report["supported"] = supported
         return report
     report.update(_why_not(decision, rule_id, rules_dir=rules_dir))
-    report["warnings"] = _hash_warnings(decision, report.pop("ruleset_sha256"))
+    report["warnings"] = _hash_warnings(decision, report.pop("ruleset_sha256"), rules_dir)
     return report
 
 
@@ -93,10 +93,13 @@ def _ruleset(decision: Mapping[str, Any]) -> dict[str, Any]:
     return {"version": rs.get("version"), "sha256": rs.get("sha256")}
 
 
-def _hash_warnings(decision: Mapping[str, Any], current: str | None) -> list[str]:
-    """A warning when the current rules/ differ from the rule set the decision was made with."""
+def _hash_warnings(decision: Mapping[str, Any], current: str | None, rules_dir: Path | None = None) -> list[str]:
+    """A warning when the current rules/ differ from the rule set the decision was made with (the record holds
+    the manifest's hash of rules/ and knowledge/, or, without a manifest, the rule loader's hash)."""
+    from cds.rulebase.manifest import ruleset_stamp
+
     recorded = _ruleset(decision).get("sha256")
-    if recorded == current:
+    if recorded == current or recorded == ruleset_stamp(rules_dir).get("sha256"):
         return []
     text = (f"the rule set changed since this decision (recorded sha256 {str(recorded)[:12]}, "
             f"current {str(current)[:12]}): the rule evaluated is today's version")  # fmt: skip

@@ -150,3 +150,11 @@ def test_rule_that_did_not_fire_shows_first_failing_condition_on_real_triage(tmp
     assert report["warnings"] == []  # same rule set as the record
     for step_rule in {s["rule"] for c in explain_decision(record)["conclusions"] for s in c["chain"]}:
         assert step_rule in fired
+    # the same question on a record made with another rule set: answered, with a warning on stderr
+    record["inputs"]["ruleset"]["sha256"] = "0" * 64
+    other = tmp_path / "other-ruleset.json"
+    other.write_text(json.dumps(record), encoding="utf-8")
+    assert run(["explain", str(other), "--rule", candidates[0]]) == 0
+    captured = capsys.readouterr()
+    assert "did not fire" in captured.out and "first failing condition" in captured.out
+    assert "cds: warning: the rule set changed since this decision" in captured.err

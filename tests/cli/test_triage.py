@@ -4,6 +4,7 @@ byte-identical output across runs, and each bad input as exit code 3 with one st
 from __future__ import annotations
 
 import json
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -192,15 +193,18 @@ def test_missing_template_is_exit_3_before_any_work(tmp_path, capsys, monkeypatc
     assert not (tmp_path / "out").exists()
 
 
-def test_pdf_without_weasyprint_says_how_to_install(tmp_path, capsys):
-    try:
-        import weasyprint  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("WeasyPrint is installed here: the missing-extra message cannot be observed")
-    assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path), "--pdf"]) == 3
+def test_pdf_without_weasyprint_says_how_to_install_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # as if the pdf extra were not installed
+    assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path / "out"), "--pdf"]) == 3
     assert 'pip install -e ".[pdf]"' in _stderr_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_pdf_is_written_when_asked(triaged, tmp_path):
+    pytest.importorskip("weasyprint", reason="the optional pdf extra is not installed")
+    assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path), "--pdf"]) == 0
+    assert (tmp_path / "letter.pdf").read_bytes().startswith(b"%PDF-")
+    assert (tmp_path / "letter.html").read_bytes() == (triaged / "letter.html").read_bytes()
 
 
 def test_unreadable_recording_is_exit_3_naming_it(tmp_path, capsys):
@@ -210,3 +214,26 @@ def test_unreadable_recording_is_exit_3_naming_it(tmp_path, capsys):
     assert run(args) == 3
     assert "junk.edf" in _stderr_line(capsys)
     assert not (tmp_path / "out").exists()
+
+
+def test_recording_without_leg_channel_is_exit_3_naming_it(tmp_path, capsys):
+    from cds.synth import SynthConfig, write_synthetic_psg
+
+    night = tmp_path / "chin-only.edf"
+    write_synthetic_psg(night, SynthConfig.preset("demo").replace(hours=0.1, labels=(None, None, "Chin")), seed=1)
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--recording", str(night), "--out", str(tmp_path / "out")]
+    assert run(args) == 3
+    line = _stderr_line(capsys)
+    assert "chin-only.edf" in line and "no leg EMG channel" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_infant_with_adult_scoring_gets_an_explicit_limit(tmp_path, short_night):
+    infant = REPO / "examples" / "infant-bsmi.yaml"
+    out = tmp_path / "out"
+    assert run(["triage", "--patient", str(infant), "--recording", str(short_night), "--out", str(out)]) == 0
+    html = (out / "letter.html").read_text(encoding="utf-8")
+    assert "The patient is an infant" in html and "no reference norm" in html
+    decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
+    for caveat in decision["caveats"]:
+        assert caveat.split(":")[0].replace("'", "&#39;") in html

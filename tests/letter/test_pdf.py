@@ -1,0 +1,28 @@
+"""PDF output through WeasyPrint (the optional ``pdf`` extra), and the error when the extra is missing."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from cds.errors import CdsError
+from cds.letter.pdf import render_pdf
+from cds.letter.render import render_letter
+
+
+def test_missing_weasyprint_names_the_install_command(decision, monkeypatch):
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import now raises ImportError
+    with pytest.raises(CdsError, match=r'pip install -e "\.\[pdf\]"'):
+        render_pdf(render_letter(decision).html)
+
+
+def test_pdf_is_deterministic_and_laid_out_on_a4_pages(decision, analysis):
+    weasyprint = pytest.importorskip("weasyprint", reason="the optional pdf extra is not installed")
+    html = render_letter(decision, analysis=analysis).html
+    first, second = render_pdf(html), render_pdf(html)
+    assert first.startswith(b"%PDF-")
+    assert first == second
+    pages = weasyprint.HTML(string=html).render().pages
+    assert len(pages) >= 2  # the letter with its figure and references does not fit one A4 page
+    assert (round(pages[0].width * 25.4 / 96), round(pages[0].height * 25.4 / 96)) == (210, 297)  # @page A4
