@@ -113,10 +113,12 @@ def compute_leg_movement_stats(
     series_including_respiratory: PlmSeries | None = None,
     arousal_associated: NDArray[np.bool_] | None = None,
 ) -> LegMovementStats:
-    """All leg-movement statistics of one night. ``series.excluded`` marks respiratory-related LMs (not scored)."""
+    """All leg-movement statistics of one night. ``count`` and ``per_side`` cover every detected LM;
+    ``series.excluded`` marks respiratory-related LMs, which the LM index, the IMIs and the per-stage LM counts
+    leave out (AASM: not scored) and which are never periodic."""
     unavailable: dict[str, str] = {}
     scored = ~series.excluded
-    per_side = {s: int(((lms.side == s) & scored).sum()) for s in ("left", "right", "bilateral")}
+    per_side = {s: int((lms.side == s).sum()) for s in ("left", "right", "bilateral")}
     with_resp = series_including_respiratory or series
     if hypnogram is None or sleep is None:
         imis = compute_imis(lms.onset_s[scored])
@@ -125,7 +127,7 @@ def compute_leg_movement_stats(
             unavailable[key] = NO_HYPNOGRAM
         durations = lms.duration_s[series.periodic]
         return LegMovementStats(
-            int(scored.sum()), series.count, None, None, None, None, None, None,
+            len(lms), series.count, None, None, None, None, None, None,
             compute_periodicity_index(imis, standard), None, per_side, _histogram(imis, standard),
             _durations(durations), unavailable,
         )  # fmt: skip
@@ -153,7 +155,7 @@ def compute_leg_movement_stats(
         for s in ("W", *SLEEP_STAGES)
     }  # fmt: skip
     return LegMovementStats(
-        count=int(scored.sum()),
+        count=len(lms),
         plm_count=series.count,
         plms_count=int(plms.sum()),
         lms_index=_per_hour(int(sleep_scored.sum()), tst),

@@ -74,3 +74,21 @@ def test_periodicity_index_follows_ferri():
 def test_empty_table():
     s = _stats([])
     assert s.count == 0 and s.plms_index == 0.0 and s.periodicity_index is None and s.plm_duration_s is None
+
+
+def test_respiratory_related_lms_are_counted_but_not_scored():
+    from cds.detect.plm import find_respiratory_related
+
+    onsets = [700.0 + 20 * i for i in range(6)]
+    lms = make_leg_movements(onsets, np.ones(6), "left")
+    related = find_respiratory_related(lms, np.array([[735.0, 5.0]]), AASM)  # LM at 740 (0.5 s after the end)
+    assert related.tolist() == [False, False, True, False, False, False]
+    sleep = compute_sleep_summary(HYP)
+    excluded = find_plm_series(lms, AASM, respiratory_related=related)
+    including = find_plm_series(lms, AASM)
+    s = compute_leg_movement_stats(
+        lms, excluded, AASM, hypnogram=HYP, sleep=sleep, series_including_respiratory=including
+    )
+    assert s.count == 6 and s.plms_count == 5
+    assert s.lms_index == pytest.approx(5 / (40 / 60))
+    assert s.plms_index_including_respiratory == pytest.approx(6 / (40 / 60))
