@@ -15,14 +15,14 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from cds.errors import RuleFileError
-from cds.facts.yamlfile import Problems, load_yaml, locate, to_plain
+from cds.facts.yamlfile import Problems, load_yaml, locate, locate_value, to_plain
 from cds.kb import Knowledge
 from cds.rulebase.schema import LAYERS, rule_schema
 from cds.rulebase.semantic import check_rule_semantics
 
 __all__ = ["RuleSet", "RuleSpec", "check_rules", "load_rules", "rule_files"]
 
-_VALIDATOR = Draft202012Validator(rule_schema())
+_VALIDATOR = Draft202012Validator(rule_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,10 @@ def _schema_problems(path: Path, root: Any, data: dict, problems: Problems) -> b
     errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     for error in errors:
         keys, text = _message(_best(error))
-        where = ".".join(map(str, keys[:-1] if text.startswith("unknown key") else keys)) or "(top)"
-        problems.add(path, locate(root, keys), f"{where}: {text}")
+        unknown_key = text.startswith("unknown key")
+        where = ".".join(map(str, keys[:-1] if unknown_key else keys)) or "(top)"
+        position = locate(root, keys) if unknown_key else locate_value(root, keys)
+        problems.add(path, position, f"{where}: {text}")
     return not errors
 
 
