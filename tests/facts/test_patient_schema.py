@@ -65,3 +65,12 @@ def test_spec_example_is_valid_under_the_published_schema():
     data["polysomnography"]["date"] = str(data["polysomnography"]["date"])
     errors = [e.message for e in Draft202012Validator(schema).iter_errors(data)]
     assert errors == []
+
+
+def test_published_schema_is_current():
+    """Regenerate with ``python -m cds.facts.patient_schema`` after changing fields, vocab or drugs."""
+    from cds.kb import load_knowledge
+    from cds.paths import knowledge_dir
+
+    on_disk = json.loads((knowledge_dir() / "schema" / "patient-v1.schema.json").read_text())
+    assert on_disk == build_patient_schema(load_knowledge())
