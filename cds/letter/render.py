@@ -186,6 +186,8 @@ def build_letter_view(
         }
         for t in decision.get("treatments") or []
     ]
+    requested = sections.fact_value(decision, "requested_treatment")
+    treatments = sections.order_treatments(treatments, requested)
     for entry in decision.get("trace") or []:
         refs([r.get("key") if isinstance(r, Mapping) else r for r in entry.get("references") or []])
     inputs = decision.get("inputs") or {}
@@ -208,5 +210,8 @@ def build_letter_view(
 
 def _ask_view(ask: Mapping[str, Any], knowledge: LetterKnowledge, rules: Any) -> dict[str, Any]:
     field = str(ask.get("field") or "")
-    return {"field": field, "label": knowledge.label("fields", field), "text": ask.get("text") or "",
+    label = knowledge.label("fields", field)
+    if len(label) > 60 or ":" in label:  # a long description is no heading: use the field's name
+        label = knowledge.label("none", field.rsplit(".", 1)[-1])
+    return {"field": field, "label": label, "text": ask.get("text") or "",
             "rules": rules(ask.get("rules"))}  # fmt: skip

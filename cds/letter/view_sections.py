@@ -8,7 +8,16 @@ from typing import Any
 
 from cds.letter.knowledge import LetterKnowledge
 
-__all__ = ["caveat_texts", "footer_view", "limit_texts", "measurement_rows", "recording_view", "summary_sentences"]
+__all__ = [
+    "caveat_texts",
+    "fact_value",
+    "footer_view",
+    "limit_texts",
+    "measurement_rows",
+    "order_treatments",
+    "recording_view",
+    "summary_sentences",
+]
 
 _STANDARD_LABELS = {"aasm": "AASM scoring manual", "wasm2016": "WASM 2016 standards"}
 
@@ -136,7 +145,7 @@ def limit_texts(analysis: Mapping[str, Any] | None, decision: Mapping[str, Any])
             "No recording was analysed by cds: polysomnographic values, where shown, are those reported in the "
             "referral."
         )
-    age_years = _fact_value(decision, "age_years")
+    age_years = fact_value(decision, "age_years")
     if analysis and isinstance(age_years, int | float) and age_years < 1:
         limits.append(
             "The patient is an infant: the leg-movement scoring rules and the PLMS thresholds cds applies are "
@@ -147,12 +156,24 @@ def limit_texts(analysis: Mapping[str, Any] | None, decision: Mapping[str, Any])
     return limits
 
 
-def _fact_value(decision: Mapping[str, Any], field: str) -> Any:
+def fact_value(decision: Mapping[str, Any], field: str) -> Any:
     """The known value of an input field in the record's facts (patient file first), else None."""
     for fact in decision.get("facts") or []:
         if fact.get("field") == field and fact.get("known", True):
             return fact.get("value")
     return None
+
+
+_STATUS_ORDER = ("option", "caution", "specialist_only", "not_recommended", "contraindicated")
+
+
+def order_treatments(treatments: list[dict[str, Any]], requested: Any) -> list[dict[str, Any]]:
+    """The drug the referrer asked about first (marked), then drugs that may be offered, then the rest from least
+    to most restrictive; the record's order within a status."""
+    for t in treatments:
+        t["requested"] = t["drug"] == requested
+    rank = {status: i for i, status in enumerate(_STATUS_ORDER)}
+    return sorted(treatments, key=lambda t: (not t["requested"], rank.get(t["status"], len(rank))))
 
 
 def footer_view(inputs: Mapping[str, Any]) -> dict[str, str]:

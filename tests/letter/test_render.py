@@ -166,3 +166,20 @@ def test_broken_template_is_a_template_error_with_line(decision, tmp_path):
     (tmp_path / "letter.html.j2").write_text("ok\n{% for x in %}\n", encoding="utf-8")
     with pytest.raises(TemplateError, match=r"letter\.html\.j2:2: template syntax error"):
         render_letter(decision, template_dir=tmp_path)
+
+
+def test_treatments_asked_about_first_then_least_restrictive(decision):
+    decision["facts"].append({"field": "requested_treatment", "value": "sodium_valproate", "known": True,
+                              "source": "patient"})  # fmt: skip
+    view = render_letter(decision).view
+    assert [(t["drug"], t["requested"]) for t in view["treatments"]] == [
+        ("sodium_valproate", True), ("gabapentin", False), ("clonazepam", False),
+    ]  # fmt: skip
+    assert "asked about in the referral" in render_letter(decision).html
+
+
+def test_every_drug_of_the_record_is_in_the_table_once(decision):
+    html = render_letter(decision).html
+    for treatment in decision["treatments"]:
+        assert html.count(f'<tr class="status-{treatment["status"]}">') >= 1
+    assert html.count('<tr class="status-') == len(decision["treatments"])
