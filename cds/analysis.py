@@ -112,7 +112,10 @@ def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | Non
         raise SignalError("no leg EMG channel found", path=rec.path, hint="name it with --channel left_leg=LABEL")
     for i, role in enumerate(present):
         sig = rec.signals[role]
-        f = filter_emg(sig.data_uv, sig.sfreq_hz, std.signal)
+        try:
+            f = filter_emg(sig.data_uv, sig.sfreq_hz, std.signal)
+        except SignalError as exc:
+            raise SignalError(exc.problem, path=rec.path, location=sig.label) from exc
         env = compute_envelope(f, std.signal)
         side = "left" if role is ChannelRole.LEFT_LEG else "right"
         lms = detect_leg_movements_filtered(f, side=side, standard=std, envelope=env)
@@ -248,7 +251,13 @@ def _parameters_used(found: dict[str, LegMovements]) -> dict[str, Any]:
 
 def _sleep_section(sleep) -> dict[str, Any]:
     if sleep is not None:
-        return {**sleep.to_dict(), "unavailable": {}}
+        data = sleep.to_dict()
+        reasons = {
+            "sleep_onset_latency_min": "no sleep epoch scored in the analysed period",
+            "waso_min": "no sleep epoch scored in the analysed period",
+            "sleep_efficiency_pct": "no epoch in the analysed period",
+        }
+        return {**data, "unavailable": {k: v for k, v in reasons.items() if data[k] is None}}
     keys = ("total_sleep_time_min", "sleep_efficiency_pct", "sleep_onset_latency_min", "waso_min", "stage_minutes")
     return {**dict.fromkeys(keys), "unavailable": dict.fromkeys(keys, NO_HYPNOGRAM)}
 
@@ -329,9 +338,12 @@ def _efm(std, hyp, filtered, lms, jerks) -> dict[str, Any]:
     onsets = np.sort(np.concatenate([detect_fragmentary_potentials(f, std, exclude_spans=exclude)
                                      for f in filtered.values()]))  # fmt: skip
     rules = std.fragmentary_myoclonus
+    efm = compute_efm(onsets, hyp, std).to_dict()
     return {
-        **compute_efm(onsets, hyp, std).to_dict(),
-        "unavailable": {},
+        **efm,
+        "unavailable": {"potentials_per_min_nrem": "no NREM minute scored"}
+        if efm["potentials_per_min_nrem"] is None
+        else {},
         "rule": f">= {rules.min_nrem_minutes:g} min of NREM with >= {rules.min_rate_per_min:g} potentials/min",
     }
 

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage, signal
 
+from cds.errors import SignalError
 from cds.standards import SignalRules
 
 __all__ = [
@@ -55,9 +56,12 @@ def filter_emg(emg_uv: FloatArray, sfreq_hz: float, rules: SignalRules) -> Filte
     """Band-pass ``emg_uv`` (µV) zero-phase (Butterworth SOS, forward-backward) in float32; notch mains if present.
 
     The upper edge is kept at ``nyquist_margin`` × Nyquist when the standard's edge would reach it.
+    Raises SignalError for a signal that is not 1-D or shorter than 2 s.
     """
     (low, high_used), clipped = band_for(sfreq_hz, rules)
     data = np.asarray(emg_uv, dtype=np.float32)
+    if data.ndim != 1 or sfreq_hz <= 0 or data.size < 2 * sfreq_hz:
+        raise SignalError(f"cannot filter a signal of shape {data.shape} at {sfreq_hz:g} Hz (at least 2 s needed)")
     data = data - np.float32(np.median(data[:: max(1, data.size // 100_000)])) if data.size else data
     sos = signal.butter(rules.filter_order, [low, high_used], btype="bandpass", fs=sfreq_hz, output="sos")
     notches = _mains_to_notch(data, sfreq_hz, rules, high_used)

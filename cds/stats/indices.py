@@ -43,6 +43,11 @@ class LegMovementStats:
     unavailable: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        reasons = dict(self.unavailable)
+        if self.periodicity_index is None:
+            reasons.setdefault("periodicity_index", "fewer than two leg movements: no inter-movement interval")
+        if self.plm_duration_s is None:
+            reasons.setdefault("plm_duration_s", "no periodic leg movement in sleep")
         return {
             "count": self.count,
             "plm_count": self.plm_count,
@@ -57,7 +62,7 @@ class LegMovementStats:
             "per_side": self.per_side,
             "imi_histogram": self.imi_histogram,
             "plm_duration_s": self.plm_duration_s,
-            "unavailable": dict(sorted(self.unavailable.items())),
+            "unavailable": dict(sorted(reasons.items())),
         }
 
 

@@ -34,7 +34,7 @@ class PlantedEvents:
 
 def plant_stages(config: SynthConfig, rng: np.random.Generator) -> list[str]:
     """A plausible hypnogram: initial wake, N1, cycles of N2/N3/N2/R, and awakenings followed by N1."""
-    n_epochs = int(config.hours * 3600 // EPOCH_S)
+    n_epochs = max(1, int(config.hours * 3600 // EPOCH_S))
     scale = float(np.clip(config.hours / 6.0, 0.3, 1.0))
     stages = ["W"] * max(1, round(config.initial_wake_min * 2)) + ["N1"] * int(rng.integers(2, 5))
     cycle = 0
@@ -44,7 +44,7 @@ def plant_stages(config: SynthConfig, rng: np.random.Generator) -> list[str]:
             stages += [stage] * round(rng.uniform(lo, hi) * scale * 2)
         cycle += 1
     stages = stages[:n_epochs]
-    first_sleep = stages.index("N1") + 4
+    first_sleep = stages.index("N1") + 4 if "N1" in stages else n_epochs
     n_wake = round(config.awakenings_per_h * config.hours)
     if n_epochs - first_sleep > 12 and n_wake:
         starts = np.sort(rng.choice(np.arange(first_sleep + 2, n_epochs - 6), size=n_wake, replace=False))

@@ -101,3 +101,28 @@ def test_missing_hypnogram_file_exit_3(night, tmp_path, capsys):
     path, _ = night
     assert run(["analyze", str(path), "--hypnogram", str(tmp_path / "nope.csv")]) == 3
     assert "nope.csv" in _one_error_line(capsys)
+
+
+def test_one_second_recording_exit_3(tmp_path, capsys):
+    import numpy as np
+    import pyedflib
+
+    path = tmp_path / "short.edf"
+    writer = pyedflib.EdfWriter(str(path), 2, file_type=pyedflib.FILETYPE_EDFPLUS)
+    header = {"dimension": "uV", "sample_frequency": 256, "physical_max": 100, "physical_min": -100,
+              "digital_max": 32767, "digital_min": -32768, "transducer": "", "prefilter": ""}  # fmt: skip
+    writer.setSignalHeaders([{**header, "label": "Leg L"}, {**header, "label": "Leg R"}])
+    writer.writeSamples([np.zeros(256), np.zeros(256)])
+    writer.close()
+    assert run(["analyze", str(path)]) == 3
+    assert "at least 2 s needed" in _one_error_line(capsys)
+
+
+def test_night_without_sleep_gives_reasons_for_every_null(tmp_path, capsys):
+    path = tmp_path / "awake.edf"
+    write_synthetic_psg(path, SynthConfig.preset("sparse").replace(hours=0.1, initial_wake_min=10.0), seed=1)
+    assert run(["analyze", str(path), "--json", "-"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    for section in ("sleep", "leg_movements", "sleep_onset_jerks", "fragmentary_myoclonus"):
+        nulls = {k for k, v in data[section].items() if v is None}
+        assert nulls <= set(data[section]["unavailable"]), (section, nulls)
