@@ -1,0 +1,82 @@
+"""cds.pipeline: writing outputs, stale-file removal, the rule-base reuse guard, date checks, examples end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from cds import pipeline
+from cds.errors import InputError
+from cds.letter.render import RenderedLetter
+from cds.pipeline import TriageRequest, TriageResult, run_triage, write_triage
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _result(files: dict[str, str | bytes]) -> TriageResult:
+    return TriageResult(decision={}, analysis=None, letter=RenderedLetter("", "", {}), files=files)
+
+
+def test_write_triage_writes_each_file_and_removes_stale_outputs(tmp_path):
+    (tmp_path / "analysis.json").write_text("{}", encoding="utf-8")  # from an earlier run with a recording
+    (tmp_path / "letter.pdf").write_bytes(b"%PDF-old")
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")  # not ours: left alone
+    written = write_triage(
+        _result({"decision.json": "{}\n", "letter.html": "<p>x</p>\n", "letter.md": "x\n"}), tmp_path
+    )
+    assert sorted(written) == ["decision.json", "letter.html", "letter.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["decision.json", "letter.html", "letter.md", "notes.txt"]
+    assert (tmp_path / "letter.html").read_text(encoding="utf-8") == "<p>x</p>\n"
+
+
+def test_write_triage_refuses_a_file_as_folder(tmp_path):
+    target = tmp_path / "out"
+    target.write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="output folder is a file"):
+        write_triage(_result({"letter.md": "x\n"}), target)
+
+
+@pytest.mark.parametrize("text", ["2026-13-01", "23.11.2026", "yesterday"])
+def test_bad_letter_date_is_an_input_error(text):
+    with pytest.raises(InputError, match=r"allowed: YYYY-MM-DD"):
+        run_triage(TriageRequest(patient_path=REPO / "examples" / "demo-patient.yaml", letter_date=text))
+
+
+def test_rulebase_is_reused_until_a_rule_or_knowledge_file_changes(tmp_path, monkeypatch):
+    rules, knowledge = tmp_path / "rules", tmp_path / "knowledge"
+    rules.mkdir()
+    knowledge.mkdir()
+    rule = rules / "R-1.yaml"
+    rule.write_text("id: R-1\n", encoding="utf-8")
+    monkeypatch.setattr("cds.paths.rules_dir", lambda: rules)
+    monkeypatch.setattr("cds.paths.knowledge_dir", lambda: knowledge)
+    monkeypatch.setattr(pipeline, "_RULEBASES", {})
+    loads: list[int] = []
+
+    def load() -> object:
+        loads.append(1)
+        return object()
+
+    first = pipeline._rulebase(load)
+    assert pipeline._rulebase(load) is first and len(loads) == 1
+    rule.write_text("id: R-1\nversion: 2\n", encoding="utf-8")
+    os.utime(rule, ns=(rule.stat().st_atime_ns, rule.stat().st_mtime_ns + 1_000_000))
+    assert pipeline._rulebase(load) is not first and len(loads) == 2
+    (knowledge / "thresholds.yaml").write_text("x: 1\n", encoding="utf-8")
+    pipeline._rulebase(load)
+    assert len(loads) == 3
+
+
+@pytest.mark.parametrize("name", ["pregnant-rls", "infant-bsmi", "older-red-flags"])
+def test_bundled_examples_triage_with_every_drug_and_recommendation_in_the_letter(name):
+    result = run_triage(TriageRequest(patient_path=REPO / "examples" / f"{name}.yaml"))
+    decision = json.loads(result.files["decision.json"])
+    assert decision["patient_id"] == result.letter.view["patient_id"]
+    assert decision["recommendations"], "every example should lead to at least one recommendation"
+    html = result.files["letter.html"]
+    assert html.count('<tr class="status-') == len(decision["treatments"])
+    assert html.count('<li class="recommendation ') == len(decision["recommendations"])
+    assert "analysis.json" not in result.files
