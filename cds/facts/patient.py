@@ -75,6 +75,7 @@ class _Reader:
 
     def scalar(self, keys: list, name: str, value: Any) -> None:
         spec = self.kb.fields[name]
+        value = to_plain(value)  # ruamel scalar subclasses (quoted strings, formatted ints) -> plain values
         problem = spec.check_value(value)
         if problem:
             self.bad(keys, f"{problem}, got {value!r}")

@@ -127,3 +127,10 @@ def test_empty_conditions_list_is_known(tiny_kb):
         {"schema": "cds.patient/v1", "id": "X", "age_years": 3, "conditions": []}, path="x.yaml", knowledge=tiny_kb
     )
     assert p.conditions == ()
+
+
+def test_values_are_plain_python(tmp_path, tiny_kb):
+    text = (DATA / "patient-small.yaml").read_text().replace("sex: female", "sex: \"female\"\nancestry: 'han'")
+    p = read_patient(write(tmp_path, text), knowledge=tiny_kb)
+    assert type(p.values["sex"]) is str and type(p.values["ancestry"]) is str
+    assert type(p.values["labs.ferritin_ng_ml"]) is int
