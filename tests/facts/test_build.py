@@ -83,3 +83,8 @@ def test_recording_facts_map_sections_and_nulls(tiny_kb):
     assert got["psg.lm_index"] == "unknown"  # absent from the analysis
     assert all(d.source == "recording" and d.recording_sha256 == "cd" * 32 and d.method == "aasm" for d in records)
     assert [c.code for c in caveats] == ["short_recording"]
+
+
+def test_empty_analysis_gives_only_unknowns(tiny_kb):
+    records, caveats = build_recording_facts({}, tiny_kb)
+    assert records and not any(d.known for d in records) and caveats == []

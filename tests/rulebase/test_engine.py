@@ -240,3 +240,20 @@ def test_input_caveats_keep_their_source(tiny_rulebase):
     }
     assert details["medication_classes_unknown"]["source"] == "patient"
     assert "Only one leg." in decision["caveats"]
+
+
+def test_empty_rule_set(tmp_path, tiny_kb):
+    from cds.rulebase.load import check_rules
+
+    for layer in ("1-evidence", "2-findings", "3-triage", "4-treatment", "5-safety"):
+        (tmp_path / "rules" / layer).mkdir(parents=True)
+    rules, problems = check_rules(tmp_path / "rules", tiny_kb)
+    assert rules.rules == () and problems == []
+    decision = decide(RuleBase(rules, tiny_kb), age_years=30)
+    assert (decision["findings"], decision["recommendations"], decision["treatments"], decision["trace"]) == (
+        [],
+        [],
+        [],
+        [],
+    )
+    assert any(f["field"] == "age_years" and f["value"] == 30 for f in decision["facts"])
