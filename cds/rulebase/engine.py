@@ -29,6 +29,7 @@ from cds.facts.types import (
     fact_to_dict,
 )
 from cds.kb import Knowledge, load_knowledge
+from cds.paths import knowledge_dir as _default_knowledge_dir
 from cds.paths import rules_dir as _default_rules_dir
 from cds.rulebase._experta import InitialFact, KnowledgeEngine, Token, TypeCheck
 from cds.rulebase.compile import compile_engine_class
@@ -280,18 +281,37 @@ class RuleBase:
 
 
 _CACHE: dict[str, RuleBase] = {}
+_STAT_CACHE: dict[tuple, RuleBase] = {}
+
+
+def _file_stamps(*folders: Path) -> tuple:
+    """(path, mtime_ns, size) of every YAML file under ``folders``: unchanged stamps mean unchanged files."""
+    out = []
+    for folder in folders:
+        for path in sorted(folder.rglob("*.yaml")) if folder.is_dir() else ():
+            stat = path.stat()
+            out.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(out)
 
 
 def load_rulebase(rules_dir: str | Path | None = None, knowledge_dir: str | Path | None = None) -> RuleBase:
-    """Load knowledge and rules (RuleFileError on any bad file), compile once per rule-set hash."""
-    kb = load_knowledge(knowledge_dir)
+    """Load knowledge and rules (RuleFileError on any bad file), compile once per rule-set hash.
+
+    While no rule or knowledge file changed (same paths, modification times and sizes) the files are not even
+    re-read: the rule base of the previous call is returned.
+    """
     rules_path = Path(rules_dir) if rules_dir is not None else _default_rules_dir()
+    stamps = _file_stamps(rules_path, Path(knowledge_dir) if knowledge_dir is not None else _default_knowledge_dir())
+    if stamps in _STAT_CACHE:
+        return _STAT_CACHE[stamps]
+    kb = load_knowledge(knowledge_dir)
     rules = load_rules(rules_path, kb)
     cached = _CACHE.get(rules.sha256)
     if cached is None:
         knowledge_path = Path(knowledge_dir) if knowledge_dir is not None else None
         cached = _CACHE[rules.sha256] = RuleBase(rules, kb, rules_path=rules_path, knowledge_path=knowledge_path)
         log.info("compiled %d active rules (rule set %s)", len(rules.active()), rules.sha256[:12])
+    _STAT_CACHE[stamps] = cached
     return cached
 
 

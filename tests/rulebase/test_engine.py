@@ -257,3 +257,16 @@ def test_empty_rule_set(tmp_path, tiny_kb):
         [],
     )
     assert any(f["field"] == "age_years" and f["value"] == 30 for f in decision["facts"])
+
+
+def test_load_rulebase_is_cached_until_a_file_changes(rules_copy):
+    from cds.rulebase.engine import load_rulebase
+    from tests.rulebase.conftest import TINY_KNOWLEDGE
+
+    first = load_rulebase(rules_copy, TINY_KNOWLEDGE)
+    assert load_rulebase(rules_copy, TINY_KNOWLEDGE) is first
+    path = rules_copy / "5-safety" / "SAF-PREGNANCY.yaml"
+    path.write_text(path.read_text().replace("status: active", "status: draft"))
+    changed = load_rulebase(rules_copy, TINY_KNOWLEDGE)
+    assert changed is not first
+    assert "SAF-PREGNANCY" not in {r.id for r in changed.rules.active()}
