@@ -26,6 +26,7 @@ __all__ = [
     "OUTPUT_NAMES",
     "TriageRequest",
     "TriageResult",
+    "cached_rulebase",
     "check_pdf_available",
     "run_demo",
     "run_triage",
@@ -83,14 +84,14 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     if request.pdf:
         check_pdf_available()
     from cds.facts.patient import read_patient
-    from cds.rulebase.engine import dump_decision, load_rulebase
+    from cds.rulebase.engine import dump_decision
 
     patient = read_patient(request.patient_path)
     patient_sha256 = _sha256_file(request.patient_path, PatientFileError)
     analysis = _analyse(request, progress) if request.recording_path is not None else None
     if progress:
         progress("rules", 0.0)
-    rulebase = _rulebase(load_rulebase)
+    rulebase = cached_rulebase()
     decision = rulebase.decide(
         patient,
         analysis=analysis,
@@ -174,6 +175,14 @@ def _rulebase(load: Callable[[], Any]) -> Any:
         _RULEBASES.clear()
         _RULEBASES[stamp] = load()
     return _RULEBASES[stamp]
+
+
+def cached_rulebase() -> Any:
+    """``load_rulebase()`` of the current rules/ and knowledge/, compiled once per process while they are
+    unchanged (see ``_rulebase``)."""
+    from cds.rulebase.engine import load_rulebase
+
+    return _rulebase(load_rulebase)
 
 
 def _night_stages(request: TriageRequest, analysis: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -222,20 +222,36 @@ def _fact_text(fact: Any) -> str:
 
 def _why_not(decision: Mapping[str, Any], rule_id: str, *, rules_dir: Path | None) -> dict[str, Any]:
     """Evaluate the current version of ``rule_id`` on the facts stored in the record (no engine run)."""
-    from cds.kb import load_knowledge
     from cds.paths import rules_dir as default_rules_dir
     from cds.rulebase.evaluate import evaluate
-    from cds.rulebase.load import check_rules
 
     folder = Path(rules_dir or default_rules_dir())
-    kb = load_knowledge()
-    rules, _problems = check_rules(folder, kb)
+    rules, kb = _current_rules(folder, rules_dir is None)
     spec = rules.by_id().get(rule_id)
     if spec is None:
         raise InputError(f"no rule {rule_id} in the current rule set (nor in the decision's trace)", path=folder.name)
     holds, failing, actual = evaluate(spec.when, record_fact_view(decision), kb.thresholds)
     return {"version": spec.version, "layer": spec.layer, "holds": bool(holds), "first_failing": _plain(failing),
             "actual": _plain(actual), "ruleset_sha256": rules.sha256}  # fmt: skip
+
+
+def _current_rules(folder: Path, default: bool) -> tuple[Any, Any]:
+    """The current rule set and knowledge: the process's compiled rule base when it loads cleanly, else every
+    valid rule file (a broken unrelated file must not stop an auditor from asking about this one)."""
+    from cds.errors import RuleFileError
+    from cds.kb import load_knowledge
+    from cds.rulebase.load import check_rules
+
+    if default:
+        from cds.pipeline import cached_rulebase
+
+        try:
+            rulebase = cached_rulebase()
+            return rulebase.rules, rulebase.kb
+        except RuleFileError as exc:
+            log.warning("rule set does not load cleanly (%s); reading the valid rule files", exc)
+    kb = load_knowledge()
+    return check_rules(folder, kb)[0], kb
 
 
 def record_fact_view(decision: Mapping[str, Any]) -> Any:
