@@ -27,7 +27,14 @@ from cds.detect.plm import (
     find_plm_series,
     find_respiratory_related,
 )
-from cds.detect.preprocess import FilteredEmg, band_for, compute_envelope, filter_emg, slice_filtered
+from cds.detect.preprocess import (
+    FilteredEmg,
+    band_for,
+    compute_envelope,
+    filter_emg,
+    find_mains_notches,
+    slice_filtered,
+)
 from cds.detect.quality import assess_channel
 from cds.errors import SignalError
 from cds.io.channels import ChannelRole, parse_channel_overrides
@@ -303,11 +310,12 @@ def _jerks(chin: Signal | None, std, hyp, filtered, lms) -> tuple[SleepOnsetJerk
     spans = np.column_stack([lms.onset_s, lms.end_s])
     margin = std.sleep_onset_jerk.transition_window_s + _WINDOW_MARGIN_S
     onsets, durations = [], []
+    notches = find_mains_notches(chin.data_uv, chin.sfreq_hz, std.signal)
     for start, end in _merge_windows(transitions - margin, transitions + margin):
         a, b = int(start * chin.sfreq_hz), int(end * chin.sfreq_hz)
         if b - a < 4 * chin.sfreq_hz:
             continue
-        chin_part = filter_emg(chin.data_uv[a:b], chin.sfreq_hz, std.signal)
+        chin_part = filter_emg(chin.data_uv[a:b], chin.sfreq_hz, std.signal, notch_hz=notches)
         t0 = a / chin.sfreq_hz
         legs = [slice_filtered(f, t0, t0 + (b - a) / chin.sfreq_hz) for f in filtered.values()]
         found = detect_sleep_onset_jerks(chin_part, legs, transitions - t0, std, leg_movement_spans=spans - t0)

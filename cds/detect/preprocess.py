@@ -23,6 +23,7 @@ __all__ = [
     "compute_envelope",
     "compute_resting_level",
     "filter_emg",
+    "find_mains_notches",
     "short_envelope",
     "slice_filtered",
 ]
@@ -52,10 +53,13 @@ class Envelope:
     step_s: float
 
 
-def filter_emg(emg_uv: FloatArray, sfreq_hz: float, rules: SignalRules) -> FilteredEmg:
+def filter_emg(
+    emg_uv: FloatArray, sfreq_hz: float, rules: SignalRules, *, notch_hz: tuple[float, ...] | None = None
+) -> FilteredEmg:
     """Band-pass ``emg_uv`` (µV) zero-phase (Butterworth SOS, forward-backward) in float32; notch mains if present.
 
-    The upper edge is kept at ``nyquist_margin`` × Nyquist when the standard's edge would reach it.
+    The upper edge is kept at ``nyquist_margin`` × Nyquist when the standard's edge would reach it. ``notch_hz``
+    skips the hum search (pieces of one channel share the notches found on the whole).
     Raises SignalError for a signal that is not 1-D or shorter than 2 s.
     """
     (low, high_used), clipped = band_for(sfreq_hz, rules)
@@ -64,7 +68,7 @@ def filter_emg(emg_uv: FloatArray, sfreq_hz: float, rules: SignalRules) -> Filte
         raise SignalError(f"cannot filter a signal of shape {data.shape} at {sfreq_hz:g} Hz (at least 2 s needed)")
     data = data - np.float32(np.median(data[:: max(1, data.size // 100_000)])) if data.size else data
     sos = signal.butter(rules.filter_order, [low, high_used], btype="bandpass", fs=sfreq_hz, output="sos")
-    notches = _mains_to_notch(data, sfreq_hz, rules, high_used)
+    notches = find_mains_notches(data, sfreq_hz, rules) if notch_hz is None else tuple(notch_hz)
     for f0 in notches:
         b, a = signal.iirnotch(f0, Q=30.0, fs=sfreq_hz)
         sos = np.vstack([sos, signal.tf2sos(b, a)])
@@ -94,13 +98,12 @@ def slice_filtered(filtered: FilteredEmg, start_s: float, end_s: float) -> Filte
                        filtered.notch_hz)  # fmt: skip
 
 
-def _mains_to_notch(
-    data: NDArray[np.float32], sfreq_hz: float, rules: SignalRules, high_hz: float
-) -> tuple[float, ...]:
+def find_mains_notches(data: FloatArray, sfreq_hz: float, rules: SignalRules) -> tuple[float, ...]:
     """Mains frequencies whose line power exceeds ``notch_ratio`` × the neighbouring band (Welch on 2 min of
     signal from the middle of the recording)."""
+    high_hz = band_for(sfreq_hz, rules)[0][1]
     mid, half = data.size // 2, int(60 * sfreq_hz)
-    chunk = data[max(0, mid - half) : mid + half]
+    chunk = np.asarray(data[max(0, mid - half) : mid + half], dtype=np.float32)
     if chunk.size < 4 * sfreq_hz:
         return ()
     freqs, power = signal.welch(chunk, fs=sfreq_hz, nperseg=int(2 * sfreq_hz))
