@@ -237,3 +237,19 @@ def test_infant_with_adult_scoring_gets_an_explicit_limit(tmp_path, short_night)
     decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
     for caveat in decision["caveats"]:
         assert caveat.split(":")[0].replace("'", "&#39;") in html
+
+
+def test_separate_hypnogram_file_is_scored_and_drawn(tmp_path):
+    from cds.synth import SynthConfig, write_synthetic_psg
+
+    night = tmp_path / "night.edf"
+    truth = write_synthetic_psg(night, SynthConfig.preset("demo").replace(hours=0.2, hypnogram_in_edf=False), seed=2)
+    out = tmp_path / "out"
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--recording", str(night), "--hypnogram",
+            str(truth.hypnogram_path), "--standard", "wasm2016", "--out", str(out)]  # fmt: skip
+    assert run(args) == 0
+    analysis = json.loads((out / "analysis.json").read_text(encoding="utf-8"))
+    assert analysis["hypnogram"]["source"] == truth.hypnogram_path.name
+    assert analysis["parameters"]["standard"] == "wasm2016"
+    html = (out / "letter.html").read_text(encoding="utf-8")
+    assert "Hypnogram" in html and "hypnogram given" in html and "WASM" in html
