@@ -15,7 +15,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from cds.errors import RuleFileError
-from cds.facts.yamlfile import Problems, load_yaml, locate, locate_value, to_plain
+from cds.facts.yamlfile import Problems, load_yaml, locate, to_plain
 from cds.kb import Knowledge
 from cds.rulebase.schema import LAYERS, rule_schema
 from cds.rulebase.semantic import check_rule_semantics
@@ -108,10 +108,10 @@ def _schema_problems(path: Path, root: Any, data: dict, problems: Problems) -> b
     errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     for error in errors:
         keys, text = _message(_best(error))
-        unknown_key = text.startswith("unknown key")
-        where = ".".join(map(str, keys[:-1] if unknown_key else keys)) or "(top)"
-        position = locate(root, keys) if unknown_key else locate_value(root, keys)
-        problems.add(path, position, f"{where}: {text}")
+        where = ".".join(map(str, keys[:-1] if text.startswith("unknown key") else keys)) or "(top)"
+        # the position of the key (of the unknown key, or of the key whose value is bad): `rules check` and its
+        # tests rely on it
+        problems.add(path, locate(root, keys), f"{where}: {text}")
     return not errors
 
 

@@ -66,7 +66,7 @@ def test_schema_problems_name_the_key(rules_copy, tiny_kb):
     problems = problems_of(rules_copy, tiny_kb)
     assert problems[0].startswith("rules/1-evidence/EVD-OPIOID.yaml:13:1: (top): unknown key 'salience' (allowed: a")
     assert problems[1] == (
-        "rules/3-triage/TRI-PSG-SOON.yaml:16:14: then.0.urgency: 'asap' is not one of "
+        "rules/3-triage/TRI-PSG-SOON.yaml:16:5: then.0.urgency: 'asap' is not one of "
         "['routine', 'soon', 'urgent', 'emergency']"
     )
 
@@ -123,4 +123,4 @@ def test_real_rule_schema_file_is_current():
 def test_reviewed_must_be_an_iso_date(rules_copy, tiny_kb):
     edit(rules_copy / "1-evidence" / "EVD-OPIOID.yaml", "reviewed: 2026-11-23", "reviewed: 23.11.2026")
     (problem,) = problems_of(rules_copy, tiny_kb)
-    assert problem == "rules/1-evidence/EVD-OPIOID.yaml:6:11: reviewed: '23.11.2026' is not a 'date'"
+    assert problem == "rules/1-evidence/EVD-OPIOID.yaml:6:1: reviewed: '23.11.2026' is not a 'date'"
