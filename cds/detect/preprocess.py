@@ -66,7 +66,9 @@ def filter_emg(
     data = np.asarray(emg_uv, dtype=np.float32)
     if data.ndim != 1 or sfreq_hz <= 0 or data.size < 2 * sfreq_hz:
         raise SignalError(f"cannot filter a signal of shape {data.shape} at {sfreq_hz:g} Hz (at least 2 s needed)")
-    data = data - np.float32(np.median(data[:: max(1, data.size // 100_000)])) if data.size else data
+    if data.size:  # remove the DC offset before filtering (in place on our own float32 copy when possible)
+        offset = np.float32(np.median(data[:: max(1, data.size // 100_000)]))
+        data = data - offset if data is emg_uv else np.subtract(data, offset, out=data)
     sos = signal.butter(rules.filter_order, [low, high_used], btype="bandpass", fs=sfreq_hz, output="sos")
     notches = find_mains_notches(data, sfreq_hz, rules) if notch_hz is None else tuple(notch_hz)
     for f0 in notches:
