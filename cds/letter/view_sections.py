@@ -19,6 +19,7 @@ __all__ = [
     "summary_sentences",
 ]
 
+_SOURCE_LABELS = {"recording": "measured by cds", "reported": "reported in the referral", "patient": "patient file"}
 _STANDARD_LABELS = {"aasm": "AASM scoring manual", "wasm2016": "WASM 2016 standards"}
 
 
@@ -54,7 +55,7 @@ def measurement_rows(measurements: Mapping[str, Any], knowledge: LetterKnowledge
     for name in sorted(measurements):
         m = measurements[name] or {}
         others = [
-            {"value": _fmt(o.get("value")), "source": o.get("source") or "", "method": o.get("method") or ""}
+            {"value": _fmt(o.get("value")), "source": _source(o.get("source")), "method": o.get("method") or ""}
             for o in m.get("other_sources") or []
         ]
         value = _fmt(m.get("value"))
@@ -64,7 +65,7 @@ def measurement_rows(measurements: Mapping[str, Any], knowledge: LetterKnowledge
                 "label": knowledge.label("fields", name if "." in name else f"psg.{name}", fallback=name),
                 "value": value,
                 "unit": m.get("unit") or "",
-                "source": m.get("source") or "",
+                "source": _source(m.get("source")),
                 "method": m.get("method") or "",
                 "others": others,
                 "differs": any(o["value"] != value for o in others),
@@ -187,6 +188,10 @@ def footer_view(inputs: Mapping[str, Any]) -> dict[str, str]:
         "recording": str((inputs.get("recording") or {}).get("name") or ""),
         "recording_sha256": str((inputs.get("recording") or {}).get("sha256") or ""),
     }
+
+
+def _source(source: Any) -> str:
+    return _SOURCE_LABELS.get(str(source), str(source or "source not stated"))
 
 
 def _value(section: Mapping[str, Any], key: str) -> str:

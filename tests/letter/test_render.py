@@ -83,9 +83,11 @@ def test_decision_sentence_leads_with_the_most_urgent_action(decision, analysis)
 def test_reported_and_measured_values_both_shown_when_they_differ(decision, analysis):
     letter = render_letter(decision, analysis=analysis)
     row = next(r for r in letter.view["measurements"] if r["name"] == "plms_index")
-    assert (row["value"], row["source"], row["differs"]) == ("31.5", "recording", True)
-    assert row["others"] == [{"value": "34", "source": "reported", "method": "external PSG report"}]
-    assert "34 /h (reported" in letter.markdown and "31.5 /h" in letter.markdown
+    assert (row["value"], row["source"], row["differs"]) == ("31.5", "measured by cds", True)
+    assert row["others"] == [{"value": "34", "source": "reported in the referral", "method": "external PSG report"}]
+    assert "34 /h (reported in the referral)" in letter.markdown and "31.5 /h" in letter.markdown
+    same = next(r for r in letter.view["measurements"] if r["name"] == "ahi")
+    assert (same["others"], same["differs"]) == ([], False)
 
 
 def test_references_are_full_citations_of_every_key_used(decision, analysis):
