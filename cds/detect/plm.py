@@ -53,6 +53,10 @@ def find_bilateral_movements(left: LegMovements, right: LegMovements, standard: 
     WASM 2016 (``gap_overlap``): LMs of opposite legs that overlap or whose gap (offset to onset) is < ``max_gap_s``
     merge into a bilateral LM of at most ``max_components`` monolateral LMs and ``max_duration_s``; a component that
     would break either limit starts a new LM. The merged LM spans the first onset to the last offset.
+
+    .. warning:: AASM chains: an LM joins the current bilateral LM when it is on the other leg than the last member
+       and its onset is < 5 s after that member's onset, so L-R-L at 3-s lags is one LM of 3 components. The manual
+       does not say how to treat chains; this reading never counts two legs moving together twice.
     """
     rule = standard.bilateral
     onset = np.concatenate([left.onset_s, right.onset_s])
