@@ -47,6 +47,7 @@ class LetterKnowledge:
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     references: Mapping[str, str] = field(default_factory=dict)
     drugs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    units: Mapping[str, str] = field(default_factory=dict)
 
     def label(self, section: str, code: str, *, fallback: str | None = None) -> str:
         """The human label of ``code`` in vocabulary ``section``; a readable form of the code if none."""
@@ -83,10 +84,12 @@ def load_letter_knowledge(folder: Path | None = None) -> LetterKnowledge:
     vocab = _read_yaml(folder / "vocab.yaml")
     labels = {str(k): _label_map(v) for k, v in vocab.items() if isinstance(v, Mapping)}
     fields = _read_yaml(folder / "fields.yaml")
-    labels["fields"] = _label_map(fields.get("fields", fields))
+    field_specs = fields.get("fields", fields)
+    labels["fields"] = _label_map(field_specs)
+    units = {str(k): str(v["unit"]) for k, v in field_specs.items() if isinstance(v, Mapping) and v.get("unit")}
     references = {str(k): _citation_text(v) for k, v in _entries(_read_yaml(folder / "references.yaml")).items()}
     drugs = {str(k): v for k, v in _entries(_read_yaml(folder / "drugs.yaml")).items() if isinstance(v, Mapping)}
-    return LetterKnowledge(labels=labels, references=references, drugs=drugs)
+    return LetterKnowledge(labels=labels, references=references, drugs=drugs, units=units)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -145,6 +145,7 @@ def build_letter_view(
                 used_refs.append(str(key))
         return [str(k) for k in keys or []]
 
+    basis = _basis_finder(decision, knowledge)
     recommendations = sorted(
         (
             {
@@ -154,6 +155,7 @@ def build_letter_view(
                 "urgency_label": knowledge.label("urgencies", r.get("urgency") or "routine"),
                 "extended_eeg": bool(r.get("extended_eeg")),
                 "because": list(r.get("because") or []),
+                "basis": basis("recommendation", r["action"]),
                 "rules": rules(r.get("rules")),
                 "references": refs(r.get("references")),
             }
@@ -206,6 +208,26 @@ def build_letter_view(
         "references": [{"key": k, "citation": knowledge.citation(k)} for k in used_refs],
         "footer": sections.footer_view(inputs),
     }
+
+
+def _basis_finder(decision: Mapping[str, Any], knowledge: LetterKnowledge) -> Any:
+    """A function (kind, name) -> the input facts behind that conclusion, following its chain in the trace."""
+    from cds.rulebase.explain import explain_decision
+
+    chains = {(c["kind"], c["name"]): c["chain"] for c in explain_decision(decision)["conclusions"]}
+
+    def basis(kind: str, name: str) -> list[str]:
+        out: list[str] = []
+        for step in chains.get((kind, name), []):
+            for fact in step.get("facts") or []:
+                if fact.get("type") != "datum" or not fact.get("field"):
+                    continue
+                text = sections.fact_text(fact, knowledge)
+                if text not in out:
+                    out.append(text)
+        return out
+
+    return basis
 
 
 def _ask_view(ask: Mapping[str, Any], knowledge: LetterKnowledge, rules: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from cds.letter.knowledge import LetterKnowledge
 
 __all__ = [
     "caveat_texts",
+    "fact_text",
     "fact_value",
     "footer_view",
     "limit_texts",
@@ -188,6 +189,19 @@ def footer_view(inputs: Mapping[str, Any]) -> dict[str, str]:
         "recording": str((inputs.get("recording") or {}).get("name") or ""),
         "recording_sha256": str((inputs.get("recording") or {}).get("sha256") or ""),
     }
+
+
+def fact_text(fact: Mapping[str, Any], knowledge: LetterKnowledge) -> str:
+    """``PLMS index = 34.3 (measured by cds)``: one input fact as the letter cites it."""
+    field = str(fact["field"])
+    label = knowledge.label("fields", field).split(";")[0].strip()
+    if len(label) > 48 or ":" in label:
+        label = knowledge.label("none", field.rsplit(".", 1)[-1])
+    unit = knowledge.units.get(field, "")
+    value = _fmt(fact.get("value")) if fact.get("known", True) else "unknown"
+    if unit and value not in ("unknown", "yes", "no"):
+        value = f"{value} {unit}"
+    return f"{label}: {value} ({_source(fact.get('source'))})"
 
 
 def _source(source: Any) -> str:

@@ -185,3 +185,15 @@ def test_every_drug_of_the_record_is_in_the_table_once(decision):
     for treatment in decision["treatments"]:
         assert html.count(f'<tr class="status-{treatment["status"]}">') >= 1
     assert html.count('<tr class="status-') == len(decision["treatments"])
+
+
+def test_each_recommendation_cites_the_input_facts_of_its_whole_chain(decision):
+    kb = load_letter_knowledge()
+    recs = {r["action"]: r for r in render_letter(decision, knowledge=kb).view["recommendations"]}
+    basis = recs["sleep_medicine_referral"]["basis"]
+    # TRI-PLMD-REFER matched the finding plmd <- FND-PLMD-ADULT (PLMS index, insomnia) <- EVD-ADULT (age)
+    assert len(basis) == 3
+    assert basis[0].endswith(": 46 years (patient file)")
+    assert basis[1].endswith(f": 31.5 {kb.units['psg.plms_index']} (measured by cds)")
+    assert basis[2].endswith(": yes (patient file)")
+    assert recs["medication_review"]["basis"] == []  # TRI-SSRI-REVIEW is not in the trace: nothing invented
