@@ -97,9 +97,11 @@ def resolve_treatments(firings: list[dict]) -> dict[str, tuple[str, list[tuple[d
             continue  # a bare caution without a proposal is not an offer
         candidates = [s for s in (proposed, vetoed) if s is not None]
         final = max(candidates, key=STATUS_ORDER.index)
-        behind = [(f, i) for f, i in proposals[drug] + safety[drug] if i["status"] == final]
-        if final in _OFFERED:  # safety cautions still apply to an offered drug: keep their notes
-            behind += [(f, i) for f, i in safety[drug] if i["status"] == "caution" and (f, i) not in behind]
+        # Behind the status: the proposals that decided it (the indication, when the drug is offered), and
+        # every safety rule that fired for the drug, whatever its status: a relative contraindication
+        # outranked by "not recommended" is still a reason the letter must state (brief 7.3).
+        wanted = proposed if final in _OFFERED else final
+        behind = [(f, i) for f, i in proposals[drug] if i["status"] == wanted] + list(safety[drug])
         out[drug] = (final, behind)
     return out
 
