@@ -217,12 +217,15 @@ def score_case(case: ClinicalCase, decision: dict) -> CaseScore:
 
 
 def check_decision_spec(decision: dict) -> tuple[str, ...]:
-    """decision-v1 breaches visible without expectations: seed drugs all listed when any drug is; rules named."""
+    """decision-v1 breaches visible without expectations: seed drugs all listed when drug treatment is discussed
+    (a treatment rule considered some drug; a bare safety restriction is not a discussion); rules named."""
     notes = []
-    listed = {t["drug"] for t in decision.get("treatments", [])}
+    treatments = decision.get("treatments", [])
+    listed = {t["drug"] for t in treatments}
+    discussed = {t["drug"] for t in treatments if t.get("discussed", True)}
     missing = [d for d in SEED_DRUGS if d not in listed]
-    if listed and missing:
-        notes.append(f"drugs listed ({', '.join(sorted(listed))}) but seed drugs missing: {', '.join(missing)}")
+    if discussed and missing:
+        notes.append(f"drugs discussed ({', '.join(sorted(discussed))}) but seed drugs missing: {', '.join(missing)}")
     for rec in decision.get("recommendations", []):
         if not rec.get("rules"):
             notes.append(f"recommendation {rec['action']} names no rule")

@@ -108,6 +108,7 @@ def resolve_treatments(firings: list[dict]) -> dict[str, tuple[str, list[tuple[d
 
 def _treatments(firings: list[dict], rulebase: Any) -> list[dict]:
     out = []
+    proposed = {i["drug"] for _, i in _items(firings, "treatment") if i["layer"] != "safety"}
     for drug, (status, behind) in resolve_treatments(firings).items():
         rules = sorted({f["rule"] for f, _ in behind})
         drug_info = rulebase.kb.drugs.get(drug, {})
@@ -121,6 +122,8 @@ def _treatments(firings: list[dict], rulebase: Any) -> list[dict]:
             "notes": sorted({i["note"] for _, i in behind if i.get("note")}),
             "because": sorted({f["because"] for f, _ in behind}),
             "dose": drug_info.get("dose"),
+            # False: no treatment rule considered the drug for this patient; only a safety rule restricts it.
+            "discussed": drug in proposed,
         }
         out.append(entry)
     vetoed = {i["drug"] for _, i in _items(firings, "treatment") if i["layer"] == "safety"
