@@ -253,3 +253,19 @@ def test_separate_hypnogram_file_is_scored_and_drawn(tmp_path):
     assert analysis["parameters"]["standard"] == "wasm2016"
     html = (out / "letter.html").read_text(encoding="utf-8")
     assert "Hypnogram" in html and "hypnogram given" in html and "WASM" in html
+
+
+def test_reported_and_measured_values_both_in_the_letter_when_they_differ(tmp_path, short_night):
+    patient = tmp_path / "reported.yaml"
+    text = (
+        DEMO_PATIENT.read_text(encoding="utf-8") + "polysomnography:\n  respiratory_channels: true\n  plms_index: 3\n"
+    )
+    patient.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    assert run(["triage", "--patient", str(patient), "--recording", str(short_night), "--out", str(out)]) == 0
+    decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
+    plms = decision["measurements"]["plms_index"]
+    assert plms["source"] == "recording" and plms["value"] != 3
+    assert [(o["value"], o["source"]) for o in plms["other_sources"]] == [(3, "reported")]
+    html = (out / "letter.html").read_text(encoding="utf-8")
+    assert "3 /h (reported in the referral" in html and "<em>differs</em>" in html
