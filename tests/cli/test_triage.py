@@ -149,6 +149,10 @@ def test_patient_with_recording_scores_it_and_draws_the_night(tmp_path, short_ni
     assert "<svg" in html and "Leg movements in PLM series" in html
     assert "no respiratory channels" in html
     assert str(tmp_path) not in (out / "analysis.json").read_text(encoding="utf-8")
+    again = tmp_path / "again"
+    assert run(["triage", "--patient", str(DEMO_PATIENT), "--recording", str(short_night), "--out", str(again)]) == 0
+    for name in ("analysis.json", "decision.json", "letter.md", "letter.html"):
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
 
 
 def test_missing_patient_file_is_exit_3_naming_it(tmp_path, capsys):
