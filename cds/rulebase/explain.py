@@ -213,7 +213,7 @@ def _fact_text(fact: Any) -> str:
     if not isinstance(fact, Mapping):
         return str(fact)
     kind = fact.get("type") or "fact"
-    if fact.get("field") is not None:
+    if fact.get("field") is not None and kind in ("datum", "field", "input", "fact"):
         source = f" ({fact['source']})" if fact.get("source") else ""
         return f"{fact['field']} = {json.dumps(fact.get('value'))}{source}"
     rest = ", ".join(f"{k}={fact[k]}" for k in sorted(fact) if k != "type")
