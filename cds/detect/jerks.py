@@ -46,13 +46,12 @@ def find_wake_to_n1_transitions(stages: tuple[str, ...] | list[str], epoch_s: fl
     return start_s + idx * epoch_s
 
 
-def _isolated(candidates: Bursts, everything: Bursts) -> NDArray[np.bool_]:
-    """No other burst of at least half the candidate's peak within ``ISOLATION_S`` (ECG beats are far smaller)."""
-    if candidates.onset_s.size == 0:
+def _isolated(onsets: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """No other generalized burst within ``ISOLATION_S`` (a train of them is rhythmic, not a sleep start)."""
+    if onsets.size == 0:
         return np.zeros(0, dtype=bool)
-    dt = np.abs(candidates.onset_s[:, None] - everything.onset_s[None, :])
-    rival = (dt > 1e-9) & (dt <= ISOLATION_S) & (everything.peak_uv[None, :] >= 0.5 * candidates.peak_uv[:, None])
-    return ~rival.any(axis=1)
+    gaps = np.diff(onsets)
+    return (np.concatenate(([np.inf], gaps)) > ISOLATION_S) & (np.concatenate((gaps, [np.inf])) > ISOLATION_S)
 
 
 def detect_sleep_onset_jerks(
@@ -63,8 +62,9 @@ def detect_sleep_onset_jerks(
     *,
     leg_movement_spans: NDArray[np.floating] | None = None,
 ) -> SleepOnsetJerks:
-    """Jerks: isolated chin bursts matched by a burst in every leg channel within ``max_lag_s``, near a W->N1
-    transition, outside detected leg movements (``leg_movement_spans`` (n, 2): onset_s, end_s)."""
+    """Jerks: chin bursts matched by a burst in every leg channel within ``max_lag_s`` (generalized), with no other
+    generalized burst within ``ISOLATION_S``, within ``transition_window_s`` of a W->N1 transition and outside
+    detected leg movements (``leg_movement_spans`` (n, 2): onset_s, end_s)."""
     rules = standard.sleep_onset_jerk
 
     def bursts(f: FilteredEmg) -> Bursts:
@@ -72,24 +72,24 @@ def detect_sleep_onset_jerks(
                              min_duration_s=rules.min_duration_s, max_duration_s=rules.max_duration_s,
                              rules=standard.signal)  # fmt: skip
 
-    all_chin = bursts(chin)
-    transitions = np.asarray(transitions_s, dtype=np.float64)
-    near = np.zeros(all_chin.onset_s.size, dtype=bool)
-    if transitions.size:
-        near = np.abs(all_chin.onset_s[:, None] - transitions[None, :]).min(axis=1) <= rules.transition_window_s
-    chin_b = all_chin.select(near)
-    chin_b = chin_b.select(_isolated(chin_b, all_chin))
-    keep = np.ones(chin_b.onset_s.size, dtype=bool)
-    for leg in legs:
+    chin_b = bursts(chin)
+    generalized = np.ones(chin_b.onset_s.size, dtype=bool)
+    for leg in legs:  # every leg bursts with the chin (ECG beats in the chin alone do not count)
         lb = bursts(leg)
-        if lb.onset_s.size == 0:
-            keep &= False
-            continue
-        keep &= np.abs(chin_b.onset_s[:, None] - lb.onset_s[None, :]).min(axis=1) <= rules.max_lag_s
+        ext = np.concatenate(([-np.inf], lb.onset_s, [np.inf]))
+        k = np.searchsorted(ext, chin_b.onset_s)
+        nearest = np.minimum(np.abs(ext[k - 1] - chin_b.onset_s), np.abs(ext[k] - chin_b.onset_s))
+        generalized &= nearest <= rules.max_lag_s
+    chin_b = chin_b.select(generalized)
+    chin_b = chin_b.select(_isolated(chin_b.onset_s))
+    transitions = np.asarray(transitions_s, dtype=np.float64)
+    keep = np.zeros(chin_b.onset_s.size, dtype=bool)
+    if transitions.size:
+        keep = np.abs(chin_b.onset_s[:, None] - transitions[None, :]).min(axis=1) <= rules.transition_window_s
     if leg_movement_spans is not None and len(leg_movement_spans):
         spans = np.asarray(leg_movement_spans, dtype=np.float64).reshape(-1, 2)
         inside = (chin_b.onset_s[:, None] >= spans[None, :, 0] - 0.5) & (chin_b.onset_s[:, None] <= spans[None, :, 1])
         keep &= ~inside.any(axis=1)
-    log.info("sleep-onset jerks: %d (of %d chin bursts near %d W->N1 transitions)", keep.sum(), near.sum(),
-             transitions.size)  # fmt: skip
+    log.info("sleep-onset jerks: %d of %d isolated generalized bursts (%d W->N1 transitions)", keep.sum(),
+             keep.size, transitions.size)  # fmt: skip
     return SleepOnsetJerks(chin_b.onset_s[keep], chin_b.duration_s[keep])

@@ -30,6 +30,8 @@ class SynthConfig:
     lm_duration_s: tuple[float, float] = (0.8, 4.0)
     lm_amplitude_uv: tuple[float, float] = (20.0, 200.0)
     jerks: bool = True  # one sleep-onset jerk near each W->N1 transition
+    pops_per_h: float = 0.0  # electrode pops: 0.1-0.35 s bursts in one leg (not leg movements)
+    body_movements_per_h: float = 0.0  # 12-30 s bursts in both legs and chin (AASM: not LMs; WASM: non-candidate)
     fm_per_min: float = 0.3  # fragmentary-myoclonus potentials per minute of NREM (background)
     resting_uv: tuple[float, float, float, float, float] = (3.0, 2.5, 2.0, 2.0, 1.2)  # W, N1, N2, N3, R (leg RMS)
     chin_resting_uv: tuple[float, float, float, float, float] = (6.0, 4.0, 3.0, 3.0, 1.0)
@@ -65,6 +67,8 @@ PRESETS: dict[str, dict[str, object]] = {
         "unit": "mV",
         "labels": ("EMG Tib-L", "EMG Tib-R", "EMG Chin"),
         "sfreq_hz": 512,
+        "pops_per_h": 8.0,
+        "body_movements_per_h": 3.0,
     },
     "low_rate": {"sfreq_hz": 200, "labels": ("LAT", "RAT", "Chin"), "hypnogram_scheme": "rk", "unit": "V"},
     "wake_lms": {"initial_wake_min": 12.0, "wake_series_per_h": 6.0, "series_per_h": 2.0, "awakenings_per_h": 3.0},

@@ -70,10 +70,10 @@ class SynthTruth:
         """The planted LMs merged across legs by ``standard``'s bilateral rule."""
         std = load_standard(standard)
         e = self.events
-        left = make_leg_movements(e.onset_s[e.side == "left"], e.duration_s[e.side == "left"], "left",
-                                  peak_uv=e.amplitude_uv[e.side == "left"])  # fmt: skip
-        right = make_leg_movements(e.onset_s[e.side == "right"], e.duration_s[e.side == "right"], "right",
-                                   peak_uv=e.amplitude_uv[e.side == "right"])  # fmt: skip
+        keep = (e.kind != "body") | std.leg_movement.keep_long_movements
+        lf, rt = keep & (e.side == "left"), keep & (e.side == "right")
+        left = make_leg_movements(e.onset_s[lf], e.duration_s[lf], "left", peak_uv=e.amplitude_uv[lf])
+        right = make_leg_movements(e.onset_s[rt], e.duration_s[rt], "right", peak_uv=e.amplitude_uv[rt])
         return find_bilateral_movements(left, right, std)
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,6 +102,7 @@ class SynthTruth:
                 for o, d in zip(e.jerk_onset_s, e.jerk_duration_s, strict=True)
             ],
             "fragmentary_potentials": len(e.fm_onset_s),
+            "electrode_pops": len(e.pop_onset_s),
             "plms_index": self.plms_index,
             "plmw_index": self.plmw_index,
             "efm_minutes": self.efm_minutes,
@@ -125,9 +126,14 @@ def _synthesise(config: SynthConfig, stages: list[str], ev: PlantedEvents, rng: 
                          ("chin", config.chin_resting_uv)):  # fmt: skip
         level = np.repeat(np.asarray(levels, dtype=np.float32)[idx], per_epoch)
         out[role] = rng.standard_normal(n, dtype=np.float32) * level
-    for o, d, side, a in zip(ev.onset_s, ev.duration_s, ev.side, ev.amplitude_uv, strict=True):
+    for o, d, side, a, kind in zip(ev.onset_s, ev.duration_s, ev.side, ev.amplitude_uv, ev.kind, strict=True):
         s, m = int(o * fs), int(d * fs)
         out[f"{side}_leg"][s : s + m] += a * _burst(rng, m, 0.05, fs)[: n - s]
+        if kind == "body" and side == "left":
+            out["chin"][s : s + m] += a * _burst(rng, m, 0.05, fs)[: n - s]
+    for o, d, side in zip(ev.pop_onset_s, ev.pop_duration_s, ev.pop_side, strict=True):
+        s, m = int(o * fs), int(d * fs)
+        out[f"{side}_leg"][s : s + m] += rng.uniform(80, 200) * _burst(rng, m, 0.02, fs)
     for o, d in zip(ev.jerk_onset_s, ev.jerk_duration_s, strict=True):
         for role in ("chin", "left_leg", "right_leg"):
             s, m = int((o + rng.uniform(0, 0.03)) * fs), int(d * fs)

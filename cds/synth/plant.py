@@ -23,13 +23,16 @@ class PlantedEvents:
     duration_s: np.ndarray
     side: np.ndarray  # "left" / "right"
     amplitude_uv: np.ndarray
-    kind: np.ndarray  # "periodic", "wake", "sparse"
+    kind: np.ndarray  # "periodic", "wake", "sparse", "body" (12-30 s: an LM only under WASM)
     lm_id: np.ndarray  # components of one planted (bilateral) LM share an id
     jerk_onset_s: np.ndarray
     jerk_duration_s: np.ndarray
     fm_onset_s: np.ndarray
     fm_duration_s: np.ndarray
     fm_side: np.ndarray
+    pop_onset_s: np.ndarray
+    pop_duration_s: np.ndarray
+    pop_side: np.ndarray
 
 
 def plant_stages(config: SynthConfig, rng: np.random.Generator) -> list[str]:
@@ -125,6 +128,24 @@ def plant_events(config: SynthConfig, stages: list[str], rng: np.random.Generato
         config, rng, stages, occ, rows, ("N2",) if config.hours <= 2.5 else NREM, config.series_per_h, "periodic"
     )
     _plant_series(config, rng, stages, occ, rows, ("W",), config.wake_series_per_h, "wake")
+    if config.body_movements_per_h > 0:
+        for t in rng.uniform(
+            30.0, duration_s - 60.0, size=int(rng.poisson(config.body_movements_per_h * config.hours))
+        ):
+            d = rng.uniform(12.0, 30.0)
+            if occ.free(t - 10.0, t + d + 10.0):
+                occ.take(t - 10.0, t + d + 10.0)
+                lm_id, amplitude = len({r[5] for r in rows}), rng.uniform(50.0, 200.0)
+                rows += [
+                    (float(t), d, "left", amplitude, "body", lm_id),
+                    (float(t), d, "right", amplitude, "body", lm_id),
+                ]
+    pops = []
+    if config.pops_per_h > 0:
+        for t in rng.uniform(10.0, duration_s - 15.0, size=int(rng.poisson(config.pops_per_h * config.hours))):
+            if occ.free(t - 5.0, t + 5.0):
+                occ.take(t - 5.0, t + 5.0)
+                pops.append((float(t), rng.uniform(0.1, 0.35), "left" if rng.random() < 0.5 else "right"))
     for t in rng.uniform(10.0, duration_s - 15.0, size=int(rng.poisson(config.sparse_lm_per_h * config.hours))):
         if occ.free(t - 5.0, t + 10.0):
             occ.take(t - 5.0, t + 10.0)
@@ -145,4 +166,6 @@ def plant_events(config: SynthConfig, stages: list[str], rng: np.random.Generato
         np.asarray([j[0] for j in jerks], dtype=float), np.asarray([j[1] for j in jerks], dtype=float),
         np.asarray([f[0] for f in fm], dtype=float), np.asarray([f[1] for f in fm], dtype=float),
         np.asarray([f[2] for f in fm], dtype="<U9"),
+        np.asarray([p[0] for p in pops], dtype=float), np.asarray([p[1] for p in pops], dtype=float),
+        np.asarray([p[2] for p in pops], dtype="<U9"),
     )  # fmt: skip

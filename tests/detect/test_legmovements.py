@@ -115,3 +115,28 @@ def test_threshold_events_end_at_the_start_of_the_hold_period():
     below = np.array([1, 0, 0, 1, 1, 0, 1, 1, 1, 1, 0, 1], dtype=bool)
     onsets, ends = find_threshold_events(above, below, 3)
     assert onsets.tolist() == [1, 10] and ends.tolist() == [6, 12]
+
+
+def test_body_movements_are_dropped_by_aasm_and_kept_whole_by_wasm(synth_night):
+    path, truth = synth_night("noisy", 1, body_movements_per_h=8.0)
+    body = truth.events.onset_s[(truth.events.kind == "body") & (truth.events.side == "left")]
+    assert body.size >= 1 and truth.events.pop_onset_s.size >= 1
+    aasm = _detect(path, AASM)
+    assert not (aasm.duration_s > AASM.leg_movement.max_duration_s).any()
+    assert match_events(body, aasm.onset_s, tolerance_s=1.0).true_positives == 0
+    wasm = _detect(path, load_standard("wasm2016"))
+    long = wasm.select(wasm.duration_s > 10.0)
+    # one unsplit event per leg and body movement (bilateral LMs may last at most 15 s under WASM)
+    assert len(long) == 2 * body.size
+    assert match_events(np.repeat(body, 2), long.onset_s, tolerance_s=0.5).true_positives == 2 * body.size
+    inside = [(wasm.onset_s > b + 1.0) & (wasm.onset_s < b + 12.0) for b in body]
+    assert not np.any(inside)  # not split into several LMs
+
+
+def test_electrode_pops_are_not_leg_movements(synth_night):
+    # without ECG: with strong ECG in the leg leads a pop next to a beat can outlast 0.5 s (see the noisy PPV)
+    path, truth = synth_night("periodic", 3, pops_per_h=30.0)
+    assert truth.events.pop_onset_s.size >= 5
+    found = _detect(path, AASM)
+    assert match_events(truth.events.pop_onset_s, found.onset_s, tolerance_s=0.5).true_positives == 0
+    assert len(found) == len(truth.leg_movements("aasm"))
