@@ -28,6 +28,7 @@ __all__ = [
     "TriageResult",
     "cached_rulebase",
     "check_pdf_available",
+    "log_decision",
     "run_demo",
     "run_triage",
     "write_triage",
@@ -139,6 +140,18 @@ def write_triage(result: TriageResult, out_dir: str | Path) -> dict[str, Path]:
         if name not in result.files:
             (out / name).unlink(missing_ok=True)
     return written
+
+
+def log_decision(result: TriageResult, patient_path: str | Path, log_path: str | Path | None = None) -> Any:
+    """Append the decision and the patient file's text to the hash-chained decision log (cds.audit.log;
+    ``log_path`` default: ``$CDS_DECISION_LOG`` or the user's data folder). Returns the log entry."""
+    from cds.audit.log import DecisionLog
+
+    try:
+        patient_text = Path(patient_path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PatientFileError(f"cannot read the patient file for the decision log: {exc}", path=patient_path) from exc
+    return DecisionLog(log_path).append(dict(result.decision), patient_text=patient_text)
 
 
 def _analyse(request: TriageRequest, progress: ProgressFn | None) -> dict[str, Any]:

@@ -39,9 +39,13 @@ def triage(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("cds-triage"),
     pdf: Annotated[bool, typer.Option("--pdf", help='Also write letter.pdf (needs: pip install -e ".[pdf]").')] = False,
     date: Annotated[str | None, typer.Option("--date", help="Print this date (YYYY-MM-DD) on the letter.")] = None,
+    log: Annotated[
+        Path | None, typer.Option("--log", envvar="CDS_DECISION_LOG", help="Decision log (default: user data folder).")
+    ] = None,
 ) -> None:
-    """Run the whole pipeline and write decision.json, letter.html, letter.md (+ analysis.json, letter.pdf)."""
-    from cds.pipeline import TriageRequest, run_triage, write_triage
+    """Run the whole pipeline, append the decision to the decision log, and write decision.json, letter.html,
+    letter.md (+ analysis.json, letter.pdf)."""
+    from cds.pipeline import TriageRequest, log_decision, run_triage, write_triage
 
     request = TriageRequest(
         patient_path=patient,
@@ -53,6 +57,8 @@ def triage(
         letter_date=date,
         pdf=pdf,
     )
-    written = write_triage(run_triage(request, progress=stderr_progress()), out)
+    result = run_triage(request, progress=stderr_progress())
+    log_decision(result, patient, log)  # logged first: no letter goes out that the audit log does not hold
+    written = write_triage(result, out)
     for name in sorted(written):
         typer.echo(str(written[name]))

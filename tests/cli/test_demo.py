@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from cds.cli import run
 
 
-def test_demo_writes_night_patient_and_letter(tmp_path, capsys):
+@pytest.fixture(scope="module", autouse=True)
+def _decision_log(tmp_path_factory: pytest.TempPathFactory):
+    """Every triage appends to the decision log: keep these tests' records out of the user's log."""
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("log") / "decisions.sqlite"
+        patch.setenv("CDS_DECISION_LOG", str(path))
+        yield path
+
+
+def test_demo_writes_night_patient_and_letter(tmp_path, capsys, _decision_log):
     out = tmp_path / "demo"
     assert run(["demo", "--out", str(out), "--hours", "0.2"]) == 0
     printed = capsys.readouterr().out
@@ -29,3 +40,4 @@ def test_demo_writes_night_patient_and_letter(tmp_path, capsys):
     assert any("antidepressant" in c for c in decision["caveats"])
     for caveat in decision["caveats"]:
         assert caveat.split(":")[0] in html
+    assert not _decision_log.exists()  # a synthetic demo does not enter the clinical decision log

@@ -10,6 +10,16 @@ import pytest
 from cds.cli import run
 from cds.rulebase.explain import explain_decision, explain_rule, read_decision
 
+
+@pytest.fixture(scope="module", autouse=True)
+def _decision_log(tmp_path_factory: pytest.TempPathFactory):
+    """Every triage appends to the decision log: keep these tests' records out of the user's log."""
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("log") / "decisions.sqlite"
+        patch.setenv("CDS_DECISION_LOG", str(path))
+        yield path
+
+
 REPO = Path(__file__).resolve().parents[2]
 
 # A hand-made record: EVD-ADULT -> FND-PLMD-ADULT -> TRI-PLMD-REFER; TRI-OTHER fired but supports nothing here.

@@ -12,6 +12,16 @@ import pytest
 
 from cds.cli import run
 
+
+@pytest.fixture(scope="module", autouse=True)
+def _decision_log(tmp_path_factory: pytest.TempPathFactory):
+    """Every triage appends to the decision log: keep these tests' records out of the user's log."""
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("log") / "decisions.sqlite"
+        patch.setenv("CDS_DECISION_LOG", str(path))
+        yield path
+
+
 REPO = Path(__file__).resolve().parents[2]
 DEMO_PATIENT = REPO / "examples" / "demo-patient.yaml"
 
@@ -273,3 +283,20 @@ def test_reported_and_measured_values_both_in_the_letter_when_they_differ(tmp_pa
     assert [(o["value"], o["source"]) for o in plms["other_sources"]] == [(3, "reported")]
     html = (out / "letter.html").read_text(encoding="utf-8")
     assert "3 /h (reported in the referral" in html and "<em>differs</em>" in html
+
+
+def test_each_triage_appends_the_decision_and_patient_text_to_the_log(tmp_path, capsys):
+    from cds.audit.log import DecisionLog
+
+    log = tmp_path / "audit.sqlite"
+    for name in ("a", "b"):
+        args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path / name), "--log", str(log)]
+        assert run(args) == 0
+    entries = list(DecisionLog(log).entries())
+    assert [e.seq for e in entries] == [1, 2]
+    decision = json.loads((tmp_path / "a" / "decision.json").read_text(encoding="utf-8"))
+    assert entries[0].decision == decision and entries[1].decision == decision
+    assert entries[0].patient_text == DEMO_PATIENT.read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert run(["audit", "verify", "--log", str(log)]) == 0
+    assert "2 records, chain intact" in capsys.readouterr().out
