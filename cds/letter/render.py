@@ -125,6 +125,23 @@ def _md_escape(value: Any) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
 
 
+class _Provenance:
+    """Rule ids with the versions that fired (from the trace) and the reference keys in order of first use."""
+
+    def __init__(self, decision: Mapping[str, Any]) -> None:
+        self.versions = {str(t.get("rule")): t.get("version") for t in decision.get("trace") or []}
+        self.used_refs: list[str] = []
+
+    def rules(self, ids: Any) -> list[dict[str, Any]]:
+        return [{"id": str(r), "version": self.versions.get(str(r))} for r in ids or []]
+
+    def refs(self, keys: Any) -> list[str]:
+        for key in keys or []:
+            if str(key) not in self.used_refs:
+                self.used_refs.append(str(key))
+        return [str(k) for k in keys or []]
+
+
 def build_letter_view(
     decision: Mapping[str, Any],
     *,
@@ -133,65 +150,21 @@ def build_letter_view(
     letter_date: str | None = None,
 ) -> dict[str, Any]:
     """Turn the decision into plain data for the templates: labels resolved, rules with versions, citations."""
-    versions = {str(t.get("rule")): t.get("version") for t in decision.get("trace") or []}
-    used_refs: list[str] = []
-
-    def rules(ids: Any) -> list[dict[str, Any]]:
-        return [{"id": str(r), "version": versions.get(str(r))} for r in ids or []]
-
-    def refs(keys: Any) -> list[str]:
-        for key in keys or []:
-            if str(key) not in used_refs:
-                used_refs.append(str(key))
-        return [str(k) for k in keys or []]
-
-    basis = _basis_finder(decision, knowledge)
-    recommendations = sorted(
-        (
-            {
-                "action": r["action"],
-                "label": knowledge.label("actions", r["action"]),
-                "urgency": r.get("urgency") or "routine",
-                "urgency_label": knowledge.label("urgencies", r.get("urgency") or "routine"),
-                "extended_eeg": bool(r.get("extended_eeg")),
-                "because": list(r.get("because") or []),
-                "basis": basis("recommendation", r["action"]),
-                "rules": rules(r.get("rules")),
-                "references": refs(r.get("references")),
-            }
-            for r in decision.get("recommendations") or []
-        ),
-        key=lambda r: _URGENCY_RANK.get(r["urgency"], 9),
-    )
+    prov = _Provenance(decision)
+    recommendations = _recommendation_views(decision, knowledge, prov)
     findings = [
         {
             "code": f["code"],
             "label": knowledge.label("findings", f["code"]),
             "because": list(f.get("because") or []),
-            "rules": rules(f.get("rules") or ([f["rule"]] if f.get("rule") else [])),
-            "references": refs(f.get("references")),
+            "rules": prov.rules(f.get("rules") or ([f["rule"]] if f.get("rule") else [])),
+            "references": prov.refs(f.get("references")),
         }
         for f in decision.get("findings") or []
     ]
-    treatments = [
-        {
-            "drug": t["drug"],
-            "label": str(t.get("name") or knowledge.drug_label(t["drug"])),
-            "status": t["status"],
-            "status_label": knowledge.label("treatment_statuses", t["status"]),
-            "reasons": [knowledge.label("reasons", str(x)) for x in t.get("reasons") or []],
-            "notes": [str(n) for n in t.get("notes") or []],
-            "because": [str(b) for b in t.get("because") or []],
-            "dose": t.get("dose") or knowledge.drug_dose(t["drug"]),
-            "rules": rules(t.get("rules")),
-            "references": refs(t.get("references")),
-        }
-        for t in decision.get("treatments") or []
-    ]
-    requested = sections.fact_value(decision, "requested_treatment")
-    treatments = sections.order_treatments(treatments, requested)
+    treatments = _treatment_views(decision, knowledge, prov)
     for entry in decision.get("trace") or []:
-        refs([r.get("key") if isinstance(r, Mapping) else r for r in entry.get("references") or []])
+        prov.refs([r.get("key") if isinstance(r, Mapping) else r for r in entry.get("references") or []])
     inputs = decision.get("inputs") or {}
     return {
         "patient_id": str(decision.get("patient_id") or "unknown"),
@@ -203,11 +176,55 @@ def build_letter_view(
         "caveats": sections.caveat_texts(decision, analysis),
         "recommendations": recommendations,
         "treatments": treatments,
-        "asks": [_ask_view(a, knowledge, rules) for a in decision.get("asks") or []],
+        "asks": [_ask_view(a, knowledge, prov.rules) for a in decision.get("asks") or []],
         "limits": sections.limit_texts(analysis, decision),
-        "references": [{"key": k, "citation": knowledge.citation(k)} for k in used_refs],
+        "references": [{"key": k, "citation": knowledge.citation(k)} for k in prov.used_refs],
         "footer": sections.footer_view(inputs),
     }
+
+
+def _recommendation_views(
+    decision: Mapping[str, Any], knowledge: LetterKnowledge, prov: _Provenance
+) -> list[dict[str, Any]]:
+    """Recommendations, most urgent first, each with its reasons, the input facts of its chain, rules, refs."""
+    basis = _basis_finder(decision, knowledge)
+    views = []
+    for r in decision.get("recommendations") or []:
+        urgency = r.get("urgency") or "routine"
+        views.append(
+            {
+                "action": r["action"],
+                "label": knowledge.label("actions", r["action"]),
+                "urgency": urgency,
+                "urgency_label": knowledge.label("urgencies", urgency),
+                "extended_eeg": bool(r.get("extended_eeg")),
+                "because": list(r.get("because") or []),
+                "basis": basis("recommendation", r["action"]),
+                "rules": prov.rules(r.get("rules")),
+                "references": prov.refs(r.get("references")),
+            }
+        )
+    return sorted(views, key=lambda v: _URGENCY_RANK.get(v["urgency"], 9))
+
+
+def _treatment_views(decision: Mapping[str, Any], knowledge: LetterKnowledge, prov: _Provenance) -> list[dict]:
+    """Every drug the record discusses: status, reasons, dose (knowledge), notes, rules, refs; ordered for reading."""
+    views = [
+        {
+            "drug": t["drug"],
+            "label": str(t.get("name") or knowledge.drug_label(t["drug"])),
+            "status": t["status"],
+            "status_label": knowledge.label("treatment_statuses", t["status"]),
+            "reasons": [knowledge.label("reasons", str(x)) for x in t.get("reasons") or []],
+            "notes": [str(n) for n in t.get("notes") or []],
+            "because": [str(b) for b in t.get("because") or []],
+            "dose": t.get("dose") or knowledge.drug_dose(t["drug"]),
+            "rules": prov.rules(t.get("rules")),
+            "references": prov.refs(t.get("references")),
+        }
+        for t in decision.get("treatments") or []
+    ]
+    return sections.order_treatments(views, sections.fact_value(decision, "requested_treatment"))
 
 
 def _basis_finder(decision: Mapping[str, Any], knowledge: LetterKnowledge) -> Any:
