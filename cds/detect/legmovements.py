@@ -137,8 +137,8 @@ def detect_leg_movements(
     kept (as non-candidates) under WASM. Raises SignalError for a non 1-D or too-short signal.
 
     .. warning:: the amplitude rules are applied to a running percentile (``envelope_percentile``) over
-       ``envelope_span_s`` of 10-ms mean-rectified bins, not to single samples (see ``parameters``); onsets and
-       offsets are resolved to one bin (about 10 ms).
+       ``envelope_span_s`` of ``envelope_bin_s`` mean-rectified bins, not to single samples (see ``parameters``);
+       onsets and offsets are resolved to one bin (about 20 ms).
     """
     data = np.asarray(emg_uv)
     if data.ndim != 1:
