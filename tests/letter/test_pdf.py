@@ -26,3 +26,12 @@ def test_pdf_is_deterministic_and_laid_out_on_a4_pages(decision, analysis):
     pages = weasyprint.HTML(string=html).render().pages
     assert len(pages) >= 2  # the letter with its figure and references does not fit one A4 page
     assert (round(pages[0].width * 25.4 / 96), round(pages[0].height * 25.4 / 96)) == (210, 297)  # @page A4
+
+    def boxes(box):
+        yield box
+        for child in getattr(box, "children", None) or []:
+            yield from boxes(child)
+
+    images = [b for page in pages for b in boxes(page._page_box) if type(getattr(b, "replacement", None)).__name__ ==
+              "SVGImage"]  # fmt: skip
+    assert len(images) == 1  # the night figure is laid out in the PDF, not dropped
