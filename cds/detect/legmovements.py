@@ -19,7 +19,14 @@ from cds.detect.preprocess import Envelope, FilteredEmg, compute_envelope, compu
 from cds.errors import SignalError
 from cds.standards import ScoringStandard
 
-__all__ = ["LegMovements", "detect_leg_movements", "find_threshold_events", "make_leg_movements"]
+__all__ = [
+    "LegMovements",
+    "describe_detection",
+    "detect_leg_movements",
+    "detect_leg_movements_filtered",
+    "find_threshold_events",
+    "make_leg_movements",
+]
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from cds.standards import ScoringStandard
 
 __all__ = [
     "PlmSeries",
+    "describe_grammar",
     "find_arousal_associated",
     "find_bilateral_movements",
     "find_candidates",
