@@ -14,6 +14,15 @@ log = logging.getLogger(__name__)
 __all__ = ["render_pdf"]
 
 
+class _SvgStyleNoise(logging.Filter):
+    """Drop WeasyPrint's "Ignored `stroke: …`, unknown property" warnings: its HTML cascade does not know the
+    SVG presentation properties of the inline figure, which its SVG renderer then applies anyway."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Ignored `") and message.endswith("unknown property."))
+
+
 def render_pdf(html: str) -> bytes:
     """Lay out the HTML letter as PDF bytes; raise CdsError with the install command when WeasyPrint is absent.
 
@@ -26,4 +35,10 @@ def render_pdf(html: str) -> bytes:
     except OSError as exc:
         raise CdsError(f"PDF output needs WeasyPrint's system libraries (Pango): {exc}") from exc
     log.info("rendering the letter as PDF with WeasyPrint")
-    return HTML(string=html).write_pdf()
+    noise = _SvgStyleNoise()
+    weasy_log = logging.getLogger("weasyprint")
+    weasy_log.addFilter(noise)
+    try:
+        return HTML(string=html).write_pdf()
+    finally:
+        weasy_log.removeFilter(noise)

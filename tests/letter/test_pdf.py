@@ -35,3 +35,10 @@ def test_pdf_is_deterministic_and_laid_out_on_a4_pages(decision, analysis):
     images = [b for page in pages for b in boxes(page._page_box) if type(getattr(b, "replacement", None)).__name__ ==
               "SVGImage"]  # fmt: skip
     assert len(images) == 1  # the night figure is laid out in the PDF, not dropped
+
+
+def test_svg_presentation_properties_do_not_flood_the_log(analysis, decision, caplog):
+    pytest.importorskip("weasyprint", reason="the optional pdf extra is not installed")
+    with caplog.at_level("WARNING"):
+        render_pdf(render_letter(decision, analysis=analysis).html)
+    assert not [r for r in caplog.records if "unknown property" in r.getMessage()]
