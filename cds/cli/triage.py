@@ -15,11 +15,18 @@ app = typer.Typer()
 
 def parse_channel_overrides(items: list[str]) -> dict[str, str]:
     """``["left_leg=LAT", ...]`` -> ``{"left_leg": "LAT"}``; a malformed item is a usage error (exit 2)."""
+    from cds.io.channels import ChannelRole
+
+    roles = [r.value for r in ChannelRole]
     overrides: dict[str, str] = {}
     for item in items:
         role, sep, label = item.partition("=")
         if not sep or not role.strip() or not label.strip():
             raise typer.BadParameter(f"expected ROLE=LABEL, got {item!r}", param_hint="--channel")
+        if role.strip() not in roles:
+            raise typer.BadParameter(
+                f"unknown role {role.strip()!r} (allowed: {', '.join(roles)})", param_hint="--channel"
+            )
         overrides[role.strip()] = label.strip()
     return overrides
 

@@ -194,9 +194,19 @@ def test_bad_date_is_exit_3(tmp_path, capsys):
     assert "YYYY-MM-DD" in _stderr_line(capsys)
 
 
-def test_bad_channel_assignment_is_a_usage_error(tmp_path):
-    args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path), "--channel", "left_leg"]
+@pytest.mark.parametrize("item", ["left_leg", "knee=LAT", "=LAT", "chin="])
+def test_bad_channel_assignment_is_a_usage_error(tmp_path, capsys, item):
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path), "--channel", item]
     assert run(args) == 2
+    assert "--channel" in capsys.readouterr().err
+
+
+def test_channel_label_not_in_the_recording_is_exit_3_naming_it(tmp_path, capsys, short_night):
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--recording", str(short_night), "--out", str(tmp_path / "o"),
+            "--channel", "left_leg=NOPE"]  # fmt: skip
+    assert run(args) == 3
+    line = _stderr_line(capsys)
+    assert short_night.name in line and "NOPE" in line
 
 
 def test_missing_template_is_exit_3_before_any_work(tmp_path, capsys, monkeypatch):
