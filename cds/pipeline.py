@@ -133,12 +133,15 @@ def write_triage(result: TriageResult, out_dir: str | Path) -> dict[str, Path]:
     if out.exists() and not out.is_dir():
         raise InputError("output folder is a file", path=out)
     written: dict[str, Path] = {}
-    for name, data in result.files.items():
-        write_atomic(out / name, data)
-        written[name] = out / name
-    for name in OUTPUT_NAMES:
-        if name not in result.files:
-            (out / name).unlink(missing_ok=True)
+    try:
+        for name, data in result.files.items():
+            write_atomic(out / name, data)
+            written[name] = out / name
+        for name in OUTPUT_NAMES:
+            if name not in result.files:
+                (out / name).unlink(missing_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write the output: {exc.strerror or exc}", path=out) from exc
     return written
 
 
@@ -151,7 +154,11 @@ def log_decision(result: TriageResult, patient_path: str | Path, log_path: str |
         patient_text = Path(patient_path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PatientFileError(f"cannot read the patient file for the decision log: {exc}", path=patient_path) from exc
-    return DecisionLog(log_path).append(dict(result.decision), patient_text=patient_text)
+    decision_log = DecisionLog(log_path)
+    try:
+        return decision_log.append(dict(result.decision), patient_text=patient_text)
+    except OSError as exc:  # the folder of the log cannot be created or written
+        raise InputError(f"cannot write the decision log: {exc.strerror or exc}", path=decision_log.path) from exc
 
 
 def _analyse(request: TriageRequest, progress: ProgressFn | None) -> dict[str, Any]:

@@ -80,3 +80,19 @@ def test_bundled_examples_triage_with_every_drug_and_recommendation_in_the_lette
     assert html.count('<tr class="status-') == len(decision["treatments"])
     assert html.count('<li class="recommendation ') == len(decision["recommendations"])
     assert "analysis.json" not in result.files
+
+
+def test_unwritable_output_folder_is_an_input_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match=r"cannot write the output"):
+        write_triage(_result({"letter.md": "x\n"}), blocker / "sub")
+
+
+def test_unwritable_decision_log_is_an_input_error_naming_it(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    result = _result({})
+    object.__setattr__(result, "decision", {"schema": "cds.decision/v1", "patient_id": "P", "inputs": {}})
+    with pytest.raises(InputError, match=r"log\.sqlite: cannot write the decision log"):
+        pipeline.log_decision(result, REPO / "examples" / "demo-patient.yaml", blocker / "sub" / "log.sqlite")
