@@ -71,11 +71,21 @@ class LetterKnowledge:
         return str(dose) if dose else None
 
 
+_SPELLING = {"crcl": "CrCl", "egfr": "eGFR", "tsat": "TSAT", "hla": "HLA"}
+_UNIT_WORDS = ("ml_min", "ng_ml", "per_h", "pct", "min", "h", "years", "days", "kg", "weeks", "months", "uv", "hz")
+
+
 def humanise(code: str) -> str:
-    """``plms_index`` -> ``PLMS index``: a readable fallback for codes without a vocabulary label."""
-    words = str(code).replace(".", " ").split("_")
-    text = " ".join(w.upper() if w.lower() in _ACRONYMS else w for w in " ".join(words).split())
-    return text[:1].upper() + text[1:]
+    """``plms_index`` -> ``PLMS index``, ``renal.crcl_ml_min`` -> ``CrCl``: a readable fallback for codes
+    without a vocabulary label (unit suffixes dropped, scoring acronyms kept upper case)."""
+    text = str(code).rsplit(".", 1)[-1]
+    for unit in _UNIT_WORDS:
+        if text.endswith("_" + unit) and len(text) > len(unit) + 1:
+            text = text[: -len(unit) - 1]
+            break
+    words = [_SPELLING.get(w.lower(), w.upper() if w.lower() in _ACRONYMS else w) for w in text.split("_") if w]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:] if not words or words[0] not in _SPELLING.values() else text
 
 
 def load_letter_knowledge(folder: Path | None = None) -> LetterKnowledge:

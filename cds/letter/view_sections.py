@@ -229,8 +229,11 @@ def _rates(sfreq_hz: Any) -> str:
 
 
 def _lower_first(text: str) -> str:
-    """``Periodic limb movement disorder`` -> ``periodic ...``, but ``PLMD`` stays (an acronym)."""
-    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+    """``Periodic limb movement disorder`` -> ``periodic ...``; ``PLMD`` or ``CrCl`` stays (an acronym)."""
+    first = text.split(" ", 1)[0]
+    if len(first) > 1 and any(c.isupper() for c in first[1:]):
+        return text
+    return text[:1].lower() + text[1:]
 
 
 def _fmt(value: Any) -> str:

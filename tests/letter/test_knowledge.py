@@ -12,6 +12,9 @@ def test_humanise_keeps_scoring_acronyms():
     assert humanise("plms_index") == "PLMS index"
     assert humanise("rls_with_plms") == "RLS with PLMS"
     assert humanise("sleep_medicine_referral") == "Sleep medicine referral"
+    assert humanise("renal.crcl_ml_min") == "CrCl"  # field path and unit suffix dropped, clinical spelling
+    assert humanise("labs.ferritin_ng_ml") == "Ferritin"
+    assert humanise("psg.total_sleep_time_h") == "Total sleep time"
 
 
 def test_empty_folder_gives_readable_fallbacks(tmp_path):

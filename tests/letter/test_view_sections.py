@@ -64,3 +64,8 @@ def test_infant_limit_only_with_a_recording_and_age_under_one_year():
     assert any("infant" in t for t in vs.limit_texts(analysis, infant))
     assert not any("infant" in t for t in vs.limit_texts(None, infant))
     assert not any("infant" in t for t in vs.limit_texts(analysis, adult))
+
+
+def test_summary_lowercases_labels_but_not_acronyms():
+    findings = [{"label": "A red flag is present"}, {"label": "PLMD"}, {"label": "CrCl below 30"}]
+    assert vs.summary_sentences([], findings, [])[1] == "Findings: a red flag is present; PLMD; CrCl below 30."
