@@ -277,6 +277,8 @@ def test_separate_hypnogram_file_is_scored_and_drawn(tmp_path):
     assert analysis["parameters"]["standard"] == "wasm2016"
     html = (out / "letter.html").read_text(encoding="utf-8")
     assert "Hypnogram" in html and "hypnogram given" in html and "WASM" in html
+    for name in ("analysis.json", "decision.json", "letter.md", "letter.html"):
+        assert str(tmp_path) not in (out / name).read_text(encoding="utf-8"), name
 
 
 def test_reported_and_measured_values_both_in_the_letter_when_they_differ(tmp_path, short_night):
