@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,11 @@ def _annotations(config: SynthConfig, stages: list[str], rng: np.random.Generato
     return rows
 
 
+# A fixed, obviously synthetic start time: the same config and seed give a byte-identical file (pyedflib would
+# otherwise stamp the wall-clock time into the header).
+SYNTHETIC_START = datetime(2000, 1, 1, 22, 0, 0)
+
+
 def _write_edf(path: Path, config: SynthConfig, signals: dict, annotations: list) -> None:
     scale = _UNIT_SCALE[config.unit]
     roles = [(r, lab) for r, lab in zip(("left_leg", "right_leg", "chin"), config.labels, strict=True) if lab]
@@ -197,6 +203,7 @@ def _write_edf(path: Path, config: SynthConfig, signals: dict, annotations: list
                             "physical_max": limit, "physical_min": -limit, "digital_max": 32767,
                             "digital_min": -32768, "transducer": "", "prefilter": ""})  # fmt: skip
             data.append(x64)
+        writer.setStartdatetime(SYNTHETIC_START)
         writer.setSignalHeaders(headers)
         writer.writeSamples(data)
         for onset, duration, text in annotations:
