@@ -201,6 +201,7 @@ def build_decision_record(
         "knowledge": {"sha256": rulebase.kb.sha256},
         "engine": {"name": "cds", "version": __version__},
     }
+    inputs["recording"] = None  # decision-v1 names it: null when the decision rests on no recording
     if analysis is not None:
         rec = analysis.get("recording") or {}
         inputs["recording"] = {"sha256": rec.get("sha256") or analysis.get("sha256"), "name": recording_name}
