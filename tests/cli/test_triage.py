@@ -93,7 +93,7 @@ def test_patient_without_recording_writes_record_and_letters(triaged):
     assert sorted(p.name for p in out.iterdir()) == ["decision.json", "letter.html", "letter.md"]
     decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
     assert decision["schema"] == "cds.decision/v1" and decision["patient_id"] == "DEMO-0001"
-    assert "recording" not in decision["inputs"]
+    assert decision["inputs"]["recording"] is None  # named by decision-v1, null without a recording
     letter = _letter(out / "letter.html")
     assert letter.sections[:6] == ["decision", "findings", "recommendations", "treatments", "unknowns", "limits"]
     assert letter.sections[-1] == "references" and "figure" not in letter.sections
