@@ -225,9 +225,12 @@ def test_check_decision_spec_flags_partial_seed_list_and_missing_rules(bench: Mo
         t["rules"] = ["R2"]
     assert bench.check_decision_spec(complete) == ()
     assert bench.check_decision_spec(_decision()) == ()  # no drug discussed: nothing to list
+    restriction_only = _decision(treatments={"sodium_valproate": "specialist_only"})
+    restriction_only["treatments"][0].update(rules=["R3"], discussed=False)
+    assert bench.check_decision_spec(restriction_only) == ()  # a bare safety restriction is not a discussion
     partial = _decision(recs=[{"action": "polysomnography"}], treatments={"sodium_valproate": "specialist_only"})
     assert bench.check_decision_spec(partial) == (
-        "drugs listed (sodium_valproate) but seed drugs missing: clonazepam, phenobarbital, phenytoin, primidone",
+        "drugs discussed (sodium_valproate) but seed drugs missing: clonazepam, phenobarbital, phenytoin, primidone",
         "recommendation polysomnography names no rule",
         "treatment sodium_valproate (specialist_only) names no rule",
     )
