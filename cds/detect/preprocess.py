@@ -6,6 +6,7 @@ and baseline method stated in ``knowledge/standards/*.yaml`` (``signal`` section
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -31,6 +32,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.floating]
+
+try:  # scipy's SOS kernel filters in place; sosfiltfilt copies the signal three times around it
+    from scipy.signal._sosfilt import _sosfilt as _sosfilt_inplace
+except ImportError:  # a private module: without it, fall back to sosfiltfilt (same values, more memory)
+    _sosfilt_inplace = None
 _BASELINE_STRIDE = 4  # envelope samples per baseline sample
 
 
@@ -63,18 +69,20 @@ def filter_emg(
     Raises SignalError for a signal that is not 1-D or shorter than 2 s.
     """
     (low, high_used), clipped = band_for(sfreq_hz, rules)
-    data = np.asarray(emg_uv, dtype=np.float32)
-    if data.ndim != 1 or sfreq_hz <= 0 or data.size < 2 * sfreq_hz:
-        raise SignalError(f"cannot filter a signal of shape {data.shape} at {sfreq_hz:g} Hz (at least 2 s needed)")
-    if data.size:  # remove the DC offset before filtering (in place on our own float32 copy when possible)
-        offset = np.float32(np.median(data[:: max(1, data.size // 100_000)]))
-        data = data - offset if data is emg_uv else np.subtract(data, offset, out=data)
-    sos = signal.butter(rules.filter_order, [low, high_used], btype="bandpass", fs=sfreq_hz, output="sos")
-    notches = find_mains_notches(data, sfreq_hz, rules) if notch_hz is None else tuple(notch_hz)
-    for f0 in notches:
-        b, a = signal.iirnotch(f0, Q=30.0, fs=sfreq_hz)
-        sos = np.vstack([sos, signal.tf2sos(b, a)])
-    filtered = signal.sosfiltfilt(sos.astype(np.float32), data).astype(np.float32, copy=False) if data.size else data
+    raw = np.asarray(emg_uv)
+    if raw.ndim != 1 or sfreq_hz <= 0 or raw.size < 2 * sfreq_hz:
+        raise SignalError(f"cannot filter a signal of shape {raw.shape} at {sfreq_hz:g} Hz (at least 2 s needed)")
+    # The DC offset (median of a float32 sample of the signal) is removed before filtering. Offset and hum search
+    # read only small float32 copies, so the full float32 signal is written once, straight into the padded
+    # buffer the filter runs on.
+    offset = np.float32(np.median(np.asarray(raw[:: max(1, raw.size // 100_000)], dtype=np.float32)))
+    if notch_hz is None:
+        chunk = _middle_chunk(raw, sfreq_hz)
+        notches = _mains_notches(np.subtract(np.asarray(chunk, dtype=np.float32), offset), sfreq_hz, rules)
+    else:
+        notches = tuple(notch_hz)
+    design = _filter_design(rules.filter_order, low, high_used, float(sfreq_hz), notches)
+    filtered = _sosfiltfilt_float32(design, raw, offset)
     log.info(
         "band-pass %.1f-%.1f Hz, Butterworth order %d, zero phase (sosfiltfilt); notch %s",
         low,
@@ -83,6 +91,58 @@ def filter_emg(
         list(notches) or "none",
     )
     return FilteredEmg(filtered, sfreq_hz, (float(low), float(high_used)), bool(clipped), notches)
+
+
+@dataclass(frozen=True, eq=False)
+class _Design:
+    """A float32 SOS cascade with what ``scipy.signal.sosfiltfilt`` derives from it (initial states, pad length)."""
+
+    sos: NDArray[np.float32]
+    zi: NDArray[np.float32]  # sosfilt_zi(sos): steady-state section states for a unit step
+    edge: int  # odd-extension length sosfiltfilt uses by default
+
+
+@functools.lru_cache(maxsize=32)
+def _filter_design(order: int, low: float, high: float, sfreq_hz: float, notches: tuple[float, ...]) -> _Design:
+    """Band-pass plus notches as one SOS cascade. Cached: the jerk search filters dozens of chin windows with the
+    same design, and ``butter`` costs about a millisecond each time."""
+    sos = signal.butter(order, [low, high], btype="bandpass", fs=sfreq_hz, output="sos")
+    for f0 in notches:
+        b, a = signal.iirnotch(f0, Q=30.0, fs=sfreq_hz)
+        sos = np.vstack([sos, signal.tf2sos(b, a)])
+    sos32 = np.ascontiguousarray(sos, dtype=np.float32)
+    n_sections = sos32.shape[0]
+    ntaps = 2 * n_sections + 1 - min(int((sos32[:, 2] == 0).sum()), int((sos32[:, 5] == 0).sum()))
+    zi = np.ascontiguousarray(signal.sosfilt_zi(sos32), dtype=np.float32)
+    for arr in (sos32, zi):
+        arr.flags.writeable = False  # shared by every call through the cache
+    return _Design(sos32, zi, 3 * ntaps)
+
+
+def _sosfiltfilt_float32(design: _Design, raw: FloatArray, offset: np.float32) -> NDArray[np.float32]:
+    """``scipy.signal.sosfiltfilt(design.sos, float32(raw) - offset)`` with the same float32 arithmetic, step by
+    step, but with two buffers instead of five: the odd extension is built in place and both passes run in place
+    through scipy's SOS kernel. The result is the same reversed view sosfiltfilt returns."""
+    n, edge = raw.size, design.edge
+    if _sosfilt_inplace is None or n <= edge + 1:  # no kernel, or too short to extend: scipy's own (and its errors)
+        data = np.subtract(np.asarray(raw, dtype=np.float32), offset)
+        return signal.sosfiltfilt(design.sos, data).astype(np.float32, copy=False)
+    ext = np.empty(n + 2 * edge, dtype=np.float32)
+    mid = ext[edge : edge + n]
+    mid[...] = raw  # float64 -> float32 cast, as np.asarray(raw, dtype=np.float32)
+    np.subtract(mid, offset, out=mid)
+    if edge:  # scipy's odd_ext: 2 * x[0] - x[edge:0:-1] and 2 * x[-1] - x[-2:-edge-2:-1], in float32
+        np.subtract(2 * mid[0:1], mid[edge:0:-1], out=ext[:edge])
+        np.subtract(2 * mid[-1:], mid[-2 : -edge - 2 : -1], out=ext[edge + n :])
+    sos = design.sos.copy()  # the kernel wants a writable buffer; the cached design stays read-only
+    n_sections = sos.shape[0]
+    zi = (design.zi * ext[0:1]).reshape(1, n_sections, 2)
+    _sosfilt_inplace(sos, ext.reshape(1, -1), np.ascontiguousarray(zi))
+    back = ext[::-1].copy()
+    zi = (design.zi * ext[-1:]).reshape(1, n_sections, 2)
+    del ext, mid
+    _sosfilt_inplace(sos, back.reshape(1, -1), np.ascontiguousarray(zi))
+    return back[::-1][edge : edge + n] if edge else back[::-1]
 
 
 def band_for(sfreq_hz: float, rules: SignalRules) -> tuple[tuple[float, float], bool]:
@@ -103,9 +163,17 @@ def slice_filtered(filtered: FilteredEmg, start_s: float, end_s: float) -> Filte
 def find_mains_notches(data: FloatArray, sfreq_hz: float, rules: SignalRules) -> tuple[float, ...]:
     """Mains frequencies whose line power exceeds ``notch_ratio`` × the neighbouring band (Welch on 2 min of
     signal from the middle of the recording)."""
-    high_hz = band_for(sfreq_hz, rules)[0][1]
+    return _mains_notches(np.asarray(_middle_chunk(data, sfreq_hz), dtype=np.float32), sfreq_hz, rules)
+
+
+def _middle_chunk(data: FloatArray, sfreq_hz: float) -> FloatArray:
+    """The 2 minutes around the middle of ``data`` (a view) that the hum search looks at."""
     mid, half = data.size // 2, int(60 * sfreq_hz)
-    chunk = np.asarray(data[max(0, mid - half) : mid + half], dtype=np.float32)
+    return data[max(0, mid - half) : mid + half]
+
+
+def _mains_notches(chunk: NDArray[np.float32], sfreq_hz: float, rules: SignalRules) -> tuple[float, ...]:
+    high_hz = band_for(sfreq_hz, rules)[0][1]
     if chunk.size < 4 * sfreq_hz:
         return ()
     freqs, power = signal.welch(chunk, fs=sfreq_hz, nperseg=int(2 * sfreq_hz))
