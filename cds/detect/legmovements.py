@@ -111,13 +111,24 @@ def find_threshold_events(
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Onset/offset bin indices: an event starts at the first ``above_on`` bin after a quiet period and ends at the
     start of the next run of >= ``hold_bins`` ``below_off`` bins (or at the end of the signal). Vectorised."""
+    above_on, below_off = np.asarray(above_on, dtype=bool), np.asarray(below_off, dtype=bool)
     n = above_on.size
     padded = np.concatenate(([False], below_off, [False]))
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
     q_start, q_end = edges[0::2], edges[1::2]
     long_quiet = (q_end - q_start) >= hold_bins
     q_start = q_start[long_quiet]
-    active = np.flatnonzero(above_on)
+    # Only the first active bin of each stretch between long quiet runs starts an event. Such a bin is a rising
+    # edge of ``above_on`` or directly follows a quiet-run start (when the two masks overlap), so those few
+    # candidates replace the full list of active bins (often a large share of the night) with the same result.
+    active = np.flatnonzero(above_on[1:] & ~above_on[:-1]) + 1
+    if n and above_on[0]:
+        active = np.concatenate(([0], active))
+    after_quiet = q_start + 1
+    after_quiet = after_quiet[after_quiet < n]
+    after_quiet = after_quiet[above_on[after_quiet]]
+    if after_quiet.size:
+        active = np.union1d(active, after_quiet)
     if active.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     group = np.searchsorted(q_start, active)  # index of the quiet run that ends each active bin's event

@@ -259,5 +259,35 @@ def compute_resting_level(
     level = np.interp(idx, idx[good], level[good])
     span = max(1, round(rules.baseline_span_s / rules.baseline_block_s)) | 1
     level = ndimage.median_filter(level, size=span, mode="nearest")
-    centres = (idx + 0.5) * per_block * stride
-    return np.interp(np.arange(values.size), centres, level).astype(np.float32)
+    return _interp_block_centres(values.size, per_block * stride, level)
+
+
+def _interp_block_centres(n: int, width: int, level: NDArray[np.float64]) -> NDArray[np.float32]:
+    """``np.interp(np.arange(n), (np.arange(level.size) + 0.5) * width, level).astype(np.float32)``, bit for bit.
+
+    np.interp binary-searches every one of the ``n`` points (the largest cost of the resting level). The block
+    centres are a regular grid, so every gap between two centres holds the same ``width`` integer offsets ``d``:
+    the values are np.interp's own ``slope[j] * d + level[j]`` (the same float64 operations in the same order),
+    computed as one (gaps x width) outer product. Outside the centres np.interp returns the end levels.
+    """
+    out = np.empty(n, dtype=np.float32)
+    half = width / 2.0  # centre j sits at j * width + half (exact: integers and halves)
+    lead = min(n, int(np.ceil(half)))  # points before the first centre
+    out[:lead] = level[0]
+    if level.size < 2 or lead == n:
+        out[lead:] = level[-1]
+        return out
+    gaps = level.size - 1
+    centres = (np.arange(level.size) + 0.5) * width
+    slope = (level[1:] - level[:-1]) / (centres[1:] - centres[:-1])  # np.interp's slopes
+    offsets = (lead + np.arange(width)) - half  # x - centre[j] for the points of gap j
+    stop = min(n, lead + gaps * width)
+    grid = out[lead:stop]
+    full = (stop - lead) // width
+    if full:
+        np.add(slope[:full, None] * offsets, level[:full, None], out=grid[: full * width].reshape(full, width))
+    if stop - lead > full * width:  # a last, partial gap at the end of the signal
+        rest = grid[full * width :]
+        np.add(slope[full] * offsets[: rest.size], level[full], out=rest)
+    out[stop:] = level[-1]  # at and after the last centre
+    return out
