@@ -175,7 +175,10 @@ def build_letter_view(
         "recording": sections.recording_view(analysis, inputs.get("recording")),
         "caveats": sections.caveat_texts(decision, analysis),
         "recommendations": recommendations,
-        "treatments": treatments,
+        # Drugs the rules considered (and the one asked about) form the treatment table; drugs only a safety rule
+        # restricts are listed apart, so the table stays about this patient's options.
+        "treatments": [t for t in treatments if t["discussed"] or t["requested"]],
+        "restrictions": [t for t in treatments if not (t["discussed"] or t["requested"])],
         "asks": [_ask_view(a, knowledge, prov.rules) for a in decision.get("asks") or []],
         "limits": sections.limit_texts(analysis, decision),
         "references": [{"key": k, "citation": knowledge.citation(k)} for k in prov.used_refs],
@@ -221,6 +224,8 @@ def _treatment_views(decision: Mapping[str, Any], knowledge: LetterKnowledge, pr
             "dose": t.get("dose") or knowledge.drug_dose(t["drug"]),
             "rules": prov.rules(t.get("rules")),
             "references": prov.refs(t.get("references")),
+            # decision-v1 addition: False when only a safety rule restricts a drug nobody proposed
+            "discussed": bool(t.get("discussed", True)),
         }
         for t in decision.get("treatments") or []
     ]
