@@ -73,5 +73,5 @@ PRESETS: dict[str, dict[str, object]] = {
     "low_rate": {"sfreq_hz": 200, "labels": ("LAT", "RAT", "Chin"), "hypnogram_scheme": "rk", "unit": "V"},
     "wake_lms": {"initial_wake_min": 12.0, "wake_series_per_h": 6.0, "series_per_h": 2.0, "awakenings_per_h": 3.0},
     "efm": {"fm_per_min": 12.0, "series_per_h": 2.0, "initial_wake_min": 2.0, "awakenings_per_h": 1.0},
-    "demo": {"hours": 2.0, "series_per_h": 3.0, "sparse_lm_per_h": 5.0, "awakenings_per_h": 1.5},
+    "demo": {"hours": 7.5, "series_per_h": 3.0, "sparse_lm_per_h": 5.0, "awakenings_per_h": 1.5},
 }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -59,19 +58,18 @@ def test_same_seed_same_file_and_different_seed_different_file(tmp_path):
     write_synthetic_psg(a, cfg, seed=5)
     write_synthetic_psg(b, cfg, seed=5)
     write_synthetic_psg(c, cfg, seed=6)
-    assert a.read_bytes()[256:] == b.read_bytes()[256:]  # header date/time may differ
+    assert a.read_bytes() == b.read_bytes()  # fixed synthetic start time: byte-identical files
     assert a.read_bytes()[256:] != c.read_bytes()[256:]
 
 
-def test_demo_preset_is_two_hours_and_fast(tmp_path):
-    start = time.perf_counter()
+def test_demo_preset_is_a_full_night_with_periodic_movements_in_n2(tmp_path):
     truth = write_synthetic_psg(tmp_path / "demo.edf", SynthConfig.preset("demo"), seed=0)
-    assert time.perf_counter() - start < 5.0
-    assert len(truth.hypnogram.stages) == 240
+    assert len(truth.hypnogram.stages) == 900  # 7.5 h of 30-s epochs
     assert truth.events.jerk_onset_s.size >= 1
     periodic = truth.events.kind == "periodic"
     stages = truth.hypnogram.stage_at(truth.events.onset_s[periodic])
-    assert periodic.sum() >= 10 and set(stages.tolist()) == {"N2"}
+    planted_in = set(stages.tolist())
+    assert periodic.sum() >= 10 and "N2" in planted_in and planted_in <= {"N2", "N3"}  # series planted in NREM
 
 
 def test_unknown_preset_raises():
