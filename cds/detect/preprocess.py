@@ -207,10 +207,82 @@ def compute_envelope(filtered: FilteredEmg, rules: SignalRules) -> Envelope:
     """
     bins, step_s = _bin_rectified(filtered.data_uv, filtered.sfreq_hz, rules.envelope_bin_s)
     size = max(1, round(rules.envelope_span_s / step_s)) | 1
-    values = (
-        ndimage.percentile_filter(bins, rules.envelope_percentile, size=size, mode="nearest") if bins.size else bins
-    )
+    values = _running_percentile(bins, rules.envelope_percentile, size) if bins.size else bins
     return Envelope(values.astype(np.float32, copy=False), step_s)
+
+
+_RANK_CHUNK_BLOCKS = 4096  # blocks per pass of _running_rank: its ~100 working arrays stay in cache
+
+
+def _running_percentile(bins: NDArray[np.float32], percentile: float, size: int) -> NDArray[np.float32]:
+    """``ndimage.percentile_filter(bins, percentile, size=size, mode="nearest")``, the same values.
+
+    The rank filter of scipy costs ~30 ns per bin; ``_running_rank`` gets the same order statistic from a few
+    dozen vectorised min/max passes at a third of that. NaN (no total order for min/max), rank 0 or size - 1
+    (scipy's fast min/max filters) and out-of-range percentiles stay with scipy.
+    """
+    pct = percentile + 100.0 if percentile < 0.0 else percentile  # scipy's rank from a percentile
+    rank = size - 1 if pct == 100.0 else int(float(size) * pct / 100.0)
+    if bins.ndim != 1 or size % 2 == 0 or not 0 < rank < size - 1 or not 0 <= pct <= 100 or np.isnan(bins).any():
+        return ndimage.percentile_filter(bins, percentile, size=size, mode="nearest")
+    return _running_rank(bins, size, rank)
+
+
+def _running_rank(x: NDArray[np.float32], size: int, rank: int) -> NDArray[np.float32]:
+    """Order statistic ``rank`` (0 = smallest) of every centred window of odd ``size``, edges padded with the
+    end values (ndimage mode "nearest"); ``x`` 1-D without NaN.
+
+    Cut the padded signal into blocks of ``size``: a window starting at column j of block b is the suffix of b
+    from j plus the prefix of b + 1 up to j. For every block the ``rank + 1`` smallest values of each prefix and
+    of each suffix are kept sorted, grown one column at a time (min/max insertion), and the window's value is
+    the (rank + 1)-th smallest of the two sorted lists: min over p + q = rank + 1 of max(A[p], B[q]). Only
+    comparisons, so the result is exactly the rank filter's.
+    """
+    n, half, m = x.size, size // 2, rank + 1
+    n_blocks = -(-(n + 2 * half) // size) + 1  # plus one: the last windows read the next block's prefix
+    padded = np.full(n_blocks * size, np.inf, dtype=x.dtype)  # +inf after the end is never inside a window
+    padded[:half] = x[0]
+    padded[half : half + n] = x
+    padded[half + n : n + 2 * half] = x[-1]
+    blocks = padded.reshape(n_blocks, size)
+    out = np.empty((n_blocks - 1, size), dtype=x.dtype)  # out[b, j]: window starting at column j of block b
+
+    for b0 in range(0, n_blocks - 1, _RANK_CHUNK_BLOCKS):
+        b1 = min(n_blocks - 1, b0 + _RANK_CHUNK_BLOCKS)
+        cols = np.ascontiguousarray(blocks[b0 : b1 + 1].T)  # cols[c]: column c of blocks b0..b1
+
+        def smallest(order: range, cols: NDArray[np.float32] = cols) -> list[list[NDArray[np.float32]]]:
+            """For L = 1, 2, ...: the min(L, m) smallest of the first L columns in ``order``, ascending."""
+            runs, cur = [], []
+            for c in order:
+                carry, grown = cols[c], []
+                for value in cur:
+                    grown.append(np.minimum(value, carry))
+                    carry = np.maximum(value, carry)
+                if len(grown) < m:
+                    grown.append(carry)
+                cur = grown
+                runs.append(cur)
+            return runs
+
+        prefix = smallest(range(size - 1))  # prefix[L - 1]: columns 0..L-1
+        suffix = smallest(range(size - 1, -1, -1))  # suffix[L - 1]: columns size-L..size-1
+        res = out[b0:b1]
+        res[:, 0] = suffix[size - 1][m - 1][:-1]  # a window on a whole block
+        for j in range(1, size):
+            a, b = suffix[size - j - 1], prefix[j - 1]  # block b from column j; block b + 1 before column j
+            best = None
+            for p in range(max(0, m - len(b)), min(m, len(a)) + 1):
+                q = m - p
+                if q == 0:
+                    cand = a[p - 1][:-1]
+                elif p == 0:
+                    cand = b[q - 1][1:]
+                else:
+                    cand = np.maximum(a[p - 1][:-1], b[q - 1][1:])
+                best = cand if best is None else np.minimum(best, cand)
+            res[:, j] = best
+    return out.reshape(-1)[:n].copy()
 
 
 def short_envelope(filtered: FilteredEmg, window_s: float) -> Envelope:
