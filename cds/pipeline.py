@@ -127,7 +127,7 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
 def write_triage(result: TriageResult, out_dir: str | Path) -> dict[str, Path]:
     """Write the result's files atomically into ``out_dir``; remove outputs of an earlier run this one lacks
     (a stale analysis.json beside a letter without a recording would mislead). Returns name -> path."""
-    from cds.cli._console import write_atomic
+    from cds.files import write_atomic
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -254,7 +254,7 @@ def run_demo(
 ) -> dict[str, Path]:
     """Write a synthetic night with periodic leg movements (cds.synth ``demo`` preset, seed 1) and the bundled
     demo patient file into ``out_dir``, run triage on them, and return the written files by name."""
-    from cds.cli._console import write_atomic
+    from cds.files import write_atomic
     from cds.paths import data_dir
     from cds.synth import SynthConfig, write_synthetic_psg
 

@@ -20,8 +20,8 @@ from jinja2 import Environment, StrictUndefined
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from cds.cli._console import write_atomic
 from cds.errors import RuleFileError
+from cds.files import write_atomic
 from cds.paths import knowledge_dir, rules_dir
 from cds.rulebase.check import LAYER_FOLDERS, read_rule_docs
 

@@ -23,8 +23,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from cds.cli._console import write_atomic
 from cds.errors import RuleFileError
+from cds.files import write_atomic
 from cds.paths import knowledge_dir, rules_dir
 
 __all__ = [
