@@ -193,9 +193,12 @@ def _bin_rectified(data: NDArray[np.float32], sfreq_hz: float, bin_s: float) -> 
     width = max(1, round(bin_s * sfreq_hz))
     n_bins = data.size // width
     total = np.zeros(n_bins, dtype=np.float32)
+    part = np.empty(n_bins, dtype=data.dtype)  # one scratch array for all passes (|x| keeps the input dtype)
     for k in range(width):  # a few strided passes beat a mean over a short trailing axis
-        total += np.abs(data[k : n_bins * width : width])
-    return total / np.float32(width), width / sfreq_hz
+        np.abs(data[k : n_bins * width : width], out=part)
+        total += part
+    total /= np.float32(width)
+    return total, width / sfreq_hz
 
 
 def compute_envelope(filtered: FilteredEmg, rules: SignalRules) -> Envelope:
@@ -356,8 +359,10 @@ def _interp_block_centres(n: int, width: int, level: NDArray[np.float64]) -> NDA
     stop = min(n, lead + gaps * width)
     grid = out[lead:stop]
     full = (stop - lead) // width
-    if full:
-        np.add(slope[:full, None] * offsets, level[:full, None], out=grid[: full * width].reshape(full, width))
+    rows = max(1, (1 << 17) // width)  # gaps per step: the float64 products stay in cache
+    for g in range(0, full, rows):
+        h = min(full, g + rows)
+        np.add(slope[g:h, None] * offsets, level[g:h, None], out=grid[g * width : h * width].reshape(h - g, width))
     if stop - lead > full * width:  # a last, partial gap at the end of the signal
         rest = grid[full * width :]
         np.add(slope[full] * offsets[: rest.size], level[full], out=rest)

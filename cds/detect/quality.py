@@ -91,7 +91,7 @@ def assess_channel(
         per_env = max(1, round(NOISE_BLOCK_S / envelope.step_s))
         env_blocks = _blocks(envelope.values_uv, per_env)
         if env_blocks.shape[0]:
-            noisy_block = np.median(env_blocks, axis=1) > q.max_resting_uv
+            noisy_block = _median_above(env_blocks, q.max_resting_uv)
             noisy_sec = np.repeat(noisy_block, int(NOISE_BLOCK_S / BLOCK_S))[: flat.size]
             noisy_sec = np.pad(noisy_sec, (0, flat.size - noisy_sec.size))
     bad = flat | saturated | noisy_sec
@@ -112,6 +112,25 @@ def assess_channel(
         float(noisy_sec.mean()) if flat.size else 0.0, step,
         usable_fraction >= q.min_usable_fraction and not coarse, tuple(caveats),
     )  # fmt: skip
+
+
+def _median_above(blocks: NDArray[np.floating], threshold: float) -> NDArray[np.bool_]:
+    """``np.median(blocks, axis=1) > threshold``, from the count of values above the threshold per row.
+
+    The median exceeds the threshold exactly when both middle order statistics do, and is at most the threshold
+    when neither does, so counting decides every row except those (even length) with exactly half the values
+    above: only those are partitioned. Rows with NaN (median NaN) also go to np.median.
+    """
+    width = blocks.shape[1]
+    if width == 0 or np.isnan(blocks).any():
+        return np.median(blocks, axis=1) > threshold
+    above = np.count_nonzero(blocks > threshold, axis=1)
+    out = above >= width // 2 + 1
+    if width % 2 == 0:
+        tie = above == width // 2  # one middle value on each side: their mean decides
+        if tie.any():
+            out[tie] = np.median(blocks[tie], axis=1) > threshold
+    return out
 
 
 def _resolution_uv(raw: NDArray[np.floating]) -> float | None:
