@@ -121,8 +121,9 @@ def _filter_design(order: int, low: float, high: float, sfreq_hz: float, notches
 
 def _sosfiltfilt_float32(design: _Design, raw: FloatArray, offset: np.float32) -> NDArray[np.float32]:
     """``scipy.signal.sosfiltfilt(design.sos, float32(raw) - offset)`` with the same float32 arithmetic, step by
-    step, but with two buffers instead of five: the odd extension is built in place and both passes run in place
-    through scipy's SOS kernel. The result is the same reversed view sosfiltfilt returns."""
+    step, but in one buffer instead of five: the odd extension is built in place, both passes run in place
+    through scipy's SOS kernel, with an in-place reversal between them. The result is the same reversed view
+    sosfiltfilt returns."""
     n, edge = raw.size, design.edge
     if _sosfilt_inplace is None or n <= edge + 1:  # no kernel, or too short to extend: scipy's own (and its errors)
         data = np.subtract(np.asarray(raw, dtype=np.float32), offset)
@@ -138,11 +139,23 @@ def _sosfiltfilt_float32(design: _Design, raw: FloatArray, offset: np.float32) -
     n_sections = sos.shape[0]
     zi = (design.zi * ext[0:1]).reshape(1, n_sections, 2)
     _sosfilt_inplace(sos, ext.reshape(1, -1), np.ascontiguousarray(zi))
-    back = ext[::-1].copy()
     zi = (design.zi * ext[-1:]).reshape(1, n_sections, 2)
-    del ext, mid
-    _sosfilt_inplace(sos, back.reshape(1, -1), np.ascontiguousarray(zi))
-    return back[::-1][edge : edge + n] if edge else back[::-1]
+    _reverse_in_place(ext)  # the backward pass runs on the reversed forward output, in the same buffer
+    _sosfilt_inplace(sos, ext.reshape(1, -1), np.ascontiguousarray(zi))
+    return ext[::-1][edge : edge + n]
+
+
+def _reverse_in_place(a: NDArray[np.float32], step: int = 1 << 16) -> None:
+    """Reverse a contiguous 1-D array through a small scratch array: no second signal-sized buffer (fresh
+    memory is slow to fault in, more so than the copy itself)."""
+    n = a.size
+    half = n // 2
+    for start in range(0, half, step):
+        stop = min(half, start + step)
+        left, right = a[start:stop], a[n - stop : n - start][::-1]
+        scratch = left.copy()
+        left[...] = right
+        right[...] = scratch
 
 
 def band_for(sfreq_hz: float, rules: SignalRules) -> tuple[tuple[float, float], bool]:
