@@ -42,6 +42,16 @@ class SynthConfig:
     dc_offset_uv: float = 0.0
     flat_roles: tuple[str, ...] = ()  # roles ("left_leg", ...) written as a flat line
     clip_uv: float | None = None  # physical range +/- this: larger samples saturate
+    # Robustness knobs (benchmarks/bench_robustness.py). Their defaults reproduce the nights above byte for byte.
+    lm_shape: str = "flat"  # "flat" (tapered noise burst), "waxing" (rise-and-fall envelope), "clonic" (sub-bursts)
+    resting_wander: float = 0.0  # slow log-normal wander of the resting EMG (0.3: about +/-30% over minutes)
+    ecg_bpm: tuple[float, float] | None = None  # heart-rate range; None: RR 0.7-1.0 s (60-86 bpm)
+    ecg_shape: str = "biphasic"  # "biphasic" (Gaussian derivative) or "pqrst" (Q, R, S, T waves)
+    ecg_qrs_s: float = 0.09  # QRS width for "pqrst" (0.08-0.10 s normal; 0.12-0.16 s bundle-branch block)
+    hum_span: tuple[float, float] = (0.0, 1.0)  # hum only in this fraction of the night (a loosening electrode)
+    hum_harmonic_uv: float = 0.0  # second mains harmonic (100 or 120 Hz) amplitude
+    pop_shape: str = "burst"  # "burst" (0.1-0.35 s noise) or "step" (electrode pop: step with exponential decay)
+    pop_uv: tuple[float, float] = (80.0, 200.0)
 
     @classmethod
     def preset(cls, name: str) -> SynthConfig:

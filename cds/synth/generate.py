@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 _STAGE_INDEX = {"W": 0, "N1": 1, "N2": 2, "N3": 3, "R": 4}
 _UNIT_SCALE = {"uV": 1.0, "mV": 1e-3, "V": 1e-6}
 _RK = {"W": "W", "N1": "1", "N2": "2", "R": "R"}
+_ROBUSTNESS_KNOBS = ("lm_shape", "resting_wander", "ecg_bpm", "ecg_shape", "ecg_qrs_s", "hum_span",
+                     "hum_harmonic_uv", "pop_shape", "pop_uv")  # fmt: skip
+# Knobs left out of the truth JSON at their defaults, so truth files of the older nights stay identical.
+_ROBUSTNESS_DEFAULTS = {f.name: f.default for f in fields(SynthConfig) if f.name in _ROBUSTNESS_KNOBS}
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,11 @@ class SynthTruth:
         return {
             "schema": "cds.synth-truth/v1",
             "seed": self.seed,
-            "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
+            "config": {
+                k: list(v) if isinstance(v, tuple) else v
+                for k, v in asdict(self.config).items()
+                if k not in _ROBUSTNESS_DEFAULTS or v != _ROBUSTNESS_DEFAULTS[k]
+            },
             "hypnogram": {"epoch_s": self.hypnogram.epoch_s, "stages": list(self.hypnogram.stages)},
             "leg_movement_components": [
                 {
@@ -116,6 +124,43 @@ def _burst(rng: np.random.Generator, n: int, taper_s: float, sfreq: float) -> np
     return (rng.standard_normal(n) * sps.windows.tukey(n, alpha)).astype(np.float32)
 
 
+def _lm_burst(config: SynthConfig, rng: np.random.Generator, n: int, sfreq: float) -> np.ndarray:
+    """One LM burst of unit RMS in its strong part, shaped by ``config.lm_shape``.
+
+    "waxing": 0.1-s attack, then a slowly fluctuating level (0.35-1 of the peak) and a 0.3-s fade, as real tibialis
+    bursts wax and wane. "clonic": sub-bursts of 0.15-0.4 s separated by 0.05-0.3 s silences (shorter than the
+    0.5-s offset hold, so the whole train is one LM under both standards).
+    """
+    if config.lm_shape == "flat":
+        return _burst(rng, n, 0.05, sfreq)
+    t = np.arange(n) / sfreq
+    if config.lm_shape == "waxing":
+        knots = np.arange(0.0, t[-1] + 0.5 if n else 0.5, 0.25)
+        level = np.interp(t, knots, rng.uniform(0.35, 1.0, size=knots.size))
+        level[: n // 4 + 1] = np.maximum(level[: n // 4 + 1], 0.8)  # the movement starts with a clear burst
+        attack = np.clip(t / 0.1, 0.0, 1.0)
+        fade = np.clip((t[-1] - t) / 0.3, 0.0, 1.0) if n else t
+        return (rng.standard_normal(n) * level * attack * fade).astype(np.float32)
+    if config.lm_shape == "clonic":
+        gate = np.zeros(n, dtype=np.float32)
+        pos = 0
+        while pos < n:
+            on = int(rng.uniform(0.15, 0.4) * sfreq)
+            gate[pos : pos + on] = sps.windows.tukey(on, 0.3)[: n - pos] if on > 2 else 1.0
+            pos += on + int(rng.uniform(0.05, 0.3) * sfreq)
+        tail = np.flatnonzero(gate)[-1] + 1 if gate.any() else n
+        gate[tail:] = 0.0
+        return (rng.standard_normal(n) * gate).astype(np.float32)
+    raise ValueError(f"unknown lm_shape (allowed: flat, waxing, clonic, got: {config.lm_shape})")
+
+
+def _slow_wander(rng: np.random.Generator, n: int, fs: int, sigma: float) -> np.ndarray:
+    """A positive factor around 1 wandering over minutes: exp(sigma * smooth Gaussian noise of unit SD)."""
+    knots = np.arange(0.0, n / fs + 120.0, 60.0)
+    values = rng.standard_normal(knots.size)
+    return np.exp(sigma * np.interp(np.arange(n) / fs, knots, values)).astype(np.float32)
+
+
 def _synthesise(config: SynthConfig, stages: list[str], ev: PlantedEvents, rng: np.random.Generator) -> dict:
     """µV signals per role (float32)."""
     fs = config.sfreq_hz
@@ -126,15 +171,24 @@ def _synthesise(config: SynthConfig, stages: list[str], ev: PlantedEvents, rng: 
     for role, levels in (("left_leg", config.resting_uv), ("right_leg", config.resting_uv),
                          ("chin", config.chin_resting_uv)):  # fmt: skip
         level = np.repeat(np.asarray(levels, dtype=np.float32)[idx], per_epoch)
+        if config.resting_wander:
+            level = level * _slow_wander(rng, n, fs, config.resting_wander)
         out[role] = rng.standard_normal(n, dtype=np.float32) * level
     for o, d, side, a, kind in zip(ev.onset_s, ev.duration_s, ev.side, ev.amplitude_uv, ev.kind, strict=True):
         s, m = int(o * fs), int(d * fs)
-        out[f"{side}_leg"][s : s + m] += a * _burst(rng, m, 0.05, fs)[: n - s]
+        burst = _lm_burst(config, rng, m, fs) if kind != "body" else _burst(rng, m, 0.05, fs)
+        out[f"{side}_leg"][s : s + m] += a * burst[: n - s]
         if kind == "body" and side == "left":
             out["chin"][s : s + m] += a * _burst(rng, m, 0.05, fs)[: n - s]
     for o, d, side in zip(ev.pop_onset_s, ev.pop_duration_s, ev.pop_side, strict=True):
         s, m = int(o * fs), int(d * fs)
-        out[f"{side}_leg"][s : s + m] += rng.uniform(80, 200) * _burst(rng, m, 0.02, fs)
+        if config.pop_shape == "step":  # the electrode potential jumps and relaxes back over 0.2-1 s
+            tau = rng.uniform(0.2, 1.0)
+            m = min(n - s, int(5 * tau * fs))
+            jump = rng.uniform(*config.pop_uv) * (1 if rng.random() < 0.5 else -1)
+            out[f"{side}_leg"][s : s + m] += (jump * np.exp(-np.arange(m) / (tau * fs))).astype(np.float32)
+        else:
+            out[f"{side}_leg"][s : s + m] += rng.uniform(*config.pop_uv) * _burst(rng, m, 0.02, fs)
     for o, d in zip(ev.jerk_onset_s, ev.jerk_duration_s, strict=True):
         for role in ("chin", "left_leg", "right_leg"):
             s, m = int((o + rng.uniform(0, 0.03)) * fs), int(d * fs)
@@ -149,17 +203,39 @@ def _synthesise(config: SynthConfig, stages: list[str], ev: PlantedEvents, rng: 
 def _add_artefacts(config: SynthConfig, out: dict, n: int, rng: np.random.Generator) -> None:
     fs = config.sfreq_hz
     if config.ecg_uv:
-        beats = np.cumsum(rng.uniform(0.7, 1.0, size=int(n / fs / 0.7) + 2))
+        rr = (0.7, 1.0) if config.ecg_bpm is None else (60.0 / config.ecg_bpm[1], 60.0 / config.ecg_bpm[0])
+        beats = np.cumsum(rng.uniform(*rr, size=int(n / fs / rr[0]) + 2))
         train = np.zeros(n, dtype=np.float32)
         train[(beats[beats < n / fs - 1] * fs).astype(int)] = 1.0
-        t = np.arange(-0.06, 0.06, 1 / fs)
-        qrs = (-t / 0.012 * np.exp(0.5 - 0.5 * (t / 0.012) ** 2)).astype(np.float32)  # peak 1
+        if config.ecg_shape == "pqrst":
+            t = np.arange(-0.3, 0.45, 1 / fs)
+            w = config.ecg_qrs_s
+
+            def wave(a: float, centre: float, sd: float) -> np.ndarray:
+                return a * np.exp(-0.5 * ((t - centre) / sd) ** 2)
+
+            qrs = (wave(0.12, -0.17, 0.025) + wave(-0.15, -0.28 * w, 0.07 * w) + wave(1.0, 0.0, 0.11 * w)
+                   + wave(-0.35, 0.3 * w, 0.09 * w) + wave(0.3, 0.28, 0.05)).astype(np.float32)  # fmt: skip
+            # breathing modulates the beat amplitude by +/-15% (about 15 breaths per minute)
+            resp = 1.0 + 0.15 * np.sin(2 * np.pi * np.arange(n) / fs / rng.uniform(3.5, 5.0))
+            train *= resp.astype(np.float32)
+        elif config.ecg_shape == "biphasic":
+            t = np.arange(-0.06, 0.06, 1 / fs)
+            qrs = (-t / 0.012 * np.exp(0.5 - 0.5 * (t / 0.012) ** 2)).astype(np.float32)  # peak 1
+        else:
+            raise ValueError(f"unknown ecg_shape (allowed: biphasic, pqrst, got: {config.ecg_shape})")
         ecg = sps.oaconvolve(train, qrs, mode="same").astype(np.float32) * config.ecg_uv
         for role, gain in (("left_leg", 0.8), ("right_leg", 1.0), ("chin", 1.5)):
             out[role] += gain * ecg
-    if config.hum_uv:
+    if config.hum_uv or config.hum_harmonic_uv:
         phase = (2 * np.pi * config.hum_hz / fs) * np.arange(n)
         hum = (config.hum_uv * np.sin(phase)).astype(np.float32)
+        if config.hum_harmonic_uv:
+            hum += (config.hum_harmonic_uv * np.sin(2 * phase + 0.7)).astype(np.float32)
+        if tuple(config.hum_span) != (0.0, 1.0):
+            a, b = int(config.hum_span[0] * n), int(config.hum_span[1] * n)
+            hum[:a] = 0.0
+            hum[b:] = 0.0
         for role in out:
             out[role] += hum
     if config.drift_uv or config.dc_offset_uv:

@@ -75,7 +75,16 @@ def _stage_at(stages: list[str], t: float) -> str:
     return stages[i] if 0 <= i < len(stages) else "?"
 
 
-def _lm_rows(config: SynthConfig, rng: np.random.Generator, onset: float, kind: str, lm_id: int) -> list[tuple]:
+def _reach_s(config: SynthConfig) -> float:
+    """How far after its onset a planted LM (both legs) can reach: long movements and lags need more room."""
+    return config.lm_duration_s[1] * 1.1 + config.bilateral_lag_s[1] + 1.5
+
+
+def _lm_rows(
+    config: SynthConfig, rng: np.random.Generator, onset: float, kind: str, lm_id: int, end_limit: float = np.inf
+) -> list[tuple]:
+    """One planted LM (one or two legs); no component ends later than ``end_limit`` (the next LM of a series
+    minus a clear gap), so a long movement never runs into the next one."""
     duration = rng.uniform(*config.lm_duration_s)
     lo, hi = np.log(config.lm_amplitude_uv[0]), np.log(config.lm_amplitude_uv[1])
     amplitude = float(np.exp(rng.uniform(lo, hi)))
@@ -87,6 +96,8 @@ def _lm_rows(config: SynthConfig, rng: np.random.Generator, onset: float, kind: 
         rows.append(
             (onset + lag, duration * rng.uniform(0.8, 1.1), other, amplitude * rng.uniform(0.7, 1.3), kind, lm_id)
         )
+    if any(r[0] + r[1] > end_limit for r in rows):  # a lagging leg starting too late is left out
+        rows = [(o, max(0.6, min(d, end_limit - o)), *rest) for o, d, *rest in rows if o + 0.6 <= end_limit]
     return rows
 
 
@@ -103,11 +114,13 @@ def _plant_series(config, rng, stages, occ, rows, allowed, per_h, kind) -> None:
             ok = [o < duration_s - 15 and _stage_at(stages, o) in allowed for o in onsets]
             cut = ok.index(False) if False in ok else len(ok)
             onsets = onsets[:cut]
-            if onsets.size < 4 or not all(occ.free(o - 3.0, o + 8.0) for o in onsets):
+            after = max(8.0, _reach_s(config))
+            if onsets.size < 4 or not all(occ.free(o - 3.0, o + after) for o in onsets):
                 continue
-            for o in onsets:
-                occ.take(o - 3.0, o + 8.0)
-                rows += _lm_rows(config, rng, float(o), kind, len({r[5] for r in rows}))
+            limits = np.append(onsets[1:] - 1.0, np.inf)  # a clear gap before the next LM of the series
+            for o, limit in zip(onsets, limits, strict=True):
+                occ.take(o - 3.0, o + after)
+                rows += _lm_rows(config, rng, float(o), kind, len({r[5] for r in rows}), float(limit))
             break
 
 
@@ -146,9 +159,10 @@ def plant_events(config: SynthConfig, stages: list[str], rng: np.random.Generato
             if occ.free(t - 5.0, t + 5.0):
                 occ.take(t - 5.0, t + 5.0)
                 pops.append((float(t), rng.uniform(0.1, 0.35), "left" if rng.random() < 0.5 else "right"))
+    after = max(10.0, _reach_s(config) + 2.0)
     for t in rng.uniform(10.0, duration_s - 15.0, size=int(rng.poisson(config.sparse_lm_per_h * config.hours))):
-        if occ.free(t - 5.0, t + 10.0):
-            occ.take(t - 5.0, t + 10.0)
+        if occ.free(t - 5.0, t + after):
+            occ.take(t - 5.0, t + after)
             rows += _lm_rows(config, rng, float(t), "sparse", len({r[5] for r in rows}))
     fm = []
     nrem_epochs = [i for i, s in enumerate(stages) if s in NREM]
