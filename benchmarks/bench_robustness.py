@@ -54,6 +54,11 @@ SCENARIOS: dict[str, tuple[str, dict[str, object]]] = {
     "rk_hypnogram": ("aasm", {"hypnogram_scheme": "rk", "labels": ("LAT", "RAT", "Chin")}),
     "labels_vendor": ("aasm", {"labels": ("Tibialis L", "Tibialis R", "Chin1-Chin2")}),
     "efm_present": ("aasm", {"fm_per_min": 12.0}),
+    "efm_borderline": ("aasm", {"fm_per_min": 7.0}),
+    "efm_absent_busy": ("aasm", {"fm_per_min": 3.0}),
+    "ecg_80_pqrst": ("aasm", {"ecg_uv": 80.0, "ecg_shape": "pqrst", "ecg_bpm": (60.0, 80.0)}),
+    "ecg_60_biphasic": ("aasm", {"ecg_uv": 60.0}),
+    "amp_fixed_15": ("aasm", {"lm_amplitude_uv": (15.0, 15.01)}),
     "clinic_A": ("aasm", {
         "sfreq_hz": 512, "unit": "mV", "labels": ("EMG Tib-L", "EMG Tib-R", "EMG Chin"), "hum_hz": 50.0,
         "hum_uv": 20.0, "ecg_uv": 80.0, "ecg_shape": "pqrst", "ecg_bpm": (55.0, 90.0), "drift_uv": 500.0,

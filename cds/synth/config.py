@@ -52,6 +52,7 @@ class SynthConfig:
     hum_harmonic_uv: float = 0.0  # second mains harmonic (100 or 120 Hz) amplitude
     pop_shape: str = "burst"  # "burst" (0.1-0.35 s noise) or "step" (electrode pop: step with exponential decay)
     pop_uv: tuple[float, float] = (80.0, 200.0)
+    fm_uv: tuple[float, float] = (50.0, 120.0)  # fragmentary potentials: RMS scale of the Hann-shaped burst
 
     @classmethod
     def preset(cls, name: str) -> SynthConfig:

@@ -34,7 +34,7 @@ _STAGE_INDEX = {"W": 0, "N1": 1, "N2": 2, "N3": 3, "R": 4}
 _UNIT_SCALE = {"uV": 1.0, "mV": 1e-3, "V": 1e-6}
 _RK = {"W": "W", "N1": "1", "N2": "2", "R": "R"}
 _ROBUSTNESS_KNOBS = ("lm_shape", "resting_wander", "ecg_bpm", "ecg_shape", "ecg_qrs_s", "hum_span",
-                     "hum_harmonic_uv", "pop_shape", "pop_uv")  # fmt: skip
+                     "hum_harmonic_uv", "pop_shape", "pop_uv", "fm_uv")  # fmt: skip
 # Knobs left out of the truth JSON at their defaults, so truth files of the older nights stay identical.
 _ROBUSTNESS_DEFAULTS = {f.name: f.default for f in fields(SynthConfig) if f.name in _ROBUSTNESS_KNOBS}
 
@@ -195,7 +195,7 @@ def _synthesise(config: SynthConfig, stages: list[str], ev: PlantedEvents, rng: 
             out[role][s : s + m] += rng.uniform(80, 250) * _burst(rng, m, d / 2, fs)
     for o, d, side in zip(ev.fm_onset_s, ev.fm_duration_s, ev.fm_side, strict=True):
         s, m = int(o * fs), int(d * fs)
-        out[f"{side}_leg"][s : s + m] += rng.uniform(50, 120) * _burst(rng, m, d / 2, fs)
+        out[f"{side}_leg"][s : s + m] += rng.uniform(*config.fm_uv) * _burst(rng, m, d / 2, fs)
     _add_artefacts(config, out, n, rng)
     return out
 

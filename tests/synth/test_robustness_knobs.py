@@ -14,7 +14,7 @@ from cds.synth.generate import write_synthetic_psg
 def test_default_knobs_leave_truth_json_and_file_unchanged(tmp_path):
     base = SynthConfig.preset("sparse").replace(hours=0.1)
     explicit = base.replace(lm_shape="flat", resting_wander=0.0, ecg_bpm=None, hum_span=(0.0, 1.0),
-                            pop_shape="burst", pop_uv=(80.0, 200.0))  # fmt: skip
+                            pop_shape="burst", pop_uv=(80.0, 200.0), fm_uv=(50.0, 120.0))  # fmt: skip
     a = write_synthetic_psg(tmp_path / "a.edf", base, seed=4)
     write_synthetic_psg(tmp_path / "b.edf", explicit, seed=4)
     assert (tmp_path / "a.edf").read_bytes() == (tmp_path / "b.edf").read_bytes()
