@@ -87,12 +87,12 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     from cds.facts.patient import read_patient
     from cds.rulebase.engine import dump_decision
 
-    patient = read_patient(request.patient_path)
+    rulebase = cached_rulebase()  # compiled once per process; validated files come from the content cache
+    patient = read_patient(request.patient_path, knowledge=rulebase.kb)
     patient_sha256 = _sha256_file(request.patient_path, PatientFileError)
     analysis = _analyse(request, progress) if request.recording_path is not None else None
     if progress:
         progress("rules", 0.0)
-    rulebase = cached_rulebase()
     decision = rulebase.decide(
         patient,
         analysis=analysis,

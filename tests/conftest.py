@@ -19,3 +19,18 @@ def real_data_dir() -> Path:
     if os.environ.get("CI") == "true":
         pytest.fail(f"real test data missing under CI: expected {SHARED_REAL.name} in ../shared/data")
     pytest.skip("real recordings (../shared/data/real) not present on this machine")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_and_log(tmp_path_factory):
+    """Keep the test run out of the user's folders: the rule-set cache and the decision log go to temp dirs
+    (the cache is still exercised: the first load fills it, later loads read it back)."""
+    saved = {k: os.environ.get(k) for k in ("CDS_CACHE_DIR", "CDS_DECISION_LOG")}
+    os.environ["CDS_CACHE_DIR"] = str(tmp_path_factory.mktemp("cds-cache"))
+    os.environ["CDS_DECISION_LOG"] = str(tmp_path_factory.mktemp("cds-log") / "decisions.sqlite")
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

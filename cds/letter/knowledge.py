@@ -89,8 +89,24 @@ def humanise(code: str) -> str:
 
 
 def load_letter_knowledge(folder: Path | None = None) -> LetterKnowledge:
-    """Load labels, citations and drugs for the letter from ``knowledge/`` (default: cds.paths.knowledge_dir)."""
+    """Load labels, citations and drugs for the letter from ``knowledge/`` (default: cds.paths.knowledge_dir).
+
+    Read back from the content-keyed cache (cds.rulebase.cache) when ``knowledge/`` is byte-identical to a
+    previous load, so a triage does not parse the knowledge files a second time.
+    """
+    from cds.rulebase.cache import content_key, read_cached, write_cached
+
     folder = folder or knowledge_dir()
+    key = content_key(folder)
+    cached = read_cached(key, kind="letter-knowledge")
+    if isinstance(cached, LetterKnowledge):
+        return cached
+    loaded = _load_letter_knowledge(folder)
+    write_cached(key, loaded, kind="letter-knowledge")
+    return loaded
+
+
+def _load_letter_knowledge(folder: Path) -> LetterKnowledge:
     vocab = _read_yaml(folder / "vocab.yaml")
     labels = {str(k): _label_map(v) for k, v in vocab.items() if isinstance(v, Mapping)}
     fields = _read_yaml(folder / "fields.yaml")

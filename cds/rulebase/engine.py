@@ -32,6 +32,7 @@ from cds.kb import Knowledge, load_knowledge
 from cds.paths import knowledge_dir as _default_knowledge_dir
 from cds.paths import rules_dir as _default_rules_dir
 from cds.rulebase._experta import InitialFact, KnowledgeEngine, Token, TypeCheck
+from cds.rulebase.cache import content_key, read_cached, write_cached
 from cds.rulebase.compile import compile_engine_class
 from cds.rulebase.load import RuleSet, RuleSpec, load_rules
 from cds.rulebase.strategy import RuleIdStrategy
@@ -304,8 +305,14 @@ def load_rulebase(rules_dir: str | Path | None = None, knowledge_dir: str | Path
     stamps = _file_stamps(rules_path, Path(knowledge_dir) if knowledge_dir is not None else _default_knowledge_dir())
     if stamps in _STAT_CACHE:
         return _STAT_CACHE[stamps]
-    kb = load_knowledge(knowledge_dir)
-    rules = load_rules(rules_path, kb)
+    key = content_key(rules_path, Path(knowledge_dir) if knowledge_dir is not None else _default_knowledge_dir())
+    loaded = read_cached(key)  # validated in an earlier process from byte-identical files
+    if loaded is None:
+        kb = load_knowledge(knowledge_dir)
+        rules = load_rules(rules_path, kb)
+        write_cached(key, (kb, rules))
+    else:
+        kb, rules = loaded
     cached = _CACHE.get(rules.sha256)
     if cached is None:
         knowledge_path = Path(knowledge_dir) if knowledge_dir is not None else None

@@ -1,0 +1,90 @@
+"""On-disk cache of the loaded, validated rule set and knowledge (and the letter's view of knowledge), keyed by
+their content.
+
+Parsing ~260 YAML files with positions (ruamel round-trip) takes seconds; a triage must not pay it on every
+run. The first load of a given content validates everything as usual and stores the result; later processes
+with byte-identical rules/ and knowledge/ (and the same cds and Python versions) read it back in milliseconds,
+then compile to experta as always. Any change to any file changes the key, so a stale entry is never used.
+
+The cache lives in ``$CDS_CACHE_DIR``, else ``$XDG_CACHE_HOME/cds``, else ``~/.cache/cds``; ``CDS_NO_CACHE=1``
+turns it off. It is the user's own folder, written only by cds (pickle, like Python's own bytecode cache):
+rule, patient and template files are still never executed.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import hashlib
+import logging
+import os
+import pickle
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+from cds import __version__
+
+__all__ = ["cache_dir", "content_key", "read_cached", "write_cached"]
+
+log = logging.getLogger(__name__)
+
+
+def _mappingproxy(data: dict) -> types.MappingProxyType:
+    return types.MappingProxyType(data)
+
+
+copyreg.pickle(types.MappingProxyType, lambda proxy: (_mappingproxy, (dict(proxy),)))
+
+
+def cache_dir() -> Path | None:
+    """The cache folder, or None when caching is off."""
+    if os.environ.get("CDS_NO_CACHE"):
+        return None
+    if os.environ.get("CDS_CACHE_DIR"):
+        return Path(os.environ["CDS_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cds"
+
+
+def content_key(*folders: Path) -> str:
+    """SHA-256 over the folders' locations (the loaded rules record their file paths), the relative path and
+    bytes of every file under them, and the cds and Python versions."""
+    digest = hashlib.sha256(f"cds {__version__} python {sys.version_info[:2]}".encode())
+    for folder in folders:
+        digest.update(str(folder.resolve()).encode() + b"\0")
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(folder)).encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def read_cached(key: str, *, kind: str = "ruleset") -> Any | None:
+    """The object of ``kind`` stored under ``key``, or None (absent, unreadable or from another format)."""
+    folder = cache_dir()
+    if folder is None:
+        return None
+    path = folder / f"{kind}-{key}.pickle"
+    try:
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a damaged entry is only a miss: the files are loaded and validated again
+        log.info("ignoring unreadable rule-set cache %s: %s", path.name, exc)
+        return None
+
+
+def write_cached(key: str, value: Any, *, kind: str = "ruleset") -> None:
+    """Store ``value`` under ``key``; a cache that cannot be written is skipped, never an error."""
+    folder = cache_dir()
+    if folder is None:
+        return
+    try:
+        from cds.files import write_atomic
+
+        write_atomic(folder / f"{kind}-{key}.pickle", pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError as exc:
+        log.info("rule-set cache not written: %s", exc)
