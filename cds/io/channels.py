@@ -105,10 +105,49 @@ def _match_override(label: str, labels: Sequence[str]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
+# Pattern fallback for labels outside the alias table ('Tibialis L', 'PLM R', 'LLEG1-LLEG2', 'CHIN1'): a leg
+# word and exactly one side marker, possibly fused ('lleg', 'tibr', 'lat'), or a chin word.
+_LEG_WORDS = frozenset({"leg", "tib", "tibia", "tibial", "tibialis", "ta", "at", "plm", "lm", "anttib"})
+_SIDES = {
+    **dict.fromkeys(("l", "left", "lt", "lft", "sx", "sin", "links"), ChannelRole.LEFT_LEG),
+    **dict.fromkeys(("r", "right", "rt", "rgt", "dx", "dex", "rechts"), ChannelRole.RIGHT_LEG),
+}
+_CHIN_WORDS = frozenset({"chin", "submental", "submentalis", "mentalis", "ment"})
+_MODALITIES = frozenset({"emg", "eeg", "ecg", "exg"})
+_BIPOLAR = re.compile(r"[0-9a-z]\s*-\s*[a-z]*[0-9]", re.IGNORECASE)
+
+
+def _pattern_role(label: str) -> ChannelRole | None:
+    """The role a label names by pattern (leg word + one side, or a chin word), or None."""
+    tokens = [t for t in re.findall(r"[a-z]+", label.casefold()) if t not in _MODALITIES]
+    if any(t in _CHIN_WORDS for t in tokens):
+        return ChannelRole.CHIN
+    leg, sides = False, set()
+    for token in tokens:
+        if token in _LEG_WORDS:
+            leg = True
+        elif token in _SIDES:
+            sides.add(_SIDES[token])
+        else:
+            for word in _LEG_WORDS:
+                rest = (
+                    token[len(word) :]
+                    if token.startswith(word)
+                    else token[: -len(word)]
+                    if token.endswith(word)
+                    else None
+                )
+                if rest is not None and rest in _SIDES:
+                    leg = True
+                    sides.add(_SIDES[rest])
+    return sides.pop() if leg and len(sides) == 1 else None
+
+
 def _candidates(labels: Sequence[str]) -> dict[ChannelRole, list[tuple[str, bool]]]:
     stripped = {lab.strip() for lab in labels}
     nox_chin = stripped >= _NOX_CHIN_SET
     found: dict[ChannelRole, list[tuple[str, bool]]] = {role: [] for role in ChannelRole}
+    by_pattern: dict[ChannelRole, list[tuple[str, bool]]] = {role: [] for role in ChannelRole}
     for label in labels:
         if nox_chin and label.strip() == "1-2":
             found[ChannelRole.CHIN].append((label, True))
@@ -116,7 +155,10 @@ def _candidates(labels: Sequence[str]) -> dict[ChannelRole, list[tuple[str, bool
         hit = _ALIASES.get(normalise_label(label))
         if hit is not None:
             found[hit[0]].append((label, hit[1]))
-    return found
+        elif (role := _pattern_role(label)) is not None:
+            by_pattern[role].append((label, bool(_BIPOLAR.search(label))))
+    # the alias table wins; the pattern only speaks for a role the table found nothing for
+    return {role: found[role] or by_pattern[role] for role in ChannelRole}
 
 
 def resolve_channel_roles(

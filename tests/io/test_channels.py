@@ -98,3 +98,26 @@ def test_parse_channel_overrides_rejects_bad_items(item, message):
 def test_parse_channel_overrides_rejects_conflicting_repeats():
     with pytest.raises(InputError, match="given twice"):
         parse_channel_overrides(["chin=A", "chin=B"])
+
+
+@pytest.mark.parametrize(
+    ("labels", "left", "right", "chin"),
+    [
+        (["Tibialis L", "Tibialis R", "Chin1-Chin2", "Chin1", "Chin2"], "Tibialis L", "Tibialis R", "Chin1-Chin2"),
+        (["PLM L", "PLM R", "CHIN1"], "PLM L", "PLM R", "CHIN1"),
+        (["LLEG1-LLEG2", "RLEG1-RLEG2", "EMG Chin"], "LLEG1-LLEG2", "RLEG1-RLEG2", "EMG Chin"),
+        (["LAT-LAT2", "RAT-RAT2"], "LAT-LAT2", "RAT-RAT2", None),
+        (["Left anterior tibialis", "Right anterior tibialis", "Mentalis"], "Left anterior tibialis",
+         "Right anterior tibialis", "Mentalis"),
+        (["EEG C3-M2", "ECG L", "EOG LOC", "Resp Abdomen", "Light", "Leg"], None, None, None),
+    ],
+)  # fmt: skip
+def test_labels_outside_the_alias_table_resolve_by_pattern(labels, left, right, chin):
+    """Regression (issue 2, unseen files): a leg word with one side marker, or a chin word, names the role."""
+    roles = resolve_channel_roles(labels)
+    assert (roles[ChannelRole.LEFT_LEG], roles[ChannelRole.RIGHT_LEG], roles[ChannelRole.CHIN]) == (left, right, chin)
+
+
+def test_alias_table_wins_over_the_pattern():
+    roles = resolve_channel_roles(["LAT", "Tibialis L", "RAT"])
+    assert roles[ChannelRole.LEFT_LEG] == "LAT" and roles[ChannelRole.RIGHT_LEG] == "RAT"
