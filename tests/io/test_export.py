@@ -93,9 +93,10 @@ def test_csv_quotes_labels_with_commas(tmp_path: Path):
         st.tuples(
             st.integers(0, 3_600_000).map(lambda ms: ms / 1000),
             st.one_of(st.none(), st.integers(0, 120_000).map(lambda ms: ms / 1000)),
-            st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=20).map(
-                str.strip
-            ),
+            # '@@' links an annotation to a channel (tested on its own above), so free texts leave it out
+            st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=20)
+            .map(str.strip)
+            .filter(lambda t: "@@" not in t),
         ),
         max_size=30,
     )
@@ -109,5 +110,5 @@ def test_edf_round_trip_property(tmp_path_factory, events):
         return (e[0], -1.0 if e[1] is None else e[1], e[2])
 
     got = sorted(((a.onset_s, a.duration_s, a.text) for a in read_annotations(path)), key=key)
-    want = sorted(((o, d, t) for o, d, t in events if t and "@@" not in t), key=key)
+    want = sorted(((o, d, t) for o, d, t in events if t), key=key)
     assert got == want
