@@ -127,7 +127,7 @@ def _sosfiltfilt_float32(design: _Design, raw: FloatArray, offset: np.float32) -
     n, edge = raw.size, design.edge
     if _sosfilt_inplace is None or n <= edge + 1:  # no kernel, or too short to extend: scipy's own (and its errors)
         data = np.subtract(np.asarray(raw, dtype=np.float32), offset)
-        return signal.sosfiltfilt(design.sos, data).astype(np.float32, copy=False)
+        return signal.sosfiltfilt(design.sos.copy(), data).astype(np.float32, copy=False)  # writable sos
     ext = np.empty(n + 2 * edge, dtype=np.float32)
     mid = ext[edge : edge + n]
     mid[...] = raw  # float64 -> float32 cast, as np.asarray(raw, dtype=np.float32)
@@ -304,8 +304,12 @@ def _running_rank(x: NDArray[np.float32], size: int, rank: int) -> NDArray[np.fl
 def short_envelope(filtered: FilteredEmg, window_s: float) -> Envelope:
     """Mean-rectified envelope in bins of ``window_s`` (brief potentials: jerks, fragmentary myoclonus)."""
     bins, step_s = _bin_rectified(filtered.data_uv, filtered.sfreq_hz, window_s / 2.0)
-    values = 0.5 * (bins + np.concatenate([bins[1:], bins[-1:]])) if bins.size else bins
-    return Envelope(values.astype(np.float32, copy=False), step_s)
+    if bins.size:  # mean of each bin and the next (the last with itself), in bins' own buffer: no shifted copy
+        last = bins[-1] + bins[-1]
+        np.add(bins[:-1], bins[1:], out=bins[:-1])  # numpy treats the overlap as if bins[1:] were copied first
+        bins[-1] = last
+        bins *= 0.5
+    return Envelope(bins.astype(np.float32, copy=False), step_s)
 
 
 def _row_percentile(blocks: NDArray[np.float32], q: float) -> NDArray[np.float64]:
