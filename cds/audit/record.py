@@ -43,7 +43,7 @@ def _items(firings: list[dict], kind: str) -> list[tuple[dict, dict]]:
     return [(f, item) for f in firings for item in f["asserted"] if item["type"] == kind]
 
 
-def _findings(firings: list[dict]) -> list[dict]:
+def _findings(firings: list[dict], rulebase: Any) -> list[dict]:
     by_code: dict[str, dict] = {}
     for firing, item in _items(firings, "finding"):
         entry = by_code.setdefault(item["code"], {"code": item["code"], "rules": [], "because": []})
@@ -56,6 +56,7 @@ def _findings(firings: list[dict]) -> list[dict]:
         entry = by_code[code]
         entry["rules"].sort()
         entry["rule"] = entry["rules"][0]
+        entry["references"] = _refs(entry["rules"], rulebase)
         out.append(entry)
     return out
 
@@ -211,7 +212,7 @@ def build_decision_record(
         "patient_id": patient.id if patient is not None else None,
         "inputs": inputs,
         "measurements": _measurements(result.facts, rulebase.kb),
-        "findings": _findings(firings),
+        "findings": _findings(firings, rulebase),
         "recommendations": _recommendations(firings, rulebase),
         "treatments": _treatments(firings, rulebase),
         "caveats": [c["text"] for c in caveat_details],
