@@ -180,9 +180,14 @@ def _patient_files(cases: Path) -> list[Path]:
 
 
 def _decide(rulebase: Any, path: Path) -> dict[str, Any]:
-    from cds.facts.patient import read_patient
+    """Decide one case: a patient file (cds.patient/v1), or a case or scenario file whose ``patient:`` holds one."""
+    from cds.facts.patient import parse_patient
+    from cds.facts.yamlfile import load_yaml
 
-    patient = read_patient(path, knowledge=rulebase.kb)
+    data = load_yaml(path, error_cls=PatientFileError)
+    if isinstance(data, dict) and "schema" not in data and isinstance(data.get("patient"), dict):
+        data = data["patient"]
+    patient = parse_patient(data, path=path, knowledge=rulebase.kb)
     return rulebase.decide(patient, analysis=None, patient_sha256="", recording_name=None)
 
 
@@ -201,9 +206,13 @@ def diff_cases(old: tuple[Path, Path], new: tuple[Path, Path], cases: Path) -> l
             except InputError as exc:
                 results.append({"error": exc.problem})
         errors = [r.get("error") for r in results]
-        if any(errors):
-            if errors[0] != errors[1]:
-                changed.append(CaseChange(name, (f"patient file: {errors[0] or 'ok'} -> {errors[1] or 'ok'}",)))
+        if any(errors):  # never silent: a case neither rule set could decide is listed with the reason
+            text = (
+                f"patient file: {errors[0] or 'ok'} -> {errors[1] or 'ok'}"
+                if errors[0] != errors[1]
+                else f"not decided by either rule set: {errors[0]}"
+            )
+            changed.append(CaseChange(name, (text,)))
             continue
         delta = diff_outcomes(results[0], results[1])
         if delta:

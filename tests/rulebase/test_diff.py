@@ -155,3 +155,22 @@ def test_replay_reruns_the_stored_patient_and_recording_facts(old_new):
     replayed = replay_decision(logged, bare, before)
     assert decision_outcomes(replayed)["finding plmd"] == "present"
     assert replayed["inputs"]["recording"] == {"name": "n1.edf"}
+
+
+def test_case_files_with_a_patient_block_are_decided_and_unreadable_ones_listed(tmp_path):
+    """Regression (issue 5): `rules diff --cases tests/cases` read the case files (patient under `patient:`)
+    as patient files, failed on both rule sets alike and reported '0 cases change' silently."""
+    from cds.paths import knowledge_dir, rules_dir
+    from cds.rulebase.diff import diff_cases
+
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    patient = "schema: cds.patient/v1\nid: C1\nage_years: 40\n"
+    (cases / "a.yaml").write_text(
+        "note: wrapped\npatient:\n" + "".join("  " + line + "\n" for line in patient.splitlines())
+    )
+    (cases / "b.yaml").write_text("schema: cds.patient/v1\nid: C2\nage_years: -3\n")
+    same = (rules_dir(), knowledge_dir())
+    changes = {c.case: c for c in diff_cases(same, same, cases)}
+    assert "a.yaml" not in changes  # decided by both, identical outcome
+    assert "not decided by either rule set" in changes["b.yaml"].changes[0]
