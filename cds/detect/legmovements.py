@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from cds.detect.preprocess import Envelope, FilteredEmg, compute_envelope, compute_resting_level, filter_emg
+from cds.detect.preprocess import (
+    Envelope,
+    FilteredEmg,
+    compute_envelope,
+    compute_resting_level,
+    describe_notch_check,
+    filter_emg,
+)
 from cds.errors import SignalError
 from cds.standards import ScoringStandard
 
@@ -251,6 +258,7 @@ def describe_detection(filtered: FilteredEmg, standard: ScoringStandard, step_s:
         "band_hz": [round(filtered.band_hz[0], 3), round(filtered.band_hz[1], 3)],
         "filter": f"Butterworth order {sig.filter_order}, second-order sections, zero phase (forward-backward)",
         "notch_hz": list(filtered.notch_hz),
+        "notch_check": describe_notch_check(),
         "envelope": (
             f"running {sig.envelope_percentile:g}th percentile over {sig.envelope_span_s} s of mean-rectified bins "
             f"of {round(step_s, 6)} s"

@@ -23,6 +23,7 @@ __all__ = [
     "band_for",
     "compute_envelope",
     "compute_resting_level",
+    "describe_notch_check",
     "filter_emg",
     "find_mains_notches",
     "short_envelope",
@@ -76,11 +77,7 @@ def filter_emg(
     # read only small float32 copies, so the full float32 signal is written once, straight into the padded
     # buffer the filter runs on.
     offset = np.float32(np.median(np.asarray(raw[:: max(1, raw.size // 100_000)], dtype=np.float32)))
-    if notch_hz is None:
-        chunk = _middle_chunk(raw, sfreq_hz)
-        notches = _mains_notches(np.subtract(np.asarray(chunk, dtype=np.float32), offset), sfreq_hz, rules)
-    else:
-        notches = tuple(notch_hz)
+    notches = _mains_notches_spread(raw, sfreq_hz, rules, offset) if notch_hz is None else tuple(notch_hz)
     design = _filter_design(rules.filter_order, low, high_used, float(sfreq_hz), notches)
     filtered = _sosfiltfilt_float32(design, raw, offset)
     log.info(
@@ -174,30 +171,75 @@ def slice_filtered(filtered: FilteredEmg, start_s: float, end_s: float) -> Filte
 
 
 def find_mains_notches(data: FloatArray, sfreq_hz: float, rules: SignalRules) -> tuple[float, ...]:
-    """Mains frequencies whose line power exceeds ``notch_ratio`` × the neighbouring band (Welch on 2 min of
-    signal from the middle of the recording)."""
-    return _mains_notches(np.asarray(_middle_chunk(data, sfreq_hz), dtype=np.float32), sfreq_hz, rules)
+    """Mains frequencies (and their second harmonic) whose line power exceeds ``notch_ratio`` x the neighbouring
+    band in any of ``HUM_CHUNKS`` 1-min stretches spread evenly over the recording (Welch on each)."""
+    return _mains_notches_spread(np.asarray(data), sfreq_hz, rules, np.float32(0.0))
 
 
-def _middle_chunk(data: FloatArray, sfreq_hz: float) -> FloatArray:
-    """The 2 minutes around the middle of ``data`` (a view) that the hum search looks at."""
-    mid, half = data.size // 2, int(60 * sfreq_hz)
-    return data[max(0, mid - half) : mid + half]
+HUM_CHUNKS = 9  # 1-min stretches spread over the night that the hum search reads (hum may cover part of it only)
+HUM_CHUNK_S = 60.0
+
+
+def describe_notch_check() -> str:
+    """How the notch decision is taken, for the JSON ``parameters`` section."""
+    return (
+        f"Welch line check (median of 2-s periodograms) on {HUM_CHUNKS} stretches of {HUM_CHUNK_S:g} s spread "
+        "over the recording; a mains frequency (and its second harmonic) is notched (Q 30) when its line stands out "
+        "in any stretch"
+    )
+
+
+def _hum_chunks(data: FloatArray, sfreq_hz: float) -> list[FloatArray]:
+    """``HUM_CHUNKS`` stretches of ``HUM_CHUNK_S`` (views) centred at (k + 0.5) / HUM_CHUNKS of ``data``; the
+    whole signal when it is shorter than two stretches."""
+    width = int(HUM_CHUNK_S * sfreq_hz)
+    if data.size <= 2 * width:
+        return [data]
+    out, seen = [], set()
+    for k in range(HUM_CHUNKS):
+        centre = int((k + 0.5) / HUM_CHUNKS * data.size)
+        start = min(max(0, centre - width // 2), data.size - width)
+        if start not in seen:
+            seen.add(start)
+            out.append(data[start : start + width])
+    return out
+
+
+def _mains_notches_spread(
+    raw: FloatArray, sfreq_hz: float, rules: SignalRules, offset: np.float32
+) -> tuple[float, ...]:
+    """Union of the notches found in each hum-search stretch, in the order of ``rules.notch_hz``."""
+    found: set[float] = set()
+    for chunk in _hum_chunks(raw, sfreq_hz):
+        found.update(_mains_notches(np.subtract(np.asarray(chunk, dtype=np.float32), offset), sfreq_hz, rules))
+    order = [f for f0 in rules.notch_hz for f in (float(f0), 2.0 * float(f0))]
+    return tuple(f for f in order if f in found)
+
+
+def _line_stands_out(freqs: NDArray, power: NDArray, f0: float, ratio: float) -> bool:
+    line = power[np.abs(freqs - f0) <= 1.0].max(initial=0.0)
+    near = power[(np.abs(freqs - f0) > 3.0) & (np.abs(freqs - f0) <= 8.0)]
+    return bool(near.size and line > ratio * float(np.median(near)))
 
 
 def _mains_notches(chunk: NDArray[np.float32], sfreq_hz: float, rules: SignalRules) -> tuple[float, ...]:
+    """Mains frequencies standing out in ``chunk``; for each, the second harmonic too when it stands out and lies
+    below 0.95 x Nyquist (a notch needs a frequency below Nyquist; above the band edge the filter skirt still
+    passes part of it)."""
     high_hz = band_for(sfreq_hz, rules)[0][1]
     if chunk.size < 4 * sfreq_hz:
         return ()
-    freqs, power = signal.welch(chunk, fs=sfreq_hz, nperseg=int(2 * sfreq_hz))
+    # Median of the 2-s periodograms: a leg movement or pop in a few segments cannot raise a line or its
+    # neighbourhood (a mean let one 1.5-s burst in a 1-min stretch fake a 60 Hz line), steady hum is unaffected.
+    freqs, power = signal.welch(chunk, fs=sfreq_hz, nperseg=int(2 * sfreq_hz), average="median")
     found = []
     for f0 in rules.notch_hz:
-        if f0 >= high_hz + 5.0:
+        if f0 >= high_hz + 5.0 or not _line_stands_out(freqs, power, float(f0), rules.notch_ratio):
             continue
-        line = power[np.abs(freqs - f0) <= 1.0].max(initial=0.0)
-        near = power[(np.abs(freqs - f0) > 3.0) & (np.abs(freqs - f0) <= 8.0)]
-        if near.size and line > rules.notch_ratio * float(np.median(near)):
-            found.append(float(f0))
+        found.append(float(f0))
+        harmonic = 2.0 * float(f0)
+        if harmonic < sfreq_hz / 2.0 * 0.95 and _line_stands_out(freqs, power, harmonic, rules.notch_ratio):
+            found.append(harmonic)
     return tuple(found)
 
 

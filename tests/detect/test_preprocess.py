@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cds.analysis import analyze_recording
-from cds.detect.preprocess import compute_envelope, compute_resting_level, filter_emg
+from cds.detect.preprocess import compute_envelope, compute_resting_level, filter_emg, find_mains_notches
 from cds.standards import load_standard
 from cds.synth.config import SynthConfig
 from cds.synth.generate import write_synthetic_psg
@@ -28,6 +28,30 @@ def test_notch_only_where_hum_stands_out():
     quiet = rng.standard_normal(t.size) * 2
     assert filter_emg(quiet, fs, RULES).notch_hz == ()
     assert filter_emg(quiet + 10 * np.sin(2 * np.pi * 60 * t), fs, RULES).notch_hz == (60.0,)
+
+
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_hum_in_part_of_the_night_is_notched(where):
+    """Hum confined to the first or last third of a 30-min signal (missed by a middle-only search) is notched."""
+    fs, rng = 256, np.random.default_rng(3)
+    n = 30 * 60 * fs
+    x = rng.standard_normal(n) * 2
+    span = slice(0, n // 3) if where == "first" else slice(2 * n // 3, n)
+    t = np.arange(n) / fs
+    x[span] += 30 * np.sin(2 * np.pi * 50 * t[span])
+    f = filter_emg(x, fs, RULES)
+    assert f.notch_hz == (50.0,)
+    assert float(np.sqrt(np.mean(f.data_uv[span].astype(np.float64) ** 2))) < 4.0  # hum gone, noise left
+
+
+def test_second_harmonic_is_notched_when_it_stands_out():
+    fs, rng = 512, np.random.default_rng(4)
+    t = np.arange(120 * fs) / fs
+    quiet = rng.standard_normal(t.size) * 2
+    hum = 40 * np.sin(2 * np.pi * 60 * t)
+    assert filter_emg(quiet + hum, fs, RULES).notch_hz == (60.0,)
+    assert filter_emg(quiet + hum + 10 * np.sin(2 * np.pi * 120 * t), fs, RULES).notch_hz == (60.0, 120.0)
+    assert find_mains_notches(quiet + hum + 10 * np.sin(2 * np.pi * 120 * t), fs, RULES) == (60.0, 120.0)
 
 
 def test_resting_level_is_not_inflated_by_movements():
