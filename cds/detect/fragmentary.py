@@ -20,11 +20,23 @@ __all__ = ["detect_fragmentary_potentials"]
 log = logging.getLogger(__name__)
 
 
+ECG_EXCLUSION_S = 0.06  # a brief burst starting within this time of an R peak is (residual) ECG, not a potential
+
+
 def detect_fragmentary_potentials(
-    leg: FilteredEmg, standard: ScoringStandard, *, exclude_spans: NDArray[np.floating] | None = None
+    leg: FilteredEmg,
+    standard: ScoringStandard,
+    *,
+    exclude_spans: NDArray[np.floating] | None = None,
+    ecg_r_peak_s: NDArray[np.floating] | None = None,
 ) -> NDArray[np.float64]:
     """Onsets (s) of fragmentary-myoclonus potentials in one leg channel, outside ``exclude_spans`` ((n, 2):
-    start_s, end_s, e.g. leg movements and jerks, widened by 0.5 s)."""
+    start_s, end_s, e.g. leg movements and jerks, widened by 0.5 s) and not starting within ``ECG_EXCLUSION_S``
+    of an ECG R peak (``ecg_r_peak_s``, s on the channel's time axis; see ``cds.detect.ecg.find_ecg_beats``).
+
+    .. warning:: with ECG beats given, real potentials that happen to start within ``ECG_EXCLUSION_S`` of a beat
+       are lost too (about 2 x 0.06 s x heart rate: 12-15% at 60-75 bpm), so the rate is slightly low.
+    """
     rules = standard.fragmentary_myoclonus
     bursts = detect_bursts(
         leg,
@@ -44,5 +56,14 @@ def detect_fragmentary_potentials(
         has = k > 0
         inside[has] = ends[k[has] - 1] >= bursts.onset_s[has]
         keep &= ~inside
+    if ecg_r_peak_s is not None and len(ecg_r_peak_s):
+        keep &= ~_near_sorted(np.sort(np.asarray(ecg_r_peak_s, dtype=np.float64)), bursts.onset_s, ECG_EXCLUSION_S)
     log.info("fragmentary potentials: %d of %d brief bursts", keep.sum(), bursts.onset_s.size)
     return bursts.onset_s[keep]
+
+
+def _near_sorted(times_s: NDArray[np.float64], query_s: NDArray[np.float64], tolerance_s: float) -> NDArray[np.bool_]:
+    """Whether each of ``query_s`` lies within ``tolerance_s`` of one of the sorted ``times_s``."""
+    ext = np.concatenate(([-np.inf], times_s, [np.inf]))
+    k = np.searchsorted(ext, query_s)
+    return np.minimum(np.abs(ext[k - 1] - query_s), np.abs(ext[k] - query_s)) <= tolerance_s

@@ -1,7 +1,7 @@
 """Sleep-onset (hypnic) jerks: brief generalized bursts, chin and legs together, near a W->N1 transition.
 
-Derived heuristic of the clinical brief (section 2.10): isolated bursts of 50-250 ms in the chin and every leg EMG
-within ``max_lag_s`` of each other, within ``transition_window_s`` of a wake-to-N1 transition.
+Derived heuristic of the clinical brief (section 2.10): isolated bursts of 50-250 ms in the chin, matched by a burst
+in every leg EMG starting within ``max_lag_s``, within ``transition_window_s`` of a wake-to-N1 transition.
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ __all__ = ["SleepOnsetJerks", "detect_sleep_onset_jerks", "find_wake_to_n1_trans
 log = logging.getLogger(__name__)
 
 ISOLATION_S = 2.0  # another burst in the chin within this time: rhythmic (ECG, tremor), not a single jerk
+LEG_MAX_DURATION_S = 0.5  # a leg burst matching a chin burst may last this long (the weakest leg's envelope
+# crosses the threshold for less time than the chin's, and a strong one for longer), down to a single bin
+BEAT_LOCK_S = 0.1  # a burst starting within this time of an ECG R peak is beat-locked
+BEAT_OVER_ECG_RATIO = 2.0  # a beat-locked burst is still a jerk if its chin peak is this many times the median
+# chin peak of the other beat-locked bursts (a jerk that happens to fall on a heart beat)
+MIN_BEAT_LOCKED = 3  # fewer beat-locked bursts than this: no ECG train among the bursts, nothing to tell apart
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,12 +52,41 @@ def find_wake_to_n1_transitions(stages: tuple[str, ...] | list[str], epoch_s: fl
     return start_s + idx * epoch_s
 
 
-def _isolated(onsets: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """No other generalized burst within ``ISOLATION_S`` (a train of them is rhythmic, not a sleep start)."""
+def _isolated(onsets: NDArray[np.float64], ignore: NDArray[np.bool_] | None = None) -> NDArray[np.bool_]:
+    """No other generalized burst within ``ISOLATION_S`` (a train of them is rhythmic, not a sleep start);
+    bursts flagged in ``ignore`` (beat-locked) do not count as neighbours."""
     if onsets.size == 0:
         return np.zeros(0, dtype=bool)
-    gaps = np.diff(onsets)
-    return (np.concatenate(([np.inf], gaps)) > ISOLATION_S) & (np.concatenate((gaps, [np.inf])) > ISOLATION_S)
+    counted = onsets if ignore is None else onsets[~ignore]
+    ext = np.concatenate(([-np.inf], counted, [np.inf]))
+    k = np.searchsorted(ext, onsets, side="left")  # ext[k - 1] < onset <= ext[k]
+    same = ext[k] == onsets  # the burst itself among the counted ones: look one further
+    after = np.where(same, ext[np.minimum(k + 1, ext.size - 1)], ext[k])
+    return (onsets - ext[k - 1] > ISOLATION_S) & (after - onsets > ISOLATION_S)
+
+
+def _beat_locked(chin_b: Bursts, r_peak_s: NDArray[np.floating] | None) -> NDArray[np.bool_]:
+    """Generalized bursts that are ECG beats: starting within ``BEAT_LOCK_S`` of an R peak, unless their chin peak
+    stands ``BEAT_OVER_ECG_RATIO`` above the other beat-locked bursts."""
+    if r_peak_s is None or len(r_peak_s) == 0 or chin_b.onset_s.size == 0:
+        return np.zeros(chin_b.onset_s.size, dtype=bool)
+    ext = np.concatenate(([-np.inf], np.sort(np.asarray(r_peak_s, dtype=np.float64)), [np.inf]))
+    k = np.searchsorted(ext, chin_b.onset_s)
+    locked = np.minimum(ext[k] - chin_b.onset_s, chin_b.onset_s - ext[k - 1]) <= BEAT_LOCK_S
+    if locked.sum() < MIN_BEAT_LOCKED:
+        return locked
+    return locked & (chin_b.peak_uv < BEAT_OVER_ECG_RATIO * np.median(chin_b.peak_uv[locked]))
+
+
+def _generalized(chin_b: Bursts, leg_bursts: list[Bursts], max_lag_s: float) -> NDArray[np.bool_]:
+    """Chin bursts matched in every leg by a burst starting within ``max_lag_s`` of the chin onset."""
+    generalized = np.ones(chin_b.onset_s.size, dtype=bool)
+    for lb in leg_bursts:
+        ext = np.concatenate(([-np.inf], lb.onset_s, [np.inf]))
+        k = np.searchsorted(ext, chin_b.onset_s)
+        nearest = np.minimum(np.abs(ext[k - 1] - chin_b.onset_s), np.abs(ext[k] - chin_b.onset_s))
+        generalized &= nearest <= max_lag_s
+    return generalized
 
 
 def detect_sleep_onset_jerks(
@@ -61,27 +96,27 @@ def detect_sleep_onset_jerks(
     standard: ScoringStandard,
     *,
     leg_movement_spans: NDArray[np.floating] | None = None,
+    ecg_r_peak_s: NDArray[np.floating] | None = None,
 ) -> SleepOnsetJerks:
-    """Jerks: chin bursts matched by a burst in every leg channel within ``max_lag_s`` (generalized), with no other
+    """Jerks: chin bursts of ``min_duration_s``-``max_duration_s`` matched by a burst in every leg channel starting
+    within ``max_lag_s`` (generalized; a leg burst may last up to ``LEG_MAX_DURATION_S``), with no other
     generalized burst within ``ISOLATION_S``, within ``transition_window_s`` of a W->N1 transition and outside
-    detected leg movements (``leg_movement_spans`` (n, 2): onset_s, end_s)."""
+    detected leg movements (``leg_movement_spans`` (n, 2): onset_s, end_s).
+
+    With ECG R peaks (``ecg_r_peak_s``, s on the channels' time axis), beat-locked generalized bursts are neither
+    counted as neighbours in the isolation test nor taken as jerks (``_beat_locked``).
+    """
     rules = standard.sleep_onset_jerk
 
-    def bursts(f: FilteredEmg) -> Bursts:
+    def bursts(f: FilteredEmg, low_s: float, high_s: float) -> Bursts:
         return detect_bursts(f, envelope_s=rules.envelope_s, above_rest_uv=rules.onset_above_rest_uv,
-                             min_duration_s=rules.min_duration_s, max_duration_s=rules.max_duration_s,
-                             rules=standard.signal)  # fmt: skip
+                             min_duration_s=low_s, max_duration_s=high_s, rules=standard.signal)  # fmt: skip
 
-    chin_b = bursts(chin)
-    generalized = np.ones(chin_b.onset_s.size, dtype=bool)
-    for leg in legs:  # every leg bursts with the chin (ECG beats in the chin alone do not count)
-        lb = bursts(leg)
-        ext = np.concatenate(([-np.inf], lb.onset_s, [np.inf]))
-        k = np.searchsorted(ext, chin_b.onset_s)
-        nearest = np.minimum(np.abs(ext[k - 1] - chin_b.onset_s), np.abs(ext[k] - chin_b.onset_s))
-        generalized &= nearest <= rules.max_lag_s
-    chin_b = chin_b.select(generalized)
-    chin_b = chin_b.select(_isolated(chin_b.onset_s))
+    chin_b = bursts(chin, rules.min_duration_s, rules.max_duration_s)
+    leg_b = [bursts(leg, 0.0, LEG_MAX_DURATION_S) for leg in legs]
+    chin_b = chin_b.select(_generalized(chin_b, leg_b, rules.max_lag_s))
+    locked = _beat_locked(chin_b, ecg_r_peak_s)
+    chin_b = chin_b.select(_isolated(chin_b.onset_s, locked) & ~locked)
     transitions = np.asarray(transitions_s, dtype=np.float64)
     keep = np.zeros(chin_b.onset_s.size, dtype=bool)
     if transitions.size:
@@ -90,6 +125,6 @@ def detect_sleep_onset_jerks(
         spans = np.asarray(leg_movement_spans, dtype=np.float64).reshape(-1, 2)
         inside = (chin_b.onset_s[:, None] >= spans[None, :, 0] - 0.5) & (chin_b.onset_s[:, None] <= spans[None, :, 1])
         keep &= ~inside.any(axis=1)
-    log.info("sleep-onset jerks: %d of %d isolated generalized bursts (%d W->N1 transitions)", keep.sum(),
-             keep.size, transitions.size)  # fmt: skip
+    log.info("sleep-onset jerks: %d of %d isolated generalized bursts (%d W->N1 transitions, %d beat-locked)",
+             keep.sum(), keep.size, transitions.size, int(locked.sum()))  # fmt: skip
     return SleepOnsetJerks(chin_b.onset_s[keep], chin_b.duration_s[keep])

@@ -1,0 +1,283 @@
+"""ECG artefact in the leg and chin EMG: find the R peaks, subtract a running beat template.
+
+Follows the adaptive ECG cancellation of the Stanford PLM detector (Moore et al. 2014, SLEEP 37(9):1383-1401): the
+heart beat reaches every EMG electrode at the same moment, so R peaks are found on the combined band-passed
+channels, accepted only as a regular train of beats with a consistent shape, and each beat is removed per channel
+by subtracting a median template of its neighbouring beats scaled by least squares. Pure, vectorised numpy/scipy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage, signal
+
+from cds.caveats import Caveat
+from cds.detect.preprocess import FilteredEmg
+
+__all__ = ["EcgBeats", "cancel_ecg", "clean_channel", "describe_ecg_parameters", "find_ecg_beats", "remove_ecg"]
+
+log = logging.getLogger(__name__)
+
+# Beat finding (R peaks on the combined channels)
+QRS_SMOOTH_S = 0.04  # moving mean of the summed, noise-normalised squared channels (QRS energy)
+MIN_RR_S = 0.33  # beat-to-beat interval bounds: 40-180 bpm
+MAX_RR_S = 1.5
+CANDIDATE_SEPARATION_S = 0.15  # energy peaks examined at least this far apart (a burst next to a beat hides no beat)
+PEAK_ABOVE_LOCAL = 6.0  # a candidate R peak's energy exceeds this multiple of the local median energy ...
+LOCAL_LEVEL_S = 10.0  # ... taken over this span
+SHAPE_HALF_S = 0.08  # waveform compared with the beat template: R peak ± this
+SHAPE_MAX_LAG_S = 0.03  # candidates are aligned on the template within this lag
+MIN_SHAPE_CORR = 0.6  # candidates correlating less with their neighbours' median shape are not beats
+SHAPE_BEATS = 31  # neighbouring candidates whose median shape is the template of the shape test
+REGULAR_WINDOW_S = 60.0  # a beat is kept only where, in this window, ...
+MIN_REGULAR_FRACTION = 0.6  # ... at least this fraction of the time is spanned by beat-to-beat intervals in bounds
+# Removal (template subtraction per channel)
+TEMPLATE_PRE_S = 0.2  # template window before the R peak ...
+TEMPLATE_POST_S = 0.3  # ... and after it
+TEMPLATE_BEATS = 30  # beats per median template block; a beat's template is interpolated between block medians
+SCALE_BOUNDS = (0.5, 1.5)  # per-beat least-squares scale of the template, clipped (an LM over a beat inflates it)
+TAPER_FRACTION = 0.2  # Tukey taper of the subtracted template, so the window edges leave no step
+
+
+@dataclass(frozen=True, eq=False)
+class EcgBeats:
+    """R-peak times (s from the start of the channels) of an accepted ECG train; empty when none was found."""
+
+    r_peak_s: NDArray[np.float64]
+    candidates: int = 0  # energy peaks examined
+
+    def __len__(self) -> int:
+        return int(self.r_peak_s.size)
+
+    @property
+    def heart_rate_bpm(self) -> float | None:
+        rr = np.diff(self.r_peak_s)
+        rr = rr[(rr >= MIN_RR_S) & (rr <= MAX_RR_S)]
+        return None if rr.size == 0 else float(60.0 / np.median(rr))
+
+    def shifted(self, start_s: float, end_s: float) -> EcgBeats:
+        """Beats inside ``start_s``-``end_s``, with times relative to ``start_s`` (for a window of a channel)."""
+        r = self.r_peak_s
+        return EcgBeats(r[(r >= start_s) & (r < end_s)] - start_s, self.candidates)
+
+    def to_dict(self) -> dict[str, Any]:
+        hr = self.heart_rate_bpm
+        return {"beats": len(self), "heart_rate_bpm": None if hr is None else round(hr, 1)}
+
+
+def describe_ecg_parameters() -> dict[str, Any]:
+    """The ECG-cancellation parameters, for the ``parameters`` section of the analysis JSON."""
+    return {
+        "ecg_cancellation": {
+            "method": "R peaks on the summed noise-normalised QRS energy of all EMG channels, kept when regular and "
+            "of consistent shape; per channel a median template of neighbouring beats, scaled by least squares, "
+            "is subtracted (Stanford PLM detector, Moore et al. 2014)",
+            "qrs_smooth_s": QRS_SMOOTH_S,
+            "rr_bounds_s": [MIN_RR_S, MAX_RR_S],
+            "peak_above_local_factor": PEAK_ABOVE_LOCAL,
+            "local_level_s": LOCAL_LEVEL_S,
+            "shape_half_s": SHAPE_HALF_S,
+            "min_shape_corr": MIN_SHAPE_CORR,
+            "regular_window_s": REGULAR_WINDOW_S,
+            "min_regular_fraction": MIN_REGULAR_FRACTION,
+            "template_window_s": [-TEMPLATE_PRE_S, TEMPLATE_POST_S],
+            "template_beats": TEMPLATE_BEATS,
+            "scale_bounds": list(SCALE_BOUNDS),
+        }
+    }
+
+
+def _qrs_energy(channels: Sequence[NDArray], sfreq_hz: float) -> NDArray[np.float32]:
+    """Sum over channels of (x / robust noise SD)², moving mean over ``QRS_SMOOTH_S``."""
+    n = min(c.size for c in channels)
+    energy = np.zeros(n, dtype=np.float32)
+    for c in channels:
+        x = np.asarray(c[:n], dtype=np.float32)
+        mad = float(np.median(np.abs(x[:: max(1, n // 200_000)]))) / 0.6745
+        energy += np.square(x / np.float32(max(mad, 1e-6)))
+    width = max(1, round(QRS_SMOOTH_S * sfreq_hz))
+    return ndimage.uniform_filter1d(energy, width, mode="nearest")
+
+
+def _local_level(energy: NDArray[np.float32], sfreq_hz: float) -> NDArray[np.float32]:
+    """Running median of the energy over ``LOCAL_LEVEL_S``, from medians of 1-s blocks."""
+    block = max(1, round(sfreq_hz))
+    n_blocks = max(1, energy.size // block)
+    med = np.median(energy[: n_blocks * block].reshape(n_blocks, -1), axis=1)
+    med = ndimage.median_filter(med, size=max(1, round(LOCAL_LEVEL_S)) | 1, mode="nearest")
+    return np.repeat(med, block)[: energy.size] if energy.size >= block else np.full(energy.size, med[0])
+
+
+def _segments(x: NDArray, idx: NDArray[np.int64], before: int, after: int) -> NDArray[np.float32]:
+    """(beats, before + after) samples of ``x`` around each index (indices must leave room at both ends)."""
+    return np.asarray(x, dtype=np.float32)[idx[:, None] + np.arange(-before, after)[None, :]]
+
+
+def _correlate(shapes: NDArray[np.float32], template: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Pearson correlation of each row of ``shapes`` with the same row of ``template``."""
+    a = shapes - shapes.mean(axis=1, keepdims=True)
+    b = template - template.mean(axis=1, keepdims=True)
+    denom = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    return np.divide((a * b).sum(axis=1), denom, out=np.zeros(len(shapes), dtype=np.float32), where=denom > 0)
+
+
+def _shape_consistent(
+    channels: Sequence[NDArray], peaks: NDArray[np.int64], sfreq_hz: float
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """How well each candidate's waveform (all channels, R ± ``SHAPE_HALF_S``) correlates >= ``MIN_SHAPE_CORR``
+    with the median waveform of the ``SHAPE_BEATS`` neighbouring candidates, at the best lag within
+    ``SHAPE_MAX_LAG_S``; and the peaks moved by that lag (aligned on the template, for the subtraction).
+    Returns that correlation and the aligned peaks."""
+    half, lag = max(1, round(SHAPE_HALF_S * sfreq_hz)), round(SHAPE_MAX_LAG_S * sfreq_hz)
+    wide = [_segments(c, peaks, half + lag, half + lag + 1) for c in channels]
+    width = 2 * half + 1
+    size = (min(SHAPE_BEATS, peaks.size) | 1, 1)
+
+    def at(shift: NDArray[np.int64] | int) -> NDArray[np.float32]:
+        cols = (lag + np.asarray(shift)).reshape(-1, 1) + np.arange(width)[None, :]
+        rows = np.arange(peaks.size)[:, None]
+        return np.concatenate([w[rows, np.broadcast_to(cols, (peaks.size, width))] for w in wide], axis=1)
+
+    best = np.zeros(peaks.size, dtype=np.int64)
+    for _ in range(2):  # template from the current alignment, then the best lag of each candidate against it
+        template = ndimage.median_filter(at(best), size=size, mode="nearest")
+        corr = np.stack([_correlate(at(np.full(peaks.size, k)), template) for k in range(-lag, lag + 1)])
+        best = corr.argmax(axis=0) - lag
+    return corr.max(axis=0), peaks + best
+
+
+def _strongest_apart(positions: NDArray[np.int64], score: NDArray[np.floating], n: int, distance: int) -> NDArray:
+    """Sorted positions at least ``distance`` apart, the higher ``score`` winning (``find_peaks`` on a sparse
+    array holding the scores)."""
+    sparse = np.zeros(n + 2, dtype=np.float32)
+    np.maximum.at(sparse, positions + 1, np.asarray(score, dtype=np.float32) + 2.0)
+    kept, _ = signal.find_peaks(sparse, height=1.0, distance=max(1, distance))
+    return kept - 1
+
+
+def _regular(r_peak_s: NDArray[np.float64], duration_s: float) -> NDArray[np.bool_]:
+    """Beats lying where at least ``MIN_REGULAR_FRACTION`` of the surrounding ``REGULAR_WINDOW_S`` is spanned by
+    beat-to-beat intervals within ``MIN_RR_S``-``MAX_RR_S`` (a heart rhythm, not scattered bursts)."""
+    if r_peak_s.size < 3:
+        return np.zeros(r_peak_s.size, dtype=bool)
+    rr = np.diff(r_peak_s)
+    ok = (rr >= MIN_RR_S) & (rr <= MAX_RR_S)
+    step = 1.0  # coverage on a 1-s grid
+    grid = np.zeros(int(np.ceil(duration_s / step)) + 1)
+    starts, ends = r_peak_s[:-1][ok], r_peak_s[1:][ok]
+    np.add.at(grid, np.minimum((starts / step).astype(np.int64), grid.size - 1), ends - starts)
+    size = max(1, round(REGULAR_WINDOW_S / step))
+    inside = ndimage.uniform_filter1d(np.ones(grid.size), size, mode="constant")  # the window's part in the night
+    covered = ndimage.uniform_filter1d(grid, size, mode="constant") / inside / step
+    return covered[np.minimum((r_peak_s / step).astype(np.int64), grid.size - 1)] >= MIN_REGULAR_FRACTION
+
+
+def find_ecg_beats(channels_filtered: Sequence[NDArray[np.floating]], sfreq_hz: float) -> EcgBeats:
+    """R peaks of the ECG artefact shared by band-passed EMG channels (µV, same ``sfreq_hz``, same start).
+
+    Implements the beat detection step of the Stanford PLM detector's adaptive ECG cancellation (Moore et al.
+    2014): the ECG reaches all EMG electrodes simultaneously, so the QRS energy of the channels (each normalised
+    by its robust noise SD, summed, smoothed over ``QRS_SMOOTH_S``) peaks at every R wave. Candidates are energy
+    peaks at least ``CANDIDATE_SEPARATION_S`` apart and ``PEAK_ABOVE_LOCAL`` times above the local median energy;
+    they are kept when their waveform correlates with their neighbours' median waveform (an ECG beat repeats its
+    shape; leg-movement and noise bursts do not), the better of two closer than ``MIN_RR_S``, and when they form
+    a regular train (``_regular``). A night without ECG
+    gives no beats. Returns ``EcgBeats`` (empty, never None).
+    """
+    chans = [np.asarray(c) for c in channels_filtered if np.asarray(c).size]
+    if not chans or min(c.size for c in chans) < 4 * sfreq_hz:
+        return EcgBeats(np.zeros(0))
+    n = min(c.size for c in chans)
+    energy = _qrs_energy(chans, sfreq_hz)
+    level = _local_level(energy, sfreq_hz)
+    peaks, _ = signal.find_peaks(energy, distance=max(1, round(CANDIDATE_SEPARATION_S * sfreq_hz)))
+    half = max(1, round(max(SHAPE_HALF_S + SHAPE_MAX_LAG_S, TEMPLATE_POST_S) * sfreq_hz))
+    peaks = peaks[(energy[peaks] > PEAK_ABOVE_LOCAL * level[peaks]) & (peaks >= half) & (peaks < n - half - 1)]
+    n_candidates = int(peaks.size)
+    if peaks.size < 3:
+        return EcgBeats(np.zeros(0), n_candidates)
+    corr, aligned = _shape_consistent(chans, peaks, sfreq_hz)
+    good = corr >= MIN_SHAPE_CORR
+    r_peak_s = _strongest_apart(aligned[good], corr[good], n, round(MIN_RR_S * sfreq_hz)) / sfreq_hz
+    r_peak_s = r_peak_s[_regular(r_peak_s, n / sfreq_hz)]
+    log.info("ECG: %d R peaks accepted of %d energy peaks (%d channels)", r_peak_s.size, n_candidates, len(chans))
+    return EcgBeats(r_peak_s.astype(np.float64), n_candidates)
+
+
+def remove_ecg(filtered: NDArray[np.floating], sfreq_hz: float, beats: EcgBeats) -> NDArray[np.float32]:
+    """``filtered`` (µV) minus the ECG: at each R peak a template (R - ``TEMPLATE_PRE_S`` to R +
+    ``TEMPLATE_POST_S``) scaled by least squares to that beat and tapered at its ends is subtracted.
+
+    Implements the cancellation step of the Stanford PLM detector's adaptive ECG cancellation (Moore et al. 2014).
+    The template is the sample-wise median of blocks of ``TEMPLATE_BEATS`` beats, linearly interpolated between
+    block centres (a running median template that follows slow changes in shape), so a leg movement over a
+    few beats barely changes it; the scale is clipped to ``SCALE_BOUNDS``. A new float32 array; ``filtered``
+    unchanged.
+    """
+    x = np.asarray(filtered, dtype=np.float32)
+    out = x.copy()
+    pre, post = round(TEMPLATE_PRE_S * sfreq_hz), round(TEMPLATE_POST_S * sfreq_hz)
+    idx = np.round(beats.r_peak_s * sfreq_hz).astype(np.int64)
+    idx = idx[(idx >= pre) & (idx < x.size - post)]
+    if idx.size < 3:
+        return out
+    segs = _segments(x, idx, pre, post)
+    n_blocks = max(1, idx.size // TEMPLATE_BEATS)
+    bounds = np.linspace(0, idx.size, n_blocks + 1).astype(np.int64)
+    medians = np.stack([np.median(segs[a:b], axis=0) for a, b in itertools.pairwise(bounds)])
+    centres = (bounds[:-1] + bounds[1:] - 1) / 2.0
+    pos = np.interp(np.arange(idx.size), centres, np.arange(n_blocks))
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n_blocks - 1)
+    frac = (pos - lo)[:, None].astype(np.float32)
+    templates = medians[lo] * (1 - frac) + medians[hi] * frac
+    templates *= signal.windows.tukey(pre + post, TAPER_FRACTION).astype(np.float32)[None, :]
+    power = (templates * templates).sum(axis=1)
+    scale = np.divide((segs * templates).sum(axis=1), power, out=np.ones_like(power), where=power > 0)
+    fitted = templates * np.clip(scale, *SCALE_BOUNDS)[:, None]
+    where = (idx[:, None] + np.arange(-pre, post)[None, :]).ravel()
+    out -= np.bincount(where, weights=fitted.ravel(), minlength=x.size).astype(np.float32)
+    return out
+
+
+def cancel_ecg(
+    filtered_by_role: Mapping[str, FilteredEmg],
+) -> tuple[dict[str, FilteredEmg], EcgBeats, list[Caveat]]:
+    """Find the ECG on all given channels together and remove it from each.
+
+    Channels with the most common sampling rate are used for beat finding (their overlapping length); the beats
+    (in s) are removed from every channel. Returns the cleaned channels (same band and notch facts), the beats
+    and a caveat naming the channels when ECG was found and removed.
+    """
+    if not filtered_by_role:
+        return {}, EcgBeats(np.zeros(0)), []
+    rates = [f.sfreq_hz for f in filtered_by_role.values()]
+    sfreq = max(set(rates), key=rates.count)
+    beats = find_ecg_beats([f.data_uv for f in filtered_by_role.values() if f.sfreq_hz == sfreq], sfreq)
+    if not len(beats):
+        return dict(filtered_by_role), beats, []
+    cleaned = {
+        role: dataclasses.replace(f, data_uv=remove_ecg(f.data_uv, f.sfreq_hz, beats))
+        for role, f in filtered_by_role.items()
+    }
+    hr = beats.heart_rate_bpm
+    text = (
+        f"ECG artefact in the EMG ({len(beats)} beats, about {hr:.0f} bpm) was removed by beat-template "
+        "subtraction before scoring; leg movements overlapping beats are scored on the cleaned signal"
+    )
+    return cleaned, beats, [Caveat("ecg_artefact_removed", text, ",".join(sorted(filtered_by_role)))]
+
+
+def clean_channel(filtered: FilteredEmg, beats: EcgBeats) -> FilteredEmg:
+    """``filtered`` with the ECG at ``beats`` (times on its own axis) removed; itself when there are no beats."""
+    if not len(beats):
+        return filtered
+    return dataclasses.replace(filtered, data_uv=remove_ecg(filtered.data_uv, filtered.sfreq_hz, beats))
