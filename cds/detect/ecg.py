@@ -39,11 +39,14 @@ MIN_SHAPE_CORR = 0.6  # candidates correlating less with their neighbours' media
 SHAPE_BEATS = 31  # neighbouring candidates whose median shape is the template of the shape test
 REGULAR_WINDOW_S = 60.0  # a beat is kept only where, in this window, ...
 MIN_REGULAR_FRACTION = 0.6  # ... at least this fraction of the time is spanned by beat-to-beat intervals in bounds
+FILL_MIN_SCALE = 0.5  # a beat hidden under a burst (one missing in a gap of about two intervals) is added where the
+# template fits best in the gap, when its least-squares scale there is at least this
 # Removal (template subtraction per channel)
 TEMPLATE_PRE_S = 0.2  # template window before the R peak ...
 TEMPLATE_POST_S = 0.3  # ... and after it
 TEMPLATE_BEATS = 30  # beats per median template block; a beat's template is interpolated between block medians
-SCALE_BOUNDS = (0.5, 1.5)  # per-beat least-squares scale of the template, clipped (an LM over a beat inflates it)
+SCALE_BOUNDS = (0.7, 1.3)  # per-beat least-squares scale (on R ± SHAPE_HALF_S), clipped: breathing modulates the
+# beat by about ±15%; an LM or jerk over a beat would otherwise bend the fit
 TAPER_FRACTION = 0.2  # Tukey taper of the subtracted template, so the window edges leave no step
 
 
@@ -88,6 +91,7 @@ def describe_ecg_parameters() -> dict[str, Any]:
             "min_shape_corr": MIN_SHAPE_CORR,
             "regular_window_s": REGULAR_WINDOW_S,
             "min_regular_fraction": MIN_REGULAR_FRACTION,
+            "fill_min_scale": FILL_MIN_SCALE,
             "template_window_s": [-TEMPLATE_PRE_S, TEMPLATE_POST_S],
             "template_beats": TEMPLATE_BEATS,
             "scale_bounds": list(SCALE_BOUNDS),
@@ -163,6 +167,36 @@ def _strongest_apart(positions: NDArray[np.int64], score: NDArray[np.floating], 
     return kept - 1
 
 
+def _fill_single_gaps(channels: Sequence[NDArray], r_idx: NDArray[np.int64], sfreq_hz: float) -> NDArray[np.int64]:
+    """Add the beat hidden under a jerk, potential or brief movement: in every gap between accepted beats of about
+    two local intervals (1.6-2.5 x the median of the neighbouring intervals), the position at least ``MIN_RR_S``
+    from both ends where the channels' median beat templates (R ± ``SHAPE_HALF_S``) fit best, kept when the
+    least-squares scale of the fit is at least ``FILL_MIN_SCALE``."""
+    if r_idx.size < 5:
+        return r_idx
+    rr = np.diff(r_idx)
+    local = ndimage.median_filter(rr.astype(np.float64), size=9, mode="nearest")
+    gap = np.flatnonzero((rr >= 1.6 * local) & (rr <= 2.5 * local))
+    margin = round(MIN_RR_S * sfreq_hz)
+    lo, hi = r_idx[gap] + margin, r_idx[gap + 1] - margin
+    gap, lo, hi = gap[hi > lo], lo[hi > lo], hi[hi > lo]
+    if gap.size == 0:
+        return r_idx
+    half = max(1, round(SHAPE_HALF_S * sfreq_hz))
+    fit, power = np.zeros(min(c.size for c in channels), dtype=np.float32), 0.0
+    for c in channels:
+        template = np.median(_segments(c, r_idx[(r_idx >= half) & (r_idx < c.size - half - 1)], half, half + 1), axis=0)
+        fit += signal.oaconvolve(np.asarray(c[: fit.size], dtype=np.float32), template[::-1], mode="same")
+        power += float((template * template).sum())
+    labels = np.zeros(fit.size, dtype=np.int32)
+    labels[lo] += np.arange(1, gap.size + 1, dtype=np.int32)
+    labels[hi] -= np.arange(1, gap.size + 1, dtype=np.int32)
+    labels = np.cumsum(labels, dtype=np.int32)  # gap number on its interior, 0 elsewhere
+    best = np.array(ndimage.maximum_position(fit, labels, np.arange(1, gap.size + 1)), dtype=np.int64).reshape(-1)
+    added = best[fit[best] >= FILL_MIN_SCALE * power]
+    return np.sort(np.concatenate([r_idx, added]))
+
+
 def _regular(r_peak_s: NDArray[np.float64], duration_s: float) -> NDArray[np.bool_]:
     """Beats lying where at least ``MIN_REGULAR_FRACTION`` of the surrounding ``REGULAR_WINDOW_S`` is spanned by
     beat-to-beat intervals within ``MIN_RR_S``-``MAX_RR_S`` (a heart rhythm, not scattered bursts)."""
@@ -189,8 +223,8 @@ def find_ecg_beats(channels_filtered: Sequence[NDArray[np.floating]], sfreq_hz: 
     peaks at least ``CANDIDATE_SEPARATION_S`` apart and ``PEAK_ABOVE_LOCAL`` times above the local median energy;
     they are kept when their waveform correlates with their neighbours' median waveform (an ECG beat repeats its
     shape; leg-movement and noise bursts do not), the better of two closer than ``MIN_RR_S``, and when they form
-    a regular train (``_regular``). A night without ECG
-    gives no beats. Returns ``EcgBeats`` (empty, never None).
+    a regular train (``_regular``); a beat hidden under a brief burst is then added where the template fits
+    (``_fill_single_gaps``). A night without ECG gives no beats. Returns ``EcgBeats`` (empty, never None).
     """
     chans = [np.asarray(c) for c in channels_filtered if np.asarray(c).size]
     if not chans or min(c.size for c in chans) < 4 * sfreq_hz:
@@ -206,15 +240,17 @@ def find_ecg_beats(channels_filtered: Sequence[NDArray[np.floating]], sfreq_hz: 
         return EcgBeats(np.zeros(0), n_candidates)
     corr, aligned = _shape_consistent(chans, peaks, sfreq_hz)
     good = corr >= MIN_SHAPE_CORR
-    r_peak_s = _strongest_apart(aligned[good], corr[good], n, round(MIN_RR_S * sfreq_hz)) / sfreq_hz
-    r_peak_s = r_peak_s[_regular(r_peak_s, n / sfreq_hz)]
+    r_idx = _strongest_apart(aligned[good], corr[good], n, round(MIN_RR_S * sfreq_hz))
+    r_idx = r_idx[_regular(r_idx / sfreq_hz, n / sfreq_hz)]
+    r_peak_s = _fill_single_gaps(chans, r_idx, sfreq_hz) / sfreq_hz
     log.info("ECG: %d R peaks accepted of %d energy peaks (%d channels)", r_peak_s.size, n_candidates, len(chans))
     return EcgBeats(r_peak_s.astype(np.float64), n_candidates)
 
 
 def remove_ecg(filtered: NDArray[np.floating], sfreq_hz: float, beats: EcgBeats) -> NDArray[np.float32]:
     """``filtered`` (µV) minus the ECG: at each R peak a template (R - ``TEMPLATE_PRE_S`` to R +
-    ``TEMPLATE_POST_S``) scaled by least squares to that beat and tapered at its ends is subtracted.
+    ``TEMPLATE_POST_S``) scaled by least squares to that beat's QRS (R ± ``SHAPE_HALF_S``) and tapered at its ends
+    is subtracted.
 
     Implements the cancellation step of the Stanford PLM detector's adaptive ECG cancellation (Moore et al. 2014).
     The template is the sample-wise median of blocks of ``TEMPLATE_BEATS`` beats, linearly interpolated between
@@ -240,8 +276,10 @@ def remove_ecg(filtered: NDArray[np.floating], sfreq_hz: float, beats: EcgBeats)
     frac = (pos - lo)[:, None].astype(np.float32)
     templates = medians[lo] * (1 - frac) + medians[hi] * frac
     templates *= signal.windows.tukey(pre + post, TAPER_FRACTION).astype(np.float32)[None, :]
-    power = (templates * templates).sum(axis=1)
-    scale = np.divide((segs * templates).sum(axis=1), power, out=np.ones_like(power), where=power > 0)
+    core = slice(max(0, pre - round(SHAPE_HALF_S * sfreq_hz)), pre + round(SHAPE_HALF_S * sfreq_hz) + 1)
+    power = (templates[:, core] * templates[:, core]).sum(axis=1)  # the scale is fitted on the QRS only, so a
+    fit = (segs[:, core] * templates[:, core]).sum(axis=1)  # burst beside the beat does not bend it
+    scale = np.divide(fit, power, out=np.ones_like(power), where=power > 0)
     fitted = templates * np.clip(scale, *SCALE_BOUNDS)[:, None]
     where = (idx[:, None] + np.arange(-pre, post)[None, :]).ravel()
     out -= np.bincount(where, weights=fitted.ravel(), minlength=x.size).astype(np.float32)

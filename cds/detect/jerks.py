@@ -27,7 +27,7 @@ LEG_MAX_DURATION_S = 0.5  # a leg burst matching a chin burst may last this long
 BEAT_LOCK_S = 0.1  # a burst starting within this time of an ECG R peak is beat-locked
 BEAT_OVER_ECG_RATIO = 2.0  # a beat-locked burst is still a jerk if its chin peak is this many times the median
 # chin peak of the other beat-locked bursts (a jerk that happens to fall on a heart beat)
-MIN_BEAT_LOCKED = 3  # fewer beat-locked bursts than this: no ECG train among the bursts, nothing to tell apart
+MIN_BEAT_LOCKED = 3  # fewer beat-locked bursts than this: no ECG train among the bursts, none is taken as a beat
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,14 +67,15 @@ def _isolated(onsets: NDArray[np.float64], ignore: NDArray[np.bool_] | None = No
 
 def _beat_locked(chin_b: Bursts, r_peak_s: NDArray[np.floating] | None) -> NDArray[np.bool_]:
     """Generalized bursts that are ECG beats: starting within ``BEAT_LOCK_S`` of an R peak, unless their chin peak
-    stands ``BEAT_OVER_ECG_RATIO`` above the other beat-locked bursts."""
+    stands ``BEAT_OVER_ECG_RATIO`` above the other beat-locked bursts or there are fewer than ``MIN_BEAT_LOCKED``
+    of them (the ECG was removed and a burst fell on a beat by chance)."""
     if r_peak_s is None or len(r_peak_s) == 0 or chin_b.onset_s.size == 0:
         return np.zeros(chin_b.onset_s.size, dtype=bool)
     ext = np.concatenate(([-np.inf], np.sort(np.asarray(r_peak_s, dtype=np.float64)), [np.inf]))
     k = np.searchsorted(ext, chin_b.onset_s)
     locked = np.minimum(ext[k] - chin_b.onset_s, chin_b.onset_s - ext[k - 1]) <= BEAT_LOCK_S
-    if locked.sum() < MIN_BEAT_LOCKED:
-        return locked
+    if locked.sum() < MIN_BEAT_LOCKED:  # no train of beat bursts (the ECG was removed): these fell on a beat by chance
+        return np.zeros(chin_b.onset_s.size, dtype=bool)
     return locked & (chin_b.peak_uv < BEAT_OVER_ECG_RATIO * np.median(chin_b.peak_uv[locked]))
 
 
