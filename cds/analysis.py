@@ -135,6 +135,7 @@ def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | Non
             label=sig.label,
             physical_range_uv=(sig.physical_min_uv, sig.physical_max_uv),
             resting_uv=lms.resting_uv,
+            threshold_spans_s=lms.threshold_spans_s,
         )
         quality[role.value] = q  # fmt: skip
         caveats += q.caveats
@@ -196,6 +197,7 @@ def analyze_recording(
         series_including_respiratory=series_incl,
         arousal_associated=arousal,
     )
+    unreliable = [f"{side}_leg" for side in sorted(found) if quality[f"{side}_leg"].lm_reliable is False]
     chin = _chin(rec, std, quality, caveats)
     jerks, jerk_section = _jerks(chin, std, hyp, filtered, lms)
     efm_section = _efm(std, hyp, filtered, lms, jerks)
@@ -212,8 +214,10 @@ def analyze_recording(
                        **_parameters_used(found), **describe_grammar(std)},
         "hypnogram": _hypnogram_section(hyp),
         "sleep": _sleep_section(sleep),
-        "leg_movements": {**_with_event_reasons(stats.to_dict(), respiratory, arousal),
+        "leg_movements": {**_with_event_reasons(_unreliable_indices(stats.to_dict(), unreliable), respiratory,
+                                                arousal),
                           "channels": [f"{side}_leg" for side in sorted(found)],
+                          "unreliable_channels": unreliable,
                           "events": _event_rows(lms, series, hyp, respiratory, arousal)},
         "respiratory": {"scored": bool(events.has_respiratory_scoring), "source": Path(events.source).name,
                         "respiratory_events": len(events.respiratory), "arousals": len(events.arousals)},
@@ -223,6 +227,24 @@ def analyze_recording(
         "caveats": [c.to_dict() for c in sorted(set(caveats))],
     }  # fmt: skip
     return AnalysisReport(data, lms, series, jerks, rec.duration_s, rec.start)
+
+
+_LM_INDICES = ("lms_index", "plms_index", "plmw_index", "plms_arousal_index", "plms_index_including_respiratory",
+               "periodicity_index", "plms_count")  # fmt: skip
+
+
+def _unreliable_indices(section: dict[str, Any], unreliable: list[str]) -> dict[str, Any]:
+    """Null every leg-movement index (reason in ``unavailable``) when a scored channel never met the offset rule:
+    its movements cannot be delimited, so a count of 0 (or any count) would be a silent wrong number."""
+    if not unreliable:
+        return section
+    reason = f"LM offsets not reached on {', '.join(unreliable)} (caveat lm_offset_never_reached)"
+    reasons = dict(section["unavailable"])
+    out = dict(section)
+    for key in _LM_INDICES:
+        out[key] = None
+        reasons[key] = reason
+    return {**out, "unavailable": dict(sorted(reasons.items()))}
 
 
 def _with_event_reasons(section: dict[str, Any], respiratory, arousal) -> dict[str, Any]:

@@ -143,6 +143,8 @@ class QualityRules:
     saturation_fraction: float
     min_usable_fraction: float
     max_resolution_uv: float
+    max_above_threshold_s: float
+    max_above_threshold_fraction: float
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,33 @@ def test_one_flat_leg_is_a_caveat_and_two_flat_legs_an_error(tmp_path):
         analyze_recording(both)
 
 
+def test_offset_never_reached_is_a_caveat_and_null_indices_not_a_silent_zero(tmp_path):
+    """Strong fast ECG keeps the envelope above rest + 2 µV: no LM ever ends (the Luna failure)."""
+    path = tmp_path / "ecg.edf"
+    config = SynthConfig.preset("periodic").replace(hours=0.5, ecg_uv=200.0, ecg_shape="pqrst", ecg_bpm=(100.0, 120.0))
+    write_synthetic_psg(path, config, seed=0)
+    data = analyze_recording(path).to_dict()
+    flagged = {c["channel"] for c in data["caveats"] if c["code"] == "lm_offset_never_reached"}
+    assert flagged and flagged <= {"left_leg", "right_leg"}
+    lm = data["leg_movements"]
+    assert lm["unreliable_channels"] == sorted(flagged)
+    for key in ("plms_index", "lms_index", "plmw_index", "periodicity_index", "plms_count"):
+        assert lm[key] is None and "lm_offset_never_reached" in lm["unavailable"][key]
+    for channel in flagged:
+        quality = data["quality"]["channels"][channel]
+        assert quality["lm_reliable"] is False
+        assert quality["longest_above_threshold_s"] > 60 or quality["above_threshold_fraction"] > 0.2
+
+
+def test_ordinary_night_is_lm_reliable(night):
+    data = analyze_recording(night[0]).to_dict()
+    assert data["leg_movements"]["unreliable_channels"] == []
+    for channel in ("left_leg", "right_leg"):
+        quality = data["quality"]["channels"][channel]
+        assert quality["lm_reliable"] is True and quality["above_threshold_fraction"] < 0.1
+    assert "lm_offset_never_reached" not in {c["code"] for c in data["caveats"]}
+
+
 def test_legs_moving_1_to_4_s_apart_merge_under_aasm_but_not_wasm(tmp_path):
     path = tmp_path / "lagged.edf"
     config = SynthConfig.preset("periodic").replace(bilateral_fraction=0.7, bilateral_lag_s=(1.0, 4.0),

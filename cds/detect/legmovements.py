@@ -55,6 +55,10 @@ class LegMovements:
     components: NDArray[np.int64]
     parameters: dict[str, Any] = field(default_factory=dict)
     resting_uv: float | None = None
+    # (n, 2) onset/end (s) of every above-threshold stretch found in the channel before the duration rules (the
+    # data-quality check reads them: a stretch that never ends means the offset rule was never met); None for
+    # tables not detected from a signal (hand-made lists, bilateral merges).
+    threshold_spans_s: NDArray[np.float64] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.onset_s.size)
@@ -73,6 +77,7 @@ class LegMovements:
             self.components[mask],
             self.parameters,
             self.resting_uv,
+            self.threshold_spans_s,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -197,6 +202,7 @@ def detect_leg_movements_filtered(
     onsets, ends = find_threshold_events(
         values > rest + lm_rules.onset_above_rest_uv, values <= rest + lm_rules.offset_above_rest_uv, hold
     )
+    spans = np.column_stack([onsets * step, ends * step]).astype(np.float64)
     duration = (ends - onsets) * step
     keep = duration >= lm_rules.min_duration_s
     if not lm_rules.keep_long_movements:
@@ -210,7 +216,7 @@ def detect_leg_movements_filtered(
     log.info("%s leg: %d leg movements, resting level %.2f µV", side, onsets.size, resting_uv or float("nan"))
     return LegMovements(
         onsets * step, (ends - onsets) * step, np.full(onsets.size, side, dtype="<U9"),
-        peak.astype(np.float64), np.ones(onsets.size, dtype=np.int64), params, resting_uv,
+        peak.astype(np.float64), np.ones(onsets.size, dtype=np.int64), params, resting_uv, spans,
     )  # fmt: skip
 
 

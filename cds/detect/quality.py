@@ -32,6 +32,11 @@ class ChannelQuality:
     resolution_uv: float | None
     usable: bool
     caveats: tuple[Caveat, ...] = field(default=())
+    # Leg channels only (None otherwise): the longest above-threshold stretch (onset to offset, s) and the share of
+    # the usable time inside such stretches; lm_reliable is False when either shows the offset rule was never met.
+    longest_above_threshold_s: float | None = None
+    above_threshold_fraction: float | None = None
+    lm_reliable: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +49,13 @@ class ChannelQuality:
             "noisy_fraction": round(self.noisy_fraction, 3),
             "resolution_uv": None if self.resolution_uv is None else round(self.resolution_uv, 4),
             "usable": self.usable,
+            "longest_above_threshold_s": None
+            if self.longest_above_threshold_s is None
+            else round(self.longest_above_threshold_s, 1),
+            "above_threshold_fraction": None
+            if self.above_threshold_fraction is None
+            else round(self.above_threshold_fraction, 3),
+            "lm_reliable": self.lm_reliable,
         }
 
 
@@ -62,10 +74,14 @@ def assess_channel(
     label: str,
     physical_range_uv: tuple[float, float],
     resting_uv: float | None = None,
+    threshold_spans_s: NDArray[np.floating] | None = None,
 ) -> ChannelQuality:
     """Judge one channel: per-second flat (peak-to-peak < ``flat_range_uv``) and saturated (share of samples at the
     physical limits >= ``saturation_fraction``) blocks; 30-s blocks whose median envelope exceeds
-    ``max_resting_uv`` (only when ``envelope`` is given)."""
+    ``max_resting_uv`` (only when ``envelope`` is given). With ``threshold_spans_s`` ((n, 2) onset/end of every
+    above-threshold stretch of a leg channel), the leg-movement count is judged unreliable when one stretch lasts
+    longer than ``max_above_threshold_s`` or the stretches cover more than ``max_above_threshold_fraction`` of the
+    usable seconds: the EMG never stays near the resting level long enough for the offset rule."""
     q = standard.quality
     fs = filtered.sfreq_hz
     per = max(1, round(BLOCK_S * fs))
@@ -102,6 +118,18 @@ def assess_channel(
     caveats = _caveats(role, label, filtered, standard, flat.mean() if flat.size else 0.0,
                        saturated.mean() if saturated.size else 0.0, noisy_sec.mean() if flat.size else 0.0,
                        usable_fraction, resting_uv)  # fmt: skip
+    longest = share = reliable = None
+    if threshold_spans_s is not None:
+        longest, share = _above_threshold(np.asarray(threshold_spans_s, dtype=np.float64), ~bad)
+        reliable = bool(longest <= q.max_above_threshold_s and share <= q.max_above_threshold_fraction)
+        if not reliable:
+            lm = standard.leg_movement
+            caveats.append(Caveat("lm_offset_never_reached", f"{label}: the EMG does not stay within "
+                                  f"{lm.offset_above_rest_uv:g} µV of the resting level for {lm.offset_hold_s:g} s "
+                                  f"often enough to end a leg movement (longest above-threshold stretch {longest:.0f} "
+                                  f"s, {100 * share:.0f}% of the usable time above threshold; ECG or noisy resting "
+                                  "EMG?): leg movements cannot be delimited, the leg-movement count of this channel "
+                                  "is unreliable and the indices are not computed", role))  # fmt: skip
     if coarse:
         caveats.append(Caveat("coarse_resolution", f"{label}: amplitude resolution {step:.2f} µV per digital step "
                               f"is coarser than {q.max_resolution_uv:g} µV; the 8 µV rule cannot be applied and the "
@@ -110,8 +138,25 @@ def assess_channel(
         role, label, float(fs), usable_fraction, resting_uv,
         float(flat.mean()) if flat.size else 0.0, float(saturated.mean()) if saturated.size else 0.0,
         float(noisy_sec.mean()) if flat.size else 0.0, step,
-        usable_fraction >= q.min_usable_fraction and not coarse, tuple(caveats),
+        usable_fraction >= q.min_usable_fraction and not coarse, tuple(caveats), longest, share, reliable,
     )  # fmt: skip
+
+
+def _above_threshold(spans: NDArray[np.float64], usable_sec: NDArray[np.bool_]) -> tuple[float, float]:
+    """Longest span (s) and the share of the usable time inside spans, on a 0.1-s grid (0 when nothing is usable)."""
+    if spans.size == 0:
+        return 0.0, 0.0
+    spans = spans.reshape(-1, 2)
+    longest = float((spans[:, 1] - spans[:, 0]).max())
+    per = 10  # grid steps per second
+    usable = np.repeat(usable_sec, per)
+    n = usable.size
+    marks = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(marks, np.clip(np.round(spans[:, 0] * per).astype(np.int64), 0, n), 1)
+    np.add.at(marks, np.clip(np.round(spans[:, 1] * per).astype(np.int64), 0, n), -1)
+    inside = np.cumsum(marks[:-1]) > 0
+    n_usable = int(usable.sum())
+    return longest, (float((inside & usable).sum()) / n_usable if n_usable else 0.0)
 
 
 def _median_above(blocks: NDArray[np.floating], threshold: float) -> NDArray[np.bool_]:

@@ -140,3 +140,25 @@ def test_electrode_pops_are_not_leg_movements(synth_night):
     found = _detect(path, AASM)
     assert match_events(truth.events.pop_onset_s, found.onset_s, tolerance_s=0.5).true_positives == 0
     assert len(found) == len(truth.leg_movements("aasm"))
+
+
+def test_threshold_spans_feed_the_offset_check():
+    """Every above-threshold stretch is kept (also those the duration rules drop); the quality check reads them."""
+    from cds.detect.preprocess import filter_emg
+    from cds.detect.quality import assess_channel
+
+    fs, rng = 256, np.random.default_rng(8)
+    x = _noise(600, fs, rng)
+    x[int(100 * fs) : int(102 * fs)] += 40 * rng.standard_normal(2 * fs)  # a 2-s LM
+    x[int(200 * fs) : int(290 * fs)] += 40 * rng.standard_normal(90 * fs)  # 90 s of activity: never an LM
+    lm = detect_leg_movements(x, fs, side="left", standard=AASM)
+    assert lm.onset_s.round(0).tolist() == [100.0]
+    spans = lm.threshold_spans_s
+    assert spans.shape == (2, 2) and spans[1, 1] - spans[1, 0] == pytest.approx(90, abs=0.5)
+    q = assess_channel(x, filter_emg(x, fs, AASM.signal), None, AASM, role="left_leg", label="L",
+                       physical_range_uv=(-5000.0, 5000.0), threshold_spans_s=spans)  # fmt: skip
+    assert not q.lm_reliable and q.longest_above_threshold_s == pytest.approx(90, abs=0.5)
+    assert "lm_offset_never_reached" in {c.code for c in q.caveats}
+    ok = assess_channel(x, filter_emg(x, fs, AASM.signal), None, AASM, role="left_leg", label="L",
+                        physical_range_uv=(-5000.0, 5000.0), threshold_spans_s=spans[:1])  # fmt: skip
+    assert ok.lm_reliable and ok.above_threshold_fraction == pytest.approx(2 / 600, abs=0.002)
