@@ -36,7 +36,7 @@ LOCAL_LEVEL_S = 10.0  # ... taken over this span
 SHAPE_HALF_S = 0.08  # waveform compared with the beat template: R peak ± this
 SHAPE_MAX_LAG_S = 0.03  # candidates are aligned on the template within this lag
 MIN_SHAPE_CORR = 0.6  # candidates correlating less with their neighbours' median shape are not beats
-SHAPE_BEATS = 31  # neighbouring candidates whose median shape is the template of the shape test
+SHAPE_BEATS = 30  # neighbouring candidates (a block) whose median shape is the template of the shape test
 REGULAR_WINDOW_S = 60.0  # a beat is kept only where, in this window, ...
 MIN_REGULAR_FRACTION = 0.6  # ... at least this fraction of the time is spanned by beat-to-beat intervals in bounds
 FILL_MIN_SCALE = 0.5  # a beat hidden under a burst (one missing in a gap of about two intervals) is added where the
@@ -125,6 +125,20 @@ def _segments(x: NDArray, idx: NDArray[np.int64], before: int, after: int) -> ND
     return np.asarray(x, dtype=np.float32)[idx[:, None] + np.arange(-before, after)[None, :]]
 
 
+def _running_median_rows(rows: NDArray[np.float32], per_block: int) -> NDArray[np.float32]:
+    """For each row, the sample-wise median of its neighbouring rows: medians of consecutive blocks of about
+    ``per_block`` rows, linearly interpolated between block centres (a running median that costs one sort)."""
+    n_blocks = max(1, rows.shape[0] // per_block)
+    bounds = np.linspace(0, rows.shape[0], n_blocks + 1).astype(np.int64)
+    medians = np.stack([np.median(rows[a:b], axis=0) for a, b in itertools.pairwise(bounds)])
+    centres = (bounds[:-1] + bounds[1:] - 1) / 2.0
+    pos = np.interp(np.arange(rows.shape[0]), centres, np.arange(n_blocks))
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n_blocks - 1)
+    frac = (pos - lo)[:, None].astype(np.float32)
+    return (medians[lo] * (1 - frac) + medians[hi] * frac).astype(np.float32, copy=False)
+
+
 def _correlate(shapes: NDArray[np.float32], template: NDArray[np.float32]) -> NDArray[np.float32]:
     """Pearson correlation of each row of ``shapes`` with the same row of ``template``."""
     a = shapes - shapes.mean(axis=1, keepdims=True)
@@ -137,23 +151,24 @@ def _shape_consistent(
     channels: Sequence[NDArray], peaks: NDArray[np.int64], sfreq_hz: float
 ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """How well each candidate's waveform (all channels, R ± ``SHAPE_HALF_S``) correlates >= ``MIN_SHAPE_CORR``
-    with the median waveform of the ``SHAPE_BEATS`` neighbouring candidates, at the best lag within
+    with the median waveform of blocks of ``SHAPE_BEATS`` neighbouring candidates, at the best lag within
     ``SHAPE_MAX_LAG_S``; and the peaks moved by that lag (aligned on the template, for the subtraction).
     Returns that correlation and the aligned peaks."""
     half, lag = max(1, round(SHAPE_HALF_S * sfreq_hz)), round(SHAPE_MAX_LAG_S * sfreq_hz)
     wide = [_segments(c, peaks, half + lag, half + lag + 1) for c in channels]
     width = 2 * half + 1
-    size = (min(SHAPE_BEATS, peaks.size) | 1, 1)
 
     def at(shift: NDArray[np.int64] | int) -> NDArray[np.float32]:
+        if np.ndim(shift) == 0:  # one lag for all: a slice
+            return np.concatenate([w[:, lag + shift : lag + shift + width] for w in wide], axis=1)
         cols = (lag + np.asarray(shift)).reshape(-1, 1) + np.arange(width)[None, :]
         rows = np.arange(peaks.size)[:, None]
-        return np.concatenate([w[rows, np.broadcast_to(cols, (peaks.size, width))] for w in wide], axis=1)
+        return np.concatenate([w[rows, cols] for w in wide], axis=1)
 
     best = np.zeros(peaks.size, dtype=np.int64)
     for _ in range(2):  # template from the current alignment, then the best lag of each candidate against it
-        template = ndimage.median_filter(at(best), size=size, mode="nearest")
-        corr = np.stack([_correlate(at(np.full(peaks.size, k)), template) for k in range(-lag, lag + 1)])
+        template = _running_median_rows(at(best), SHAPE_BEATS)
+        corr = np.stack([_correlate(at(k), template) for k in range(-lag, lag + 1)])
         best = corr.argmax(axis=0) - lag
     return corr.max(axis=0), peaks + best
 
@@ -188,11 +203,9 @@ def _fill_single_gaps(channels: Sequence[NDArray], r_idx: NDArray[np.int64], sfr
         template = np.median(_segments(c, r_idx[(r_idx >= half) & (r_idx < c.size - half - 1)], half, half + 1), axis=0)
         fit += signal.oaconvolve(np.asarray(c[: fit.size], dtype=np.float32), template[::-1], mode="same")
         power += float((template * template).sum())
-    labels = np.zeros(fit.size, dtype=np.int32)
-    labels[lo] += np.arange(1, gap.size + 1, dtype=np.int32)
-    labels[hi] -= np.arange(1, gap.size + 1, dtype=np.int32)
-    labels = np.cumsum(labels, dtype=np.int32)  # gap number on its interior, 0 elsewhere
-    best = np.array(ndimage.maximum_position(fit, labels, np.arange(1, gap.size + 1)), dtype=np.int64).reshape(-1)
+    where = lo[:, None] + np.arange(int((hi - lo).max()))[None, :]  # (gaps, longest interior)
+    values = np.where(where < hi[:, None], fit[np.minimum(where, fit.size - 1)], -np.inf)
+    best = where[np.arange(gap.size), values.argmax(axis=1)]
     added = best[fit[best] >= FILL_MIN_SCALE * power]
     return np.sort(np.concatenate([r_idx, added]))
 
@@ -254,9 +267,9 @@ def remove_ecg(filtered: NDArray[np.floating], sfreq_hz: float, beats: EcgBeats)
 
     Implements the cancellation step of the Stanford PLM detector's adaptive ECG cancellation (Moore et al. 2014).
     The template is the sample-wise median of blocks of ``TEMPLATE_BEATS`` beats, linearly interpolated between
-    block centres (a running median template that follows slow changes in shape), so a leg movement over a
-    few beats barely changes it; the scale is clipped to ``SCALE_BOUNDS``. A new float32 array; ``filtered``
-    unchanged.
+    block centres (``_running_median_rows``: a running median template that follows slow changes in shape), so a
+    leg movement over a few beats barely changes it; the scale is clipped to ``SCALE_BOUNDS``. A new float32
+    array; ``filtered`` unchanged.
     """
     x = np.asarray(filtered, dtype=np.float32)
     out = x.copy()
@@ -266,15 +279,7 @@ def remove_ecg(filtered: NDArray[np.floating], sfreq_hz: float, beats: EcgBeats)
     if idx.size < 3:
         return out
     segs = _segments(x, idx, pre, post)
-    n_blocks = max(1, idx.size // TEMPLATE_BEATS)
-    bounds = np.linspace(0, idx.size, n_blocks + 1).astype(np.int64)
-    medians = np.stack([np.median(segs[a:b], axis=0) for a, b in itertools.pairwise(bounds)])
-    centres = (bounds[:-1] + bounds[1:] - 1) / 2.0
-    pos = np.interp(np.arange(idx.size), centres, np.arange(n_blocks))
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, n_blocks - 1)
-    frac = (pos - lo)[:, None].astype(np.float32)
-    templates = medians[lo] * (1 - frac) + medians[hi] * frac
+    templates = _running_median_rows(segs, TEMPLATE_BEATS)
     templates *= signal.windows.tukey(pre + post, TAPER_FRACTION).astype(np.float32)[None, :]
     core = slice(max(0, pre - round(SHAPE_HALF_S * sfreq_hz)), pre + round(SHAPE_HALF_S * sfreq_hz) + 1)
     power = (templates[:, core] * templates[:, core]).sum(axis=1)  # the scale is fitted on the QRS only, so a
