@@ -66,6 +66,7 @@ class LegMovementRules:
     offset_above_rest_uv: float
     offset_hold_s: float
     min_duration_s: float
+    duration_tolerance_s: float
     max_duration_s: float
     keep_long_movements: bool
     max_duration_bilateral_s: float

@@ -163,7 +163,8 @@ def detect_leg_movements(
     Implements AASM-SM-2.6 LM rules (WASM-2016 when ``standard`` says so): zero-phase band-pass (upper edge below
     Nyquist), mains notch when hum stands out, rectification, running-percentile envelope, a local resting level
     estimated twice (the second time with the first pass's movements excluded), then onset/offset thresholds.
-    Returns every event of >= ``min_duration_s``; events longer than ``max_duration_s`` are dropped under AASM and
+    Returns every event of >= ``min_duration_s`` (less ``duration_tolerance_s``: the envelope ends an LM about two
+    bins early); events longer than ``max_duration_s`` are dropped under AASM and
     kept (as non-candidates) under WASM. Raises SignalError for a non 1-D or too-short signal.
 
     .. warning:: the amplitude rules are applied to a running percentile (``envelope_percentile``) over
@@ -204,11 +205,12 @@ def detect_leg_movements_filtered(
     )
     spans = np.column_stack([onsets * step, ends * step]).astype(np.float64)
     duration = (ends - onsets) * step
-    keep = duration >= lm_rules.min_duration_s
+    keep = duration >= lm_rules.min_duration_s - lm_rules.duration_tolerance_s - 1e-9
     if not lm_rules.keep_long_movements:
         keep &= duration <= lm_rules.max_duration_s
     if lm_rules.morphology_check:
-        keep &= _morphology_ok(values - rest, onsets, ends, hold, lm_rules.offset_above_rest_uv)
+        tolerance = round(lm_rules.duration_tolerance_s / step)
+        keep &= _morphology_ok(values - rest, onsets, ends, hold, lm_rules.offset_above_rest_uv, tolerance)
     onsets, ends = onsets[keep], ends[keep]
     peak = np.array([float((values[a:b] - rest[a:b]).max()) for a, b in zip(onsets, ends, strict=True)])
     resting_uv = float(np.median(rest)) if rest.size else None
@@ -221,15 +223,22 @@ def detect_leg_movements_filtered(
 
 
 def _morphology_ok(
-    excess: NDArray[np.float32], onsets: NDArray[np.int64], ends: NDArray[np.int64], hold: int, level_uv: float
+    excess: NDArray[np.float32],
+    onsets: NDArray[np.int64],
+    ends: NDArray[np.int64],
+    hold: int,
+    level_uv: float,
+    tolerance: int = 0,
 ) -> NDArray[np.bool_]:
-    """WASM 2016 computer-scoring morphology rule: some >= 0.5 s stretch with median EMG >= 2 µV above rest."""
+    """WASM 2016 computer-scoring morphology rule: some >= 0.5 s stretch with median EMG >= 2 µV above rest. An
+    event measured up to ``tolerance`` bins shorter than ``hold`` (the duration tolerance) is judged as a whole."""
     ok = np.zeros(onsets.size, dtype=bool)
     for i, (a, b) in enumerate(zip(onsets, ends, strict=True)):
         seg = excess[a:b]
-        if seg.size < hold:
+        if seg.size < max(1, hold - tolerance):
             continue
-        windows = np.lib.stride_tricks.sliding_window_view(seg, hold)[:: max(1, hold // 5)]
+        width = min(hold, seg.size)
+        windows = np.lib.stride_tricks.sliding_window_view(seg, width)[:: max(1, width // 5)]
         ok[i] = bool((np.median(windows, axis=1) >= level_uv).any())
     return ok
 
@@ -277,6 +286,7 @@ def describe_detection(filtered: FilteredEmg, standard: ScoringStandard, step_s:
         "offset_above_rest_uv": lm.offset_above_rest_uv,
         "offset_hold_s": lm.offset_hold_s,
         "min_duration_s": lm.min_duration_s,
+        "duration_tolerance_s": lm.duration_tolerance_s,
         "max_duration_s": lm.max_duration_s,
         "max_duration_bilateral_s": lm.max_duration_bilateral_s,
         "morphology_check": lm.morphology_check,
