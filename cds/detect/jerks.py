@@ -65,18 +65,20 @@ def _isolated(onsets: NDArray[np.float64], ignore: NDArray[np.bool_] | None = No
     return (onsets - ext[k - 1] > ISOLATION_S) & (after - onsets > ISOLATION_S)
 
 
-def _beat_locked(chin_b: Bursts, r_peak_s: NDArray[np.floating] | None) -> NDArray[np.bool_]:
-    """Generalized bursts that are ECG beats: starting within ``BEAT_LOCK_S`` of an R peak, unless their chin peak
-    stands ``BEAT_OVER_ECG_RATIO`` above the other beat-locked bursts or there are fewer than ``MIN_BEAT_LOCKED``
-    of them (the ECG was removed and a burst fell on a beat by chance)."""
+def _beat_locked(chin_b: Bursts, r_peak_s: NDArray[np.floating] | None) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Generalized bursts starting within ``BEAT_LOCK_S`` of an R peak (ignored as neighbours in the isolation
+    test), and those of them taken for ECG beats: all but the ones whose chin peak stands ``BEAT_OVER_ECG_RATIO``
+    above the other beat-locked bursts, none when there are fewer than ``MIN_BEAT_LOCKED`` (the ECG was removed
+    and a burst fell on a beat by chance)."""
+    none = np.zeros(chin_b.onset_s.size, dtype=bool)
     if r_peak_s is None or len(r_peak_s) == 0 or chin_b.onset_s.size == 0:
-        return np.zeros(chin_b.onset_s.size, dtype=bool)
+        return none, none
     ext = np.concatenate(([-np.inf], np.sort(np.asarray(r_peak_s, dtype=np.float64)), [np.inf]))
     k = np.searchsorted(ext, chin_b.onset_s)
     locked = np.minimum(ext[k] - chin_b.onset_s, chin_b.onset_s - ext[k - 1]) <= BEAT_LOCK_S
-    if locked.sum() < MIN_BEAT_LOCKED:  # no train of beat bursts (the ECG was removed): these fell on a beat by chance
-        return np.zeros(chin_b.onset_s.size, dtype=bool)
-    return locked & (chin_b.peak_uv < BEAT_OVER_ECG_RATIO * np.median(chin_b.peak_uv[locked]))
+    if locked.sum() < MIN_BEAT_LOCKED:
+        return locked, none
+    return locked, locked & (chin_b.peak_uv < BEAT_OVER_ECG_RATIO * np.median(chin_b.peak_uv[locked]))
 
 
 def _generalized(chin_b: Bursts, leg_bursts: list[Bursts], max_lag_s: float) -> NDArray[np.bool_]:
@@ -104,8 +106,8 @@ def detect_sleep_onset_jerks(
     generalized burst within ``ISOLATION_S``, within ``transition_window_s`` of a W->N1 transition and outside
     detected leg movements (``leg_movement_spans`` (n, 2): onset_s, end_s).
 
-    With ECG R peaks (``ecg_r_peak_s``, s on the channels' time axis), beat-locked generalized bursts are neither
-    counted as neighbours in the isolation test nor taken as jerks (``_beat_locked``).
+    With ECG R peaks (``ecg_r_peak_s``, s on the channels' time axis), beat-locked generalized bursts are not
+    counted as neighbours in the isolation test, and a train of them is not taken for jerks (``_beat_locked``).
     """
     rules = standard.sleep_onset_jerk
 
@@ -116,8 +118,8 @@ def detect_sleep_onset_jerks(
     chin_b = bursts(chin, rules.min_duration_s, rules.max_duration_s)
     leg_b = [bursts(leg, 0.0, LEG_MAX_DURATION_S) for leg in legs]
     chin_b = chin_b.select(_generalized(chin_b, leg_b, rules.max_lag_s))
-    locked = _beat_locked(chin_b, ecg_r_peak_s)
-    chin_b = chin_b.select(_isolated(chin_b.onset_s, locked) & ~locked)
+    locked, beats = _beat_locked(chin_b, ecg_r_peak_s)
+    chin_b = chin_b.select(_isolated(chin_b.onset_s, locked) & ~beats)
     transitions = np.asarray(transitions_s, dtype=np.float64)
     keep = np.zeros(chin_b.onset_s.size, dtype=bool)
     if transitions.size:
