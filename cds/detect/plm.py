@@ -118,7 +118,10 @@ def find_candidates(lms: LegMovements, standard: ScoringStandard) -> NDArray[np.
     ``max_duration_bilateral_s``. Under AASM every scored LM already meets its duration rule."""
     rule = standard.leg_movement
     limit = np.where(lms.side == "bilateral", rule.max_duration_bilateral_s, rule.max_duration_s)
-    return (lms.duration_s >= rule.min_duration_s) & (lms.duration_s <= limit + 1e-9)
+    # the same measurement tolerance the detector applies to the 0.5-s minimum (envelope bins), so an LM the
+    # detector kept is not demoted to a non-candidate for being a bin short
+    shortest = rule.min_duration_s - rule.duration_tolerance_s
+    return (lms.duration_s >= shortest - 1e-9) & (lms.duration_s <= limit + 1e-9)
 
 
 def _overlaps(a_start: NDArray, a_end: NDArray, b_start: NDArray, b_end: NDArray, gap_s: float) -> NDArray[np.bool_]:
