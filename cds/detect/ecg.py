@@ -1,9 +1,13 @@
 """ECG artefact in the leg and chin EMG: find the R peaks, subtract a running beat template.
 
-Follows the adaptive ECG cancellation of the Stanford PLM detector (Moore et al. 2014, SLEEP 37(9):1383-1401): the
-heart beat reaches every EMG electrode at the same moment, so R peaks are found on the combined band-passed
-channels, accepted only as a regular train of beats with a consistent shape, and each beat is removed per channel
-by subtracting a median template of its neighbouring beats scaled by least squares. Pure, vectorised numpy/scipy.
+Follows the adaptive ECG cancellation of the Stanford PLM detector (Moore H et al., "Design and validation of a
+periodic leg movement detector", PLoS One 2014;9(12):e114565, doi:10.1371/journal.pone.0114565): the heart beat
+reaches every EMG electrode at the same moment, so R peaks are found on the combined band-passed channels, accepted
+only as a regular train of beats with a consistent shape, and each beat is removed per channel by subtracting a
+median template of its neighbouring beats scaled by least squares. Pure, vectorised numpy/scipy.
+
+.. warning:: validated on synthetic nights only (cds.synth ECG knobs); a wide QRS (0.15 s) leaves a residual that
+   can still merge with a sleep-onset jerk falling on a beat.
 """
 
 from __future__ import annotations
