@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from cds.caveats import Caveat
+from cds.detect.ecg import EcgBeats, cancel_ecg, clean_channel, describe_ecg_parameters
 from cds.detect.fragmentary import detect_fragmentary_potentials
 from cds.detect.jerks import SleepOnsetJerks, detect_sleep_onset_jerks, find_wake_to_n1_transitions
 from cds.detect.legmovements import LegMovements, describe_detection, detect_leg_movements_filtered
@@ -117,12 +118,17 @@ def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | Non
     present = [r for r in LEGS if r in rec.signals]
     if not present:
         raise SignalError("no leg EMG channel found", path=rec.path, hint="name it with --channel left_leg=LABEL")
-    for i, role in enumerate(present):
+    filtered_by_role = {}
+    for role in present:
         sig = rec.signals[role]
         try:
-            f = filter_emg(sig.data_uv, sig.sfreq_hz, std.signal)
+            filtered_by_role[role] = filter_emg(sig.data_uv, sig.sfreq_hz, std.signal)
         except SignalError as exc:
             raise SignalError(exc.problem, path=rec.path, location=sig.label) from exc
+    filtered_by_role, beats, ecg_caveats = cancel_ecg(filtered_by_role)
+    caveats += ecg_caveats
+    for i, role in enumerate(present):
+        sig, f = rec.signals[role], filtered_by_role[role]
         env = compute_envelope(f, std.signal)
         side = "left" if role is ChannelRole.LEFT_LEG else "right"
         lms = detect_leg_movements_filtered(f, side=side, standard=std, envelope=env)
@@ -149,7 +155,7 @@ def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | Non
             + "; ".join(c.text for c in caveats if c.code in ("channel_unusable", "coarse_resolution")),
             path=rec.path,
         )
-    return found, filtered, quality, caveats
+    return found, filtered, quality, caveats, beats
 
 
 def analyze_recording(
@@ -168,7 +174,7 @@ def analyze_recording(
     caveats = [*rec.caveats, *caveats]
     events = _load_events(rec, events_path)
     caveats += list(events.caveats)
-    found, filtered, quality, leg_caveats = _score_legs(rec, std, progress)
+    found, filtered, quality, leg_caveats, beats = _score_legs(rec, std, progress)
     caveats += leg_caveats
     if len(found) == 2:
         lms = find_bilateral_movements(found["left"], found["right"], std)
@@ -199,8 +205,8 @@ def analyze_recording(
     )
     unreliable = [f"{side}_leg" for side in sorted(found) if quality[f"{side}_leg"].lm_reliable is False]
     chin = _chin(rec, std, quality, caveats)
-    jerks, jerk_section = _jerks(chin, std, hyp, filtered, lms)
-    efm_section = _efm(std, hyp, filtered, lms, jerks)
+    jerks, jerk_section = _jerks(chin, std, hyp, filtered, lms, beats)
+    efm_section = _efm(std, hyp, filtered, lms, jerks, beats)
     if progress:
         progress("statistics", 1.0)
     data = {
@@ -211,7 +217,8 @@ def analyze_recording(
                      "sfreq_hz": {r.value: s.sfreq_hz for r, s in rec.signals.items()}},
         "parameters": {"standard": std.id, "standard_title": std.title, "references": list(std.references),
                        **describe_detection(next(iter(filtered.values())), std, std.signal.envelope_bin_s),
-                       **_parameters_used(found), **describe_grammar(std)},
+                       **_parameters_used(found), **describe_grammar(std), **describe_ecg_parameters()},
+        "ecg": beats.to_dict(),
         "hypnogram": _hypnogram_section(hyp),
         "sleep": _sleep_section(sleep),
         "leg_movements": {**_with_event_reasons(_unreliable_indices(stats.to_dict(), unreliable), respiratory,
@@ -319,7 +326,9 @@ def _chin(rec: Recording, std: ScoringStandard, quality: dict, caveats: list) ->
     return sig if q.usable else None
 
 
-def _jerks(chin: Signal | None, std, hyp, filtered, lms) -> tuple[SleepOnsetJerks | None, dict[str, Any]]:
+def _jerks(
+    chin: Signal | None, std, hyp, filtered, lms, beats: EcgBeats
+) -> tuple[SleepOnsetJerks | None, dict[str, Any]]:
     """Jerks near each W->N1 transition; the chin is filtered only in windows around the transitions."""
     reason = None
     if hyp is None:
@@ -338,9 +347,13 @@ def _jerks(chin: Signal | None, std, hyp, filtered, lms) -> tuple[SleepOnsetJerk
         if b - a < 4 * chin.sfreq_hz:
             continue
         chin_part = filter_emg(chin.data_uv[a:b], chin.sfreq_hz, std.signal, notch_hz=notches)
-        t0 = a / chin.sfreq_hz
-        legs = [slice_filtered(f, t0, t0 + (b - a) / chin.sfreq_hz) for f in filtered.values()]
-        found = detect_sleep_onset_jerks(chin_part, legs, transitions - t0, std, leg_movement_spans=spans - t0)
+        t0, t1 = a / chin.sfreq_hz, b / chin.sfreq_hz
+        window_beats = beats.shifted(t0, t1)
+        chin_part = clean_channel(chin_part, window_beats)
+        legs = [slice_filtered(f, t0, t1) for f in filtered.values()]
+        found = detect_sleep_onset_jerks(
+            chin_part, legs, transitions - t0, std, leg_movement_spans=spans - t0, ecg_r_peak_s=window_beats.r_peak_s
+        )
         onsets.append(found.onset_s + t0)
         durations.append(found.duration_s)
     jerks = SleepOnsetJerks(np.concatenate([np.zeros(0), *onsets]), np.concatenate([np.zeros(0), *durations]))
@@ -357,7 +370,7 @@ def _merge_windows(starts: np.ndarray, ends: np.ndarray) -> list[tuple[float, fl
     return [(a, b) for a, b in merged]
 
 
-def _efm(std, hyp, filtered, lms, jerks) -> dict[str, Any]:
+def _efm(std, hyp, filtered, lms, jerks, beats: EcgBeats) -> dict[str, Any]:
     if hyp is None:
         keys = ("excessive", "minutes_meeting_rule", "potentials_per_min_nrem")
         return {**dict.fromkeys(keys), "unavailable": dict.fromkeys(keys, "no hypnogram: NREM minutes unknown")}
@@ -365,7 +378,8 @@ def _efm(std, hyp, filtered, lms, jerks) -> dict[str, Any]:
     if jerks is not None:
         spans.append(np.column_stack([jerks.onset_s, jerks.onset_s + jerks.duration_s]))
     exclude = np.concatenate(spans)
-    onsets = np.sort(np.concatenate([detect_fragmentary_potentials(f, std, exclude_spans=exclude)
+    onsets = np.sort(np.concatenate([detect_fragmentary_potentials(f, std, exclude_spans=exclude,
+                                                                   ecg_r_peak_s=beats.r_peak_s)
                                      for f in filtered.values()]))  # fmt: skip
     rules = std.fragmentary_myoclonus
     efm = compute_efm(onsets, hyp, std).to_dict()

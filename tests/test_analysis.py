@@ -129,11 +129,20 @@ def test_one_flat_leg_is_a_caveat_and_two_flat_legs_an_error(tmp_path):
         analyze_recording(both)
 
 
-def test_offset_never_reached_is_a_caveat_and_null_indices_not_a_silent_zero(tmp_path):
-    """Strong fast ECG keeps the envelope above rest + 2 µV: no LM ever ends (the Luna failure)."""
+def _strong_fast_ecg_night(tmp_path):
     path = tmp_path / "ecg.edf"
     config = SynthConfig.preset("periodic").replace(hours=0.5, ecg_uv=200.0, ecg_shape="pqrst", ecg_bpm=(100.0, 120.0))
-    write_synthetic_psg(path, config, seed=0)
+    return path, write_synthetic_psg(path, config, seed=0)
+
+
+def test_offset_never_reached_is_a_caveat_and_null_indices_not_a_silent_zero(tmp_path, monkeypatch):
+    """Strong fast ECG left in the signal keeps the envelope above rest + 2 µV: no LM ever ends (the Luna
+    failure). ECG cancellation is switched off here so the guard itself is what is tested."""
+    import cds.analysis
+    from cds.detect.ecg import EcgBeats
+
+    monkeypatch.setattr(cds.analysis, "cancel_ecg", lambda f: (dict(f), EcgBeats(np.zeros(0)), []))
+    path, _ = _strong_fast_ecg_night(tmp_path)
     data = analyze_recording(path).to_dict()
     flagged = {c["channel"] for c in data["caveats"] if c["code"] == "lm_offset_never_reached"}
     assert flagged and flagged <= {"left_leg", "right_leg"}
@@ -145,6 +154,17 @@ def test_offset_never_reached_is_a_caveat_and_null_indices_not_a_silent_zero(tmp
         quality = data["quality"]["channels"][channel]
         assert quality["lm_reliable"] is False
         assert quality["longest_above_threshold_s"] > 60 or quality["above_threshold_fraction"] > 0.2
+
+
+def test_strong_fast_ecg_is_cancelled_and_the_night_scored(tmp_path):
+    """Regression (issue 2, ECG contamination): 200 µV ECG at 100-120 bpm in legs and chin is found, removed and
+    stated; the planted leg movements are then scored (before: 0 LMs or a null index)."""
+    path, truth = _strong_fast_ecg_night(tmp_path)
+    data = analyze_recording(path).to_dict()
+    assert "ecg_artefact_removed" in {c["code"] for c in data["caveats"]}
+    assert data["leg_movements"]["unreliable_channels"] == []
+    expected = truth.plms_index["aasm"]
+    assert abs(data["leg_movements"]["plms_index"] - expected) <= max(2.0, 0.1 * expected)
 
 
 def test_ordinary_night_is_lm_reliable(night):
