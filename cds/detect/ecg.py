@@ -13,7 +13,6 @@ median template of its neighbouring beats scaled by least squares. Pure, vectori
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -138,7 +137,11 @@ def _running_median_rows(rows: NDArray[np.float32], per_block: int) -> NDArray[n
     ``per_block`` rows, linearly interpolated between block centres (a running median that costs one sort)."""
     n_blocks = max(1, rows.shape[0] // per_block)
     bounds = np.linspace(0, rows.shape[0], n_blocks + 1).astype(np.int64)
-    medians = np.stack([np.median(rows[a:b], axis=0) for a, b in itertools.pairwise(bounds)])
+    sizes = np.diff(bounds)
+    medians = np.empty((n_blocks, *rows.shape[1:]), dtype=np.result_type(rows.dtype, np.float32))
+    for size in np.unique(sizes):  # blocks differ in size by at most one row: one batched median per size
+        which = np.flatnonzero(sizes == size)
+        medians[which] = np.median(rows[bounds[which, None] + np.arange(size)[None, :]], axis=1)
     centres = (bounds[:-1] + bounds[1:] - 1) / 2.0
     pos = np.interp(np.arange(rows.shape[0]), centres, np.arange(n_blocks))
     lo = np.floor(pos).astype(np.int64)
@@ -147,11 +150,17 @@ def _running_median_rows(rows: NDArray[np.float32], per_block: int) -> NDArray[n
     return (medians[lo] * (1 - frac) + medians[hi] * frac).astype(np.float32, copy=False)
 
 
-def _correlate(shapes: NDArray[np.float32], template: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Pearson correlation of each row of ``shapes`` with the same row of ``template``."""
-    a = shapes - shapes.mean(axis=1, keepdims=True)
+def _centred(template: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Each row of ``template`` minus its mean, and its sum of squares (for ``_correlate``, computed once)."""
     b = template - template.mean(axis=1, keepdims=True)
-    denom = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    return b, (b * b).sum(axis=1)
+
+
+def _correlate(shapes: NDArray[np.float32], centred: tuple[NDArray[np.float32], NDArray[np.float32]]) -> NDArray:
+    """Pearson correlation of each row of ``shapes`` with the same row of a template given as ``_centred``."""
+    b, bb = centred
+    a = shapes - shapes.mean(axis=1, keepdims=True)
+    denom = np.sqrt((a * a).sum(axis=1) * bb)
     return np.divide((a * b).sum(axis=1), denom, out=np.zeros(len(shapes), dtype=np.float32), where=denom > 0)
 
 
@@ -175,7 +184,7 @@ def _shape_consistent(
 
     best = np.zeros(peaks.size, dtype=np.int64)
     for _ in range(2):  # template from the current alignment, then the best lag of each candidate against it
-        template = _running_median_rows(at(best), SHAPE_BEATS)
+        template = _centred(_running_median_rows(at(best), SHAPE_BEATS))
         corr = np.stack([_correlate(at(k), template) for k in range(-lag, lag + 1)])
         best = corr.argmax(axis=0) - lag
     return corr.max(axis=0), peaks + best
