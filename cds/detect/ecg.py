@@ -122,7 +122,7 @@ def _local_level(energy: NDArray[np.float32], sfreq_hz: float) -> NDArray[np.flo
     """Running median of the energy over ``LOCAL_LEVEL_S``, from medians of 1-s blocks."""
     block = max(1, round(sfreq_hz))
     n_blocks = max(1, energy.size // block)
-    med = np.median(energy[: n_blocks * block].reshape(n_blocks, -1), axis=1)
+    med = _median_axis1(energy[: n_blocks * block].reshape(n_blocks, -1))
     med = ndimage.median_filter(med, size=max(1, round(LOCAL_LEVEL_S)) | 1, mode="nearest")
     return np.repeat(med, block)[: energy.size] if energy.size >= block else np.full(energy.size, med[0])
 
@@ -130,6 +130,17 @@ def _local_level(energy: NDArray[np.float32], sfreq_hz: float) -> NDArray[np.flo
 def _segments(x: NDArray, idx: NDArray[np.int64], before: int, after: int) -> NDArray[np.float32]:
     """(beats, before + after) samples of ``x`` around each index (indices must leave room at both ends)."""
     return np.asarray(x, dtype=np.float32)[idx[:, None] + np.arange(-before, after)[None, :]]
+
+
+def _median_axis1(x: NDArray[np.floating]) -> NDArray[np.floating]:
+    """``np.median(x, axis=1)`` (same values) from a single-pivot partition: for an even count the lower middle
+    value is the largest of the lower half."""
+    mid = x.shape[1] // 2
+    part = np.partition(x, mid, axis=1)
+    upper = part[:, mid]
+    if x.shape[1] % 2:
+        return upper
+    return (part[:, :mid].max(axis=1) + upper) / 2
 
 
 def _running_median_rows(rows: NDArray[np.float32], per_block: int) -> NDArray[np.float32]:
@@ -141,7 +152,7 @@ def _running_median_rows(rows: NDArray[np.float32], per_block: int) -> NDArray[n
     medians = np.empty((n_blocks, *rows.shape[1:]), dtype=np.result_type(rows.dtype, np.float32))
     for size in np.unique(sizes):  # blocks differ in size by at most one row: one batched median per size
         which = np.flatnonzero(sizes == size)
-        medians[which] = np.median(rows[bounds[which, None] + np.arange(size)[None, :]], axis=1)
+        medians[which] = _median_axis1(rows[bounds[which, None] + np.arange(size)[None, :]])
     centres = (bounds[:-1] + bounds[1:] - 1) / 2.0
     pos = np.interp(np.arange(rows.shape[0]), centres, np.arange(n_blocks))
     lo = np.floor(pos).astype(np.int64)
@@ -217,7 +228,8 @@ def _fill_single_gaps(channels: Sequence[NDArray], r_idx: NDArray[np.int64], sfr
     half = max(1, round(SHAPE_HALF_S * sfreq_hz))
     fit, power = np.zeros(min(c.size for c in channels), dtype=np.float32), 0.0
     for c in channels:
-        template = np.median(_segments(c, r_idx[(r_idx >= half) & (r_idx < c.size - half - 1)], half, half + 1), axis=0)
+        segs = _segments(c, r_idx[(r_idx >= half) & (r_idx < c.size - half - 1)], half, half + 1)
+        template = _median_axis1(segs[None])[0]
         fit += signal.oaconvolve(np.asarray(c[: fit.size], dtype=np.float32), template[::-1], mode="same")
         power += float((template * template).sum())
     where = lo[:, None] + np.arange(int((hi - lo).max()))[None, :]  # (gaps, longest interior)
