@@ -274,7 +274,10 @@ def find_ecg_beats(channels_filtered: Sequence[NDArray[np.floating]], sfreq_hz: 
     n = min(c.size for c in chans)
     energy = _qrs_energy(chans, sfreq_hz)
     level = _local_level(energy, sfreq_hz)
-    peaks, _ = signal.find_peaks(energy, distance=max(1, round(CANDIDATE_SEPARATION_S * sfreq_hz)))
+    # peaks below the lowest acceptance level are dropped before the separation rule (find_peaks applies height
+    # first): they can only be removed there, never remove a higher peak, and sorting them dominated the cost
+    lowest = np.float32(PEAK_ABOVE_LOCAL) * level.min()
+    peaks, _ = signal.find_peaks(energy, height=lowest, distance=max(1, round(CANDIDATE_SEPARATION_S * sfreq_hz)))
     half = max(1, round(max(SHAPE_HALF_S + SHAPE_MAX_LAG_S, TEMPLATE_POST_S) * sfreq_hz))
     peaks = peaks[(energy[peaks] > PEAK_ABOVE_LOCAL * level[peaks]) & (peaks >= half) & (peaks < n - half - 1)]
     n_candidates = int(peaks.size)
