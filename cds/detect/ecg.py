@@ -226,16 +226,21 @@ def _fill_single_gaps(channels: Sequence[NDArray], r_idx: NDArray[np.int64], sfr
     if gap.size == 0:
         return r_idx
     half = max(1, round(SHAPE_HALF_S * sfreq_hz))
-    fit, power = np.zeros(min(c.size for c in channels), dtype=np.float32), 0.0
-    for c in channels:
-        segs = _segments(c, r_idx[(r_idx >= half) & (r_idx < c.size - half - 1)], half, half + 1)
-        template = _median_axis1(segs[None])[0]
-        fit += signal.oaconvolve(np.asarray(c[: fit.size], dtype=np.float32), template[::-1], mode="same")
-        power += float((template * template).sum())
+    n = min(c.size for c in channels)
     where = lo[:, None] + np.arange(int((hi - lo).max()))[None, :]  # (gaps, longest interior)
-    values = np.where(where < hi[:, None], fit[np.minimum(where, fit.size - 1)], -np.inf)
-    best = where[np.arange(gap.size), values.argmax(axis=1)]
-    added = best[fit[best] >= FILL_MIN_SCALE * power]
+    at = np.minimum(where, n - half - 1)  # the template's fit (a correlation) is needed at these positions only
+    fit, power = np.zeros(where.shape, dtype=np.float32), 0.0
+    for c in channels:
+        x = np.asarray(c, dtype=np.float32)
+        segs = _segments(x, r_idx[(r_idx >= half) & (r_idx < c.size - half - 1)], half, half + 1)
+        template = _median_axis1(segs[None])[0]
+        for k in range(template.size):
+            fit += x[at + (k - half)] * template[k]
+        power += float((template * template).sum())
+    values = np.where(where < hi[:, None], fit, -np.inf)
+    pick = values.argmax(axis=1)
+    best = where[np.arange(gap.size), pick]
+    added = best[fit[np.arange(gap.size), pick] >= FILL_MIN_SCALE * power]
     return np.sort(np.concatenate([r_idx, added]))
 
 
