@@ -162,17 +162,21 @@ def _running_median_rows(rows: NDArray[np.float32], per_block: int) -> NDArray[n
 
 
 def _centred(template: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """Each row of ``template`` minus its mean, and its sum of squares (for ``_correlate``, computed once)."""
-    b = template - template.mean(axis=1, keepdims=True)
-    return b, (b * b).sum(axis=1)
+    """Each (channels, samples) row of ``template`` minus its mean, and its sum of squares (for ``_correlate``,
+    computed once)."""
+    axes = (1, 2)
+    b = template - template.mean(axis=axes, keepdims=True)
+    return b, np.einsum("icj,icj->i", b, b)
 
 
 def _correlate(shapes: NDArray[np.float32], centred: tuple[NDArray[np.float32], NDArray[np.float32]]) -> NDArray:
-    """Pearson correlation of each row of ``shapes`` with the same row of a template given as ``_centred``."""
+    """Pearson correlation of each (channels, samples) row of ``shapes`` with the same row of a template given as
+    ``_centred``."""
     b, bb = centred
-    a = shapes - shapes.mean(axis=1, keepdims=True)
-    denom = np.sqrt((a * a).sum(axis=1) * bb)
-    return np.divide((a * b).sum(axis=1), denom, out=np.zeros(len(shapes), dtype=np.float32), where=denom > 0)
+    a = shapes - shapes.mean(axis=(1, 2), keepdims=True)
+    denom = np.sqrt(np.einsum("icj,icj->i", a, a) * bb)
+    num = np.einsum("icj,icj->i", a, b)
+    return np.divide(num, denom, out=np.zeros(len(shapes), dtype=np.float32), where=denom > 0)
 
 
 def _shape_consistent(
@@ -183,20 +187,18 @@ def _shape_consistent(
     ``SHAPE_MAX_LAG_S``; and the peaks moved by that lag (aligned on the template, for the subtraction).
     Returns that correlation and the aligned peaks."""
     half, lag = max(1, round(SHAPE_HALF_S * sfreq_hz)), round(SHAPE_MAX_LAG_S * sfreq_hz)
-    wide = [_segments(c, peaks, half + lag, half + lag + 1) for c in channels]
+    wide = np.stack([_segments(c, peaks, half + lag, half + lag + 1) for c in channels], axis=1)  # (beats, ch, .)
     width = 2 * half + 1
+    rows = np.arange(peaks.size)[:, None]
 
-    def at(shift: NDArray[np.int64] | int) -> NDArray[np.float32]:
-        if np.ndim(shift) == 0:  # one lag for all: a slice
-            return np.concatenate([w[:, lag + shift : lag + shift + width] for w in wide], axis=1)
-        cols = (lag + np.asarray(shift)).reshape(-1, 1) + np.arange(width)[None, :]
-        rows = np.arange(peaks.size)[:, None]
-        return np.concatenate([w[rows, cols] for w in wide], axis=1)
+    def at(shift: NDArray[np.int64]) -> NDArray[np.float32]:  # (beats, channels x width), channel after channel
+        cols = (lag + shift).reshape(-1, 1) + np.arange(width)[None, :]
+        return np.concatenate([wide[:, i][rows, cols] for i in range(wide.shape[1])], axis=1)
 
     best = np.zeros(peaks.size, dtype=np.int64)
     for _ in range(2):  # template from the current alignment, then the best lag of each candidate against it
-        template = _centred(_running_median_rows(at(best), SHAPE_BEATS))
-        corr = np.stack([_correlate(at(k), template) for k in range(-lag, lag + 1)])
+        template = _centred(_running_median_rows(at(best), SHAPE_BEATS).reshape(wide.shape[0], wide.shape[1], width))
+        corr = np.stack([_correlate(wide[:, :, lag + k : lag + k + width], template) for k in range(-lag, lag + 1)])
         best = corr.argmax(axis=0) - lag
     return corr.max(axis=0), peaks + best
 
