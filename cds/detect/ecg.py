@@ -169,14 +169,26 @@ def _centred(template: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArra
     return b, np.einsum("icj,icj->i", b, b)
 
 
-def _correlate(shapes: NDArray[np.float32], centred: tuple[NDArray[np.float32], NDArray[np.float32]]) -> NDArray:
-    """Pearson correlation of each (channels, samples) row of ``shapes`` with the same row of a template given as
-    ``_centred``."""
+def _correlate_lags(wide: NDArray[np.float32], width: int, centred: tuple[NDArray, NDArray]) -> NDArray[np.float32]:
+    """(lags, beats) Pearson correlation of each beat's (channels, ``width``) window of ``wide`` at every lag (start
+    0 to the last that fits) with its row of a template given as ``_centred``. The windows' sums and sums of
+    squares come from running sums (float64), so each lag costs one product with the template."""
     b, bb = centred
-    a = shapes - shapes.mean(axis=(1, 2), keepdims=True)
-    denom = np.sqrt(np.einsum("icj,icj->i", a, a) * bb)
-    num = np.einsum("icj,icj->i", a, b)
-    return np.divide(num, denom, out=np.zeros(len(shapes), dtype=np.float32), where=denom > 0)
+    n_lags, size = wide.shape[2] - width + 1, width * wide.shape[1]
+    wide64 = wide.astype(np.float64)
+    run = np.zeros((wide.shape[0], wide.shape[2] + 1))
+    run2 = np.zeros_like(run)
+    np.cumsum(wide64.sum(axis=1), axis=1, out=run[:, 1:])
+    np.cumsum(np.square(wide64).sum(axis=1), axis=1, out=run2[:, 1:])
+    total = run[:, width : width + n_lags] - run[:, :n_lags]  # (beats, lags)
+    centred_power = run2[:, width : width + n_lags] - run2[:, :n_lags] - total * total / size
+    b_sum = b.sum(axis=(1, 2), dtype=np.float64)
+    num = np.stack([np.einsum("icj,icj->i", wide[:, :, k : k + width], b) for k in range(n_lags)], axis=1)
+    num = num - total / size * b_sum[:, None]  # the window's mean times the template's (about zero) sum
+    denom = np.sqrt(np.maximum(centred_power, 0.0) * bb[:, None])
+    out = np.zeros(num.shape)
+    np.divide(num, denom, out=out, where=denom > 0)
+    return out.T.astype(np.float32)
 
 
 def _shape_consistent(
@@ -198,7 +210,7 @@ def _shape_consistent(
     best = np.zeros(peaks.size, dtype=np.int64)
     for _ in range(2):  # template from the current alignment, then the best lag of each candidate against it
         template = _centred(_running_median_rows(at(best), SHAPE_BEATS).reshape(wide.shape[0], wide.shape[1], width))
-        corr = np.stack([_correlate(wide[:, :, lag + k : lag + k + width], template) for k in range(-lag, lag + 1)])
+        corr = _correlate_lags(wide, width, template)
         best = corr.argmax(axis=0) - lag
     return corr.max(axis=0), peaks + best
 
