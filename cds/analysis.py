@@ -67,6 +67,7 @@ class AnalysisReport:
     jerks: SleepOnsetJerks | None = field(repr=False)
     duration_s: float = 0.0
     start: Any = None
+    hypnogram: Hypnogram | None = field(default=None, repr=False)  # the stages scored against (for the figure)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(self.to_json())
@@ -233,7 +234,7 @@ def analyze_recording(
         "quality": {"channels": {k: v.to_dict() for k, v in sorted(quality.items())}},
         "caveats": [c.to_dict() for c in sorted(set(caveats))],
     }  # fmt: skip
-    return AnalysisReport(data, lms, series, jerks, rec.duration_s, rec.start)
+    return AnalysisReport(data, lms, series, jerks, rec.duration_s, rec.start, hyp)
 
 
 _LM_INDICES = ("lms_index", "plms_index", "plmw_index", "plms_arousal_index", "plms_index_including_respiratory",

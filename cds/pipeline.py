@@ -90,7 +90,7 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     rulebase = cached_rulebase()  # compiled once per process; validated files come from the content cache
     patient = read_patient(request.patient_path, knowledge=rulebase.kb)
     patient_sha256 = _sha256_file(request.patient_path, PatientFileError)
-    analysis = _analyse(request, progress) if request.recording_path is not None else None
+    analysis, stages = _analyse(request, progress) if request.recording_path is not None else (None, None)
     if progress:
         progress("rules", 0.0)
     decision = rulebase.decide(
@@ -104,7 +104,6 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     if progress:
         progress("rules", 1.0)
         progress("letter", 0.0)
-    stages = _night_stages(request, analysis) if analysis is not None else None
     letter = render_letter(decision, analysis=analysis, letter_date=letter_date, hypnogram=stages)
     files: dict[str, str | bytes] = {
         "decision.json": decision_json if decision_json.endswith("\n") else decision_json + "\n",
@@ -161,7 +160,9 @@ def log_decision(result: TriageResult, patient_path: str | Path, log_path: str |
         raise InputError(f"cannot write the decision log: {exc.strerror or exc}", path=decision_log.path) from exc
 
 
-def _analyse(request: TriageRequest, progress: ProgressFn | None) -> dict[str, Any]:
+def _analyse(request: TriageRequest, progress: ProgressFn | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The analysis record (plain JSON types, as analysis.json will hold) and the stages per epoch for the night
+    figure, taken from the hypnogram the analysis scored against (the record only summarises it)."""
     from cds.analysis import analyze_recording
 
     report = analyze_recording(
@@ -172,8 +173,9 @@ def _analyse(request: TriageRequest, progress: ProgressFn | None) -> dict[str, A
         channel_overrides=dict(request.channel_overrides) or None,
         progress=progress,
     )
-    analysis = report.to_dict() if hasattr(report, "to_dict") else dict(report)
-    return json.loads(json.dumps(analysis, sort_keys=True))  # plain JSON types, as analysis.json will hold
+    hyp = report.hypnogram
+    stages = None if hyp is None else {"stages": list(hyp.stages), "epoch_s": hyp.epoch_s, "start_s": hyp.start_s}
+    return json.loads(report.to_json()), stages
 
 
 _RULEBASES: dict[tuple, Any] = {}
@@ -203,30 +205,6 @@ def cached_rulebase() -> Any:
     from cds.rulebase.engine import load_rulebase
 
     return _rulebase(load_rulebase)
-
-
-def _night_stages(request: TriageRequest, analysis: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Stages per epoch for the night figure. The analysis record only summarises its hypnogram, so read it
-    again (annotations only, or the hypnogram file) exactly as the analysis did; None when it had none."""
-    summary = analysis.get("hypnogram")
-    if not summary:
-        return None
-    if isinstance(summary.get("stages"), list):
-        return dict(summary)
-    from cds.io.edf import read_annotations, read_start
-    from cds.io.hypnogram import hypnogram_from_annotations, read_hypnogram
-
-    try:
-        if request.hypnogram_path is not None:
-            hyp = read_hypnogram(request.hypnogram_path, recording_start=read_start(request.recording_path))
-        else:
-            hyp = hypnogram_from_annotations(read_annotations(request.recording_path), source=summary.get("source", ""))
-    except InputError as exc:  # the analysis read it a moment ago; the figure then shows events only
-        log.warning("hypnogram not drawn in the letter figure: %s", exc)
-        return None
-    if hyp is None:
-        return None
-    return {"stages": list(hyp.stages), "epoch_s": hyp.epoch_s, "start_s": hyp.start_s}
 
 
 def _sha256_file(path: Path, error_cls: type[InputError]) -> str:
