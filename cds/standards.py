@@ -52,6 +52,7 @@ class SignalRules:
     min_sfreq_hz: float
     notch_hz: tuple[float, ...]
     notch_ratio: float
+    notch_q: float
     envelope_bin_s: float
     envelope_span_s: float
     envelope_percentile: float

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from cds.detect.ecg import cancel_ecg
 from cds.detect.preprocess import (
     Envelope,
     FilteredEmg,
@@ -22,6 +23,7 @@ from cds.detect.preprocess import (
     compute_resting_level,
     describe_notch_check,
     filter_emg,
+    rms_calibration,
 )
 from cds.errors import SignalError
 from cds.standards import ScoringStandard
@@ -161,15 +163,17 @@ def detect_leg_movements(
     """Detect monolateral leg movements in one tibialis-anterior EMG channel (µV, 1-D, any float dtype).
 
     Implements AASM-SM-2.6 LM rules (WASM-2016 when ``standard`` says so): zero-phase band-pass (upper edge below
-    Nyquist), mains notch when hum stands out, rectification, running-percentile envelope, a local resting level
+    Nyquist), mains notch when hum stands out, ECG beat-template subtraction when a regular ECG shows (as
+    ``cds.analysis`` does on all channels together), rectification, running-percentile envelope, a local resting level
     estimated twice (the second time with the first pass's movements excluded), then onset/offset thresholds.
     Returns every event of >= ``min_duration_s`` (less ``duration_tolerance_s``: the envelope ends an LM about two
     bins early); events longer than ``max_duration_s`` are dropped under AASM and
     kept (as non-candidates) under WASM. Raises SignalError for a non 1-D or too-short signal.
 
-    .. warning:: the amplitude rules are applied to a running percentile (``envelope_percentile``) over
-       ``envelope_span_s`` of ``envelope_bin_s`` mean-rectified bins, not to single samples (see ``parameters``);
-       onsets and offsets are resolved to one bin (about 20 ms).
+    .. warning:: the amplitude rules are applied to an RMS-equivalent envelope (a running percentile,
+       ``envelope_percentile``, over ``envelope_span_s`` of ``envelope_bin_s`` mean-rectified bins, scaled so steady
+       EMG reads its RMS), not to single samples (see ``parameters``); onsets and offsets are resolved to one bin
+       (about 20 ms).
     """
     data = np.asarray(emg_uv)
     if data.ndim != 1:
@@ -177,6 +181,7 @@ def detect_leg_movements(
     if sfreq_hz <= 0 or data.size < 2 * sfreq_hz:
         raise SignalError(f"signal too short to score ({data.size} samples at {sfreq_hz} Hz)", location=side)
     filtered = filter_emg(data, sfreq_hz, standard.signal)
+    filtered = cancel_ecg({side: filtered})[0][side]
     if progress:
         progress(f"filter {side}", 0.4)
     lm = detect_leg_movements_filtered(filtered, side=side, standard=standard)
@@ -274,9 +279,11 @@ def describe_detection(filtered: FilteredEmg, standard: ScoringStandard, step_s:
         "filter": f"Butterworth order {sig.filter_order}, second-order sections, zero phase (forward-backward)",
         "notch_hz": list(filtered.notch_hz),
         "notch_check": describe_notch_check(),
+        "notch_q": sig.notch_q,
         "envelope": (
             f"running {sig.envelope_percentile:g}th percentile over {sig.envelope_span_s} s of mean-rectified bins "
-            f"of {round(step_s, 6)} s"
+            f"of {round(step_s, 6)} s, scaled by {rms_calibration(filtered.sfreq_hz, filtered.band_hz, sig):.3f} to "
+            "RMS-equivalent µV (the scale at which band-passed Gaussian noise reads its RMS)"
         ),
         "baseline_method": (
             f"local resting level: per-{sig.baseline_block_s}-s block median with movements excluded "

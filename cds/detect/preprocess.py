@@ -26,6 +26,7 @@ __all__ = [
     "describe_notch_check",
     "filter_emg",
     "find_mains_notches",
+    "rms_calibration",
     "short_envelope",
     "slice_filtered",
 ]
@@ -78,7 +79,7 @@ def filter_emg(
     # buffer the filter runs on.
     offset = np.float32(np.median(np.asarray(raw[:: max(1, raw.size // 100_000)], dtype=np.float32)))
     notches = _mains_notches_spread(raw, sfreq_hz, rules, offset) if notch_hz is None else tuple(notch_hz)
-    design = _filter_design(rules.filter_order, low, high_used, float(sfreq_hz), notches)
+    design = _filter_design(rules.filter_order, low, high_used, float(sfreq_hz), notches, rules.notch_q)
     filtered = _sosfiltfilt_float32(design, raw, offset)
     log.info(
         "band-pass %.1f-%.1f Hz, Butterworth order %d, zero phase (sosfiltfilt); notch %s",
@@ -100,12 +101,14 @@ class _Design:
 
 
 @functools.lru_cache(maxsize=32)
-def _filter_design(order: int, low: float, high: float, sfreq_hz: float, notches: tuple[float, ...]) -> _Design:
+def _filter_design(
+    order: int, low: float, high: float, sfreq_hz: float, notches: tuple[float, ...], notch_q: float
+) -> _Design:
     """Band-pass plus notches as one SOS cascade. Cached: the jerk search filters dozens of chin windows with the
     same design, and ``butter`` costs about a millisecond each time."""
     sos = signal.butter(order, [low, high], btype="bandpass", fs=sfreq_hz, output="sos")
     for f0 in notches:
-        b, a = signal.iirnotch(f0, Q=30.0, fs=sfreq_hz)
+        b, a = signal.iirnotch(f0, Q=notch_q, fs=sfreq_hz)
         sos = np.vstack([sos, signal.tf2sos(b, a)])
     sos32 = np.ascontiguousarray(sos, dtype=np.float32)
     n_sections = sos32.shape[0]
@@ -184,7 +187,8 @@ def describe_notch_check() -> str:
     """How the notch decision is taken, for the JSON ``parameters`` section."""
     return (
         f"Welch line check (median of 2-s periodograms) on {HUM_CHUNKS} stretches of {HUM_CHUNK_S:g} s spread "
-        "over the recording; a mains frequency (and its second harmonic) is notched (Q 30) when its line stands out "
+        "over the recording; a mains frequency (and its second harmonic) is notched (second-order IIR notch) when its "
+        "line stands out "
         "in any stretch"
     )
 
@@ -257,16 +261,43 @@ def _bin_rectified(data: NDArray[np.float32], sfreq_hz: float, bin_s: float) -> 
 
 
 def compute_envelope(filtered: FilteredEmg, rules: SignalRules) -> Envelope:
-    """Envelope for the LM amplitude rules: running ``envelope_percentile`` over ``envelope_span_s`` of
-    mean-rectified bins.
+    """Envelope for the LM amplitude rules, in RMS-equivalent µV: running ``envelope_percentile`` over
+    ``envelope_span_s`` of mean-rectified bins, times ``rms_calibration`` (so steady EMG reads its RMS).
 
     The rank filter makes the envelope deaf to bursts that fill less than (100 - percentile)% of its span (ECG
-    beats, electrode pops) while a leg movement of >= 0.5 s passes at nearly its full level.
+    beats, electrode pops) while a leg movement of >= 0.5 s passes at nearly its full level. The scale puts the
+    8 µV and 2 µV rules on the RMS amplitude, the envelope the clinical brief (2.1) and the RMS-based detectors
+    (psgscoring; Moore et al. 2014) apply them to, instead of on a robust statistic that reads about 0.7 x RMS.
     """
     bins, step_s = _bin_rectified(filtered.data_uv, filtered.sfreq_hz, rules.envelope_bin_s)
     size = max(1, round(rules.envelope_span_s / step_s)) | 1
     values = _running_percentile(bins, rules.envelope_percentile, size) if bins.size else bins
+    values *= np.float32(rms_calibration(filtered.sfreq_hz, filtered.band_hz, rules))
     return Envelope(values.astype(np.float32, copy=False), step_s)
+
+
+CALIBRATION_S = 300.0  # seconds of seeded Gaussian noise the envelope scale is measured on
+CALIBRATION_SEED = 20_161_231  # fixed: the same scale (bit for bit) on every run and machine
+
+
+@functools.lru_cache(maxsize=32)
+def rms_calibration(sfreq_hz: float, band_hz: tuple[float, float], rules: SignalRules) -> float:
+    """RMS / median envelope of Gaussian noise band-passed like the EMG at ``sfreq_hz``: the factor that turns
+    the running percentile of mean-rectified bins into an RMS-equivalent amplitude (about 1.39 at 200-1000 Hz
+    with 20-ms bins and the 40th percentile; measured, not assumed, because it depends on the samples per bin and
+    the percentile). Deterministic: seeded noise (PCG64), cached per rate, band and rules."""
+    n = int(CALIBRATION_S * sfreq_hz)
+    noise = np.random.default_rng(CALIBRATION_SEED).standard_normal(n, dtype=np.float32)
+    design = _filter_design(rules.filter_order, band_hz[0], band_hz[1], float(sfreq_hz), (), rules.notch_q)
+    data = _sosfiltfilt_float32(design, noise, np.float32(0.0))
+    edge = int(sfreq_hz)  # the filter's start and end transients stay out of both measures
+    core = data[edge:-edge].astype(np.float64)
+    rms = float(np.sqrt(np.mean(core * core)))
+    bins, step_s = _bin_rectified(data, float(sfreq_hz), rules.envelope_bin_s)
+    size = max(1, round(rules.envelope_span_s / step_s)) | 1
+    values = _running_percentile(bins, rules.envelope_percentile, size)
+    skip = int(edge / (step_s * sfreq_hz)) + 1
+    return rms / float(np.median(values[skip:-skip]))
 
 
 _RANK_CHUNK_BLOCKS = 4096  # blocks per pass of _running_rank: its ~100 working arrays stay in cache

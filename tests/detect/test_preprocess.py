@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 
 from cds.analysis import analyze_recording
+from cds.detect.legmovements import detect_leg_movements
 from cds.detect.preprocess import compute_envelope, compute_resting_level, filter_emg, find_mains_notches
 from cds.standards import load_standard
 from cds.synth.config import SynthConfig
 from cds.synth.generate import write_synthetic_psg
 
-RULES = load_standard("aasm").signal
+AASM = load_standard("aasm")
+RULES = AASM.signal
 
 
 @pytest.mark.parametrize(("sfreq", "high", "clipped"), [(512, 100.0, False), (256, 100.0, False), (200, 90.0, True),
@@ -70,3 +72,30 @@ def test_low_sampling_rate_night_is_scored_with_caveats(tmp_path):
     write_synthetic_psg(path, SynthConfig.preset("sparse").replace(hours=0.2, sfreq_hz=128), seed=1)
     codes = {c["code"] for c in analyze_recording(path).to_dict()["caveats"]}
     assert {"low_sampling_rate", "band_edge_at_nyquist"} <= codes
+
+
+@pytest.mark.parametrize("sfreq", [200, 256, 500, 512])
+def test_envelope_reads_the_rms_of_steady_emg(sfreq):
+    """The 8 µV and 2 µV rules apply to an RMS-equivalent envelope: band-passed noise of any level reads its own
+    RMS (the robust percentile alone reads about 0.7 x RMS); the scale is the same on every call."""
+    rng = np.random.default_rng(sfreq)
+    for rms_in in (1.5, 6.0, 30.0):
+        x = rng.standard_normal(120 * sfreq) * rms_in
+        filtered = filter_emg(x, sfreq, AASM.signal)
+        core = filtered.data_uv[sfreq:-sfreq].astype(np.float64)
+        rms = float(np.sqrt(np.mean(core * core)))
+        env = compute_envelope(filtered, AASM.signal).values_uv
+        assert float(np.median(env)) == pytest.approx(rms, rel=0.03)
+    assert "RMS-equivalent" in detect_leg_movements(x, sfreq, side="left", standard=AASM).parameters["envelope"]
+
+
+def test_eight_microvolt_rule_reads_rms_above_rest():
+    """A burst whose band-passed RMS rises 10 µV above a 2 µV RMS rest is an LM; one that rises 5 µV is not."""
+    fs, rng = 256, np.random.default_rng(11)
+    x = rng.standard_normal(200 * fs) * 2.0
+    for onset, target in ((50.0, 12.0), (120.0, 7.0)):  # band-passed RMS of the burst plus rest
+        burst = rng.standard_normal(2 * fs)
+        burst *= np.sqrt(target**2 - 2.0**2) / np.std(filter_emg(np.tile(burst, 5), fs, RULES).data_uv)
+        x[int(onset * fs) : int(onset * fs) + 2 * fs] += burst
+    lm = detect_leg_movements(x, fs, side="left", standard=AASM)
+    assert lm.onset_s.round(0).tolist() == [50.0]
