@@ -1,7 +1,10 @@
 """Wall time and peak memory of ``analyze_recording`` on an 8-hour, 3-channel, 256-Hz night, beside the time to
 merely read the same channels with pyedflib. Targets: analyze <= 3x read (aim 1.5x), peak < 600 MB.
 
-    python benchmarks/bench_analyze.py [--hours 8] [--keep DIR]
+    python benchmarks/bench_analyze.py [--hours 8] [--ecg UV] [--keep DIR]
+
+``--ecg 150`` plants ECG of that amplitude (PQRST beats, 60-86 bpm) in the EMG, so the night is measured with the
+ECG cancellation at work; the default 0 measures an ECG-free night.
 
 Each measurement runs in a fresh subprocess; peak memory is its VmHWM (Linux), which exec resets. Read and analyze
 runs alternate, so load from other processes on a shared machine weighs on both alike; the ratio is given on the best
@@ -67,14 +70,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=8.0)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--ecg", type=float, default=0.0, metavar="UV", help="ECG amplitude in the EMG (0: none)")
     parser.add_argument("--keep", type=Path, default=None, help="folder to keep the generated night in")
     args = parser.parse_args()
     from cds.synth import SynthConfig, write_synthetic_psg
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="cds-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"night-{args.hours:g}h.edf"
-    truth = write_synthetic_psg(path, SynthConfig.preset("periodic").replace(hours=args.hours, sfreq_hz=256), seed=1)
+    path = folder / (f"night-{args.hours:g}h.edf" if not args.ecg else f"night-{args.hours:g}h-ecg{args.ecg:g}uv.edf")
+    config = SynthConfig.preset("periodic").replace(hours=args.hours, sfreq_hz=256)
+    if args.ecg:
+        config = config.replace(ecg_uv=args.ecg, ecg_shape="pqrst")
+    truth = write_synthetic_psg(path, config, seed=1)
     reads, runs = [], []
     for _ in range(args.repeat):  # alternate, so a busy spell on the machine hits both sides
         reads.append(_run(_READ, str(path)))
@@ -90,7 +97,10 @@ def main() -> None:
     read_cpu, analyze_cpu = best_median(reads, "cpu_s")[0], best_median(runs, "cpu_s")[0]
     peak = max(r["rss_mb"] for r in runs)
     size_mb = path.stat().st_size / 1e6
-    print(f"night: {args.hours:g} h, 3 channels at 256 Hz, {size_mb:.1f} MB; best / median of {args.repeat} runs")
+    case = f"ECG {args.ecg:g} uV in the EMG (pqrst)" if args.ecg else "no ECG"
+    print(
+        f"night: {args.hours:g} h, 3 channels at 256 Hz, {case}, {size_mb:.1f} MB; best / median of {args.repeat} runs"
+    )
     print(
         f"read with pyedflib:  {read_s:6.2f} s / {read_med:5.2f} s  (CPU {read_cpu:5.2f} s)   "
         f"peak RSS {max(r['rss_mb'] for r in reads):6.0f} MB"
