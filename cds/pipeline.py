@@ -14,10 +14,13 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cds.errors import CdsError, InputError, PatientFileError
 from cds.letter.render import RenderedLetter, check_templates, render_letter
+
+if TYPE_CHECKING:
+    from cds.rulebase.engine import RuleBase
 
 log = logging.getLogger(__name__)
 
@@ -178,33 +181,13 @@ def _analyse(request: TriageRequest, progress: ProgressFn | None) -> tuple[dict[
     return json.loads(report.to_json()), stages
 
 
-_RULEBASES: dict[tuple, Any] = {}
-
-
-def _rulebase(load: Callable[[], Any]) -> Any:
-    """The compiled rule base, reused within one process while no file under rules/ or knowledge/ changed (name,
-    size and mtime): parsing every rule file takes seconds, and batch callers and tests triage many patients.
-    The decision still records the content hash the rule base computed when it was loaded."""
-    from cds.paths import knowledge_dir, rules_dir
-
-    stamp = tuple(
-        (str(p), p.stat().st_size, p.stat().st_mtime_ns)
-        for folder in (rules_dir(), knowledge_dir())
-        for p in sorted(Path(folder).rglob("*"))
-        if p.is_file()
-    )
-    if stamp not in _RULEBASES:
-        _RULEBASES.clear()
-        _RULEBASES[stamp] = load()
-    return _RULEBASES[stamp]
-
-
-def cached_rulebase() -> Any:
-    """``load_rulebase()`` of the current rules/ and knowledge/, compiled once per process while they are
-    unchanged (see ``_rulebase``)."""
+def cached_rulebase() -> RuleBase:
+    """``load_rulebase()`` of the current rules/ and knowledge/: compiled once per process while no file under
+    them changed (the engine's in-process cache; parsing every rule file takes seconds, and batch callers and
+    tests triage many patients)."""
     from cds.rulebase.engine import load_rulebase
 
-    return _rulebase(load_rulebase)
+    return load_rulebase()
 
 
 def _sha256_file(path: Path, error_cls: type[InputError]) -> str:

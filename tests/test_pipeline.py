@@ -1,9 +1,9 @@
-"""cds.pipeline: writing outputs, stale-file removal, the rule-base reuse guard, date checks, examples end to end."""
+"""cds.pipeline: writing outputs, stale-file removal, date checks, examples end to end (the rule-base cache it
+uses is tested in tests/rulebase/test_rulebase_cache.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -43,31 +43,6 @@ def test_write_triage_refuses_a_file_as_folder(tmp_path):
 def test_bad_letter_date_is_an_input_error(text):
     with pytest.raises(InputError, match=r"allowed: YYYY-MM-DD"):
         run_triage(TriageRequest(patient_path=REPO / "examples" / "demo-patient.yaml", letter_date=text))
-
-
-def test_rulebase_is_reused_until_a_rule_or_knowledge_file_changes(tmp_path, monkeypatch):
-    rules, knowledge = tmp_path / "rules", tmp_path / "knowledge"
-    rules.mkdir()
-    knowledge.mkdir()
-    rule = rules / "R-1.yaml"
-    rule.write_text("id: R-1\n", encoding="utf-8")
-    monkeypatch.setattr("cds.paths.rules_dir", lambda: rules)
-    monkeypatch.setattr("cds.paths.knowledge_dir", lambda: knowledge)
-    monkeypatch.setattr(pipeline, "_RULEBASES", {})
-    loads: list[int] = []
-
-    def load() -> object:
-        loads.append(1)
-        return object()
-
-    first = pipeline._rulebase(load)
-    assert pipeline._rulebase(load) is first and len(loads) == 1
-    rule.write_text("id: R-1\nversion: 2\n", encoding="utf-8")
-    os.utime(rule, ns=(rule.stat().st_atime_ns, rule.stat().st_mtime_ns + 1_000_000))
-    assert pipeline._rulebase(load) is not first and len(loads) == 2
-    (knowledge / "thresholds.yaml").write_text("x: 1\n", encoding="utf-8")
-    pipeline._rulebase(load)
-    assert len(loads) == 3
 
 
 @pytest.mark.parametrize("name", ["pregnant-rls", "infant-bsmi", "older-red-flags"])

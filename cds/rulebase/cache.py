@@ -9,6 +9,9 @@ then compile to experta as always. Any change to any file changes the key, so a 
 The cache lives in ``$CDS_CACHE_DIR``, else ``$XDG_CACHE_HOME/cds``, else ``~/.cache/cds``; ``CDS_NO_CACHE=1``
 turns it off. It is the user's own folder, written only by cds (pickle, like Python's own bytecode cache):
 rule, patient and template files are still never executed.
+
+Within one process the compiled rule base is kept by cds.rulebase.engine.load_rulebase; ``file_stamps`` and
+``is_racy`` here tell it when the files must be read again.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hashlib
 import logging
 import os
 import pickle
+import stat
 import sys
 import types
 from pathlib import Path
@@ -25,7 +29,7 @@ from typing import Any
 
 from cds import __version__
 
-__all__ = ["cache_dir", "content_key", "read_cached", "write_cached"]
+__all__ = ["RACY_NS", "cache_dir", "content_key", "file_stamps", "is_racy", "read_cached", "write_cached"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,39 @@ def content_key(*folders: Path) -> str:
             digest.update(str(path.relative_to(folder)).encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
+
+
+RACY_NS = 2_000_000_000  # a file changed this close to a check may change again with the same stamp
+
+
+def file_stamps(*folders: Path) -> tuple:
+    """Each folder's resolved path, then (relative path, size, mtime_ns, ctime_ns) of every file under it.
+
+    Equal stamps mean unchanged files (the same file set, and no write since, which would move ctime), except
+    for a rewrite within the file system's timestamp granularity: see ``is_racy``.
+    """
+    out: list[Any] = []
+    for folder in folders:
+        out.append(str(folder.resolve()))
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            try:
+                st = path.stat()
+            except OSError:  # removed meanwhile, or a broken link: not a file the load can read
+                continue
+            if stat.S_ISREG(st.st_mode):
+                out.append((str(path.relative_to(folder)), st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(out)
+
+
+def is_racy(stamps: tuple, checked_ns: int) -> bool:
+    """Whether a file was modified less than ``RACY_NS`` before ``checked_ns`` (time.time_ns() taken before its
+    content was read), so that a rewrite right after the check could keep its stamp within the file system's
+    timestamp granularity (git's "racy clean" rule, on mtime as git does): such stamps must not be trusted
+    without reading the content again."""
+    newest_ns = max((s[2] for s in stamps if isinstance(s, tuple)), default=0)
+    return newest_ns >= checked_ns - RACY_NS
 
 
 def read_cached(key: str, *, kind: str = "ruleset") -> Any | None:

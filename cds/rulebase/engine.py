@@ -1,4 +1,4 @@
-"""The rule base at run time: load + compile once per rule-set hash, then ``decide`` per patient.
+"""The rule base at run time: load + compile once per process per content, then ``decide`` per patient.
 
 Each firing is recorded with the facts its activation matched (the run loop is overridden to keep the current
 activation), what it asserted and its rendered ``because``. The decision record is built by cds.audit.record.
@@ -10,7 +10,8 @@ import json
 import logging
 import re
 import threading
-from collections import defaultdict
+import time
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from cds.kb import Knowledge, load_knowledge
 from cds.paths import knowledge_dir as _default_knowledge_dir
 from cds.paths import rules_dir as _default_rules_dir
 from cds.rulebase._experta import InitialFact, KnowledgeEngine, Token, TypeCheck
-from cds.rulebase.cache import content_key, read_cached, write_cached
+from cds.rulebase.cache import content_key, file_stamps, is_racy, read_cached, write_cached
 from cds.rulebase.compile import compile_engine_class
 from cds.rulebase.load import RuleSet, RuleSpec, load_rules
 from cds.rulebase.strategy import RuleIdStrategy
@@ -281,45 +282,70 @@ class RuleBase:
         )
 
 
-_CACHE: dict[str, RuleBase] = {}
-_STAT_CACHE: dict[tuple, RuleBase] = {}
+@dataclass(frozen=True)
+class _Seen:
+    """What one pair of folders held when last checked: file stamps, content key, and whether to re-read."""
+
+    stamps: tuple
+    key: str
+    racy: bool
 
 
-def _file_stamps(*folders: Path) -> tuple:
-    """(path, mtime_ns, size) of every YAML file under ``folders``: unchanged stamps mean unchanged files."""
-    out = []
-    for folder in folders:
-        for path in sorted(folder.rglob("*.yaml")) if folder.is_dir() else ():
-            stat = path.stat()
-            out.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(out)
+_MAX_KEPT = 8  # rule bases (and folder pairs) kept per process; tests load many small copies
+_COMPILED: OrderedDict[str, RuleBase] = OrderedDict()  # content key -> compiled rule base
+_SEEN: OrderedDict[tuple[str, str], _Seen] = OrderedDict()  # resolved (rules, knowledge) -> last check
+_LOAD_LOCK = threading.Lock()
+
+
+def _remember(cache: OrderedDict, key: Any, value: Any) -> None:
+    """Store ``value`` as the most recent entry, dropping the oldest beyond ``_MAX_KEPT``."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > _MAX_KEPT:
+        cache.popitem(last=False)
 
 
 def load_rulebase(rules_dir: str | Path | None = None, knowledge_dir: str | Path | None = None) -> RuleBase:
-    """Load knowledge and rules (RuleFileError on any bad file), compile once per rule-set hash.
+    """Load knowledge and rules (RuleFileError on any bad file) and compile them, once per process per content.
 
-    While no rule or knowledge file changed (same paths, modification times and sizes) the files are not even
-    re-read: the rule base of the previous call is returned.
+    The one in-process cache of the rule base (the pipeline and the CLI use it). It covers every file under
+    rules/ and knowledge/ (rules, knowledge YAML, schema JSON, standards, the manifest: all that the load and the
+    decision's ``inputs.ruleset`` stamp read). While no file's stamp (size, mtime, ctime) changed and none was
+    changed just before the last check (cache.is_racy) the files are not even read: the rule base of the previous
+    call is returned. Otherwise their content key is computed again: identical bytes give the same compiled rule
+    base, any change gives a new one, from the disk cache (cache.py; ``CDS_NO_CACHE``) or validated afresh.
     """
     rules_path = Path(rules_dir) if rules_dir is not None else _default_rules_dir()
-    stamps = _file_stamps(rules_path, Path(knowledge_dir) if knowledge_dir is not None else _default_knowledge_dir())
-    if stamps in _STAT_CACHE:
-        return _STAT_CACHE[stamps]
-    key = content_key(rules_path, Path(knowledge_dir) if knowledge_dir is not None else _default_knowledge_dir())
+    knowledge_path = Path(knowledge_dir) if knowledge_dir is not None else _default_knowledge_dir()
+    folders = (str(rules_path.resolve()), str(knowledge_path.resolve()))
+    with _LOAD_LOCK:
+        stamps = file_stamps(rules_path, knowledge_path)
+        seen = _SEEN.get(folders)
+        if seen is not None and seen.stamps == stamps and not seen.racy and seen.key in _COMPILED:
+            _COMPILED.move_to_end(seen.key)
+            return _COMPILED[seen.key]
+        checked_ns = time.time_ns()
+        key = content_key(rules_path, knowledge_path)
+        rulebase = _COMPILED.get(key)
+        if rulebase is None:
+            rulebase = _compile(key, rules_path, knowledge_path)
+        _remember(_COMPILED, key, rulebase)
+        _remember(_SEEN, folders, _Seen(stamps, key, is_racy(stamps, checked_ns)))
+        return rulebase
+
+
+def _compile(key: str, rules_path: Path, knowledge_path: Path) -> RuleBase:
+    """The rule base of the files with content ``key``: validated ones from the disk cache, else loaded."""
     loaded = read_cached(key)  # validated in an earlier process from byte-identical files
     if loaded is None:
-        kb = load_knowledge(knowledge_dir)
+        kb = load_knowledge(knowledge_path)
         rules = load_rules(rules_path, kb)
         write_cached(key, (kb, rules))
     else:
         kb, rules = loaded
-    cached = _CACHE.get(rules.sha256)
-    if cached is None:
-        knowledge_path = Path(knowledge_dir) if knowledge_dir is not None else None
-        cached = _CACHE[rules.sha256] = RuleBase(rules, kb, rules_path=rules_path, knowledge_path=knowledge_path)
-        log.info("compiled %d active rules (rule set %s)", len(rules.active()), rules.sha256[:12])
-    _STAT_CACHE[stamps] = cached
-    return cached
+    rulebase = RuleBase(rules, kb, rules_path=rules_path, knowledge_path=knowledge_path)
+    log.info("compiled %d active rules (rule set %s)", len(rules.active()), rules.sha256[:12])
+    return rulebase
 
 
 def dump_decision(decision: dict) -> str:
