@@ -43,9 +43,9 @@ from cds.io.edf import Recording, Signal, read_recording
 from cds.io.events import ScoredEvents, events_from_annotations, read_events
 from cds.io.hypnogram import Hypnogram, check_hypnogram, hypnogram_from_annotations, read_hypnogram
 from cds.standards import ScoringStandard, Standard, load_standard
-from cds.stats.fragmentary import compute_efm
-from cds.stats.indices import NO_HYPNOGRAM, compute_leg_movement_stats
-from cds.stats.sleep import compute_sleep_summary
+from cds.stats.fragmentary import EFM_KEYS, compute_efm
+from cds.stats.indices import compute_leg_movement_stats
+from cds.stats.sleep import compute_sleep_summary, null_sleep_dict
 
 __all__ = ["SCHEMA", "AnalysisReport", "analyze_recording", "export_events", "render_summary"]
 
@@ -55,6 +55,7 @@ SCHEMA = "cds.analysis/v1"
 ProgressFn = Callable[[str, float], None]
 LEGS = (ChannelRole.LEFT_LEG, ChannelRole.RIGHT_LEG)
 _WINDOW_MARGIN_S = 40.0  # signal kept on each side of a jerk search window (filter edges, local resting level)
+NO_HYPNOGRAM_STAGES = "no hypnogram (file or recording annotations): sleep stages unknown"
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,18 +213,18 @@ def analyze_recording(
         progress("statistics", 1.0)
     data = {
         "schema": SCHEMA,
+        "unavailable": {"hypnogram": NO_HYPNOGRAM_STAGES} if hyp is None else {},
         "recording": {"name": rec.name, "sha256": rec.sha256, "duration_s": round(rec.duration_s, 3),
                       "edf_type": rec.edf_type, "reader": rec.reader},
-        "channels": {**{r.value: rec.roles.get(r) for r in ChannelRole},
-                     "sfreq_hz": {r.value: s.sfreq_hz for r, s in rec.signals.items()}},
+        "channels": _channels_section(rec),
         "parameters": {"standard": std.id, "standard_title": std.title, "references": list(std.references),
                        **describe_detection(next(iter(filtered.values())), std, std.signal.envelope_bin_s),
-                       **_parameters_used(found), **describe_grammar(std), **describe_ecg_parameters()},
-        "ecg": beats.to_dict(),
+                       **_parameters_used(found, quality), **describe_grammar(std), **describe_ecg_parameters()},
+        "ecg": _ecg_section(beats),
         "hypnogram": _hypnogram_section(hyp),
         "sleep": _sleep_section(sleep),
         "leg_movements": {**_with_event_reasons(_unreliable_indices(stats.to_dict(), unreliable), respiratory,
-                                                arousal),
+                                                arousal, hyp),
                           "channels": [f"{side}_leg" for side in sorted(found)],
                           "unreliable_channels": unreliable,
                           "events": _event_rows(lms, series, hyp, respiratory, arousal)},
@@ -231,7 +232,7 @@ def analyze_recording(
                         "respiratory_events": len(events.respiratory), "arousals": len(events.arousals)},
         "sleep_onset_jerks": jerk_section,
         "fragmentary_myoclonus": efm_section,
-        "quality": {"channels": {k: v.to_dict() for k, v in sorted(quality.items())}},
+        "quality": _quality_section(quality),
         "caveats": [c.to_dict() for c in sorted(set(caveats))],
     }  # fmt: skip
     return AnalysisReport(data, lms, series, jerks, rec.duration_s, rec.start, hyp)
@@ -255,9 +256,11 @@ def _unreliable_indices(section: dict[str, Any], unreliable: list[str]) -> dict[
     return {**out, "unavailable": dict(sorted(reasons.items()))}
 
 
-def _with_event_reasons(section: dict[str, Any], respiratory, arousal) -> dict[str, Any]:
-    """Say why the per-event ``respiratory`` / ``arousal`` flags are null (unknown, not False)."""
+def _with_event_reasons(section: dict[str, Any], respiratory, arousal, hyp: Hypnogram | None) -> dict[str, Any]:
+    """Say why the per-event ``stage`` / ``respiratory`` / ``arousal`` values are null (unknown, not False)."""
     reasons = dict(section["unavailable"])
+    if hyp is None:
+        reasons["events.stage"] = NO_HYPNOGRAM_STAGES
     if respiratory is None:
         reasons["events.respiratory"] = "no respiratory events scored (events file or annotations)"
     if arousal is None:
@@ -265,25 +268,114 @@ def _with_event_reasons(section: dict[str, Any], respiratory, arousal) -> dict[s
     return {**section, "unavailable": dict(sorted(reasons.items()))}
 
 
+def _null_like(value: Any) -> Any:
+    """The same object shape with every leaf null (an object that cannot be computed keeps its keys)."""
+    if isinstance(value, dict):
+        return {k: _null_like(v) for k, v in value.items()}
+    return None
+
+
+def _role_missing(role: str) -> str:
+    return f"no {role} channel found in the recording (name it with --channel {role}=LABEL)"
+
+
+def _channels_section(rec: Recording) -> dict[str, Any]:
+    """The EDF label and sampling rate of every role; a role not found is null with its reason."""
+    roles = [r.value for r in ChannelRole]
+    labels = {r.value: rec.roles.get(r) for r in ChannelRole}
+    rates = {r.value: s.sfreq_hz for r, s in rec.signals.items()}
+    reasons = {}
+    for role in roles:
+        if labels[role] is None:
+            reasons[role] = _role_missing(role)
+        if role not in rates:
+            reasons[f"sfreq_hz.{role}"] = _role_missing(role)
+    return {**labels, "sfreq_hz": {r: rates.get(r) for r in roles}, "unavailable": dict(sorted(reasons.items()))}
+
+
+def _ecg_section(beats: EcgBeats) -> dict[str, Any]:
+    """ECG beats found in the EMG; the heart rate is null with its reason when there is no R-R interval."""
+    data = beats.to_dict()
+    reasons = {}
+    if data["heart_rate_bpm"] is None:
+        reasons["heart_rate_bpm"] = (
+            "no ECG artefact found in the EMG channels (nothing cancelled)"
+            if data["beats"] == 0
+            else "no two consecutive R peaks at a plausible R-R interval"
+        )
+    return {**data, "unavailable": reasons}
+
+
 def _hypnogram_section(hyp: Hypnogram | None) -> dict[str, Any] | None:
+    """The staging scored against; null as a whole without one (reason in the top-level ``unavailable``)."""
     if hyp is None:
         return None
 
     def r3(value: float | None) -> float | None:
         return None if value is None else round(float(value), 3)
 
-    return {"source": Path(hyp.source).name, "scheme": hyp.scheme, "epochs": len(hyp.stages),
+    data = {"source": Path(hyp.source).name, "scheme": hyp.scheme, "epochs": len(hyp.stages),
             "epoch_s": r3(hyp.epoch_s), "start_s": r3(hyp.start_s), "lights_off_s": r3(hyp.lights_off_s),
             "lights_on_s": r3(hyp.lights_on_s)}  # fmt: skip
+    reasons = {
+        "lights_off_s": "lights off not given: the analysed period starts with the first scored epoch",
+        "lights_on_s": "lights on not given: the analysed period ends with the last scored epoch",
+    }
+    return {**data, "unavailable": {k: reasons.get(k, "not given in the hypnogram") for k, v in data.items()
+                                    if v is None}}  # fmt: skip
 
 
-def _parameters_used(found: dict[str, LegMovements]) -> dict[str, Any]:
-    """Per-channel filter facts that can differ between channels (band edge, notch, envelope bin)."""
+def _parameters_used(found: dict[str, LegMovements], quality: dict) -> dict[str, Any]:
+    """Per-channel filter facts that can differ between channels (band edge, notch, envelope bin); a leg that was
+    not scored keeps its keys, null, with the reason in ``unavailable``."""
+    keys = ("band_hz", "notch_hz", "envelope")
     first = next(iter(found.values())).parameters
-    out = {k: first[k] for k in ("band_hz", "notch_hz", "envelope")}
-    out["per_channel"] = {side: {k: lm.parameters[k] for k in ("band_hz", "notch_hz", "envelope")}
-                          for side, lm in sorted(found.items())}  # fmt: skip
-    return out
+    per_channel, reasons = {}, {}
+    for side in ("left", "right"):
+        role = f"{side}_leg"
+        if side in found:
+            per_channel[side] = {k: found[side].parameters[k] for k in keys}
+        elif role in quality:
+            per_channel[side] = dict.fromkeys(keys)
+            reasons[f"per_channel.{side}"] = f"{role} EMG unusable (see quality.channels.{role}): not scored"
+        else:
+            per_channel[side] = dict.fromkeys(keys)
+            reasons[f"per_channel.{side}"] = _role_missing(role)
+    return {**{k: first[k] for k in keys}, "per_channel": per_channel, "unavailable": reasons}
+
+
+_QUALITY_REASONS = {
+    "resting_uv": "no resting EMG level estimated (no movement-free signal)",
+    "resolution_uv": "no amplitude step measurable: the first 200 000 samples are flat",
+    "longest_above_threshold_s": "LM offset check not run on this channel",
+    "above_threshold_fraction": "LM offset check not run on this channel",
+    "lm_reliable": "LM offset check not run on this channel",
+}
+_CHIN_REASONS = {
+    **_QUALITY_REASONS,
+    "resting_uv": "not estimated for the chin (used only to recognise sleep-onset jerks)",
+    "longest_above_threshold_s": "the LM offset check applies to leg channels only",
+    "above_threshold_fraction": "the LM offset check applies to leg channels only",
+    "lm_reliable": "the LM offset check applies to leg channels only",
+}
+
+
+def _quality_section(quality: dict) -> dict[str, Any]:
+    """Quality of every role; a role not in the recording keeps the keys of the others, null, with its reason."""
+    found = {k: v.to_dict() for k, v in quality.items()}
+    shape = _null_like(next(iter(found.values())))
+    channels, reasons = {}, {}
+    for role in (r.value for r in ChannelRole):
+        if role not in found:
+            channels[role] = dict(shape)
+            reasons[f"channels.{role}"] = _role_missing(role)
+            continue
+        channels[role] = found[role]
+        table = _CHIN_REASONS if role == "chin" else _QUALITY_REASONS
+        for key, value in found[role].items():
+            if value is None:
+                reasons[f"channels.{role}.{key}"] = table.get(key, "not computed for this channel")
+    return {"channels": channels, "unavailable": dict(sorted(reasons.items()))}
 
 
 def _sleep_section(sleep) -> dict[str, Any]:
@@ -295,8 +387,8 @@ def _sleep_section(sleep) -> dict[str, Any]:
             "sleep_efficiency_pct": "no epoch in the analysed period",
         }
         return {**data, "unavailable": {k: v for k, v in reasons.items() if data[k] is None}}
-    keys = ("total_sleep_time_min", "sleep_efficiency_pct", "sleep_onset_latency_min", "waso_min", "stage_minutes")
-    return {**dict.fromkeys(keys), "unavailable": dict.fromkeys(keys, NO_HYPNOGRAM)}
+    data = null_sleep_dict()
+    return {**data, "unavailable": dict.fromkeys(sorted(data), NO_HYPNOGRAM_STAGES)}
 
 
 def _event_rows(lms, series, hyp, respiratory, arousal) -> list[dict[str, Any]]:
@@ -337,7 +429,8 @@ def _jerks(
     elif chin is None:
         reason = "no usable chin EMG: a generalized (chin and legs) burst cannot be recognised"
     if reason:
-        return None, {"count": None, "events": None, "unavailable": {"count": reason, "events": reason}}
+        keys = ("count", "events", "transitions")
+        return None, {**dict.fromkeys(keys), "unavailable": dict.fromkeys(keys, reason)}
     transitions = find_wake_to_n1_transitions(hyp.stages, hyp.epoch_s, hyp.start_s)
     spans = np.column_stack([lms.onset_s, lms.end_s])
     margin = std.sleep_onset_jerk.transition_window_s + _WINDOW_MARGIN_S
@@ -372,9 +465,11 @@ def _merge_windows(starts: np.ndarray, ends: np.ndarray) -> list[tuple[float, fl
 
 
 def _efm(std, hyp, filtered, lms, jerks, beats: EcgBeats) -> dict[str, Any]:
+    rules = std.fragmentary_myoclonus
+    rule = f">= {rules.min_nrem_minutes:g} min of NREM with >= {rules.min_rate_per_min:g} potentials/min"
     if hyp is None:
-        keys = ("excessive", "minutes_meeting_rule", "potentials_per_min_nrem")
-        return {**dict.fromkeys(keys), "unavailable": dict.fromkeys(keys, "no hypnogram: NREM minutes unknown")}
+        reason = "no hypnogram: NREM minutes unknown"
+        return {**dict.fromkeys(EFM_KEYS), "rule": rule, "unavailable": dict.fromkeys(EFM_KEYS, reason)}
     spans = [np.column_stack([lms.onset_s, lms.end_s])]
     if jerks is not None:
         spans.append(np.column_stack([jerks.onset_s, jerks.onset_s + jerks.duration_s]))
@@ -382,14 +477,13 @@ def _efm(std, hyp, filtered, lms, jerks, beats: EcgBeats) -> dict[str, Any]:
     onsets = np.sort(np.concatenate([detect_fragmentary_potentials(f, std, exclude_spans=exclude,
                                                                    ecg_r_peak_s=beats.r_peak_s)
                                      for f in filtered.values()]))  # fmt: skip
-    rules = std.fragmentary_myoclonus
     efm = compute_efm(onsets, hyp, std).to_dict()
     return {
         **efm,
         "unavailable": {"potentials_per_min_nrem": "no NREM minute scored"}
         if efm["potentials_per_min_nrem"] is None
         else {},
-        "rule": f">= {rules.min_nrem_minutes:g} min of NREM with >= {rules.min_rate_per_min:g} potentials/min",
+        "rule": rule,
     }
 
 

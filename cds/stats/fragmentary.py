@@ -11,7 +11,9 @@ from numpy.typing import NDArray
 from cds.standards import ScoringStandard
 from cds.stats.sleep import NREM_STAGES, HypnogramLike, period_mask
 
-__all__ = ["EfmResult", "compute_efm"]
+__all__ = ["EFM_KEYS", "EfmResult", "compute_efm"]
+
+EFM_KEYS = ("excessive", "minutes_meeting_rule", "potentials_per_min_nrem", "nrem_minutes", "potential_count")
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class EfmResult:
     potential_count: int
 
     def to_dict(self) -> dict[str, Any]:
+        """Keys ``EFM_KEYS`` (a night without a hypnogram gives the same keys, all null)."""
         return {
             "excessive": self.excessive,
             "minutes_meeting_rule": round(self.minutes_meeting_rule, 1),

@@ -2,7 +2,8 @@
 
 Definitions: AASM v2.6 / WASM 2016 indices (events per hour of sleep or of wake within lights off-on), Ferri 2006
 periodicity index. Without a hypnogram every per-hour index is None with the reason in ``unavailable``; nothing is
-computed against a guessed sleep time.
+computed against a guessed sleep time. ``to_dict`` always gives the same keys: an object that cannot be computed
+(``per_stage``, ``plm_duration_s``) keeps its keys with null values.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from numpy.typing import NDArray
 from cds.detect.legmovements import LegMovements
 from cds.detect.plm import PlmSeries
 from cds.standards import ScoringStandard
-from cds.stats.sleep import SLEEP_STAGES, HypnogramLike, SleepSummary
+from cds.stats.sleep import SLEEP_STAGES, STAGES, HypnogramLike, SleepSummary
 
 __all__ = ["LegMovementStats", "compute_imis", "compute_leg_movement_stats", "compute_periodicity_index"]
 
 NO_HYPNOGRAM = "no hypnogram: sleep and wake time unknown, so no per-hour index is computed"
+DURATION_KEYS = ("mean", "median", "min", "max")
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,10 @@ class LegMovementStats:
             "plms_arousal_index": _r1(self.plms_arousal_index),
             "plms_index_including_respiratory": _r1(self.plms_index_including_respiratory),
             "periodicity_index": None if self.periodicity_index is None else round(self.periodicity_index, 3),
-            "per_stage": self.per_stage,
+            "per_stage": self.per_stage or {s: {"lm": None, "plm": None} for s in STAGES},
             "per_side": self.per_side,
             "imi_histogram": self.imi_histogram,
-            "plm_duration_s": self.plm_duration_s,
+            "plm_duration_s": self.plm_duration_s or dict.fromkeys(DURATION_KEYS),
             "unavailable": dict(sorted(reasons.items())),
         }
 
@@ -131,6 +133,8 @@ def compute_leg_movement_stats(
                     "plms_count", "per_stage"):  # fmt: skip
             unavailable[key] = NO_HYPNOGRAM
         durations = lms.duration_s[series.periodic]
+        if durations.size == 0:
+            unavailable["plm_duration_s"] = "no periodic leg movement"
         return LegMovementStats(
             len(lms), series.count, None, None, None, None, None, None,
             compute_periodicity_index(imis, standard), None, per_side, _histogram(imis, standard),
@@ -157,7 +161,7 @@ def compute_leg_movement_stats(
     per_stage = {
         s: {"lm": int((sleep_scored & (stage == s)).sum() if s != "W" else (in_wake & scored).sum()),
             "plm": int((series.periodic & inside & (stage == s)).sum())}
-        for s in ("W", *SLEEP_STAGES)
+        for s in STAGES
     }  # fmt: skip
     return LegMovementStats(
         count=len(lms),
@@ -180,7 +184,7 @@ def compute_leg_movement_stats(
 def _durations(durations: NDArray[np.float64]) -> dict[str, float] | None:
     if durations.size == 0:
         return None
-    return {
+    return {  # keys: DURATION_KEYS
         "mean": round(float(durations.mean()), 3),
         "median": round(float(np.median(durations)), 3),
         "min": round(float(durations.min()), 3),

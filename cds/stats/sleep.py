@@ -13,10 +13,20 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["NREM_STAGES", "SLEEP_STAGES", "HypnogramLike", "SleepSummary", "compute_sleep_summary", "period_mask"]
+__all__ = [
+    "NREM_STAGES",
+    "SLEEP_STAGES",
+    "STAGES",
+    "HypnogramLike",
+    "SleepSummary",
+    "compute_sleep_summary",
+    "null_sleep_dict",
+    "period_mask",
+]
 
 SLEEP_STAGES = ("N1", "N2", "N3", "R")
 NREM_STAGES = ("N1", "N2", "N3")
+STAGES = ("W", *SLEEP_STAGES)  # the keys of every per-stage object in the analysis JSON
 
 
 class HypnogramLike(Protocol):
@@ -54,6 +64,12 @@ class SleepSummary:
         }
 
 
+def null_sleep_dict() -> dict[str, Any]:
+    """``SleepSummary.to_dict()``'s shape with every value null (no hypnogram: nothing can be computed)."""
+    keys = ("total_sleep_time_min", "time_in_bed_min", "sleep_efficiency_pct", "sleep_onset_latency_min", "waso_min")
+    return {**dict.fromkeys(keys), "stage_minutes": dict.fromkeys(STAGES)}
+
+
 def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -78,7 +94,7 @@ def compute_sleep_summary(hyp: HypnogramLike) -> SleepSummary:
     sleep = np.isin(in_period, SLEEP_STAGES)
     tst = float(sleep.sum() * epoch_min)
     tib = float(in_period.size * epoch_min)
-    minutes = {s: round(float((in_period == s).sum() * epoch_min), 3) for s in ("W", *SLEEP_STAGES)}
+    minutes = {s: round(float((in_period == s).sum() * epoch_min), 3) for s in STAGES}
     wake = in_period == "W"
     if sleep.any():
         first = int(np.argmax(sleep))
