@@ -27,6 +27,7 @@ LEG_MAX_DURATION_S = 0.5  # a leg burst matching a chin burst may last this long
 BEAT_LOCK_S = 0.1  # a burst starting within this time of an ECG R peak is beat-locked
 BEAT_OVER_ECG_RATIO = 2.0  # a beat-locked burst is still a jerk if its chin peak is this many times the median
 # chin peak of the other beat-locked bursts (a jerk that happens to fall on a heart beat)
+DURATION_TOLERANCE_S = 0.02  # one envelope bin: a tapered burst crosses the thresholds a bin late or early
 MIN_BEAT_LOCKED = 3  # fewer beat-locked bursts than this: no ECG train among the bursts, none is taken as a beat
 
 
@@ -81,15 +82,32 @@ def _beat_locked(chin_b: Bursts, r_peak_s: NDArray[np.floating] | None) -> tuple
     return locked, locked & (chin_b.peak_uv < BEAT_OVER_ECG_RATIO * np.median(chin_b.peak_uv[locked]))
 
 
-def _generalized(chin_b: Bursts, leg_bursts: list[Bursts], max_lag_s: float) -> NDArray[np.bool_]:
-    """Chin bursts matched in every leg by a burst starting within ``max_lag_s`` of the chin onset."""
+def _generalized(
+    chin_b: Bursts, leg_bursts: list[Bursts], max_lag_s: float, beat_locked: NDArray[np.bool_]
+) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
+    """Chin bursts matched in every leg by a burst starting within ``max_lag_s`` of the chin onset, and the
+    generalized burst's onset and duration: the medians over the chin and the matched leg bursts.
+
+    A beat-locked chin burst (``beat_locked``) may have been started early or lengthened by the residual of the
+    heart beat under it: its legs may then also start inside the chin burst, and the medians (the legs outvote the
+    chin) give the jerk's own timing."""
     generalized = np.ones(chin_b.onset_s.size, dtype=bool)
+    onsets, durations = [chin_b.onset_s], [chin_b.duration_s]
     for lb in leg_bursts:
-        ext = np.concatenate(([-np.inf], lb.onset_s, [np.inf]))
-        k = np.searchsorted(ext, chin_b.onset_s)
-        nearest = np.minimum(np.abs(ext[k - 1] - chin_b.onset_s), np.abs(ext[k] - chin_b.onset_s))
-        generalized &= nearest <= max_lag_s
-    return generalized
+        if lb.onset_s.size == 0:
+            return np.zeros(chin_b.onset_s.size, dtype=bool), chin_b.onset_s, chin_b.duration_s
+        k = np.clip(np.searchsorted(lb.onset_s, chin_b.onset_s), 1, max(1, lb.onset_s.size - 1))
+        pick = np.where(
+            np.abs(lb.onset_s[k - 1] - chin_b.onset_s) <= np.abs(lb.onset_s[np.minimum(k, lb.onset_s.size - 1)]
+                                                                 - chin_b.onset_s),
+            k - 1, np.minimum(k, lb.onset_s.size - 1),
+        )  # fmt: skip
+        lag = lb.onset_s[pick] - chin_b.onset_s
+        inside = beat_locked & (lag >= 0.0) & (lag <= chin_b.duration_s)
+        generalized &= (np.abs(lag) <= max_lag_s) | inside
+        onsets.append(lb.onset_s[pick])
+        durations.append(lb.duration_s[pick])
+    return generalized, np.median(np.stack(onsets), axis=0), np.median(np.stack(durations), axis=0)
 
 
 def detect_sleep_onset_jerks(
@@ -101,9 +119,10 @@ def detect_sleep_onset_jerks(
     leg_movement_spans: NDArray[np.floating] | None = None,
     ecg_r_peak_s: NDArray[np.floating] | None = None,
 ) -> SleepOnsetJerks:
-    """Jerks: chin bursts of ``min_duration_s``-``max_duration_s`` matched by a burst in every leg channel starting
-    within ``max_lag_s`` (generalized; a leg burst may last up to ``LEG_MAX_DURATION_S``), with no other
-    generalized burst within ``ISOLATION_S``, within ``transition_window_s`` of a W->N1 transition and outside
+    """Jerks: chin bursts matched by a burst in every leg channel starting within ``max_lag_s`` (generalized; a
+    leg burst may last up to ``LEG_MAX_DURATION_S``) whose duration, the median over chin and legs, lies in
+    ``min_duration_s``-``max_duration_s`` (± ``DURATION_TOLERANCE_S``), with no other generalized burst within
+    ``ISOLATION_S``, within ``transition_window_s`` of a W->N1 transition and outside
     detected leg movements (``leg_movement_spans`` (n, 2): onset_s, end_s).
 
     With ECG R peaks (``ecg_r_peak_s``, s on the channels' time axis), beat-locked generalized bursts are not
@@ -115,9 +134,13 @@ def detect_sleep_onset_jerks(
         return detect_bursts(f, envelope_s=rules.envelope_s, above_rest_uv=rules.onset_above_rest_uv,
                              min_duration_s=low_s, max_duration_s=high_s, rules=standard.signal)  # fmt: skip
 
-    chin_b = bursts(chin, rules.min_duration_s, rules.max_duration_s)
+    tolerance = DURATION_TOLERANCE_S
+    chin_b = bursts(chin, rules.min_duration_s - tolerance, LEG_MAX_DURATION_S)
     leg_b = [bursts(leg, 0.0, LEG_MAX_DURATION_S) for leg in legs]
-    chin_b = chin_b.select(_generalized(chin_b, leg_b, rules.max_lag_s))
+    locked, _ = _beat_locked(chin_b, ecg_r_peak_s)
+    matched, onset_s, duration_s = _generalized(chin_b, leg_b, rules.max_lag_s, locked)
+    brief = (duration_s >= rules.min_duration_s - tolerance) & (duration_s <= rules.max_duration_s + tolerance)
+    chin_b = Bursts(onset_s, duration_s, chin_b.peak_uv).select(matched & brief)
     locked, beats = _beat_locked(chin_b, ecg_r_peak_s)
     chin_b = chin_b.select(_isolated(chin_b.onset_s, locked) & ~beats)
     transitions = np.asarray(transitions_s, dtype=np.float64)
