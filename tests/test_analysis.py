@@ -195,3 +195,193 @@ def test_plms_index_within_2_per_h_or_10_percent_in_every_scenario(tmp_path, pre
     data = analyze_recording(path).to_dict()["leg_movements"]
     _close(data["plms_index"], truth.plms_index["aasm"])
     assert data["unavailable"]["events.respiratory"].startswith("no respiratory events")
+
+
+# --- Same keys on every night: an unavailable value is null with its reason (issue 2) ---------------------------
+
+_BASE = SynthConfig.preset("periodic").replace(hours=0.6)
+_DEGRADED = {
+    "no_hypnogram": {"hypnogram_in_edf": False},
+    "no_chin": {"labels": ("Leg L", "Leg R", None)},
+    "one_leg": {"labels": ("Leg L", None, "Chin")},
+    "flat_leg": {"flat_roles": ("right_leg",)},
+    "no_events": {},
+}
+_ISSUE_KEYS = (
+    "recording.sha256", "recording.duration_s", "channels.left_leg", "channels.right_leg", "channels.chin",
+    "sleep.total_sleep_time_min", "sleep.sleep_efficiency_pct", "sleep.sleep_onset_latency_min",
+    "sleep.stage_minutes", "leg_movements.count", "leg_movements.plms_count", "leg_movements.plms_index",
+    "leg_movements.plmw_index", "leg_movements.lms_index", "leg_movements.periodicity_index",
+    "leg_movements.events", "sleep_onset_jerks.count", "sleep_onset_jerks.events",
+    "fragmentary_myoclonus.excessive", "fragmentary_myoclonus.minutes_meeting_rule",
+    "fragmentary_myoclonus.potentials_per_min_nrem", "quality.channels", "parameters.standard",
+    "parameters.onset_above_rest_uv", "parameters.imi_bounds_s",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory):
+    """The fullest analysis (hypnogram, chin, both legs, respiratory events and arousals) and degraded ones."""
+    folder = tmp_path_factory.mktemp("keys")
+    full = folder / "full.edf"
+    truth = write_synthetic_psg(full, _BASE, seed=11)
+    lms = truth.leg_movements("aasm")
+    events = folder / "events.csv"
+    write_events_csv(events, [(float(o) - 12.0, 12.3, "Obstructive Apnea") for o in lms.onset_s[::3]]
+                     + [(float(o) + 0.2, 3.0, "Arousal") for o in lms.onset_s[1::3]])  # fmt: skip
+    out = {"full": analyze_recording(full, events_path=events).to_dict()}
+    for name, change in _DEGRADED.items():
+        path = full
+        if change:
+            path = folder / f"{name}.edf"
+            write_synthetic_psg(path, _BASE.replace(**change), seed=11)
+        out[name] = analyze_recording(path, events_path=None if name == "no_events" else events).to_dict()
+    return out
+
+
+def _keys(doc: dict, prefix: str = "") -> set[str]:
+    """Dotted paths of every object key; lists are leaves and the contents of ``unavailable`` maps are not keys."""
+    out = set()
+    for key, value in doc.items():
+        out.add(prefix + key)
+        if isinstance(value, dict) and key != "unavailable":
+            out |= _keys(value, f"{prefix}{key}.")
+    return out
+
+
+def _value(doc: dict, path: str):
+    for part in path.split("."):
+        doc = doc[part]
+    return doc
+
+
+def _nulls(doc, prefix: str = "") -> list[str]:
+    """Paths of null values (``events.<field>`` for a field of a list's rows); caveat channels are not values."""
+    out = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if key not in ("unavailable", "caveats"):
+                out += _nulls(value, f"{prefix}{key}.")
+    elif isinstance(doc, list):
+        for row in doc:
+            out += _nulls(row, prefix)
+    elif doc is None:
+        out.append(prefix[:-1])
+    return sorted(set(out))
+
+
+def _reason(doc: dict, path: str) -> str | None:
+    """The reason for a null at ``path``: in the ``unavailable`` map of an enclosing object, under the rest of the
+    path or under a shorter part of it (a reason for an object covers its keys)."""
+    parts = path.split(".")
+    node = doc
+    for i in range(len(parts)):
+        reasons = node.get("unavailable") or {}
+        for j in range(len(parts), i, -1):
+            if ".".join(parts[i:j]) in reasons:
+                return reasons[".".join(parts[i:j])]
+        node = node.get(parts[i])
+        if not isinstance(node, dict):
+            return None
+    return None
+
+
+@pytest.mark.parametrize("name", ["full", *_DEGRADED])
+def test_every_null_has_a_reason_and_every_reason_a_null(nights, name):
+    doc = nights[name]
+    for path in _nulls(doc):
+        assert _reason(doc, path), f"{name}: {path} is null without a reason"
+    for section_path in [p for p in _keys(doc) if p.split(".")[-1] == "unavailable"]:
+        base = section_path[: -len("unavailable")]
+        for key in _value(doc, section_path):
+            target = f"{base}{key}"
+            value = _value(doc, target) if "events." not in target else None
+            assert value is None or all(v is None for v in _leaves(value)), f"{name}: {target} has a reason"
+
+
+def _leaves(value) -> list:
+    return [x for v in value.values() for x in _leaves(v)] if isinstance(value, dict) else [value]
+
+
+@pytest.mark.parametrize("name", ["full", *_DEGRADED])
+def test_the_issue_keys_and_event_fields_are_always_there(nights, name):
+    doc = nights[name]
+    for path in _ISSUE_KEYS:
+        _value(doc, path)  # KeyError when dropped
+    for row in doc["leg_movements"]["events"]:
+        assert set(row) == {"onset_s", "duration_s", "side", "stage", "periodic", "respiratory", "arousal"}
+    for row in doc["sleep_onset_jerks"]["events"] or []:
+        assert set(row) == {"onset_s", "duration_s"}
+
+
+def _dropped(full: dict, degraded: dict) -> list[str]:
+    """Paths (of both) that hold a value in the full analysis and null in the degraded one."""
+    out = []
+    for path in sorted(p for p in _keys(full) & _keys(degraded) if "unavailable" not in p.split(".")):
+        a, b = _value(full, path), _value(degraded, path)
+        if not isinstance(a, dict) and a is not None and b is None:
+            out.append(path)
+    return out
+
+
+def test_without_hypnogram_the_keys_are_those_of_the_full_analysis_with_nulls_and_reasons(nights):
+    full, doc = nights["full"], nights["no_hypnogram"]
+    hypnogram_keys = {p for p in _keys(full) if p.startswith("hypnogram.")}
+    assert _keys(doc) == _keys(full) - hypnogram_keys  # the hypnogram section itself is null as a whole
+    assert doc["hypnogram"] is None and doc["unavailable"]["hypnogram"].startswith("no hypnogram")
+    dropped = _dropped(full, doc)
+    for path in ("sleep.total_sleep_time_min", "sleep.time_in_bed_min", "sleep.stage_minutes.R",
+                 "leg_movements.plms_index", "leg_movements.plms_count", "leg_movements.per_stage.N2.plm",
+                 "sleep_onset_jerks.count", "sleep_onset_jerks.transitions", "fragmentary_myoclonus.excessive",
+                 "fragmentary_myoclonus.nrem_minutes", "fragmentary_myoclonus.potential_count"):  # fmt: skip
+        assert path in dropped, path
+    for path in dropped:
+        assert _reason(doc, path).startswith("no hypnogram"), path
+    assert all(e["stage"] is None for e in doc["leg_movements"]["events"])
+    assert doc["leg_movements"]["unavailable"]["events.stage"].startswith("no hypnogram")
+    # genuine counts stay numbers; the EFM rule is a parameter, known without a hypnogram
+    assert doc["leg_movements"]["count"] == full["leg_movements"]["count"] > 0
+    assert doc["fragmentary_myoclonus"]["rule"] == full["fragmentary_myoclonus"]["rule"]
+
+
+def test_without_chin_the_chin_values_are_null_with_reasons(nights):
+    full, doc = nights["full"], nights["no_chin"]
+    assert _keys(doc) == _keys(full)
+    assert doc["channels"]["chin"] is None and doc["channels"]["sfreq_hz"]["chin"] is None
+    assert set(doc["quality"]["channels"]["chin"]) == set(full["quality"]["channels"]["chin"])
+    assert all(v is None for v in doc["quality"]["channels"]["chin"].values())
+    assert "no chin channel" in doc["quality"]["unavailable"]["channels.chin"]
+    jerks = doc["sleep_onset_jerks"]
+    assert full["sleep_onset_jerks"]["count"] > 0 and jerks["count"] is None and jerks["events"] is None
+    assert "chin" in jerks["unavailable"]["count"] and "chin" in jerks["unavailable"]["transitions"]
+    assert set(_dropped(full, doc)) >= {"channels.chin", "sleep_onset_jerks.count", "quality.channels.chin.usable"}
+    assert doc["leg_movements"]["plms_index"] == full["leg_movements"]["plms_index"]  # legs unaffected
+
+
+@pytest.mark.parametrize(("name", "why"), [("one_leg", "no right_leg channel"), ("flat_leg", "unusable")])
+def test_with_one_leg_scored_the_other_keeps_its_keys_null(nights, name, why):
+    full, doc = nights["full"], nights[name]
+    assert _keys(doc) == _keys(full)
+    assert doc["leg_movements"]["channels"] == ["left_leg"]
+    assert doc["parameters"]["per_channel"]["right"] == dict.fromkeys(full["parameters"]["per_channel"]["right"])
+    assert why in doc["parameters"]["unavailable"]["per_channel.right"]
+    assert doc["leg_movements"]["per_side"]["right"] == 0  # a genuine zero, not null
+    if name == "one_leg":
+        assert doc["channels"]["right_leg"] is None and doc["channels"]["sfreq_hz"]["right_leg"] is None
+        assert all(v is None for v in doc["quality"]["channels"]["right_leg"].values())
+    else:
+        assert doc["quality"]["channels"]["right_leg"]["usable"] is False
+
+
+def test_without_respiratory_events_and_arousals_their_values_are_null_with_reasons(nights):
+    full, doc = nights["full"], nights["no_events"]
+    assert _keys(doc) == _keys(full)
+    assert full["leg_movements"]["plms_arousal_index"] is not None
+    assert _dropped(full, doc) == ["leg_movements.plms_arousal_index"]
+    assert "arousal" in doc["leg_movements"]["unavailable"]["plms_arousal_index"]
+    assert {type(e["respiratory"]) for e in full["leg_movements"]["events"]} == {bool}
+    assert {e["respiratory"] for e in doc["leg_movements"]["events"]} == {None}
+    assert {e["arousal"] for e in doc["leg_movements"]["events"]} == {None}
+    assert set(doc["leg_movements"]["unavailable"]) >= {"events.respiratory", "events.arousal"}
+    assert doc["respiratory"] == {**full["respiratory"], "scored": False, "respiratory_events": 0, "arousals": 0,
+                                  "source": doc["respiratory"]["source"]}  # fmt: skip
