@@ -243,10 +243,10 @@ def _current_rules(folder: Path, default: bool) -> tuple[Any, Any]:
     from cds.rulebase.load import check_rules
 
     if default:
-        from cds.pipeline import cached_rulebase
+        from cds.rulebase.engine import load_rulebase
 
         try:
-            rulebase = cached_rulebase()
+            rulebase = load_rulebase()
             return rulebase.rules, rulebase.kb
         except RuleFileError as exc:
             log.warning("rule set does not load cleanly (%s); reading the valid rule files", exc)
