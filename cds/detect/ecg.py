@@ -22,6 +22,11 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage, signal
 
+try:  # find_peaks' own distance rule, so the peaks above a level are thinned exactly as find_peaks would
+    from scipy.signal._peak_finding_utils import _select_by_peak_distance
+except ImportError:  # pragma: no cover - moved in a future scipy: find_peaks on the whole energy instead
+    _select_by_peak_distance = None
+
 from cds.caveats import Caveat
 from cds.detect.preprocess import FilteredEmg
 
@@ -53,6 +58,7 @@ SCALE_BOUNDS = (0.7, 1.3)  # per-beat least-squares scale (on R ± SHAPE_HALF_S)
 SCREEN_CHUNKS = 9  # before searching a whole night, look for a regular ECG in this many stretches spread over it ...
 SCREEN_CHUNK_S = 120.0  # ... of this length; a night with none in any stretch is taken as ECG-free (cost ~4 %)
 TAPER_FRACTION = 0.2  # Tukey taper of the subtracted template, so the window edges leave no step
+_CHUNK = 1 << 16  # samples per chunk of whole-channel arithmetic (fits in cache; no whole-channel temporaries)
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,24 +113,60 @@ def describe_ecg_parameters() -> dict[str, Any]:
 
 
 def _qrs_energy(channels: Sequence[NDArray], sfreq_hz: float) -> NDArray[np.float32]:
-    """Sum over channels of (x / robust noise SD)², moving mean over ``QRS_SMOOTH_S``."""
+    """Sum over channels of (x / robust noise SD)², moving mean over ``QRS_SMOOTH_S``. Summed in cache-sized
+    chunks (same operations per sample, no whole-channel temporaries)."""
     n = min(c.size for c in channels)
-    energy = np.zeros(n, dtype=np.float32)
+    scales = []
     for c in channels:
-        x = np.asarray(c[:n], dtype=np.float32)
-        mad = float(np.median(np.abs(x[:: max(1, n // 200_000)]))) / 0.6745
-        energy += np.square(x / np.float32(max(mad, 1e-6)))
+        mad = float(np.median(np.abs(np.asarray(c[: n : max(1, n // 200_000)], dtype=np.float32)))) / 0.6745
+        scales.append(np.float32(max(mad, 1e-6)))
+    energy = np.empty(n, dtype=np.float32)
+    work = np.empty(_CHUNK, dtype=np.float32)
+    for a in range(0, n, _CHUNK):
+        part, tmp = energy[a : a + _CHUNK], work[: min(_CHUNK, n - a)]
+        part[:] = 0.0
+        for c, scale in zip(channels, scales, strict=True):
+            np.divide(np.asarray(c[a : a + tmp.size], dtype=np.float32), scale, out=tmp)
+            part += np.square(tmp, out=tmp)
     width = max(1, round(QRS_SMOOTH_S * sfreq_hz))
-    return ndimage.uniform_filter1d(energy, width, mode="nearest")
+    return ndimage.uniform_filter1d(energy, width, mode="nearest", output=energy)
 
 
-def _local_level(energy: NDArray[np.float32], sfreq_hz: float) -> NDArray[np.float32]:
-    """Running median of the energy over ``LOCAL_LEVEL_S``, from medians of 1-s blocks."""
+def _block_level(energy: NDArray[np.float32], sfreq_hz: float) -> tuple[NDArray[np.float32], int]:
+    """Running median of the energy over ``LOCAL_LEVEL_S``, from medians of 1-s blocks: the level of each block
+    and the block length (samples); ``_level_at`` reads it at given samples."""
     block = max(1, round(sfreq_hz))
     n_blocks = max(1, energy.size // block)
     med = _median_axis1(energy[: n_blocks * block].reshape(n_blocks, -1))
-    med = ndimage.median_filter(med, size=max(1, round(LOCAL_LEVEL_S)) | 1, mode="nearest")
-    return np.repeat(med, block)[: energy.size] if energy.size >= block else np.full(energy.size, med[0])
+    return ndimage.median_filter(med, size=max(1, round(LOCAL_LEVEL_S)) | 1, mode="nearest"), block
+
+
+def _level_at(level: tuple[NDArray[np.float32], int], idx: NDArray[np.int64]) -> NDArray[np.float32]:
+    """The local level (``_block_level``) at samples ``idx``; a last partial block takes the last full one's."""
+    med, block = level
+    return med[np.minimum(idx // block, med.size - 1)]
+
+
+def _peaks_at_or_above(energy: NDArray[np.float32], lowest: np.float32, distance: int) -> NDArray[np.int64]:
+    """``find_peaks(energy, height=lowest, distance=distance)`` (same peaks), with the local maxima searched only
+    in the stretches at or above ``lowest`` (each with one sample either side, so every maximum and plateau keeps
+    its neighbours), then scipy's own distance rule on them."""
+    above = energy >= lowest
+    change = np.flatnonzero(above[1:] != above[:-1]) + 1
+    bounds = np.concatenate(([0], change, [energy.size]))
+    starts, ends = bounds[:-1], bounds[1:]
+    keep = above[starts]
+    if _select_by_peak_distance is None or not keep.any():
+        return signal.find_peaks(energy, height=lowest, distance=distance)[0]
+    starts, ends = np.maximum(starts[keep] - 1, 0), np.minimum(ends[keep] + 1, energy.size)
+    lengths = ends - starts
+    offsets = np.cumsum(lengths) - lengths  # each stretch's start in the concatenation
+    src = np.arange(int(lengths.sum())) + np.repeat(starts - offsets, lengths)
+    found, props = signal.find_peaks(energy[src], height=lowest)
+    peaks = src[found]  # a stretch's end samples lie below lowest: no maximum spans two stretches
+    if distance > 1 and peaks.size > 1:
+        peaks = peaks[_select_by_peak_distance(peaks, props["peak_heights"], np.float64(distance))]
+    return peaks
 
 
 def _segments(x: NDArray, idx: NDArray[np.int64], before: int, after: int) -> NDArray[np.float32]:
@@ -292,13 +334,14 @@ def find_ecg_beats(channels_filtered: Sequence[NDArray[np.floating]], sfreq_hz: 
         return EcgBeats(np.zeros(0))
     n = min(c.size for c in chans)
     energy = _qrs_energy(chans, sfreq_hz)
-    level = _local_level(energy, sfreq_hz)
+    level = _block_level(energy, sfreq_hz)
     # peaks below the lowest acceptance level are dropped before the separation rule (find_peaks applies height
     # first): they can only be removed there, never remove a higher peak, and sorting them dominated the cost
-    lowest = np.float32(PEAK_ABOVE_LOCAL) * level.min()
-    peaks, _ = signal.find_peaks(energy, height=lowest, distance=max(1, round(CANDIDATE_SEPARATION_S * sfreq_hz)))
+    lowest = np.float32(PEAK_ABOVE_LOCAL) * level[0].min()
+    peaks = _peaks_at_or_above(energy, lowest, max(1, round(CANDIDATE_SEPARATION_S * sfreq_hz)))
     half = max(1, round(max(SHAPE_HALF_S + SHAPE_MAX_LAG_S, TEMPLATE_POST_S) * sfreq_hz))
-    peaks = peaks[(energy[peaks] > PEAK_ABOVE_LOCAL * level[peaks]) & (peaks >= half) & (peaks < n - half - 1)]
+    ok = (energy[peaks] > PEAK_ABOVE_LOCAL * _level_at(level, peaks)) & (peaks >= half) & (peaks < n - half - 1)
+    peaks = peaks[ok]
     n_candidates = int(peaks.size)
     if peaks.size < 3:
         return EcgBeats(np.zeros(0), n_candidates)
