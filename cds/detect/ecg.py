@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 from scipy import ndimage, signal
 
@@ -171,7 +172,7 @@ def _peaks_at_or_above(energy: NDArray[np.float32], lowest: np.float32, distance
 
 def _segments(x: NDArray, idx: NDArray[np.int64], before: int, after: int) -> NDArray[np.float32]:
     """(beats, before + after) samples of ``x`` around each index (indices must leave room at both ends)."""
-    return np.asarray(x, dtype=np.float32)[idx[:, None] + np.arange(-before, after)[None, :]]
+    return sliding_window_view(np.asarray(x, dtype=np.float32), before + after)[idx - before]
 
 
 def _median_axis1(x: NDArray[np.floating]) -> NDArray[np.floating]:
@@ -211,19 +212,26 @@ def _centred(template: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArra
     return b, np.einsum("icj,icj->i", b, b)
 
 
-def _correlate_lags(wide: NDArray[np.float32], width: int, centred: tuple[NDArray, NDArray]) -> NDArray[np.float32]:
-    """(lags, beats) Pearson correlation of each beat's (channels, ``width``) window of ``wide`` at every lag (start
-    0 to the last that fits) with its row of a template given as ``_centred``. The windows' sums and sums of
-    squares come from running sums (float64), so each lag costs one product with the template."""
-    b, bb = centred
+def _window_sums(wide: NDArray[np.float32], width: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(beats, lags) sum and centred sum of squares of each beat's (channels, ``width``) window of ``wide`` at every
+    lag, from running sums (float64); for ``_correlate_lags``, computed once per shape test."""
     n_lags, size = wide.shape[2] - width + 1, width * wide.shape[1]
-    wide64 = wide.astype(np.float64)
     run = np.zeros((wide.shape[0], wide.shape[2] + 1))
     run2 = np.zeros_like(run)
-    np.cumsum(wide64.sum(axis=1), axis=1, out=run[:, 1:])
-    np.cumsum(np.square(wide64).sum(axis=1), axis=1, out=run2[:, 1:])
+    np.cumsum(wide.sum(axis=1, dtype=np.float64), axis=1, out=run[:, 1:])
+    np.cumsum(np.square(wide, dtype=np.float64).sum(axis=1), axis=1, out=run2[:, 1:])
     total = run[:, width : width + n_lags] - run[:, :n_lags]  # (beats, lags)
-    centred_power = run2[:, width : width + n_lags] - run2[:, :n_lags] - total * total / size
+    return total, run2[:, width : width + n_lags] - run2[:, :n_lags] - total * total / size
+
+
+def _correlate_lags(
+    wide: NDArray[np.float32], width: int, centred: tuple[NDArray, NDArray], sums: tuple[NDArray, NDArray]
+) -> NDArray[np.float32]:
+    """(lags, beats) Pearson correlation of each beat's (channels, ``width``) window of ``wide`` at every lag (start
+    0 to the last that fits) with its row of a template given as ``_centred``; the windows' sums and centred
+    powers come from ``_window_sums``, so each lag costs one product with the template."""
+    b, bb = centred
+    (total, centred_power), n_lags, size = sums, wide.shape[2] - width + 1, width * wide.shape[1]
     b_sum = b.sum(axis=(1, 2), dtype=np.float64)
     num = np.stack([np.einsum("icj,icj->i", wide[:, :, k : k + width], b) for k in range(n_lags)], axis=1)
     num = num - total / size * b_sum[:, None]  # the window's mean times the template's (about zero) sum
@@ -249,10 +257,10 @@ def _shape_consistent(
         cols = (lag + shift).reshape(-1, 1) + np.arange(width)[None, :]
         return np.concatenate([wide[:, i][rows, cols] for i in range(wide.shape[1])], axis=1)
 
-    best = np.zeros(peaks.size, dtype=np.int64)
+    best, sums = np.zeros(peaks.size, dtype=np.int64), _window_sums(wide, width)
     for _ in range(2):  # template from the current alignment, then the best lag of each candidate against it
         template = _centred(_running_median_rows(at(best), SHAPE_BEATS).reshape(wide.shape[0], wide.shape[1], width))
-        corr = _correlate_lags(wide, width, template)
+        corr = _correlate_lags(wide, width, template, sums)
         best = corr.argmax(axis=0) - lag
     return corr.max(axis=0), peaks + best
 
@@ -372,7 +380,7 @@ def remove_ecg(filtered: NDArray[np.floating], sfreq_hz: float, beats: EcgBeats)
     idx = idx[(idx >= pre) & (idx < x.size - post)]
     if idx.size < 3:
         return out
-    segs = _segments(x, idx, pre, post)
+    segs = _segments(x, idx, pre, post)  # beats are sorted (find_ecg_beats), so windows overlap only their neighbours
     templates = _running_median_rows(segs, TEMPLATE_BEATS)
     templates *= signal.windows.tukey(pre + post, TAPER_FRACTION).astype(np.float32)[None, :]
     core = slice(max(0, pre - round(SHAPE_HALF_S * sfreq_hz)), pre + round(SHAPE_HALF_S * sfreq_hz) + 1)
@@ -380,8 +388,33 @@ def remove_ecg(filtered: NDArray[np.floating], sfreq_hz: float, beats: EcgBeats)
     fit = (segs[:, core] * templates[:, core]).sum(axis=1)  # burst beside the beat does not bend it
     scale = np.divide(fit, power, out=np.ones_like(power), where=power > 0)
     fitted = templates * np.clip(scale, *SCALE_BOUNDS)[:, None]
-    where = (idx[:, None] + np.arange(-pre, post)[None, :]).ravel()
-    out -= np.bincount(where, weights=fitted.ravel(), minlength=x.size).astype(np.float32)
+    step = np.diff(idx)
+    if step.size and (step.min() < 0 or (step[:-1] + step[1:] < pre + post).any()):  # a sample in three windows
+        where = (idx[:, None] + np.arange(-pre, post)[None, :]).ravel()
+        out -= np.bincount(where, weights=fitted.ravel(), minlength=x.size).astype(np.float32)
+        return out
+    sliding_window_view(out, pre + post, writeable=True)[idx - pre] = segs - _overlaps_summed(fitted, step)
+    return out
+
+
+def _overlaps_summed(fitted: NDArray[np.float32], step: NDArray[np.int64]) -> NDArray[np.float32]:
+    """``fitted`` (beats, window) with each sample two consecutive windows share (``step``: the beats' spacing,
+    no sample in three windows) set, in both rows, to the two beats' sum (float64, then rounded: the total a sum
+    over all beats gives), so writing the rows one after the other leaves that total."""
+    pairs = np.flatnonzero(step < fitted.shape[1])
+    if pairs.size == 0:
+        return fitted
+    shift = step[pairs][:, None]
+    cols = np.arange(fitted.shape[1])[None, :]
+    shared = cols >= shift  # (pairs, window): the columns of the earlier row that the next row covers
+    nxt = fitted[pairs + 1][np.arange(pairs.size)[:, None], np.where(shared, cols - shift, 0)]
+    total = (fitted[pairs].astype(np.float64) + np.where(shared, nxt, 0.0)).astype(np.float32)
+    out = fitted.copy()
+    out[pairs] = total
+    head = cols < fitted.shape[1] - shift  # (pairs, window): the later row's columns inside the earlier window
+    later = out[pairs + 1]
+    later[head] = total[np.arange(pairs.size)[:, None], np.where(head, cols + shift, 0)][head]
+    out[pairs + 1] = later
     return out
 
 
