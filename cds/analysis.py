@@ -306,10 +306,13 @@ def _ecg_section(beats: EcgBeats) -> dict[str, Any]:
     return {**data, "unavailable": reasons}
 
 
-def _hypnogram_section(hyp: Hypnogram | None) -> dict[str, Any] | None:
-    """The staging scored against; null as a whole without one (reason in the top-level ``unavailable``)."""
+_HYPNOGRAM_KEYS = ("source", "scheme", "epochs", "epoch_s", "start_s", "lights_off_s", "lights_on_s")
+
+
+def _hypnogram_section(hyp: Hypnogram | None) -> dict[str, Any]:
+    """The staging scored against; without one the same keys, null, each with the reason."""
     if hyp is None:
-        return None
+        return {**dict.fromkeys(_HYPNOGRAM_KEYS), "unavailable": dict.fromkeys(_HYPNOGRAM_KEYS, NO_HYPNOGRAM_STAGES)}
 
     def r3(value: float | None) -> float | None:
         return None if value is None else round(float(value), 3)

@@ -97,7 +97,9 @@ def recording_view(analysis: Mapping[str, Any] | None, recording_input: Mapping[
             for role in ("left_leg", "right_leg", "chin")
         ],
         "sfreq_hz": _rates(channels.get("sfreq_hz")),
-        "hypnogram": "given" if analysis.get("hypnogram") else "not given (sleep and wake not separated)",
+        "hypnogram": "given"
+        if (analysis.get("hypnogram") or {}).get("source")
+        else "not given (sleep and wake not separated)",
         "numbers": [
             ("total sleep time", _value(sleep, "total_sleep_time_min"), "min"),
             ("sleep efficiency", _value(sleep, "sleep_efficiency_pct"), "%"),
