@@ -138,7 +138,10 @@ def _block_level(energy: NDArray[np.float32], sfreq_hz: float) -> tuple[NDArray[
     and the block length (samples); ``_level_at`` reads it at given samples."""
     block = max(1, round(sfreq_hz))
     n_blocks = max(1, energy.size // block)
-    med = _median_axis1(energy[: n_blocks * block].reshape(n_blocks, -1))
+    rows, per = energy[: n_blocks * block].reshape(n_blocks, -1), max(1, _CHUNK // block)
+    med = np.empty(n_blocks, dtype=energy.dtype)
+    for a in range(0, n_blocks, per):  # in cache-sized groups of blocks (the partition copies its input)
+        med[a : a + per] = _median_axis1(rows[a : a + per])
     return ndimage.median_filter(med, size=max(1, round(LOCAL_LEVEL_S)) | 1, mode="nearest"), block
 
 
@@ -152,17 +155,13 @@ def _peaks_at_or_above(energy: NDArray[np.float32], lowest: np.float32, distance
     """``find_peaks(energy, height=lowest, distance=distance)`` (same peaks), with the local maxima searched only
     in the stretches at or above ``lowest`` (each with one sample either side, so every maximum and plateau keeps
     its neighbours), then scipy's own distance rule on them."""
-    above = energy >= lowest
-    change = np.flatnonzero(above[1:] != above[:-1]) + 1
-    bounds = np.concatenate(([0], change, [energy.size]))
-    starts, ends = bounds[:-1], bounds[1:]
-    keep = above[starts]
-    if _select_by_peak_distance is None or not keep.any():
+    if _select_by_peak_distance is None:
         return signal.find_peaks(energy, height=lowest, distance=distance)[0]
-    starts, ends = np.maximum(starts[keep] - 1, 0), np.minimum(ends[keep] + 1, energy.size)
-    lengths = ends - starts
-    offsets = np.cumsum(lengths) - lengths  # each stretch's start in the concatenation
-    src = np.arange(int(lengths.sum())) + np.repeat(starts - offsets, lengths)
+    above = energy >= lowest
+    keep = above.copy()
+    keep[1:] |= above[:-1]  # the sample after each stretch ...
+    keep[:-1] |= above[1:]  # ... and the one before it
+    src = np.flatnonzero(keep)
     found, props = signal.find_peaks(energy[src], height=lowest)
     peaks = src[found]  # a stretch's end samples lie below lowest: no maximum spans two stretches
     if distance > 1 and peaks.size > 1:
@@ -218,8 +217,12 @@ def _window_sums(wide: NDArray[np.float32], width: int) -> tuple[NDArray[np.floa
     n_lags, size = wide.shape[2] - width + 1, width * wide.shape[1]
     run = np.zeros((wide.shape[0], wide.shape[2] + 1))
     run2 = np.zeros_like(run)
-    np.cumsum(wide.sum(axis=1, dtype=np.float64), axis=1, out=run[:, 1:])
-    np.cumsum(np.square(wide, dtype=np.float64).sum(axis=1), axis=1, out=run2[:, 1:])
+    total, power = wide[:, 0].astype(np.float64), np.square(wide[:, 0], dtype=np.float64)
+    for i in range(1, wide.shape[1]):  # summed over the channels one after the other, as sum(axis=1) does
+        total += wide[:, i]
+        power += np.square(wide[:, i], dtype=np.float64)
+    np.cumsum(total, axis=1, out=run[:, 1:])
+    np.cumsum(power, axis=1, out=run2[:, 1:])
     total = run[:, width : width + n_lags] - run[:, :n_lags]  # (beats, lags)
     return total, run2[:, width : width + n_lags] - run2[:, :n_lags] - total * total / size
 
@@ -251,11 +254,10 @@ def _shape_consistent(
     half, lag = max(1, round(SHAPE_HALF_S * sfreq_hz)), round(SHAPE_MAX_LAG_S * sfreq_hz)
     wide = np.stack([_segments(c, peaks, half + lag, half + lag + 1) for c in channels], axis=1)  # (beats, ch, .)
     width = 2 * half + 1
-    rows = np.arange(peaks.size)[:, None]
+    shifted = sliding_window_view(wide, width, axis=2)  # (beats, channels, lags, width)
 
     def at(shift: NDArray[np.int64]) -> NDArray[np.float32]:  # (beats, channels x width), channel after channel
-        cols = (lag + shift).reshape(-1, 1) + np.arange(width)[None, :]
-        return np.concatenate([wide[:, i][rows, cols] for i in range(wide.shape[1])], axis=1)
+        return shifted[np.arange(peaks.size), :, lag + shift].reshape(peaks.size, -1)
 
     best, sums = np.zeros(peaks.size, dtype=np.int64), _window_sums(wide, width)
     for _ in range(2):  # template from the current alignment, then the best lag of each candidate against it
@@ -266,12 +268,22 @@ def _shape_consistent(
 
 
 def _strongest_apart(positions: NDArray[np.int64], score: NDArray[np.floating], n: int, distance: int) -> NDArray:
-    """Sorted positions at least ``distance`` apart, the higher ``score`` winning (``find_peaks`` on a sparse
-    array holding the scores)."""
-    sparse = np.zeros(n + 2, dtype=np.float32)
-    np.maximum.at(sparse, positions + 1, np.asarray(score, dtype=np.float32) + 2.0)
-    kept, _ = signal.find_peaks(sparse, height=1.0, distance=max(1, distance))
-    return kept - 1
+    """Sorted positions at least ``distance`` apart, the higher ``score`` winning: ``find_peaks`` on a sparse
+    array of ``n`` samples holding the scores, run on its occupied samples only (with a zero between two that are
+    not neighbours, so local maxima are the same), then scipy's own distance rule."""
+    if _select_by_peak_distance is None:
+        sparse = np.zeros(n + 2, dtype=np.float32)
+        np.maximum.at(sparse, positions + 1, np.asarray(score, dtype=np.float32) + 2.0)
+        return signal.find_peaks(sparse, height=1.0, distance=max(1, distance))[0] - 1
+    occupied, which = np.unique(positions, return_inverse=True)
+    values = np.zeros(occupied.size, dtype=np.float32)
+    np.maximum.at(values, which, np.asarray(score, dtype=np.float32) + 2.0)
+    at = np.arange(occupied.size) + 1 + np.cumsum(np.diff(occupied, prepend=occupied[:1]) > 1)
+    compact = np.zeros(at[-1] + 2 if at.size else 2, dtype=np.float32)
+    compact[at] = values
+    found, props = signal.find_peaks(compact, height=1.0)
+    kept = occupied[np.searchsorted(at, found)]
+    return kept[_select_by_peak_distance(kept, props["peak_heights"], np.float64(max(1, distance)))]
 
 
 def _fill_single_gaps(channels: Sequence[NDArray], r_idx: NDArray[np.int64], sfreq_hz: float) -> NDArray[np.int64]:
