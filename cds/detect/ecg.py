@@ -152,20 +152,30 @@ def _level_at(level: tuple[NDArray[np.float32], int], idx: NDArray[np.int64]) ->
 
 
 def _peaks_at_or_above(energy: NDArray[np.float32], lowest: np.float32, distance: int) -> NDArray[np.int64]:
-    """``find_peaks(energy, height=lowest, distance=distance)`` (same peaks), with the local maxima searched only
-    in the stretches at or above ``lowest`` (each with one sample either side, so every maximum and plateau keeps
-    its neighbours), then scipy's own distance rule on them."""
+    """``find_peaks(energy, height=lowest, distance=distance)`` (same peaks), in cache-sized chunks cut at samples
+    below ``lowest`` (no peak or plateau at that height spans a cut), each searched only in its stretches at or
+    above ``lowest`` with one sample either side; then scipy's own distance rule on all of them."""
     if _select_by_peak_distance is None:
         return signal.find_peaks(energy, height=lowest, distance=distance)[0]
-    above = energy >= lowest
-    keep = above.copy()
-    keep[1:] |= above[:-1]  # the sample after each stretch ...
-    keep[:-1] |= above[1:]  # ... and the one before it
-    src = np.flatnonzero(keep)
-    found, props = signal.find_peaks(energy[src], height=lowest)
-    peaks = src[found]  # a stretch's end samples lie below lowest: no maximum spans two stretches
+    found, heights, a, n = [], [], 0, energy.size
+    while a < n - 1:
+        b = min(a + _CHUNK, n - 1)
+        while b < n - 1 and energy[b] >= lowest:  # move the cut to the next sample below lowest
+            hit = np.flatnonzero(energy[b : b + 4096] < lowest)
+            b = min(b + (int(hit[0]) if hit.size else 4096), n - 1)
+        part = energy[a : b + 1]
+        above = part >= lowest
+        keep = above.copy()
+        keep[1:] |= above[:-1]  # the sample after each stretch ...
+        keep[:-1] |= above[1:]  # ... and the one before it
+        src = np.flatnonzero(keep)
+        peaks, props = signal.find_peaks(part[src], height=lowest)
+        found.append(src[peaks] + a)  # a stretch's end samples lie below lowest: no maximum spans two stretches
+        heights.append(props["peak_heights"])
+        a = b
+    peaks = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
     if distance > 1 and peaks.size > 1:
-        peaks = peaks[_select_by_peak_distance(peaks, props["peak_heights"], np.float64(distance))]
+        peaks = peaks[_select_by_peak_distance(peaks, np.concatenate(heights), np.float64(distance))]
     return peaks
 
 
