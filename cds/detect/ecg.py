@@ -114,23 +114,50 @@ def describe_ecg_parameters() -> dict[str, Any]:
 
 
 def _qrs_energy(channels: Sequence[NDArray], sfreq_hz: float) -> NDArray[np.float32]:
-    """Sum over channels of (x / robust noise SD)², moving mean over ``QRS_SMOOTH_S``. Summed in cache-sized
-    chunks (same operations per sample, no whole-channel temporaries)."""
+    """Sum over channels of (x / robust noise SD)², moving mean over ``QRS_SMOOTH_S`` (``nearest`` edges).
+
+    Computed in cache-sized chunks with no whole-channel temporaries. The moving mean repeats scipy's
+    ``uniform_filter1d`` step for step (a float64 running sum of the entering minus the leaving sample, divided by
+    the width), so the values are the same."""
     n = min(c.size for c in channels)
     scales = []
     for c in channels:
         mad = float(np.median(np.abs(np.asarray(c[: n : max(1, n // 200_000)], dtype=np.float32)))) / 0.6745
         scales.append(np.float32(max(mad, 1e-6)))
+    width = max(1, round(QRS_SMOOTH_S * sfreq_hz))
+    before, after = width // 2, width - width // 2 - 1
     energy = np.empty(n, dtype=np.float32)
-    work = np.empty(_CHUNK, dtype=np.float32)
+    raw, work = np.empty(_CHUNK, dtype=np.float32), np.empty(_CHUNK, dtype=np.float32)
+    line = np.empty(width + _CHUNK + after)  # raw energy from ``width`` samples before the chunk, edge-padded
+    running = 0.0
     for a in range(0, n, _CHUNK):
-        part, tmp = energy[a : a + _CHUNK], work[: min(_CHUNK, n - a)]
+        m = min(_CHUNK, n - a)
+        part, tmp = raw[:m], work[:m]
         part[:] = 0.0
         for c, scale in zip(channels, scales, strict=True):
-            np.divide(np.asarray(c[a : a + tmp.size], dtype=np.float32), scale, out=tmp)
+            np.divide(np.asarray(c[a : a + m], dtype=np.float32), scale, out=tmp)
             part += np.square(tmp, out=tmp)
-    width = max(1, round(QRS_SMOOTH_S * sfreq_hz))
-    return ndimage.uniform_filter1d(energy, width, mode="nearest", output=energy)
+        if a == 0:
+            line[:width] = part[0]
+        line[width : width + m] = part
+        if a + m == n:
+            line[width + m : width + m + after] = part[-1]
+        if a == 0:
+            for k in range(width):
+                running += line[width + k - before]
+            energy[0] = running / width
+            first, lo = 1, after + 1
+        else:
+            first, lo = a - after, 0
+        count = (n if a + m == n else a + m - after) - first
+        if count > 0:
+            step = line[lo + width : lo + width + count] - line[lo : lo + count]
+            step[0] += running
+            np.cumsum(step, out=step)
+            running = step[-1]
+            energy[first : first + count] = np.divide(step, width, out=step)
+        line[:width] = line[m : m + width]
+    return energy
 
 
 def _block_level(energy: NDArray[np.float32], sfreq_hz: float) -> tuple[NDArray[np.float32], int]:
