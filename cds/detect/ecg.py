@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,7 @@ SCREEN_CHUNKS = 9  # before searching a whole night, look for a regular ECG in t
 SCREEN_CHUNK_S = 120.0  # ... of this length; a night with none in any stretch is taken as ECG-free (cost ~4 %)
 TAPER_FRACTION = 0.2  # Tukey taper of the subtracted template, so the window edges leave no step
 _CHUNK = 1 << 16  # samples per chunk of whole-channel arithmetic (fits in cache; no whole-channel temporaries)
+_GROUP_BEATS = 1024  # beat windows worked on at once (small temporaries)
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,22 +223,44 @@ def _median_axis1(x: NDArray[np.floating]) -> NDArray[np.floating]:
     return (part[:, :mid].max(axis=1) + upper) / 2
 
 
-def _running_median_rows(rows: NDArray[np.float32], per_block: int) -> NDArray[np.float32]:
-    """For each row, the sample-wise median of its neighbouring rows: medians of consecutive blocks of about
-    ``per_block`` rows, linearly interpolated between block centres (a running median that costs one sort)."""
-    n_blocks = max(1, rows.shape[0] // per_block)
-    bounds = np.linspace(0, rows.shape[0], n_blocks + 1).astype(np.int64)
+def _block_medians(
+    take: Callable[[NDArray[np.int64]], NDArray[np.float32]], n_rows: int, per_block: int
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Sample-wise medians of consecutive blocks of about ``per_block`` of ``n_rows`` rows (``take(indices)`` gives
+    those rows), a few blocks at a time; returns the medians and the blocks' bounds."""
+    n_blocks = max(1, n_rows // per_block)
+    bounds = np.linspace(0, n_rows, n_blocks + 1).astype(np.int64)
     sizes = np.diff(bounds)
-    medians = np.empty((n_blocks, *rows.shape[1:]), dtype=np.result_type(rows.dtype, np.float32))
-    for size in np.unique(sizes):  # blocks differ in size by at most one row: one batched median per size
+    medians: NDArray[np.float32] | None = None
+    for size in np.unique(sizes):  # blocks differ in size by at most one row: batched medians per size
         which = np.flatnonzero(sizes == size)
-        medians[which] = _median_axis1(rows[bounds[which, None] + np.arange(size)[None, :]])
+        for group in np.array_split(which, max(1, which.size * int(size) // _GROUP_BEATS)):
+            rows = take((bounds[group, None] + np.arange(size)[None, :]).ravel())
+            part = _median_axis1(rows.reshape(group.size, int(size), *rows.shape[1:]))
+            if medians is None:
+                medians = np.empty((n_blocks, *part.shape[1:]), dtype=np.result_type(part.dtype, np.float32))
+            medians[group] = part
+    assert medians is not None
+    return medians, bounds
+
+
+def _interpolated(medians: NDArray[np.float32], bounds: NDArray[np.int64], start: int, stop: int) -> NDArray:
+    """Rows ``start`` to ``stop`` of the running median: the block medians linearly interpolated between block
+    centres."""
+    n_blocks = medians.shape[0]
     centres = (bounds[:-1] + bounds[1:] - 1) / 2.0
-    pos = np.interp(np.arange(rows.shape[0]), centres, np.arange(n_blocks))
+    pos = np.interp(np.arange(start, stop), centres, np.arange(n_blocks))
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, n_blocks - 1)
     frac = (pos - lo)[:, None].astype(np.float32)
     return (medians[lo] * (1 - frac) + medians[hi] * frac).astype(np.float32, copy=False)
+
+
+def _running_median_rows(rows: NDArray[np.float32], per_block: int) -> NDArray[np.float32]:
+    """For each row, the sample-wise median of its neighbouring rows: medians of consecutive blocks of about
+    ``per_block`` rows, linearly interpolated between block centres (a running median that costs one sort)."""
+    medians, bounds = _block_medians(lambda idx: rows[idx], rows.shape[0], per_block)
+    return _interpolated(medians, bounds, 0, rows.shape[0])
 
 
 def _centred(template: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
@@ -287,19 +310,25 @@ def _shape_consistent(
     """How well each candidate's waveform (all channels, R ± ``SHAPE_HALF_S``) correlates >= ``MIN_SHAPE_CORR``
     with the median waveform of blocks of ``SHAPE_BEATS`` neighbouring candidates, at the best lag within
     ``SHAPE_MAX_LAG_S``; and the peaks moved by that lag (aligned on the template, for the subtraction).
-    Returns that correlation and the aligned peaks."""
+    Returns that correlation and the aligned peaks. Worked through in groups of candidates (small temporaries)."""
     half, lag = max(1, round(SHAPE_HALF_S * sfreq_hz)), round(SHAPE_MAX_LAG_S * sfreq_hz)
-    wide = np.stack([_segments(c, peaks, half + lag, half + lag + 1) for c in channels], axis=1)  # (beats, ch, .)
-    width = 2 * half + 1
-    shifted = sliding_window_view(wide, width, axis=2)  # (beats, channels, lags, width)
+    width, chans = 2 * half + 1, [np.asarray(c, dtype=np.float32) for c in channels]
+    windows = [sliding_window_view(c, width) for c in chans]
+    groups = [slice(a, min(a + _GROUP_BEATS, peaks.size)) for a in range(0, peaks.size, _GROUP_BEATS)]
+    wides = [np.stack([_segments(c, peaks[g], half + lag, half + lag + 1) for c in chans], axis=1) for g in groups]
+    sums = [_window_sums(wide, width) for wide in wides]  # (beats, channels, lags + width - 1) per group
 
-    def at(shift: NDArray[np.int64]) -> NDArray[np.float32]:  # (beats, channels x width), channel after channel
-        return shifted[np.arange(peaks.size), :, lag + shift].reshape(peaks.size, -1)
+    def aligned(shift: NDArray[np.int64]) -> Callable[[NDArray[np.int64]], NDArray[np.float32]]:
+        # rows (beats, channels x width, channel after channel) of the windows moved by ``shift``
+        return lambda idx: np.concatenate([w[peaks[idx] + shift[idx] - half] for w in windows], axis=1)
 
-    best, sums = np.zeros(peaks.size, dtype=np.int64), _window_sums(wide, width)
+    best = np.zeros(peaks.size, dtype=np.int64)
+    corr = np.empty((2 * lag + 1, peaks.size), dtype=np.float32)
     for _ in range(2):  # template from the current alignment, then the best lag of each candidate against it
-        template = _centred(_running_median_rows(at(best), SHAPE_BEATS).reshape(wide.shape[0], wide.shape[1], width))
-        corr = _correlate_lags(wide, width, template, sums)
+        medians, bounds = _block_medians(aligned(best), peaks.size, SHAPE_BEATS)
+        for g, wide, wide_sums in zip(groups, wides, sums, strict=True):
+            rows = _interpolated(medians, bounds, g.start, g.stop).reshape(wide.shape[0], len(chans), width)
+            corr[:, g] = _correlate_lags(wide, width, _centred(rows), wide_sums)
         best = corr.argmax(axis=0) - lag
     return corr.max(axis=0), peaks + best
 
@@ -429,20 +458,32 @@ def remove_ecg(filtered: NDArray[np.floating], sfreq_hz: float, beats: EcgBeats)
     idx = idx[(idx >= pre) & (idx < x.size - post)]
     if idx.size < 3:
         return out
-    segs = _segments(x, idx, pre, post)  # beats are sorted (find_ecg_beats), so windows overlap only their neighbours
-    templates = _running_median_rows(segs, TEMPLATE_BEATS)
-    templates *= signal.windows.tukey(pre + post, TAPER_FRACTION).astype(np.float32)[None, :]
+    windows = sliding_window_view(x, pre + post)  # beats are sorted (find_ecg_beats): windows overlap neighbours
+    medians, bounds = _block_medians(lambda rows: windows[idx[rows] - pre], idx.size, TEMPLATE_BEATS)
+    taper = signal.windows.tukey(pre + post, TAPER_FRACTION).astype(np.float32)[None, :]
     core = slice(max(0, pre - round(SHAPE_HALF_S * sfreq_hz)), pre + round(SHAPE_HALF_S * sfreq_hz) + 1)
-    power = (templates[:, core] * templates[:, core]).sum(axis=1)  # the scale is fitted on the QRS only, so a
-    fit = (segs[:, core] * templates[:, core]).sum(axis=1)  # burst beside the beat does not bend it
-    scale = np.divide(fit, power, out=np.ones_like(power), where=power > 0)
-    fitted = templates * np.clip(scale, *SCALE_BOUNDS)[:, None]
+
+    def fitted(start: int, stop: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:  # beats start to stop
+        segs = windows[idx[start:stop] - pre]
+        templates = _interpolated(medians, bounds, start, stop)
+        templates *= taper
+        power = (templates[:, core] * templates[:, core]).sum(axis=1)  # the scale is fitted on the QRS only, so
+        fit = (segs[:, core] * templates[:, core]).sum(axis=1)  # a burst beside the beat does not bend it
+        scale = np.divide(fit, power, out=np.ones_like(power), where=power > 0)
+        return segs, templates * np.clip(scale, *SCALE_BOUNDS)[:, None]
+
     step = np.diff(idx)
     if step.size and (step.min() < 0 or (step[:-1] + step[1:] < pre + post).any()):  # a sample in three windows
         where = (idx[:, None] + np.arange(-pre, post)[None, :]).ravel()
-        out -= np.bincount(where, weights=fitted.ravel(), minlength=x.size).astype(np.float32)
+        out -= np.bincount(where, weights=fitted(0, idx.size)[1].ravel(), minlength=x.size).astype(np.float32)
         return out
-    sliding_window_view(out, pre + post, writeable=True)[idx - pre] = segs - _overlaps_summed(fitted, step)
+    writable = sliding_window_view(out, pre + post, writeable=True)
+    for a in range(0, idx.size, _GROUP_BEATS):  # in groups of beats, each with its neighbours (shared samples)
+        b = min(a + _GROUP_BEATS, idx.size)
+        lo, hi = max(a - 1, 0), min(b + 1, idx.size)
+        segs, rows = fitted(lo, hi)
+        rows = _overlaps_summed(rows, step[lo : hi - 1])
+        writable[idx[a:b] - pre] = segs[a - lo : b - lo] - rows[a - lo : b - lo]
     return out
 
 
