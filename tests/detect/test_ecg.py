@@ -155,3 +155,83 @@ def test_cancel_ecg_cleans_every_channel_and_says_so():
     unchanged, none, no_caveats = cancel_ecg(quiet)
     assert unchanged["left_leg"] is quiet["left_leg"]
     assert len(none) == 0 and no_caveats == []
+
+
+def _planted_channels(sfreq_hz: float, seconds: float = 300.0, seed: int = 1) -> list[np.ndarray]:
+    """Two noisy channels at ``sfreq_hz`` with a PQRST train (60-100 bpm) and a few bursts."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sfreq_hz)
+    r_peaks = np.cumsum(rng.uniform(0.6, 1.0, size=int(seconds) + 2))
+    r_peaks = r_peaks[(r_peaks > 1.0) & (r_peaks < seconds - 1.0)]
+    t = np.arange(-0.1, 0.1, 1 / sfreq_hz)
+    beat = np.exp(-0.5 * (t / 0.01) ** 2) - 0.3 * np.exp(-0.5 * ((t - 0.03) / 0.01) ** 2)
+    train = np.zeros(n)
+    train[np.round(r_peaks * sfreq_hz).astype(int)] = 100.0
+    ecg = np.convolve(train, beat)[len(t) // 2 : len(t) // 2 + n]
+    chans = [rng.standard_normal(n) * 3.0 + g * ecg for g in (0.8, 1.2)]
+    for onset in (50.0, 120.0, 200.0):
+        a = int(onset * sfreq_hz)
+        chans[0][a : a + int(2 * sfreq_hz)] += 60.0 * rng.standard_normal(int(2 * sfreq_hz))
+    return [c.astype(np.float32) for c in chans]
+
+
+@pytest.mark.parametrize("sfreq_hz", [200.0, 256.0, 512.0])
+def test_chunked_energy_and_peak_search_equal_the_whole_night_computation(monkeypatch, sfreq_hz):
+    """The QRS energy is summed and smoothed chunk by chunk and its peaks are searched between cuts below the
+    threshold; both must give exactly what uniform_filter1d and find_peaks give on the whole night."""
+    from scipy import ndimage, signal
+
+    import cds.detect.ecg as ecg
+
+    chans = _planted_channels(sfreq_hz)
+    monkeypatch.setattr(ecg, "_CHUNK", 997)  # many chunks, cut anywhere
+    energy = ecg._qrs_energy(chans, sfreq_hz)
+    summed = np.zeros(chans[0].size, dtype=np.float32)
+    for c in chans:
+        mad = float(np.median(np.abs(c[:: max(1, c.size // 200_000)]))) / 0.6745
+        summed += np.square(c / np.float32(mad))
+    width = max(1, round(ecg.QRS_SMOOTH_S * sfreq_hz))
+    np.testing.assert_array_equal(energy, ndimage.uniform_filter1d(summed, width, mode="nearest"))
+    distance = round(ecg.CANDIDATE_SEPARATION_S * sfreq_hz)
+    for lowest in np.float32([1.0, 20.0, np.median(energy) * 6, energy.max() / 2]):
+        expected = signal.find_peaks(energy, height=lowest, distance=distance)[0]
+        np.testing.assert_array_equal(ecg._peaks_at_or_above(energy, lowest, distance), expected)
+    plateaus = np.repeat(np.random.default_rng(2).integers(0, 5, 4000), 3).astype(np.float32)  # ties and plateaus
+    for lowest in np.float32([0.0, 2.0, 4.0]):
+        expected = signal.find_peaks(plateaus, height=lowest, distance=7)[0]
+        np.testing.assert_array_equal(ecg._peaks_at_or_above(plateaus, lowest, 7), expected)
+
+
+def test_fast_heart_overlapping_templates_are_removed_the_same_in_any_grouping(monkeypatch):
+    """At 140-170 bpm consecutive 0.5-s templates overlap; the shared samples must lose both beats' templates
+    (ECG mostly gone), whatever the groups of beats the subtraction is worked through in."""
+    import cds.detect.ecg as ecg
+
+    raw, clean, r_peaks = _night(ecg_uv=150.0, bpm=(140.0, 170.0), seed=5)
+    noisy, truth = _filtered(raw[:1])[0], _filtered(clean[:1])[0]
+    beats = EcgBeats(r_peaks)
+    assert (np.diff(r_peaks) < ecg.TEMPLATE_PRE_S + ecg.TEMPLATE_POST_S).mean() > 0.9
+    cleaned = remove_ecg(noisy, FS, beats)
+    assert np.sqrt(np.mean((cleaned - truth) ** 2)) < 0.2 * np.sqrt(np.mean((noisy - truth) ** 2))
+    for group in (1, 7):
+        monkeypatch.setattr(ecg, "_GROUP_BEATS", group)
+        np.testing.assert_array_equal(remove_ecg(noisy, FS, beats), cleaned)
+
+
+def test_shared_samples_of_overlapping_windows_get_both_beats_templates():
+    """Rows written one after the other must leave, in samples two windows share, the sum of both rows (as a sum
+    over all beats in float64 gives), and each row itself elsewhere."""
+    import cds.detect.ecg as ecg
+
+    rng = np.random.default_rng(3)
+    window = 128
+    starts = 10 + np.cumsum(rng.integers(64, 200, size=300))  # some windows overlap their neighbour, none three
+    fitted = rng.standard_normal((starts.size, window)).astype(np.float32)
+    expected = np.zeros(starts[-1] + window + 10)
+    np.add.at(expected, (starts[:, None] + np.arange(window)[None, :]).ravel(), fitted.ravel().astype(np.float64))
+    rows = ecg._overlaps_summed(fitted, np.diff(starts))
+    written = np.zeros(expected.size, dtype=np.float32)
+    for start, row in zip(starts, rows, strict=True):
+        written[start : start + window] = row
+    np.testing.assert_array_equal(written, expected.astype(np.float32))
+    assert (np.diff(starts) < window).sum() > 50
