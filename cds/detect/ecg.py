@@ -134,10 +134,12 @@ def _qrs_energy(channels: Sequence[NDArray], sfreq_hz: float) -> NDArray[np.floa
     for a in range(0, n, _CHUNK):
         m = min(_CHUNK, n - a)
         part, tmp = raw[:m], work[:m]
-        part[:] = 0.0
-        for c, scale in zip(channels, scales, strict=True):
-            np.divide(np.asarray(c[a : a + m], dtype=np.float32), scale, out=tmp)
-            part += np.square(tmp, out=tmp)
+        for i, (c, scale) in enumerate(zip(channels, scales, strict=True)):
+            np.divide(np.asarray(c[a : a + m], dtype=np.float32), scale, out=part if i == 0 else tmp)
+            if i == 0:  # the first channel's square is the sum so far (0 + v is v: squares are never -0)
+                np.square(part, out=part)
+            else:
+                part += np.square(tmp, out=tmp)
         if a == 0:
             line[:width] = part[0]
         line[width : width + m] = part
@@ -316,7 +318,7 @@ def _shape_consistent(
     windows = [sliding_window_view(c, width) for c in chans]
     groups = [slice(a, min(a + _GROUP_BEATS, peaks.size)) for a in range(0, peaks.size, _GROUP_BEATS)]
     wides = [np.stack([_segments(c, peaks[g], half + lag, half + lag + 1) for c in chans], axis=1) for g in groups]
-    sums = [_window_sums(wide, width) for wide in wides]  # (beats, channels, lags + width - 1) per group
+    sums = [_window_sums(wide, width) for wide in wides]  # each window's sum and centred power, per group
 
     def aligned(shift: NDArray[np.int64]) -> Callable[[NDArray[np.int64]], NDArray[np.float32]]:
         # rows (beats, channels x width, channel after channel) of the windows moved by ``shift``
