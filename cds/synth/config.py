@@ -53,6 +53,12 @@ class SynthConfig:
     pop_shape: str = "burst"  # "burst" (0.1-0.35 s noise) or "step" (electrode pop: step with exponential decay)
     pop_uv: tuple[float, float] = (80.0, 200.0)
     fm_uv: tuple[float, float] = (50.0, 120.0)  # fragmentary potentials: RMS scale of the Hann-shaped burst
+    # EMG spectrum: None = white up to Nyquist (the stated RMS is spread over 0-fs/2, so the share inside the
+    # 10-100 Hz scoring band falls as the sampling rate rises); (low, high) = EMG of the stated RMS band-limited to
+    # that band, as real surface EMG whose power lies in tens to ~150 Hz: the part above 0.9 x Nyquist is lost (an
+    # anti-alias filter), so the in-band amplitude no longer depends on the sampling rate. Applies to resting EMG,
+    # LMs, jerks and fragmentary potentials, not to artefacts.
+    emg_band_hz: tuple[float, float] | None = None
 
     @classmethod
     def preset(cls, name: str) -> SynthConfig:

@@ -34,7 +34,7 @@ _STAGE_INDEX = {"W": 0, "N1": 1, "N2": 2, "N3": 3, "R": 4}
 _UNIT_SCALE = {"uV": 1.0, "mV": 1e-3, "V": 1e-6}
 _RK = {"W": "W", "N1": "1", "N2": "2", "R": "R"}
 _ROBUSTNESS_KNOBS = ("lm_shape", "resting_wander", "ecg_bpm", "ecg_shape", "ecg_qrs_s", "hum_span",
-                     "hum_harmonic_uv", "pop_shape", "pop_uv", "fm_uv")  # fmt: skip
+                     "hum_harmonic_uv", "pop_shape", "pop_uv", "fm_uv", "emg_band_hz")  # fmt: skip
 # Knobs left out of the truth JSON at their defaults, so truth files of the older nights stay identical.
 _ROBUSTNESS_DEFAULTS = {f.name: f.default for f in fields(SynthConfig) if f.name in _ROBUSTNESS_KNOBS}
 
@@ -180,15 +180,17 @@ def _synthesise(config: SynthConfig, stages: list[str], ev: PlantedEvents, rng: 
         out[f"{side}_leg"][s : s + m] += a * burst[: n - s]
         if kind == "body" and side == "left":
             out["chin"][s : s + m] += a * _burst(rng, m, 0.05, fs)[: n - s]
+    # with a band-limited EMG, pops (artefacts) are added after the EMG is filtered; the random draws keep their order
+    pops = {role: np.zeros(n, dtype=np.float32) for role in out} if config.emg_band_hz else out
     for o, d, side in zip(ev.pop_onset_s, ev.pop_duration_s, ev.pop_side, strict=True):
         s, m = int(o * fs), int(d * fs)
         if config.pop_shape == "step":  # the electrode potential jumps and relaxes back over 0.2-1 s
             tau = rng.uniform(0.2, 1.0)
             m = min(n - s, int(5 * tau * fs))
             jump = rng.uniform(*config.pop_uv) * (1 if rng.random() < 0.5 else -1)
-            out[f"{side}_leg"][s : s + m] += (jump * np.exp(-np.arange(m) / (tau * fs))).astype(np.float32)
+            pops[f"{side}_leg"][s : s + m] += (jump * np.exp(-np.arange(m) / (tau * fs))).astype(np.float32)
         else:
-            out[f"{side}_leg"][s : s + m] += rng.uniform(*config.pop_uv) * _burst(rng, m, 0.02, fs)
+            pops[f"{side}_leg"][s : s + m] += rng.uniform(*config.pop_uv) * _burst(rng, m, 0.02, fs)
     for o, d in zip(ev.jerk_onset_s, ev.jerk_duration_s, strict=True):
         for role in ("chin", "left_leg", "right_leg"):
             s, m = int((o + rng.uniform(0, 0.03)) * fs), int(d * fs)
@@ -196,8 +198,24 @@ def _synthesise(config: SynthConfig, stages: list[str], ev: PlantedEvents, rng: 
     for o, d, side in zip(ev.fm_onset_s, ev.fm_duration_s, ev.fm_side, strict=True):
         s, m = int(o * fs), int(d * fs)
         out[f"{side}_leg"][s : s + m] += rng.uniform(*config.fm_uv) * _burst(rng, m, d / 2, fs)
+    if config.emg_band_hz:
+        for role in out:
+            out[role] = _band_limited(out[role], config.emg_band_hz, fs) + pops[role]
     _add_artefacts(config, out, n, rng)
     return out
+
+
+def _band_limited(emg: np.ndarray, band_hz: tuple[float, float], fs: int) -> np.ndarray:
+    """``emg`` (white noise bursts of stated RMS) band-passed zero-phase to ``band_hz`` and scaled by the filter's
+    power share (mean of |H|^4 over 0-Nyquist), so white noise keeps its RMS. Where the band reaches past 0.9 x
+    Nyquist it is cut there and the RMS falls with the lost share of the band (an anti-alias filter's loss): the
+    power inside any band below the cut is the same at every sampling rate."""
+    low, nominal_high = float(band_hz[0]), float(band_hz[1])
+    high = min(nominal_high, 0.45 * fs)
+    sos = sps.butter(4, [low, high], btype="bandpass", fs=fs, output="sos")
+    _, response = sps.sosfreqz(sos, worN=8192, fs=fs)
+    gain = np.sqrt((high - low) / (nominal_high - low) / np.mean(np.abs(response) ** 4))
+    return (sps.sosfiltfilt(sos, emg) * gain).astype(np.float32)
 
 
 def _add_artefacts(config: SynthConfig, out: dict, n: int, rng: np.random.Generator) -> None:

@@ -60,3 +60,25 @@ def test_long_movements_with_short_intervals_never_overlap(tmp_path):
         sel = e.side == side
         onset, end = e.onset_s[sel], e.onset_s[sel] + e.duration_s[sel]
         assert (onset[1:] - end[:-1] >= 0.99).all()
+
+
+def test_band_limited_emg_keeps_its_in_band_rms_at_any_sampling_rate(tmp_path):
+    """White EMG spreads its RMS up to Nyquist, so the 10-100 Hz share falls as the rate rises (0.84 x at 256 Hz,
+    0.59 x at 512 Hz); band-limited EMG (emg_band_hz 20-150 Hz) has the same in-band RMS at 200 and 512 Hz
+    (70 or 80 of its 130 Hz inside the scoring band)."""
+    from cds.detect.preprocess import filter_emg
+    from cds.standards import load_standard
+
+    rules = load_standard("aasm").signal
+    in_band = {}
+    for band in (None, (20.0, 150.0)):
+        for fs in (200, 512):
+            cfg = SynthConfig(hours=0.1, sfreq_hz=fs, series_per_h=0.0, sparse_lm_per_h=0.0, jerks=False,
+                              fm_per_min=0.0, resting_uv=(5.0,) * 5, emg_band_hz=band)  # fmt: skip
+            write_synthetic_psg(tmp_path / f"{fs}-{band}.edf", cfg, seed=3)
+            leg = read_recording(tmp_path / f"{fs}-{band}.edf").signals[ChannelRole.LEFT_LEG].data_uv
+            in_band[band, fs] = float(np.std(filter_emg(leg, fs, rules).data_uv[fs:-fs]))
+    assert in_band[None, 512] == pytest.approx(5.0 * np.sqrt(90.0 / 256.0), rel=0.1)  # white: 0.59 x in band
+    assert in_band[(20.0, 150.0), 512] == pytest.approx(in_band[(20.0, 150.0), 200], rel=0.1)
+    assert in_band[(20.0, 150.0), 512] == pytest.approx(5.0 * np.sqrt(80.0 / 130.0), rel=0.1)
+    assert in_band[(20.0, 150.0), 512] > 1.2 * in_band[None, 512]
