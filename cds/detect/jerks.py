@@ -89,9 +89,11 @@ def _generalized(
     generalized burst's onset and duration: the medians over the chin and the matched leg bursts.
 
     A beat-locked chin burst (``beat_locked``) may have been started early or lengthened by the residual of the
-    heart beat under it: its legs may then also start inside the chin burst, and the medians (the legs outvote the
-    chin) give the jerk's own timing."""
+    heart beat under it: its legs may then start inside the chin burst instead, provided they start within
+    ``max_lag_s`` of each other (ECG residuals and fragmentary potentials in the legs rarely do), and the medians
+    (the legs outvote the chin) give the jerk's own timing."""
     generalized = np.ones(chin_b.onset_s.size, dtype=bool)
+    near_chin = np.ones(chin_b.onset_s.size, dtype=bool)
     onsets, durations = [chin_b.onset_s], [chin_b.duration_s]
     for lb in leg_bursts:
         if lb.onset_s.size == 0:
@@ -103,11 +105,15 @@ def _generalized(
             k - 1, np.minimum(k, lb.onset_s.size - 1),
         )  # fmt: skip
         lag = lb.onset_s[pick] - chin_b.onset_s
-        inside = beat_locked & (lag >= 0.0) & (lag <= chin_b.duration_s)
-        generalized &= (np.abs(lag) <= max_lag_s) | inside
+        near = np.abs(lag) <= max_lag_s
+        near_chin &= near
+        generalized &= near | (beat_locked & (lag >= 0.0) & (lag <= chin_b.duration_s))  # or inside it
         onsets.append(lb.onset_s[pick])
         durations.append(lb.duration_s[pick])
-    return generalized, np.median(np.stack(onsets), axis=0), np.median(np.stack(durations), axis=0)
+    legs = np.stack(onsets[1:]) if len(onsets) > 1 else np.zeros((1, chin_b.onset_s.size))
+    legs_together = legs.max(axis=0) - legs.min(axis=0) <= max_lag_s
+    matched = near_chin | (generalized & legs_together)
+    return matched, np.median(np.stack(onsets), axis=0), np.median(np.stack(durations), axis=0)
 
 
 def detect_sleep_onset_jerks(
@@ -137,8 +143,7 @@ def detect_sleep_onset_jerks(
     tolerance = DURATION_TOLERANCE_S
     chin_b = bursts(chin, rules.min_duration_s - tolerance, LEG_MAX_DURATION_S)
     leg_b = [bursts(leg, 0.0, LEG_MAX_DURATION_S) for leg in legs]
-    locked, _ = _beat_locked(chin_b, ecg_r_peak_s)
-    matched, onset_s, duration_s = _generalized(chin_b, leg_b, rules.max_lag_s, locked)
+    matched, onset_s, duration_s = _generalized(chin_b, leg_b, rules.max_lag_s, _beat_locked(chin_b, ecg_r_peak_s)[0])
     brief = (duration_s >= rules.min_duration_s - tolerance) & (duration_s <= rules.max_duration_s + tolerance)
     chin_b = Bursts(onset_s, duration_s, chin_b.peak_uv).select(matched & brief)
     locked, beats = _beat_locked(chin_b, ecg_r_peak_s)

@@ -192,7 +192,8 @@ def test_a_jerk_brief_in_the_weakest_leg_or_long_in_another_is_found():
 def test_a_jerk_on_a_heart_beat_is_timed_by_its_legs():
     """A beat's residual under a jerk starts the chin burst early and lengthens it (0.12 s before a 0.15-s jerk:
     chin lag and duration both out of bounds). When the burst is beat-locked, legs starting inside it match,
-    and the jerk's onset and duration are the medians over chin and legs; without a beat there, it stays out."""
+    and the jerk's onset and duration are the medians over chin and legs; without a beat there, it stays out, and
+    legs that do not start together inside a beat-locked chin burst are no jerk."""
     from cds.detect.jerks import detect_sleep_onset_jerks
     from cds.standards import load_standard
 
@@ -201,9 +202,17 @@ def test_a_jerk_on_a_heart_beat_is_timed_by_its_legs():
     _plant_jerk(raw, 50.0)
     a, m = int(49.88 * _FS), int(0.16 * _FS)
     raw[0][a : a + m] += 60.0 * rng.standard_normal(m) * np.hanning(m)  # the residual of a wide QRS, chin only
+    # a residual burst in the chin on another beat, with bursts in the legs that do not start together (a
+    # fragmentary potential in one, a residual in the other): not a jerk
+    a, m = int(79.85 * _FS), int(0.3 * _FS)
+    raw[0][a : a + m] += 60.0 * rng.standard_normal(m) * np.hanning(m)
+    for leg, start_s in ((raw[1], 79.9), (raw[2], 80.05)):
+        b, k = int(start_s * _FS), int(0.1 * _FS)
+        leg[b : b + k] += 120.0 * rng.standard_normal(k) * np.hanning(k)
     chin, *legs = _filter_all(raw)
-    assert detect_sleep_onset_jerks(chin, legs, np.array([60.0]), std).onset_s.size == 0
-    found = detect_sleep_onset_jerks(chin, legs, np.array([60.0]), std, ecg_r_peak_s=np.array([49.9]))
+    transitions = np.array([60.0, 85.0])
+    assert detect_sleep_onset_jerks(chin, legs, transitions, std).onset_s.size == 0
+    found = detect_sleep_onset_jerks(chin, legs, transitions, std, ecg_r_peak_s=np.array([49.9, 79.92]))
     assert found.onset_s.round(1).tolist() == [50.0]
     assert found.duration_s[0] == pytest.approx(0.15, abs=0.05)
 
