@@ -242,7 +242,7 @@ def _block_medians(
     medians: NDArray[np.float32] | None = None
     for size in np.unique(sizes):  # blocks differ in size by at most one row: batched medians per size
         which = np.flatnonzero(sizes == size)
-        for group in np.array_split(which, max(1, which.size * int(size) // _GROUP_BEATS)):
+        for group in np.array_split(which, min(which.size, max(1, which.size * int(size) // _GROUP_BEATS))):
             rows = take((bounds[group, None] + np.arange(size)[None, :]).ravel())
             part = _median_axis1(rows.reshape(group.size, int(size), *rows.shape[1:]))
             if medians is None:
@@ -304,8 +304,10 @@ def _correlate_lags(
     b, bb = centred
     (total, centred_power), n_lags, size = sums, wide.shape[2] - width + 1, width * wide.shape[1]
     b_sum = b.sum(axis=(1, 2), dtype=np.float64)
-    num = np.stack([np.einsum("icj,icj->i", wide[:, :, k : k + width], b) for k in range(n_lags)], axis=1)
-    num = num - total / size * b_sum[:, None]  # the window's mean times the template's (about zero) sum
+    products = np.empty((wide.shape[0], n_lags), dtype=np.result_type(wide, b))
+    for k in range(n_lags):
+        np.einsum("icj,icj->i", wide[:, :, k : k + width], b, out=products[:, k])
+    num = products - total / size * b_sum[:, None]  # the window's mean times the template's (about zero) sum
     denom = np.sqrt(np.maximum(centred_power, 0.0) * bb[:, None])
     out = np.zeros(num.shape)
     np.divide(num, denom, out=out, where=denom > 0)
@@ -321,14 +323,17 @@ def _shape_consistent(
     Returns that correlation and the aligned peaks. Worked through in groups of candidates (small temporaries)."""
     half, lag = max(1, round(SHAPE_HALF_S * sfreq_hz)), round(SHAPE_MAX_LAG_S * sfreq_hz)
     width, chans = 2 * half + 1, [np.asarray(c, dtype=np.float32) for c in channels]
-    windows = [sliding_window_view(c, width) for c in chans]
+    all_wide = np.empty((peaks.size, len(chans), 2 * (half + lag) + 1), dtype=np.float32)  # (beats, channels, .)
+    for i, c in enumerate(chans):
+        all_wide[:, i] = _segments(c, peaks, half + lag, half + lag + 1)
+    windows = sliding_window_view(all_wide, width, axis=2)  # (beats, channels, lags, width)
     groups = [slice(a, min(a + _GROUP_BEATS, peaks.size)) for a in range(0, peaks.size, _GROUP_BEATS)]
-    wides = [np.stack([_segments(c, peaks[g], half + lag, half + lag + 1) for c in chans], axis=1) for g in groups]
+    wides = [all_wide[g] for g in groups]
     sums = [_window_sums(wide, width) for wide in wides]  # each window's sum and centred power, per group
 
     def aligned(shift: NDArray[np.int64]) -> Callable[[NDArray[np.int64]], NDArray[np.float32]]:
         # rows (beats, channels x width, channel after channel) of the windows moved by ``shift``
-        return lambda idx: np.concatenate([w[peaks[idx] + shift[idx] - half] for w in windows], axis=1)
+        return lambda idx: windows[idx, :, lag + shift[idx]].reshape(idx.size, len(chans) * width)
 
     best = np.zeros(peaks.size, dtype=np.int64)
     corr = np.empty((2 * lag + 1, peaks.size), dtype=np.float32)
