@@ -231,11 +231,15 @@ def _median_axis1(x: NDArray[np.floating]) -> NDArray[np.floating]:
     return (part[:, :mid].max(axis=1) + upper) / 2
 
 
+_Weights = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]
+
+
 def _block_medians(
     take: Callable[[NDArray[np.int64]], NDArray[np.float32]], n_rows: int, per_block: int
-) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+) -> tuple[NDArray[np.float32], _Weights]:
     """Sample-wise medians of consecutive blocks of about ``per_block`` of ``n_rows`` rows (``take(indices)`` gives
-    those rows), a few blocks at a time; returns the medians and the blocks' bounds."""
+    those rows), a few blocks at a time; returns the medians and, for every row, the two blocks and the weight
+    that interpolate them linearly between block centres (for ``_interpolated``)."""
     n_blocks = max(1, n_rows // per_block)
     bounds = np.linspace(0, n_rows, n_blocks + 1).astype(np.int64)
     sizes = np.diff(bounds)
@@ -249,26 +253,24 @@ def _block_medians(
                 medians = np.empty((n_blocks, *part.shape[1:]), dtype=np.result_type(part.dtype, np.float32))
             medians[group] = part
     assert medians is not None
-    return medians, bounds
-
-
-def _interpolated(medians: NDArray[np.float32], bounds: NDArray[np.int64], start: int, stop: int) -> NDArray:
-    """Rows ``start`` to ``stop`` of the running median: the block medians linearly interpolated between block
-    centres."""
-    n_blocks = medians.shape[0]
     centres = (bounds[:-1] + bounds[1:] - 1) / 2.0
-    pos = np.interp(np.arange(start, stop), centres, np.arange(n_blocks))
+    pos = np.interp(np.arange(n_rows), centres, np.arange(n_blocks))
     lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, n_blocks - 1)
-    frac = (pos - lo)[:, None].astype(np.float32)
+    return medians, (lo, np.minimum(lo + 1, n_blocks - 1), (pos - lo)[:, None].astype(np.float32))
+
+
+def _interpolated(medians: NDArray[np.float32], weights: _Weights, start: int, stop: int) -> NDArray[np.float32]:
+    """Rows ``start`` to ``stop`` of the running median: the block medians linearly interpolated between block
+    centres (``weights`` from ``_block_medians``)."""
+    lo, hi, frac = (w[start:stop] for w in weights)
     return (medians[lo] * (1 - frac) + medians[hi] * frac).astype(np.float32, copy=False)
 
 
 def _running_median_rows(rows: NDArray[np.float32], per_block: int) -> NDArray[np.float32]:
     """For each row, the sample-wise median of its neighbouring rows: medians of consecutive blocks of about
     ``per_block`` rows, linearly interpolated between block centres (a running median that costs one sort)."""
-    medians, bounds = _block_medians(lambda idx: rows[idx], rows.shape[0], per_block)
-    return _interpolated(medians, bounds, 0, rows.shape[0])
+    medians, weights = _block_medians(lambda idx: rows[idx], rows.shape[0], per_block)
+    return _interpolated(medians, weights, 0, rows.shape[0])
 
 
 def _centred(template: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
@@ -338,9 +340,9 @@ def _shape_consistent(
     best = np.zeros(peaks.size, dtype=np.int64)
     corr = np.empty((2 * lag + 1, peaks.size), dtype=np.float32)
     for _ in range(2):  # template from the current alignment, then the best lag of each candidate against it
-        medians, bounds = _block_medians(aligned(best), peaks.size, SHAPE_BEATS)
+        medians, weights = _block_medians(aligned(best), peaks.size, SHAPE_BEATS)
         for g, wide, wide_sums in zip(groups, wides, sums, strict=True):
-            rows = _interpolated(medians, bounds, g.start, g.stop).reshape(wide.shape[0], len(chans), width)
+            rows = _interpolated(medians, weights, g.start, g.stop).reshape(wide.shape[0], len(chans), width)
             corr[:, g] = _correlate_lags(wide, width, _centred(rows), wide_sums)
         best = corr.argmax(axis=0) - lag
     return corr.max(axis=0), peaks + best
@@ -472,13 +474,13 @@ def remove_ecg(filtered: NDArray[np.floating], sfreq_hz: float, beats: EcgBeats)
     if idx.size < 3:
         return out
     windows = sliding_window_view(x, pre + post)  # beats are sorted (find_ecg_beats): windows overlap neighbours
-    medians, bounds = _block_medians(lambda rows: windows[idx[rows] - pre], idx.size, TEMPLATE_BEATS)
+    medians, weights = _block_medians(lambda rows: windows[idx[rows] - pre], idx.size, TEMPLATE_BEATS)
     taper = signal.windows.tukey(pre + post, TAPER_FRACTION).astype(np.float32)[None, :]
     core = slice(max(0, pre - round(SHAPE_HALF_S * sfreq_hz)), pre + round(SHAPE_HALF_S * sfreq_hz) + 1)
 
     def fitted(start: int, stop: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:  # beats start to stop
         segs = windows[idx[start:stop] - pre]
-        templates = _interpolated(medians, bounds, start, stop)
+        templates = _interpolated(medians, weights, start, stop)
         templates *= taper
         power = (templates[:, core] * templates[:, core]).sum(axis=1)  # the scale is fitted on the QRS only, so
         fit = (segs[:, core] * templates[:, core]).sum(axis=1)  # a burst beside the beat does not bend it
