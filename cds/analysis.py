@@ -36,12 +36,13 @@ from cds.detect.preprocess import (
     find_mains_notches,
     slice_filtered,
 )
-from cds.detect.quality import assess_channel
+from cds.detect.quality import ChannelQuality, assess_channel
 from cds.errors import SignalError
 from cds.io.channels import ChannelRole, parse_channel_overrides
 from cds.io.edf import Recording, Signal, read_recording
 from cds.io.events import ScoredEvents, events_from_annotations, read_events
 from cds.io.hypnogram import Hypnogram, check_hypnogram, hypnogram_from_annotations, read_hypnogram
+from cds.parallel import map_channels
 from cds.standards import ScoringStandard, Standard, load_standard
 from cds.stats.fragmentary import EFM_KEYS, compute_efm
 from cds.stats.indices import compute_leg_movement_stats
@@ -120,16 +121,19 @@ def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | Non
     present = [r for r in LEGS if r in rec.signals]
     if not present:
         raise SignalError("no leg EMG channel found", path=rec.path, hint="name it with --channel left_leg=LABEL")
-    filtered_by_role = {}
-    for role in present:
+
+    def band_pass(role: ChannelRole) -> FilteredEmg:
         sig = rec.signals[role]
         try:
-            filtered_by_role[role] = filter_emg(sig.data_uv, sig.sfreq_hz, std.signal)
+            return filter_emg(sig.data_uv, sig.sfreq_hz, std.signal)
         except SignalError as exc:
             raise SignalError(exc.problem, path=rec.path, location=sig.label) from exc
+
+    filtered_by_role = dict(zip(present, map_channels(band_pass, present), strict=True))
     filtered_by_role, beats, ecg_caveats = cancel_ecg(filtered_by_role)
     caveats += ecg_caveats
-    for i, role in enumerate(present):
+
+    def score(role: ChannelRole) -> tuple[LegMovements, ChannelQuality]:
         sig, f = rec.signals[role], filtered_by_role[role]
         env = compute_envelope(f, std.signal)
         side = "left" if role is ChannelRole.LEFT_LEG else "right"
@@ -145,6 +149,11 @@ def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | Non
             resting_uv=lms.resting_uv,
             threshold_spans_s=lms.threshold_spans_s,
         )
+        return lms, q
+
+    for i, (role, (lms, q)) in enumerate(zip(present, map_channels(score, present), strict=True)):
+        f = filtered_by_role[role]
+        side = "left" if role is ChannelRole.LEFT_LEG else "right"
         quality[role.value] = q  # fmt: skip
         caveats += q.caveats
         if q.usable:
@@ -477,9 +486,10 @@ def _efm(std, hyp, filtered, lms, jerks, beats: EcgBeats) -> dict[str, Any]:
     if jerks is not None:
         spans.append(np.column_stack([jerks.onset_s, jerks.onset_s + jerks.duration_s]))
     exclude = np.concatenate(spans)
-    onsets = np.sort(np.concatenate([detect_fragmentary_potentials(f, std, exclude_spans=exclude,
-                                                                   ecg_r_peak_s=beats.r_peak_s)
-                                     for f in filtered.values()]))  # fmt: skip
+    per_leg = map_channels(lambda f: detect_fragmentary_potentials(f, std, exclude_spans=exclude,
+                                                                   ecg_r_peak_s=beats.r_peak_s),
+                           list(filtered.values()))  # fmt: skip
+    onsets = np.sort(np.concatenate(per_leg))
     efm = compute_efm(onsets, hyp, std).to_dict()
     return {
         **efm,

@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover - moved in a future scipy: find_peaks on
 
 from cds.caveats import Caveat
 from cds.detect.preprocess import FilteredEmg
+from cds.parallel import map_channels
 
 __all__ = ["EcgBeats", "cancel_ecg", "clean_channel", "describe_ecg_parameters", "find_ecg_beats", "remove_ecg"]
 
@@ -554,10 +555,9 @@ def cancel_ecg(
     beats = find_ecg_beats(channels, sfreq)
     if not len(beats):
         return dict(filtered_by_role), beats, []
-    cleaned = {
-        role: dataclasses.replace(f, data_uv=remove_ecg(f.data_uv, f.sfreq_hz, beats))
-        for role, f in filtered_by_role.items()
-    }
+    roles = list(filtered_by_role)
+    cleaned = dict(zip(roles, map_channels(lambda role: clean_channel(filtered_by_role[role], beats), roles),
+                       strict=True))  # fmt: skip
     hr = beats.heart_rate_bpm
     text = (
         f"ECG artefact in the EMG ({len(beats)} beats, about {hr:.0f} bpm) was removed by beat-template "
