@@ -82,16 +82,29 @@ def _beat_locked(chin_b: Bursts, r_peak_s: NDArray[np.floating] | None) -> tuple
     return locked, locked & (chin_b.peak_uv < BEAT_OVER_ECG_RATIO * np.median(chin_b.peak_uv[locked]))
 
 
+def _above_beat_residual(bursts: Bursts, r_peak_s: NDArray[np.floating] | None) -> NDArray[np.bool_]:
+    """Bursts of one channel whose peak is at least ``BEAT_OVER_ECG_RATIO`` x the median peak of that channel's
+    beat-locked bursts (the level of the ECG residual there); all of them when fewer than ``MIN_BEAT_LOCKED`` are
+    beat-locked."""
+    locked = _beat_locked(bursts, r_peak_s)[0]
+    if locked.sum() < MIN_BEAT_LOCKED:
+        return np.ones(bursts.onset_s.size, dtype=bool)
+    return bursts.peak_uv >= BEAT_OVER_ECG_RATIO * np.median(bursts.peak_uv[locked])
+
+
 def _generalized(
-    chin_b: Bursts, leg_bursts: list[Bursts], max_lag_s: float, beat_locked: NDArray[np.bool_]
+    chin_b: Bursts, leg_bursts: list[Bursts], max_lag_s: float, r_peak_s: NDArray[np.floating] | None = None
 ) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
     """Chin bursts matched in every leg by a burst starting within ``max_lag_s`` of the chin onset, and the
     generalized burst's onset and duration: the medians over the chin and the matched leg bursts.
 
-    A beat-locked chin burst (``beat_locked``) may have been started early or lengthened by the residual of the
-    heart beat under it: its legs may then start inside the chin burst instead, provided they start within
-    ``max_lag_s`` of each other (ECG residuals and fragmentary potentials in the legs rarely do), and the medians
-    (the legs outvote the chin) give the jerk's own timing."""
+    A chin burst starting on a heart beat (within ``BEAT_LOCK_S`` of an R peak in ``r_peak_s``) may have been
+    started early or lengthened by the beat's residual: its legs may then start inside the chin burst instead,
+    provided they start within ``max_lag_s`` of each other and each leg's burst stands out from that leg's ECG
+    residual (``_above_beat_residual``: residuals reach all channels at once, a jerk is far larger in the legs;
+    the chin's own burst is the one the residual swells);
+    the medians (the legs outvote the chin) give the jerk's own timing."""
+    beat_locked = _beat_locked(chin_b, r_peak_s)[0]
     generalized = np.ones(chin_b.onset_s.size, dtype=bool)
     near_chin = np.ones(chin_b.onset_s.size, dtype=bool)
     onsets, durations = [chin_b.onset_s], [chin_b.duration_s]
@@ -107,7 +120,8 @@ def _generalized(
         lag = lb.onset_s[pick] - chin_b.onset_s
         near = np.abs(lag) <= max_lag_s
         near_chin &= near
-        generalized &= near | (beat_locked & (lag >= 0.0) & (lag <= chin_b.duration_s))  # or inside it
+        inside = beat_locked & (lag >= 0.0) & (lag <= chin_b.duration_s) & _above_beat_residual(lb, r_peak_s)[pick]
+        generalized &= near | inside
         onsets.append(lb.onset_s[pick])
         durations.append(lb.duration_s[pick])
     legs = np.stack(onsets[1:]) if len(onsets) > 1 else np.zeros((1, chin_b.onset_s.size))
@@ -143,7 +157,7 @@ def detect_sleep_onset_jerks(
     tolerance = DURATION_TOLERANCE_S
     chin_b = bursts(chin, rules.min_duration_s - tolerance, LEG_MAX_DURATION_S)
     leg_b = [bursts(leg, 0.0, LEG_MAX_DURATION_S) for leg in legs]
-    matched, onset_s, duration_s = _generalized(chin_b, leg_b, rules.max_lag_s, _beat_locked(chin_b, ecg_r_peak_s)[0])
+    matched, onset_s, duration_s = _generalized(chin_b, leg_b, rules.max_lag_s, ecg_r_peak_s)
     brief = (duration_s >= rules.min_duration_s - tolerance) & (duration_s <= rules.max_duration_s + tolerance)
     chin_b = Bursts(onset_s, duration_s, chin_b.peak_uv).select(matched & brief)
     locked, beats = _beat_locked(chin_b, ecg_r_peak_s)
