@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from cds.caveats import Caveat
 from cds.errors import RecordingError, SignalError
 from cds.io._header import EdfHeader, read_header, read_record_onsets
 from cds.io.channels import ChannelRole, resolve_channel_roles
+from cds.parallel import max_threads
 from cds.units import uv_scale_for
 
 __all__ = ["Annotation", "Recording", "Signal", "read_annotations", "read_recording", "read_start", "sha256_of"]
@@ -212,24 +214,42 @@ class _Reader:
         record_samples = sum(spr)
         record_bytes = 2 * record_samples
         per_chunk = max(1, _CHUNK_BYTES // record_bytes)
-        buffer = bytearray(per_chunk * record_bytes)
-        view = memoryview(buffer)
+        # Two buffers in turn: SHA-256 of one chunk runs in a helper thread (hashlib releases the GIL) while the
+        # next chunk is read and converted; a buffer is refilled only after its hash is done. Chunks are hashed
+        # in file order, so the digest is the file's.
+        buffers = [bytearray(per_chunk * record_bytes) for _ in range(2)]
+        threaded = max_threads() >= 2  # CDS_THREADS=1: hash in this thread
         digest = hashlib.sha256()
-        with self.path.open("rb") as fh:
+        with self.path.open("rb") as fh, ThreadPoolExecutor(max_workers=1) as hasher:
             digest.update(fh.read(header.header_bytes))
-            done = 0
+            pending: list[Future | None] = [None, None]
+            done, turn = 0, 0
             while done < n_records:
                 k = min(per_chunk, n_records - done)
                 nbytes = k * record_bytes
-                if fh.readinto(view[:nbytes]) != nbytes:
+                buffer = buffers[turn]
+                if pending[turn] is not None:
+                    pending[turn].result()
+                view = memoryview(buffer)[:nbytes]
+                if fh.readinto(view) != nbytes:
+                    for job in pending:
+                        if job is not None:
+                            job.result()
                     return None  # shorter than the header said: leave the diagnosis to pyedflib
-                digest.update(view[:nbytes])
+                if threaded:
+                    pending[turn] = hasher.submit(digest.update, view)
+                else:
+                    digest.update(view)
                 block = np.frombuffer(buffer, dtype="<i2", count=k * record_samples).reshape(k, record_samples)
                 for _, start, width, offset, bitvalue, out in plan:
                     part = out[done * width : (done + k) * width].reshape(k, width)
                     np.add(block[:, start : start + width], offset, out=part)  # (double)digital + offset
                     part *= bitvalue  # while the chunk is still in cache
                 done += k
+                turn = 1 - turn
+            for job in pending:
+                if job is not None:
+                    job.result()
             for rest in iter(lambda: fh.read(_CHUNK_BYTES), b""):
                 digest.update(rest)
         for pos, _, width, _, _, out in plan:

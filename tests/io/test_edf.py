@@ -382,3 +382,25 @@ def test_every_real_file_is_covered_by_a_reader(real_data_dir: Path):
     for rel in sorted(tables):
         assert len(read_hypnogram(real_data_dir / rel).stages) > 800, rel
         assert read_events(real_data_dir / rel).arousals.size > 0, rel
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_sha256_is_the_files_when_hashed_beside_the_read(tmp_path, monkeypatch, threads):
+    """The direct reader hashes chunk after chunk in a helper thread while it converts the next one (two buffers
+    in turn); with small chunks (many turns, a last partial one) the digest is still the file's and the samples
+    pyedflib's."""
+    import pyedflib
+
+    import cds.io.edf as edf
+
+    rng = np.random.default_rng(1)
+    chans = [Chan(label, rng.uniform(-900.0, 900.0, 200 * 61)) for label in ("Leg L", "Leg R", "Chin")]
+    path = write_edf(tmp_path / "plain.edf", chans, plus=False)
+    monkeypatch.setattr(edf, "_CHUNK_BYTES", 2 * 3 * 400)  # two 1-s records per chunk: 31 turns
+    monkeypatch.setenv("CDS_THREADS", threads)
+    rec = edf.read_recording(path)
+    assert rec.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    with pyedflib.EdfReader(str(path)) as reader:
+        for i, label in enumerate(reader.getSignalLabels()):
+            sig = next(s for s in rec.signals.values() if s.label == label)
+            np.testing.assert_array_equal(sig.data_uv, reader.readSignal(i))
