@@ -115,6 +115,9 @@ def _span(table: np.ndarray) -> np.ndarray:
     return t
 
 
+_SIDE = {ChannelRole.LEFT_LEG: "left", ChannelRole.RIGHT_LEG: "right"}
+
+
 def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | None):
     """Filter, detect and judge each leg channel. Returns per-side LMs, filtered signals, qualities, caveats."""
     found, filtered, quality, caveats = {}, {}, {}, []
@@ -136,8 +139,7 @@ def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | Non
     def score(role: ChannelRole) -> tuple[LegMovements, ChannelQuality]:
         sig, f = rec.signals[role], filtered_by_role[role]
         env = compute_envelope(f, std.signal)
-        side = "left" if role is ChannelRole.LEFT_LEG else "right"
-        lms = detect_leg_movements_filtered(f, side=side, standard=std, envelope=env)
+        lms = detect_leg_movements_filtered(f, side=_SIDE[role], standard=std, envelope=env)
         q = assess_channel(
             sig.data_uv,
             f,
@@ -152,12 +154,10 @@ def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | Non
         return lms, q
 
     for i, (role, (lms, q)) in enumerate(zip(present, map_channels(score, present), strict=True)):
-        f = filtered_by_role[role]
-        side = "left" if role is ChannelRole.LEFT_LEG else "right"
-        quality[role.value] = q  # fmt: skip
+        quality[role.value] = q
         caveats += q.caveats
         if q.usable:
-            found[side], filtered[side] = lms, f
+            found[_SIDE[role]], filtered[_SIDE[role]] = lms, filtered_by_role[role]
         if progress:
             progress("leg EMG", (i + 1) / len(present))
     if not found:

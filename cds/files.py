@@ -1,12 +1,14 @@
-"""File writing shared by the library and the CLI: outputs appear complete or not at all."""
+"""File helpers shared by the library and the CLI: atomic writes (outputs appear complete or not at all) and
+the SHA-256 of a file read in blocks."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+__all__ = ["sha256_of", "write_atomic"]
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
@@ -23,3 +25,12 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

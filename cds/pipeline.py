@@ -8,7 +8,6 @@ wall-clock time (unless a letter date is asked for) and no absolute paths are wr
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cds.errors import CdsError, InputError, PatientFileError
+from cds.files import sha256_of
 from cds.letter.render import RenderedLetter, check_templates, render_letter
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def cached_rulebase() -> RuleBase:
 
 def _sha256_file(path: Path, error_cls: type[InputError]) -> str:
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return sha256_of(path)
     except OSError as exc:
         raise error_cls(f"cannot read file: {exc.strerror or exc}", path=path) from exc
 

@@ -111,12 +111,10 @@ def _generalized(
     for lb in leg_bursts:
         if lb.onset_s.size == 0:
             return np.zeros(chin_b.onset_s.size, dtype=bool), chin_b.onset_s, chin_b.duration_s
-        k = np.clip(np.searchsorted(lb.onset_s, chin_b.onset_s), 1, max(1, lb.onset_s.size - 1))
-        pick = np.where(
-            np.abs(lb.onset_s[k - 1] - chin_b.onset_s) <= np.abs(lb.onset_s[np.minimum(k, lb.onset_s.size - 1)]
-                                                                 - chin_b.onset_s),
-            k - 1, np.minimum(k, lb.onset_s.size - 1),
-        )  # fmt: skip
+        after = np.minimum(np.searchsorted(lb.onset_s, chin_b.onset_s), lb.onset_s.size - 1)
+        before = np.maximum(after - 1, 0)
+        closer = np.abs(lb.onset_s[before] - chin_b.onset_s) <= np.abs(lb.onset_s[after] - chin_b.onset_s)
+        pick = np.where(closer, before, after)  # the leg burst starting nearest the chin onset
         lag = lb.onset_s[pick] - chin_b.onset_s
         near = np.abs(lag) <= max_lag_s
         near_chin &= near

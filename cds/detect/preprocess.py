@@ -269,11 +269,18 @@ def compute_envelope(filtered: FilteredEmg, rules: SignalRules) -> Envelope:
     8 µV and 2 µV rules on the RMS amplitude, the envelope the clinical brief (2.1) and the RMS-based detectors
     (psgscoring; Moore et al. 2014) apply them to, instead of on a robust statistic that reads about 0.7 x RMS.
     """
-    bins, step_s = _bin_rectified(filtered.data_uv, filtered.sfreq_hz, rules.envelope_bin_s)
-    size = max(1, round(rules.envelope_span_s / step_s)) | 1
-    values = _running_percentile(bins, rules.envelope_percentile, size) if bins.size else bins
+    values, step_s = _percentile_envelope(filtered.data_uv, filtered.sfreq_hz, rules)
     values *= np.float32(rms_calibration(filtered.sfreq_hz, filtered.band_hz, rules))
     return Envelope(values.astype(np.float32, copy=False), step_s)
+
+
+def _percentile_envelope(
+    data: NDArray[np.float32], sfreq_hz: float, rules: SignalRules
+) -> tuple[NDArray[np.float32], float]:
+    """Running ``envelope_percentile`` over ``envelope_span_s`` of mean-rectified bins (unscaled), and the bin step."""
+    bins, step_s = _bin_rectified(data, sfreq_hz, rules.envelope_bin_s)
+    size = max(1, round(rules.envelope_span_s / step_s)) | 1
+    return (_running_percentile(bins, rules.envelope_percentile, size) if bins.size else bins), step_s
 
 
 CALIBRATION_S = 300.0  # seconds of seeded Gaussian noise the envelope scale is measured on
@@ -293,9 +300,7 @@ def rms_calibration(sfreq_hz: float, band_hz: tuple[float, float], rules: Signal
     edge = int(sfreq_hz)  # the filter's start and end transients stay out of both measures
     core = data[edge:-edge].astype(np.float64)
     rms = float(np.sqrt(np.mean(core * core)))
-    bins, step_s = _bin_rectified(data, float(sfreq_hz), rules.envelope_bin_s)
-    size = max(1, round(rules.envelope_span_s / step_s)) | 1
-    values = _running_percentile(bins, rules.envelope_percentile, size)
+    values, step_s = _percentile_envelope(data, float(sfreq_hz), rules)
     skip = int(edge / (step_s * sfreq_hz)) + 1
     return rms / float(np.median(values[skip:-skip]))
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from cds.caveats import Caveat
 from cds.errors import RecordingError, SignalError
+from cds.files import sha256_of
 from cds.io._header import EdfHeader, read_header, read_record_onsets
 from cds.io.channels import ChannelRole, resolve_channel_roles
 from cds.parallel import max_threads
@@ -102,15 +103,6 @@ class Recording:
             "n_annotations": len(self.annotations),
             "caveats": [c.to_dict() for c in self.caveats],
         }
-
-
-def sha256_of(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _annotation(onset_s: float, duration_s: float | None, text: str) -> Annotation:
@@ -215,13 +207,20 @@ class _Reader:
         record_bytes = 2 * record_samples
         per_chunk = max(1, _CHUNK_BYTES // record_bytes)
         # Two buffers in turn: SHA-256 of one chunk runs in a helper thread (hashlib releases the GIL) while the
-        # next chunk is read and converted; a buffer is refilled only after its hash is done. Chunks are hashed
-        # in file order, so the digest is the file's.
+        # next chunk is read and converted; a buffer is refilled only after its hash is done. The single worker
+        # hashes in submission (file) order, and leaving the executor waits for it.
         buffers = [bytearray(per_chunk * record_bytes) for _ in range(2)]
         threaded = max_threads() >= 2  # CDS_THREADS=1: hash in this thread
         digest = hashlib.sha256()
         with self.path.open("rb") as fh, ThreadPoolExecutor(max_workers=1) as hasher:
-            digest.update(fh.read(header.header_bytes))
+
+            def hash_bytes(data: bytes | memoryview) -> Future | None:
+                if threaded:
+                    return hasher.submit(digest.update, data)
+                digest.update(data)
+                return None
+
+            hash_bytes(fh.read(header.header_bytes))
             pending: list[Future | None] = [None, None]
             done, turn = 0, 0
             while done < n_records:
@@ -232,14 +231,8 @@ class _Reader:
                     pending[turn].result()
                 view = memoryview(buffer)[:nbytes]
                 if fh.readinto(view) != nbytes:
-                    for job in pending:
-                        if job is not None:
-                            job.result()
                     return None  # shorter than the header said: leave the diagnosis to pyedflib
-                if threaded:
-                    pending[turn] = hasher.submit(digest.update, view)
-                else:
-                    digest.update(view)
+                pending[turn] = hash_bytes(view)
                 block = np.frombuffer(buffer, dtype="<i2", count=k * record_samples).reshape(k, record_samples)
                 for _, start, width, offset, bitvalue, out in plan:
                     part = out[done * width : (done + k) * width].reshape(k, width)
@@ -247,11 +240,8 @@ class _Reader:
                     part *= bitvalue  # while the chunk is still in cache
                 done += k
                 turn = 1 - turn
-            for job in pending:
-                if job is not None:
-                    job.result()
             for rest in iter(lambda: fh.read(_CHUNK_BYTES), b""):
-                digest.update(rest)
+                hash_bytes(rest)
         for pos, _, width, _, _, out in plan:
             for at in (0, (out.size // 2) // width * width, max(0, out.size - width)):
                 check = py.readSignal(pos, at, min(width, out.size - at), digital=False)

@@ -24,6 +24,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from cds.errors import RuleFileError
+from cds.files import sha256_of as hash_file
 from cds.files import write_atomic
 from cds.paths import knowledge_dir, rules_dir
 
@@ -72,15 +73,6 @@ class Manifest:
     sha256: str
     files: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     rules: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # rule id -> RuleStamp
-
-
-def hash_file(path: str | Path) -> str:
-    """sha256 (hex) of the file's bytes."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _is_ruleset_file(path: Path, relative: Path) -> bool:
