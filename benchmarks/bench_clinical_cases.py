@@ -148,13 +148,16 @@ def _statuses(decision: dict) -> dict[str, str]:
 
 
 def _urgencies(decision: dict) -> dict[str, str | None]:
-    """Action -> its most urgent urgency (None when the recommendation has none)."""
+    """Action -> its most urgent urgency (None when the recommendation has none). A study merged into a more
+    capable one (``consolidated_from``, clinical review 2 A3: one study, all reasons) counts as requested, with the
+    urgency of the study that covers it."""
     out: dict[str, str | None] = {}
     for rec in decision.get("recommendations", []):
         urg = rec.get("urgency")
-        old = out.get(rec["action"])
-        if rec["action"] not in out or (urg and (old is None or URGENCY_ORDER.index(urg) > URGENCY_ORDER.index(old))):
-            out[rec["action"]] = urg
+        for action in [rec["action"], *rec.get("consolidated_from", [])]:
+            old = out.get(action)
+            if action not in out or (urg and (old is None or URGENCY_ORDER.index(urg) > URGENCY_ORDER.index(old))):
+                out[action] = urg
     return out
 
 

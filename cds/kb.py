@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -17,12 +18,13 @@ from cds.errors import RuleFileError
 from cds.facts.fieldspec import FieldSpec, build_field_registry
 from cds.facts.yamlfile import Problems, load_yaml, locate, to_plain
 from cds.paths import knowledge_dir as _default_knowledge_dir
+from cds.policy import Policy
 
-__all__ = ["Knowledge", "load_knowledge"]
+__all__ = ["Knowledge", "load_knowledge", "normalise_term"]
 
 log = logging.getLogger(__name__)
 
-FILES = ("references.yaml", "thresholds.yaml", "drugs.yaml", "vocab.yaml", "fields.yaml")
+FILES = ("references.yaml", "thresholds.yaml", "drugs.yaml", "vocab.yaml", "fields.yaml", "policy.yaml")
 
 _REF_KEYS = {
     "citation": str,
@@ -38,6 +40,7 @@ _REF_KEYS = {
 _THRESHOLD_KEYS = {"value": (int, float), "unit": str, "references": list, "note": str}
 _DRUG_KEYS = {
     "name": str,
+    "dose_child": str,
     "classes": list,
     "dose": (str, type(None)),
     "references": list,
@@ -48,7 +51,21 @@ _DRUG_KEYS = {
     "monitoring": str,
 }
 _VOCAB_LISTS = ("sexes", "distress_levels", "hla_b1502_values", "eeg_values")
-_VOCAB_MAPS = ("conditions", "actions", "urgencies", "treatment_statuses", "findings", "evidence", "reasons", "caveats")
+_VOCAB_MAPS = (
+    "conditions",
+    "actions",
+    "urgencies",
+    "treatment_statuses",
+    "findings",
+    "evidence",
+    "reasons",
+    "caveats",
+    "past_outcomes",
+    "medication_actions",
+    "strengths",
+    "ancestry_terms",
+    "pathways",
+)
 
 
 @dataclass(frozen=True)
@@ -60,9 +77,12 @@ class Knowledge:
     drugs: MappingProxyType
     groups: MappingProxyType
     medications: MappingProxyType
+    aliases: MappingProxyType  # normalised alias -> drug name (drugs.yaml aliases)
+    classes: MappingProxyType  # drug class -> {description, references} (drugs.yaml classes)
     vocab: MappingProxyType
     fields: MappingProxyType  # name -> FieldSpec
     sha256: str
+    policy_obj: Policy
     directory: str = field(default="", compare=False)
 
     def threshold(self, name: str) -> float:
@@ -74,6 +94,19 @@ class Knowledge:
         classes |= {c for cs in self.medications.values() for c in cs}
         return tuple(sorted(classes))
 
+    def canonical_drug_name(self, text: str) -> str:
+        """A drug name as a person writes it -> the knowledge base's name: case, spaces, hyphens and
+        punctuation do not matter, and a known alias (brand or other spelling) maps to its generic name."""
+        key = normalise_term(text)
+        return str(self.aliases.get(key, key))
+
+    def drug_name_label(self, name: str) -> str:
+        """Display name of a drug: its treatment entry's name, else the generic name in words."""
+        entry = self.drugs.get(name)
+        if entry and entry.get("name"):
+            return str(entry["name"])
+        return name.replace("_", " ")
+
     def medication_classes(self, name: str) -> tuple[str, ...] | None:
         """Classes of a generic drug name a patient file lists, or None when the name is not known."""
         if name in self.medications:
@@ -81,6 +114,12 @@ class Knowledge:
         if name in self.drugs:
             return tuple(self.drugs[name].get("classes", []))
         return None
+
+
+def normalise_term(text: str) -> str:
+    """Lower-case words joined by '_' (every run of characters other than letters and digits is one
+    separator): ``'Sodium Valproate'`` and ``'sodium-valproate'`` -> ``'sodium_valproate'``."""
+    return "_".join(re.findall(r"[0-9a-z]+", text.casefold()))
 
 
 def _check_keys(problems: Problems, path: Path, root: Any, where: list, entry: Any, spec: dict, required: set) -> None:
@@ -131,7 +170,26 @@ def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
         if isinstance(entry, dict):
             _check_refs(problems, p, thresholds, [key, "references"], entry.get("references"), refs)
     p = directory / "drugs.yaml"
-    _check_keys(problems, p, drugs, [], drugs, {"groups": dict, "drugs": dict, "medications": dict}, set())
+    _check_keys(
+        problems, p, drugs, [], drugs, {"groups": dict, "drugs": dict, "medications": dict, "aliases": dict,
+                                        "classes": dict}, set()
+    )  # fmt: skip
+    known_names = set(drugs.get("drugs") or {}) | set(drugs.get("medications") or {})
+    for alias, name in (drugs.get("aliases") or {}).items():
+        if name not in known_names:
+            problems.add(p, locate(drugs, ["aliases", alias]), f"alias {alias}: '{name}' is not a known drug name")
+        if normalise_term(str(alias)) != alias:
+            problems.add(p, locate(drugs, ["aliases", alias]), f"alias {alias}: write it normalised "
+                         f"('{normalise_term(str(alias))}')")  # fmt: skip
+    used_classes = {c for d in (drugs.get("drugs") or {}).values() if isinstance(d, dict) for c in d.get("classes", [])}
+    used_classes |= {c for cs in (drugs.get("medications") or {}).values() if isinstance(cs, list) for c in cs}
+    for cls in sorted(used_classes - set(drugs.get("classes") or {})):
+        problems.add(p, None, f"drug class '{cls}' is used but not described under classes:")
+    for cls, entry in (drugs.get("classes") or {}).items():
+        _check_keys(problems, p, drugs, ["classes", cls], entry, {"description": str, "references": list},
+                    {"description", "references"})  # fmt: skip
+        if isinstance(entry, dict):
+            _check_refs(problems, p, drugs, ["classes", cls, "references"], entry.get("references"), refs)
     for key, entry in (drugs.get("drugs") or {}).items():
         _check_keys(problems, p, drugs, ["drugs", key], entry, _DRUG_KEYS, {"name", "classes"})
         if isinstance(entry, dict):
@@ -147,6 +205,9 @@ def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
     for name, classes in (drugs.get("medications") or {}).items():
         if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
             problems.add(p, locate(drugs, ["medications", name]), f"medications.{name}: expected a list of classes")
+    _validate_policy(directory / "policy.yaml", raw["policy.yaml"], vocab, problems)
+    if "urgencies" in vocab:
+        problems.add(directory / "vocab.yaml", locate(vocab, ["urgencies"]), "urgencies are defined in policy.yaml")
     p = directory / "vocab.yaml"
     for key, value in vocab.items():
         if key in _VOCAB_LISTS:
@@ -158,6 +219,41 @@ def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
             continue
         if not ok:
             problems.add(p, locate(vocab, [key]), f"{key}: wrong shape (lists of codes or code: description)")
+
+
+_POLICY_KEYS = {
+    "urgency": list,
+    "treatment_status": dict,
+    "medication_action": dict,
+    "studies": list,
+    "provisional_when_caveat": list,
+    "action_priority": list,
+    "pathways": dict,
+    "conditional": dict,
+    "fallback": dict,
+    "age_display": dict,
+}
+
+
+def _validate_policy(path: Path, policy: Any, vocab: dict, problems: Problems) -> None:
+    """knowledge/policy.yaml: every section present with its shape; codes from the vocabularies."""
+    _check_keys(problems, path, policy, [], policy, _POLICY_KEYS, set(_POLICY_KEYS))
+    if not isinstance(policy, dict):
+        return
+    for i, tier in enumerate(policy.get("urgency") or []):
+        spec = {"code": str, "interval": str, "max_days": (int, type(None))}
+        _check_keys(problems, path, policy, ["urgency", i], tier, spec, {"code", "interval", "max_days"})
+    actions = vocab.get("actions") or {}
+    fallback = policy.get("fallback")
+    if isinstance(fallback, dict) and fallback.get("action") not in actions:
+        problems.add(path, locate(policy, ["fallback", "action"]), "fallback.action: unknown action (vocab.yaml)")
+    try:
+        built = Policy.from_data(to_plain(policy))
+    except (KeyError, TypeError, ValueError) as exc:
+        problems.add(path, None, f"policy: missing or malformed entry {exc}")
+        return
+    if built.contraindicated_current not in built.medication_actions:
+        problems.add(path, locate(policy, ["medication_action"]), "contraindicated_current must be one of order")
 
 
 def _freeze(value: Any) -> Any:
@@ -192,14 +288,19 @@ def load_knowledge(knowledge_dir: str | Path | None = None) -> Knowledge:
     )
     for section in _VOCAB_MAPS:
         vocab.setdefault(section, {})
+    policy = Policy.from_data(raw["policy.yaml"])
+    vocab["urgencies"] = {tier.code: tier.interval for tier in policy.urgencies}  # one place: policy.yaml
     return Knowledge(
         references=_freeze(raw["references.yaml"]),
         thresholds=_freeze(raw["thresholds.yaml"]),
         drugs=_freeze(drugs.get("drugs") or {}),
         groups=_freeze(drugs.get("groups") or {}),
         medications=_freeze(drugs.get("medications") or {}),
+        aliases=_freeze(drugs.get("aliases") or {}),
+        classes=_freeze(drugs.get("classes") or {}),
         vocab=_freeze(vocab),
         fields=MappingProxyType(fields),
         sha256=digest.hexdigest(),
+        policy_obj=policy,
         directory=directory.name,
     )

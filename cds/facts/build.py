@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from cds.caveats import Caveat
+from cds.facts.fieldspec import COUNT_FAMILY, DRUG_CLASS_FAMILIES, DRUG_NAME_FAMILIES, FAMILIES
 from cds.facts.patient import PatientContext
 from cds.facts.types import DatumRecord
-from cds.kb import Knowledge
+from cds.kb import Knowledge, normalise_term
 
-__all__ = ["RECORDING_MAP", "build_patient_facts", "build_recording_facts"]
+__all__ = ["RECORDING_MAP", "ancestry_hla_b1502_risk", "build_patient_facts", "build_recording_facts"]
 
 # (section, key) of a cds.analysis/v1 document -> psg.* field (transform applied to the value).
 RECORDING_MAP: dict[str, tuple[str, str, float]] = {
@@ -58,6 +59,28 @@ def _classes(names: list[str], kb: Knowledge) -> tuple[set[str], bool]:
     return classes, unknown
 
 
+def ancestry_hla_b1502_risk(text: str, knowledge: Knowledge) -> bool | None:
+    """Free-text ancestry -> at risk for HLA-B*15:02 (True), not at risk (False) or not recognised (None).
+
+    Case, spaces and punctuation do not matter; a term of vocab.yaml ``ancestry_terms`` matches when its words
+    appear in order in the text ("Han Chinese (Guangdong)" matches ``han_chinese``). The longest matching terms
+    decide ("American Indian" is not "Indian"); any at-risk term among them makes the patient at risk (mixed
+    ancestry). CPIC (Phillips 2018) lists the at-risk populations.
+    """
+    words = normalise_term(text).split("_")
+    padded = "_" + "_".join(words) + "_"
+    matches = []
+    for term, group in knowledge.vocab.get("ancestry_terms", {}).items():
+        if f"_{term}_" in padded:
+            matches.append((term, group))
+    # drop a term contained in a longer matching term ("indian" inside "american_indian")
+    kept = [(t, g) for t, g in matches if not any(t != u and f"_{t}_" in f"_{u}_" for u, _ in matches)]
+    groups = {g for _, g in kept}
+    if "hla_b1502_risk" in groups:
+        return True
+    return False if groups else None
+
+
 def build_patient_facts(patient: PatientContext, knowledge: Knowledge) -> list[DatumRecord]:
     """Every field of the registry that a patient file can supply, known or not, sorted by field name."""
     out: list[DatumRecord] = []
@@ -69,8 +92,17 @@ def build_patient_facts(patient: PatientContext, knowledge: Knowledge) -> list[D
         values["renal.crcl_ml_min"] = values["labs.creatinine_clearance_ml_min"]
     if patient.medication_changes is not None:
         values["recent_medication_change"] = bool(patient.medication_changes)
+    if isinstance(values.get("ancestry"), str):
+        risk = ancestry_hla_b1502_risk(values["ancestry"], knowledge)
+        if risk is not None:
+            values["ancestry_hla_b1502_risk"] = risk
+    if patient.medications is not None:
+        changed_names = {str(c["drug"]) for c in patient.medication_changes or ()}
+        values["medications_count"] = len(set(patient.medications) | changed_names)
+    if patient.past_medications is not None:
+        values["past_medications_count"] = len({str(m["drug"]) for m in patient.past_medications})
     for name, spec in fields.items():
-        if name.split(".", 1)[0] in ("conditions", "medications", "drug_classes", "recent_drug_classes"):
+        if name.split(".", 1)[0] in FAMILIES:
             continue
         source = "reported" if name.startswith("psg.") else "patient"
         if source not in spec.sources:
@@ -85,19 +117,46 @@ def build_patient_facts(patient: PatientContext, knowledge: Knowledge) -> list[D
     conditions = set(patient.conditions or ())
     _family(out, by_prefix.get("conditions", []), conditions, patient.conditions is not None)
     changed = [str(c["drug"]) for c in patient.medication_changes or ()]
-    current = list(patient.medications or ()) + changed
+    current = sorted(set(patient.medications or ()) | set(changed))
     current_known = patient.medications is not None
-    _family(out, by_prefix.get("medications", []), set(current), current_known)
-    classes, unknown = _classes(current, knowledge)
-    _family(out, by_prefix.get("drug_classes", []), classes, current_known, unknown_others=unknown)
-    recent, recent_unknown = _classes(changed, knowledge)
-    _family(
-        out,
-        by_prefix.get("recent_drug_classes", []),
-        recent,
-        patient.medication_changes is not None,
-        unknown_others=recent_unknown,
-    )
+    changes_known = patient.medication_changes is not None
+    past = list(patient.past_medications or ())
+    past_known = patient.past_medications is not None
+    failed_outcomes = knowledge.policy_obj.failed_outcomes
+    failed = [str(m["drug"]) for m in past if m["outcome"] in failed_outcomes]
+
+    def by_outcome(outcome: str) -> list[str]:
+        return [str(m["drug"]) for m in past if m["outcome"] == outcome]
+
+    names = {  # drug-name family -> (names true, whether the list is known)
+        "medications": (current, current_known),
+        "recent_medications": (changed, changes_known),
+        "past_medications": ([str(m["drug"]) for m in past], past_known),
+        "past_failed": (failed, past_known),
+        "past_allergy": (by_outcome("allergy"), past_known),
+    }
+    for prefix in DRUG_NAME_FAMILIES:
+        listed, known = names[prefix]
+        _family(out, by_prefix.get(prefix, []), set(listed), known)
+    class_lists = {  # drug-class family -> (drugs whose classes count, whether the list is known)
+        "drug_classes": (current, current_known),
+        "recent_drug_classes": (changed, changes_known),
+        "past_drug_classes": ([str(m["drug"]) for m in past], past_known),
+        "past_failed_classes": (failed, past_known),
+        "past_augmentation_classes": (by_outcome("augmentation"), past_known),
+        "past_impulse_control_classes": (by_outcome("impulse_control_disorder"), past_known),
+    }
+    for prefix in DRUG_CLASS_FAMILIES:
+        drugs, known = class_lists[prefix]
+        classes, unknown = _classes(drugs, knowledge)
+        _family(out, by_prefix.get(prefix, []), classes, known, unknown_others=unknown)
+    for name in by_prefix.get(COUNT_FAMILY, []):
+        cls = name.split(".", 1)[1]
+        if current_known:
+            count = sum(1 for d in current if cls in (knowledge.medication_classes(d) or ()))
+            out.append(DatumRecord(name, count, True, "patient"))
+        else:
+            out.append(DatumRecord(name, None, False, "patient"))
     return sorted(out, key=lambda d: (d.field, d.source))
 
 

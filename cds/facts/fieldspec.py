@@ -14,11 +14,40 @@ from typing import Any
 
 from cds.facts.yamlfile import Problems, locate
 
-__all__ = ["SOURCES", "TYPES", "FieldSpec", "build_field_registry"]
+__all__ = [
+    "COUNT_FAMILY",
+    "DRUG_CLASS_FAMILIES",
+    "DRUG_NAME_FAMILIES",
+    "FAMILIES",
+    "SOURCES",
+    "TYPES",
+    "FieldSpec",
+    "build_field_registry",
+]
 
 TYPES = ("bool", "number", "enum", "text")
 SOURCES = ("patient", "reported", "recording")
-_KEYS = {"type", "unit", "min", "max", "values", "sources", "description", "derived", "integer"}
+_KEYS = {"type", "unit", "min", "max", "values", "sources", "description", "derived", "integer", "display"}
+DISPLAYS = ("age",)  # how a value is shown: "age" = years, or weeks/months under the policy's age limit
+
+# Generated families (rules/README.md "Conditions"): prefix -> (type, description template) per drug name or class.
+DRUG_NAME_FAMILIES = {
+    "medications": "Currently takes {}",
+    "recent_medications": "{} started or increased shortly before the jerks",
+    "past_medications": "Took {} in the past",
+    "past_failed": "{} was tried before and was ineffective or not tolerated",
+    "past_allergy": "Allergy or hypersensitivity to {} before",
+}
+DRUG_CLASS_FAMILIES = {
+    "drug_classes": "Takes a drug of class {}",
+    "recent_drug_classes": "A drug of class {} started or increased before the jerks",
+    "past_drug_classes": "Took a drug of class {} in the past",
+    "past_failed_classes": "A drug of class {} was ineffective or not tolerated before",
+    "past_augmentation_classes": "A drug of class {} caused augmentation before",
+    "past_impulse_control_classes": "A drug of class {} caused an impulse-control disorder before",
+}
+COUNT_FAMILY = "drug_class_counts"  # number of current drugs of a class (integer)
+FAMILIES = (*DRUG_NAME_FAMILIES, *DRUG_CLASS_FAMILIES, COUNT_FAMILY, "conditions")
 
 
 @dataclass(frozen=True)
@@ -35,6 +64,7 @@ class FieldSpec:
     values: tuple[str, ...] = ()
     derived: bool = False
     integer: bool = False
+    display: str | None = None
 
     def check_value(self, value: Any) -> str | None:
         """Return a problem text when ``value`` does not fit this field, else None."""
@@ -84,13 +114,15 @@ def _generated(vocab: dict, drugs: dict) -> dict[str, FieldSpec]:
         out[f"conditions.{code}"] = FieldSpec(f"conditions.{code}", "bool", f"Condition: {text}")
     names = set(drugs.get("medications") or {}) | set(drugs.get("drugs") or {})
     for name in sorted(names):
-        out[f"medications.{name}"] = FieldSpec(f"medications.{name}", "bool", f"Currently takes {name}")
+        for prefix, text in DRUG_NAME_FAMILIES.items():
+            out[f"{prefix}.{name}"] = FieldSpec(f"{prefix}.{name}", "bool", text.format(name))
     classes = {c for d in (drugs.get("drugs") or {}).values() if isinstance(d, dict) for c in d.get("classes", [])}
     classes |= {c for cs in (drugs.get("medications") or {}).values() if isinstance(cs, list) for c in cs}
     for cls in sorted(classes):
-        out[f"drug_classes.{cls}"] = FieldSpec(f"drug_classes.{cls}", "bool", f"Takes a drug of class {cls}")
-        out[f"recent_drug_classes.{cls}"] = FieldSpec(
-            f"recent_drug_classes.{cls}", "bool", f"A drug of class {cls} started or increased before the jerks"
+        for prefix, text in DRUG_CLASS_FAMILIES.items():
+            out[f"{prefix}.{cls}"] = FieldSpec(f"{prefix}.{cls}", "bool", text.format(cls))
+        out[f"{COUNT_FAMILY}.{cls}"] = FieldSpec(
+            f"{COUNT_FAMILY}.{cls}", "number", f"Number of current drugs of class {cls}", min=0, integer=True
         )
     return out
 
@@ -117,6 +149,8 @@ def build_field_registry(
         sources = tuple(entry.get("sources") or ("patient",))
         if any(s not in SOURCES for s in sources):
             problems.add(path, where, f"{name}: sources must be among {', '.join(SOURCES)}")
+        if entry.get("display") is not None and entry.get("display") not in DISPLAYS:
+            problems.add(path, where, f"{name}: display must be one of {', '.join(DISPLAYS)}")
         values: tuple[str, ...] = ()
         if ftype == "enum":
             found = _enum_values(entry.get("values"), vocab, drugs)
@@ -135,6 +169,7 @@ def build_field_registry(
             values=values,
             derived=bool(entry.get("derived", False)),
             integer=bool(entry.get("integer", False)),
+            display=entry.get("display"),
         )
     for name, spec in _generated(vocab, drugs).items():
         registry.setdefault(name, spec)

@@ -20,11 +20,14 @@ from cds.kb import Knowledge, load_knowledge
 
 __all__ = ["SCHEMA", "PatientContext", "parse_patient", "read_patient"]
 
-SCHEMA = "cds.patient/v1"
+SCHEMA = "cds.patient/v1.1"
+SCHEMAS = ("cds.patient/v1", "cds.patient/v1.1")  # v1.1 adds documented fields; every v1 file stays valid
 # Patient-file section -> field-name prefix (rules/README.md: fields follow the file with dots).
 SECTIONS = {"symptoms": "symptoms.", "labs": "labs.", "polysomnography": "psg."}
-_SPECIAL_TOP = ("schema", "id", "conditions", "medications", "medication_changes")
+_SPECIAL_TOP = ("schema", "id", "conditions", "medications", "medication_changes", "past_medications")
 _CHANGE_KEYS = {"drug": str, "days_ago": (int, float), "dose_mg_per_day": (int, float)}
+_MEDICATION_KEYS = {"drug": str, "dose_mg_per_day": (int, float), "since_months": (int, float)}
+_PAST_KEYS = {"drug": str, "outcome": str, "note": str}
 _PSG_EXTRA = ("date",)
 
 
@@ -39,6 +42,8 @@ class PatientContext:
     conditions: tuple[str, ...] | None = None
     medications: tuple[str, ...] | None = None
     medication_changes: tuple[MappingProxyType, ...] | None = None
+    past_medications: tuple[MappingProxyType, ...] | None = None  # v1.1: {drug, outcome[, note]}
+    medication_details: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # name -> details
     psg_date: str | None = None
     caveats: tuple[Caveat, ...] = ()
     source_name: str = field(default="", compare=False)
@@ -68,6 +73,7 @@ class _Reader:
         self.problems = Problems()
         self.values: dict[str, Any] = {}
         self.caveats: list[Caveat] = []
+        self.details: dict[str, MappingProxyType] = {}
 
     def bad(self, keys: list, text: str, *, at_value: bool = True) -> None:
         where = locate_value(self.root, keys) if at_value else locate(self.root, keys)
@@ -109,6 +115,80 @@ class _Reader:
                 out.append(code)
         return tuple(sorted(set(out)))
 
+    def drug_name(self, keys: list, value: Any) -> str | None:
+        """A drug name as written (any case, spaces or hyphens, a known alias) -> the knowledge base's name."""
+        if not isinstance(value, str) or not value.strip():
+            self.bad(keys, f"expected a drug name, got {value!r}")
+            return None
+        return self.kb.canonical_drug_name(value)
+
+    def medications(self, data: Any) -> tuple[str, ...] | None:
+        """``medications:`` names, or v1.1 mappings ``{drug, dose_mg_per_day, since_months}``."""
+        if not isinstance(data, list):
+            self.bad(["medications"], f"expected a list of drug names, got {data!r}")
+            return None
+        out = []
+        for i, item in enumerate(data):
+            keys = ["medications", i]
+            if isinstance(item, dict):
+                if not self.mapping(keys, item, _MEDICATION_KEYS, "drug"):
+                    continue
+                name = self.drug_name([*keys, "drug"], item["drug"])
+                details = {k: v for k, v in to_plain(item).items() if k != "drug"}
+                if name is not None and details:
+                    self.details[name] = MappingProxyType(details)
+            else:
+                name = self.drug_name(keys, item)
+            if name is not None:
+                out.append(name)
+        return tuple(sorted(set(out)))
+
+    def mapping(self, keys: list, item: dict, spec: dict, required: str) -> bool:
+        """Check one list item mapping against ``spec`` (key -> type); False when it is unusable."""
+        if required not in item:
+            self.bad(keys, f"expected a mapping with at least '{required}'")
+            return False
+        ok = True
+        for sub, value in item.items():
+            if sub not in spec:
+                self.bad([*keys, sub], f"unknown key{_did_you_mean(str(sub), list(spec))}", at_value=False)
+                ok = False
+            elif isinstance(value, bool) or not isinstance(value, spec[sub]):
+                self.bad([*keys, sub], f"wrong type, got {value!r}")
+                ok = False
+            elif isinstance(value, int | float) and (value != value or value in (float("inf"), float("-inf"))):
+                self.bad([*keys, sub], f"must be a finite number, got {value!r}")
+                ok = False
+            elif isinstance(value, int | float) and value < 0:
+                self.bad([*keys, sub], f"must not be negative, got {value!r}")
+                ok = False
+        return ok
+
+    def past(self, data: Any) -> tuple[MappingProxyType, ...] | None:
+        """v1.1 ``past_medications:`` ``{drug, outcome[, note]}`` with outcome from vocab.yaml past_outcomes."""
+        if not isinstance(data, list):
+            self.bad(["past_medications"], f"expected a list of {{drug, outcome}}, got {data!r}")
+            return None
+        outcomes = list(self.kb.vocab.get("past_outcomes") or {})
+        out = []
+        for i, item in enumerate(data):
+            keys = ["past_medications", i]
+            if isinstance(item, str):  # a bare name: taken before, outcome not stated
+                item = {"drug": item, "outcome": "unknown"}
+            elif not isinstance(item, dict) or not self.mapping(keys, item, _PAST_KEYS, "drug"):
+                if not isinstance(item, dict):
+                    self.bad(keys, "expected a drug name or a mapping {drug, outcome}")
+                continue
+            name = self.drug_name([*keys, "drug"], item["drug"])
+            outcome = str(item.get("outcome", "unknown"))
+            if outcome not in outcomes:
+                self.bad([*keys, "outcome"], f"unknown outcome '{outcome}'{_did_you_mean(outcome, outcomes)} "
+                         f"(allowed: {', '.join(outcomes)})")  # fmt: skip
+                continue
+            if name is not None:
+                out.append(MappingProxyType({**to_plain(item), "drug": name, "outcome": outcome}))
+        return tuple(sorted(out, key=lambda m: (m["drug"], m["outcome"])))
+
     def changes(self, data: Any) -> tuple[MappingProxyType, ...] | None:
         if not isinstance(data, list):
             self.bad(["medication_changes"], f"expected a list of {{drug, days_ago, dose_mg_per_day}}, got {data!r}")
@@ -119,14 +199,11 @@ class _Reader:
             if not isinstance(item, dict) or "drug" not in item:
                 self.bad(keys, "expected a mapping with at least 'drug'")
                 continue
-            for sub, value in item.items():
-                if sub not in _CHANGE_KEYS:
-                    self.bad([*keys, sub], f"unknown key{_did_you_mean(sub, list(_CHANGE_KEYS))}", at_value=False)
-                elif isinstance(value, bool) or not isinstance(value, _CHANGE_KEYS[sub]):
-                    self.bad([*keys, sub], f"wrong type, got {value!r}")
-                elif sub != "drug" and value < 0:
-                    self.bad([*keys, sub], f"must not be negative, got {value!r}")
-            out.append(MappingProxyType(to_plain(item)))
+            if not self.mapping(keys, item, _CHANGE_KEYS, "drug"):
+                continue
+            name = self.drug_name([*keys, "drug"], item["drug"])
+            if name is not None:
+                out.append(MappingProxyType({**to_plain(item), "drug": name}))
         return tuple(out)
 
     def medication_caveats(self, names: list[str]) -> None:
@@ -143,12 +220,14 @@ def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = 
     if not isinstance(data, dict):
         raise PatientFileError("expected a mapping at the top level", path=path, location="1:1")
     r = _Reader(data, path, kb)
-    if data.get("schema") != SCHEMA:
-        r.bad(["schema"], f"must be '{SCHEMA}' (got {data.get('schema')!r})", at_value="schema" in data)
+    if data.get("schema") not in SCHEMAS:
+        r.bad(
+            ["schema"], f"must be one of {', '.join(SCHEMAS)} (got {data.get('schema')!r})", at_value="schema" in data
+        )
     if not isinstance(data.get("id"), str | int) or isinstance(data.get("id"), bool) or str(data.get("id")) == "":
         r.bad(["id"], f"required: a pseudonym such as P-0042 (got {data.get('id')!r})", at_value="id" in data)
     allowed = _allowed_keys(kb, None)
-    conditions = medications = changes = None
+    conditions = medications = changes = past = None
     for key, value in data.items():
         if key in ("schema", "id"):
             continue
@@ -159,15 +238,17 @@ def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = 
         elif key == "conditions":
             conditions = r.code_list(key, value, sorted(kb.vocab["conditions"]))
         elif key == "medications":
-            medications = r.code_list(key, value, None)
+            medications = r.medications(value)
         elif key == "medication_changes":
             changes = r.changes(value)
+        elif key == "past_medications":
+            past = r.past(value)
         elif value is not None:
             r.scalar([key], key, value)
     if ("age_years" in data) == ("age_days" in data):
         r.bad(["age_years"], "exactly one of age_years or age_days is required", at_value=False)
     names = list(medications or ()) + [str(c["drug"]) for c in changes or () if "drug" in c]
-    r.medication_caveats(names)
+    r.medication_caveats(names + [str(m["drug"]) for m in past or ()])
     r.problems.raise_if_any(PatientFileError)
     values = dict(r.values)
     psg_date = values.pop("psg.date", None)
@@ -177,6 +258,8 @@ def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = 
         conditions=conditions,
         medications=medications,
         medication_changes=changes,
+        past_medications=past,
+        medication_details=MappingProxyType(r.details),
         psg_date=psg_date,
         caveats=tuple(r.caveats),
         source_name=path.name,

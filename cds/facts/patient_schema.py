@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cds.facts.fieldspec import FieldSpec
-from cds.facts.patient import SCHEMA, SECTIONS
+from cds.facts.patient import SCHEMAS, SECTIONS
 from cds.kb import Knowledge, load_knowledge
 from cds.paths import knowledge_dir
 
@@ -67,22 +67,45 @@ def build_patient_schema(kb: Knowledge) -> dict[str, Any]:
             "dose_mg_per_day": {"type": "number", "minimum": 0, "description": "New daily dose (mg/day)"},
         },
     }
+    medication = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["drug"],
+        "properties": {
+            "drug": {"type": "string", "minLength": 1, "description": "Generic name"},
+            "dose_mg_per_day": {"type": "number", "minimum": 0, "description": "Current daily dose (mg/day)"},
+            "since_months": {"type": "number", "minimum": 0, "description": "Months taken so far"},
+        },
+    }
+    past = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["drug"],
+        "properties": {
+            "drug": {"type": "string", "minLength": 1, "description": "Generic name"},
+            "outcome": {"enum": sorted(kb.vocab.get("past_outcomes") or {}), "description": "How it ended"},
+            "note": {"type": "string", "description": "Free text"},
+        },
+    }
     props = {
-        "schema": {"const": SCHEMA, "description": "File format and version"},
+        "schema": {"enum": list(SCHEMAS), "description": "File format and version (v1.1 adds documented fields)"},
         "id": {"type": ["string", "integer"], "minLength": 1, "description": "Pseudonym echoed in the letter"},
         **top,
         **{section: _section(kb, section) for section in SECTIONS},
         "conditions": {"type": "array", "items": {"enum": sorted(kb.vocab["conditions"])},
                        "description": "Coded conditions; codes not listed are false when the list is given"},
-        "medications": {"type": "array", "items": {"type": "string", "minLength": 1},
-                        "description": "Generic names; a name unknown to drugs.yaml gives a caveat, not an error"},
+        "medications": {"type": "array", "items": {"oneOf": [{"type": "string", "minLength": 1}, medication]},
+                        "description": "Generic names (or v1.1 {drug, dose_mg_per_day, since_months}); a name "
+                                       "unknown to drugs.yaml gives a caveat, not an error"},
+        "past_medications": {"type": "array", "items": {"oneOf": [{"type": "string", "minLength": 1}, past]},
+                             "description": "v1.1: drugs taken before and how they ended (outcome)"},
         "medication_changes": {"type": "array", "items": change,
                                "description": "Drugs started or increased shortly before the jerks began"},
     }  # fmt: skip
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://cds.example/schema/patient-v1.schema.json",
-        "title": "cds patient context file, version 1 (cds.patient/v1)",
+        "title": "cds patient context file, version 1.1 (cds.patient/v1.1; v1 files stay valid)",
         "description": "Omitted means unknown, never false. Unknown keys are errors. Exactly one of age_years "
         "or age_days.",
         "type": "object",

@@ -18,6 +18,7 @@ __all__ = [
     "DatumRecord",
     "Evidence",
     "Finding",
+    "MedicationRow",
     "Recommendation",
     "Treatment",
     "datum_class",
@@ -86,6 +87,10 @@ class Treatment(Fact):
     """Treatment status proposed by one layer (drug, status, reason, layer)."""
 
 
+class MedicationRow(Fact):
+    """What to do with a drug the patient already takes (drug, action, reason)."""
+
+
 class CaveatFact(Fact):
     """A limitation to state in the letter (code)."""
 
@@ -100,6 +105,7 @@ _TYPE_NAMES = {
     Finding: "finding",
     Recommendation: "recommendation",
     Treatment: "treatment",
+    MedicationRow: "medication",
     CaveatFact: "caveat",
     Ask: "ask",
 }

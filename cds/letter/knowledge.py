@@ -42,12 +42,25 @@ _ACRONYMS = {
 
 @dataclass(frozen=True)
 class LetterKnowledge:
-    """Labels per vocabulary section, full citations per reference key, drug entries per drug code."""
+    """Labels per vocabulary section, full citations per reference key, drug entries per drug code, units, the
+    fields shown as whole numbers or as ages, and the decision policy (urgency time frames, age display)."""
 
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     references: Mapping[str, str] = field(default_factory=dict)
     drugs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     units: Mapping[str, str] = field(default_factory=dict)
+    integers: frozenset[str] = frozenset()
+    ages: frozenset[str] = frozenset()
+    policy: Any = None  # cds.policy.Policy of the same knowledge folder
+
+    def interval(self, urgency: str) -> str:
+        """The time frame of an urgency tier, worded once in knowledge/policy.yaml."""
+        if self.policy is not None:
+            try:
+                return str(self.policy.interval(urgency))
+            except KeyError:
+                pass
+        return self.label("urgencies", urgency)
 
     def label(self, section: str, code: str, *, fallback: str | None = None) -> str:
         """The human label of ``code`` in vocabulary ``section``; a readable form of the code if none."""
@@ -107,15 +120,26 @@ def load_letter_knowledge(folder: Path | None = None) -> LetterKnowledge:
 
 
 def _load_letter_knowledge(folder: Path) -> LetterKnowledge:
-    vocab = _read_yaml(folder / "vocab.yaml")
-    labels = {str(k): _label_map(v) for k, v in vocab.items() if isinstance(v, Mapping)}
-    fields = _read_yaml(folder / "fields.yaml")
-    field_specs = fields.get("fields", fields)
-    labels["fields"] = _label_map(field_specs)
-    units = {str(k): str(v["unit"]) for k, v in field_specs.items() if isinstance(v, Mapping) and v.get("unit")}
-    references = {str(k): _citation_text(v) for k, v in _entries(_read_yaml(folder / "references.yaml")).items()}
-    drugs = {str(k): v for k, v in _entries(_read_yaml(folder / "drugs.yaml")).items() if isinstance(v, Mapping)}
-    return LetterKnowledge(labels=labels, references=references, drugs=drugs, units=units)
+    """The letter's view of the ONE knowledge loader (cds.kb): the same validated files the rules were run on."""
+    from cds.kb import load_knowledge
+
+    kb = load_knowledge(folder)
+    labels = {str(k): _label_map(v) for k, v in kb.vocab.items() if isinstance(v, Mapping)}
+    labels["fields"] = {name: spec.description for name, spec in kb.fields.items() if spec.description}
+    units = {name: str(spec.unit) for name, spec in kb.fields.items() if spec.unit}
+    references = {str(k): _citation_text(v) for k, v in kb.references.items()}
+    drugs = {str(k): dict(v) for k, v in kb.drugs.items()}
+    integers = frozenset(name for name, spec in kb.fields.items() if spec.integer)
+    ages = frozenset(name for name, spec in kb.fields.items() if spec.display == "age")
+    return LetterKnowledge(
+        labels=labels,
+        references=references,
+        drugs=drugs,
+        units=units,
+        integers=integers,
+        ages=ages,
+        policy=kb.policy_obj,
+    )
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

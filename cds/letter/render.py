@@ -27,7 +27,6 @@ __all__ = ["LETTER_TEMPLATES", "RenderedLetter", "build_letter_view", "check_tem
 
 LETTER_TEMPLATES = ("letter.html.j2", "letter.md.j2")
 
-_URGENCY_RANK = {"emergency": 0, "urgent": 1, "soon": 2, "routine": 3}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#<>{}])")
 
 
@@ -152,6 +151,8 @@ def build_letter_view(
     """Turn the decision into plain data for the templates: labels resolved, rules with versions, citations."""
     prov = _Provenance(decision)
     recommendations = _recommendation_views(decision, knowledge, prov)
+    medications = _medication_views(decision, knowledge, prov)
+    conclusion = _conclusion_view(decision, knowledge)
     findings = [
         {
             "code": f["code"],
@@ -166,22 +167,32 @@ def build_letter_view(
     for entry in decision.get("trace") or []:
         prov.refs([r.get("key") if isinstance(r, Mapping) else r for r in entry.get("references") or []])
     inputs = decision.get("inputs") or {}
+    main = [t for t in treatments if _matters(t)]
+    background = [str(k) for k in decision.get("background_references") or [] if str(k) not in prov.used_refs]
     return {
         "patient_id": str(decision.get("patient_id") or "unknown"),
+        "patient_line": _patient_line(decision, knowledge),
         "letter_date": letter_date,
-        "summary": sections.summary_sentences(recommendations, findings, treatments),
+        "summary": sections.summary_sentences(
+            recommendations, findings, treatments, conclusion=conclusion, medications=medications
+        ),
+        "conclusion": conclusion,
+        "branches": _branch_views(decision, knowledge),
+        "medications": medications,
         "findings": findings,
         "measurements": sections.measurement_rows(decision.get("measurements") or {}, knowledge),
         "recording": sections.recording_view(analysis, inputs.get("recording")),
         "caveats": sections.caveat_texts(decision, analysis),
         "recommendations": recommendations,
-        # Drugs the rules considered (and the one asked about) form the treatment table; drugs only a safety rule
-        # restricts are listed apart, so the table stays about this patient's options.
-        "treatments": [t for t in treatments if t["discussed"] or t["requested"]],
-        "restrictions": [t for t in treatments if not (t["discussed"] or t["requested"])],
+        # The treatment table holds the rows that matter to this patient (options, cautions, specialist decisions,
+        # the drug asked about, current drugs, contraindicated drugs a prescriber might reach for); the rest goes
+        # to a compact appendix (clinical review 2: a letter a physician can act on).
+        "treatments": main,
+        "restrictions": [t for t in treatments if t not in main],
         "asks": [_ask_view(a, knowledge, prov.rules) for a in decision.get("asks") or []],
         "limits": sections.limit_texts(analysis, decision),
         "references": [{"key": k, "citation": knowledge.citation(k)} for k in prov.used_refs],
+        "background": [{"key": k, "citation": knowledge.citation(k)} for k in background],
         "footer": sections.footer_view(inputs),
     }
 
@@ -200,6 +211,8 @@ def _recommendation_views(
                 "label": knowledge.label("actions", r["action"]),
                 "urgency": urgency,
                 "urgency_label": knowledge.label("urgencies", urgency),
+                "interval": knowledge.interval(urgency),
+                "consolidated_from": [knowledge.label("actions", a) for a in r.get("consolidated_from") or []],
                 "extended_eeg": bool(r.get("extended_eeg")),
                 "because": list(r.get("because") or []),
                 "basis": basis("recommendation", r["action"]),
@@ -207,7 +220,7 @@ def _recommendation_views(
                 "references": prov.refs(r.get("references")),
             }
         )
-    return sorted(views, key=lambda v: _URGENCY_RANK.get(v["urgency"], 9))
+    return sorted(views, key=lambda v: _first_step_key(v, knowledge))
 
 
 def _treatment_views(decision: Mapping[str, Any], knowledge: LetterKnowledge, prov: _Provenance) -> list[dict]:
@@ -221,15 +234,97 @@ def _treatment_views(decision: Mapping[str, Any], knowledge: LetterKnowledge, pr
             "reasons": [knowledge.label("reasons", str(x)) for x in t.get("reasons") or []],
             "notes": [str(n) for n in t.get("notes") or []],
             "because": [str(b) for b in t.get("because") or []],
-            "dose": t.get("dose") or knowledge.drug_dose(t["drug"]),
+            "dose": t.get("dose") if "current" in t else (t.get("dose") or knowledge.drug_dose(t["drug"])),
             "rules": prov.rules(t.get("rules")),
             "references": prov.refs(t.get("references")),
             # decision-v1 addition: False when only a safety rule restricts a drug nobody proposed
             "discussed": bool(t.get("discussed", True)),
+            "current": bool(t.get("current", False)),
+            "seed": bool((knowledge.drugs.get(t["drug"]) or {}).get("seed")),
+            "strength": [knowledge.label("strengths", str(x)) for x in t.get("strength") or []],
         }
         for t in decision.get("treatments") or []
     ]
     return sections.order_treatments(views, sections.fact_value(decision, "requested_treatment"))
+
+
+def _first_step_key(view: Mapping[str, Any], knowledge: LetterKnowledge) -> tuple[int, int]:
+    """Most urgent first, ties in the policy's action order (the same order the decision's conclusion uses)."""
+    policy = knowledge.policy
+    if policy is None:
+        order = ("emergency", "urgent", "soon", "routine")
+        return (order.index(view["urgency"]) if view["urgency"] in order else 9, 0)
+    return policy.first_step_key(view["action"], view["urgency"])
+
+
+def _matters(t: Mapping[str, Any]) -> bool:
+    """A treatment row for the main table: may be given or needs a specialist, asked about, already taken, or
+    contraindicated for a drug a prescriber might reach for (proposed for the indication, or a seed drug)."""
+    if t["status"] in ("option", "caution", "specialist_only") or t["requested"] or t["current"]:
+        return True
+    return t["status"] == "contraindicated" and (t["discussed"] or t["seed"])
+
+
+def _patient_line(decision: Mapping[str, Any], knowledge: LetterKnowledge) -> str:
+    """``P-0042 (pseudonym), 46 years, male``: the letter's header line for the patient."""
+    parts = [f"{decision.get('patient_id') or 'unknown'} (pseudonym)"]
+    age = sections.fact_value(decision, "age_years")
+    if age is not None:
+        parts.append(sections.age_text(age, knowledge))
+    sex = sections.fact_value(decision, "sex")
+    if sex:
+        parts.append(str(sex))
+    return ", ".join(parts)
+
+
+def _conclusion_view(decision: Mapping[str, Any], knowledge: LetterKnowledge) -> dict[str, Any] | None:
+    c = decision.get("conclusion")
+    if not c:
+        return None
+    view = dict(c)
+    view["label"] = knowledge.label("actions", str(c["action"]))
+    view["pathway_label"] = knowledge.label("pathways", str(c.get("pathway") or ""), fallback=str(c.get("pathway")))
+    if c.get("otherwise"):
+        o = c["otherwise"]
+        view["otherwise"] = {**o, "label": knowledge.label("actions", str(o["action"]))}
+    return view
+
+
+def _branch_views(decision: Mapping[str, Any], knowledge: LetterKnowledge) -> list[dict[str, Any]]:
+    """Each open question whose answer would change what to do first, with what it would change to."""
+    return [
+        {
+            "question": str(b.get("question") or b.get("field")),
+            "answer": "yes" if b.get("if", True) else "no",
+            "label": knowledge.label("actions", str(b["action"])),
+            "interval": str(b.get("interval") or knowledge.interval(str(b["urgency"]))),
+        }
+        for b in decision.get("branches") or []
+    ]
+
+
+def _medication_views(decision: Mapping[str, Any], knowledge: LetterKnowledge, prov: _Provenance) -> list[dict]:
+    """What to do with each drug the patient already takes: the action, why, how, and its provenance."""
+    views = []
+    for m in decision.get("current_medications") or []:
+        details = m.get("details") or {}
+        views.append(
+            {
+                "drug": m["drug"],
+                "label": str(m.get("name") or knowledge.drug_label(m["drug"])),
+                "action": m["action"],
+                "action_label": knowledge.label("medication_actions", m["action"]),
+                "reasons": [knowledge.label("reasons", str(x)) for x in m.get("reasons") or []],
+                "how": [str(h) for h in m.get("how") or []],
+                "notes": [str(n) for n in m.get("notes") or []],
+                "likely_cause": bool(m.get("likely_cause")),
+                "recently_started": bool(m.get("recently_started")),
+                "dose": f"{details['dose_mg_per_day']} mg/day" if details.get("dose_mg_per_day") is not None else "",
+                "rules": prov.rules(m.get("rules")),
+                "references": prov.refs(m.get("references")),
+            }
+        )
+    return views
 
 
 def _basis_finder(decision: Mapping[str, Any], knowledge: LetterKnowledge) -> Any:

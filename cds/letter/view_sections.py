@@ -9,6 +9,7 @@ from typing import Any
 from cds.letter.knowledge import LetterKnowledge
 
 __all__ = [
+    "age_text",
     "caveat_texts",
     "fact_text",
     "fact_value",
@@ -28,19 +29,40 @@ def summary_sentences(
     recommendations: Sequence[Mapping[str, Any]],
     findings: Sequence[Mapping[str, Any]],
     treatments: Sequence[Mapping[str, Any]],
+    *,
+    conclusion: Mapping[str, Any] | None = None,
+    medications: Sequence[Mapping[str, Any]] = (),
 ) -> list[str]:
-    """Two or three sentences: what to do and how urgently, what was found, what about drugs."""
+    """The decision first: what to do and in which time frame (conditional when open questions could change it),
+    what was found, what to do with the current drugs, and which drugs may be offered. Never empty."""
     sentences: list[str] = []
     if recommendations:
         first = recommendations[0]
         what = _lower_first(first["label"])
-        sentence = f"What to do first: {what}, {first['urgency']} ({first['urgency_label']})"
-        rest = [f"{_lower_first(r['label'])} ({r['urgency']})" for r in recommendations[1:]]
+        sentence = f"What to do first: {what}, {first['interval']}"
+        rest = [f"{_lower_first(r['label'])} ({r['interval']})" for r in recommendations[1:]]
         sentences.append(sentence + ("; also recommended: " + "; ".join(rest) if rest else "") + ".")
+    elif conclusion:
+        sentences.append(f"What to do first: {_lower_first(conclusion['label'])}, {conclusion['interval']}.")
+        if conclusion.get("text"):
+            sentences.append(str(conclusion["text"]))
     else:
         sentences.append("The rule base made no recommendation for this patient; see what is unknown below.")
+    if conclusion and conclusion.get("conditional") and conclusion.get("otherwise"):
+        other = conclusion["otherwise"]
+        sentences.append(
+            f"This holds if the answer to each open question below is no; if one is yes: "
+            f"{_lower_first(other['label'])}, {other['interval']}."
+        )
     if findings:
         sentences.append("Findings: " + "; ".join(_lower_first(f["label"]) for f in findings) + ".")
+    changes = [m for m in medications if m["action"] != "continue" or m["likely_cause"]]
+    if changes:
+        parts = [
+            f"{m['label']}: {_lower_first(m['action_label'])}{' (likely cause)' if m['likely_cause'] else ''}"
+            for m in changes
+        ]
+        sentences.append("Current medication: " + "; ".join(parts) + ".")
     if treatments:
         offered = [t["label"] for t in treatments if t["status"] in ("option", "caution")]
         if offered:
@@ -51,15 +73,18 @@ def summary_sentences(
 
 
 def measurement_rows(measurements: Mapping[str, Any], knowledge: LetterKnowledge) -> list[dict[str, Any]]:
-    """One row per measurement with its source and method, and every other source's value where it differs."""
+    """One row per measurement with its source and method, and every other source's value where it differs.
+    Counts are whole numbers; values of an inconclusive study are marked provisional."""
     rows = []
     for name in sorted(measurements):
         m = measurements[name] or {}
+        field = name if "." in name else f"psg.{name}"
+        whole = field in knowledge.integers
         others = [
-            {"value": _fmt(o.get("value")), "source": _source(o.get("source")), "method": o.get("method") or ""}
+            {"value": _fmt(o.get("value"), whole), "source": _source(o.get("source")), "method": o.get("method") or ""}
             for o in m.get("other_sources") or []
         ]
-        value = _fmt(m.get("value"))
+        value = _fmt(m.get("value"), whole)
         rows.append(
             {
                 "name": name,
@@ -71,6 +96,7 @@ def measurement_rows(measurements: Mapping[str, Any], knowledge: LetterKnowledge
                 "others": others,
                 "differs": any(o["value"] != value for o in others),
                 "reason": m.get("reason") or "",
+                "provisional": bool(m.get("provisional")),
             }
         )
     return rows
@@ -193,14 +219,32 @@ def footer_view(inputs: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def age_text(age_years: Any, knowledge: LetterKnowledge) -> str:
+    """An age as the letter writes it: years, or months and weeks under the policy's limit (never a fraction)."""
+    if not isinstance(age_years, int | float) or isinstance(age_years, bool):
+        return "age unknown"
+    from cds.formatting import format_age
+
+    policy = knowledge.policy
+    if policy is None:
+        return f"{_fmt(float(age_years))} years"
+    return format_age(
+        float(age_years), years_from=policy.age_in_years_from, weeks_below=policy.age_in_weeks_below_weeks
+    )
+
+
 def fact_text(fact: Mapping[str, Any], knowledge: LetterKnowledge) -> str:
     """``PLMS index = 34.3 (measured by cds)``: one input fact as the letter cites it."""
     field = str(fact["field"])
     label = knowledge.label("fields", field).split(";")[0].strip()
+    if label.count("(") != label.count(")"):  # a description cut inside its parenthesis: keep what precedes it
+        label = label.split(" (")[0]
     if len(label) > 48 or ":" in label:
         label = knowledge.label("none", field.rsplit(".", 1)[-1])
     unit = knowledge.units.get(field, "")
-    value = _fmt(fact.get("value")) if fact.get("known", True) else "unknown"
+    if field in knowledge.ages and fact.get("known", True):
+        return f"{label}: {age_text(fact.get('value'), knowledge)} ({_source(fact.get('source'))})"
+    value = _fmt(fact.get("value"), field in knowledge.integers) if fact.get("known", True) else "unknown"
     if unit and value not in ("unknown", "yes", "no"):
         value = f"{value} {unit}"
     return f"{label}: {value} ({_source(fact.get('source'))})"
@@ -238,12 +282,15 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def _fmt(value: Any) -> str:
-    """A number as the letter prints it (no float noise); None as 'unknown'; booleans as yes/no."""
+def _fmt(value: Any, whole: bool = False) -> str:
+    """A number as the letter prints it (no float noise; a count as a whole number); None as 'unknown';
+    booleans as yes/no."""
     if value is None:
         return "unknown"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
+        if whole or (value.is_integer() and abs(value) >= 1000):
+            return str(round(value))
         return f"{value:.1f}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)

@@ -51,10 +51,26 @@ def cache_dir() -> Path | None:
     return Path(base) / "cds"
 
 
+_CODE_DIGEST: str | None = None
+
+
+def code_digest() -> str:
+    """SHA-256 over the bytes of every module of the cds package: a code change (not only a version bump) must
+    never be served a rule set validated by other code."""
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        package = Path(__file__).resolve().parents[1]
+        digest = hashlib.sha256()
+        for path in sorted(package.rglob("*.py")):
+            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+        _CODE_DIGEST = digest.hexdigest()
+    return _CODE_DIGEST
+
+
 def content_key(*folders: Path) -> str:
     """SHA-256 over the folders' locations (the loaded rules record their file paths), the relative path and
-    bytes of every file under them, and the cds and Python versions."""
-    digest = hashlib.sha256(f"cds {__version__} python {sys.version_info[:2]}".encode())
+    bytes of every file under them, the cds and Python versions and the code of the cds package."""
+    digest = hashlib.sha256(f"cds {__version__} python {sys.version_info[:2]} code {code_digest()}".encode())
     for folder in folders:
         digest.update(str(folder.resolve()).encode() + b"\0")
         if not folder.is_dir():

@@ -325,6 +325,7 @@ def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
     5-safety)."""
     items = [(doc, *c) for doc in docs if doc.data.get("status") != "retired" for c in _conclusions(doc, kb.groups)]
     expand = _expander(docs)
+    exclusive = _exclusive(docs)
     for doc, kind, index, code, status in items:
         for other, other_kind, _, other_code, other_status in items:
             if other is doc:
@@ -352,11 +353,55 @@ def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
                 )
             else:
                 continue
+            if exclusive(doc.data.get("when"), other.data.get("when")):
+                continue  # one needs a fact whose every producer also asserts what the other forbids
             together = _satisfiable([doc.data.get("when") or {}, other.data.get("when") or {}], kb, expand)
             if together:
                 yield _problem(doc, doc.where("then", index), code_text, text)
             elif together is None:
                 log.info("rules check: %s and %s too complex to compare; no conflict reported", doc.shown, other.shown)
+
+
+def _top_atoms(when: Any) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """Derived-fact atoms a condition requires (direct members of its top-level ``all``, or itself) and those it
+    forbids (``not`` of such an atom at the same level)."""
+    members = when.get("all") if isinstance(when, Mapping) and "all" in when else [when]
+    need: set[tuple[str, str]] = set()
+    forbid: set[tuple[str, str]] = set()
+    for node in members or []:
+        if not isinstance(node, Mapping):
+            continue
+        target, bucket = (node["not"], forbid) if "not" in node else (node, need)
+        if isinstance(target, Mapping):
+            for key, kind in (("evidence", "evidence"), ("finding", "finding"), ("recommendation", "recommendation")):
+                if isinstance(target.get(key), str):
+                    bucket.add((kind, target[key]))
+    return need, forbid
+
+
+def _exclusive(docs: list[RuleDoc]) -> Callable[[Any, Any], bool]:
+    """A fast, exact test that two conditions cannot hold together: one requires a derived fact every active
+    producer of which also asserts a fact the other forbids (e.g. a red-flag finding always comes with
+    ``red_flag``, which reassurance rules forbid). Falls back to the full search when it does not apply."""
+    co: dict[tuple[str, str], set[tuple[str, str]] | None] = {}
+    for doc in docs:
+        if doc.data.get("status") != "active":
+            continue
+        asserted = {
+            (kind, a[key]) for a in _actions(doc) for key, kind in _ASSERTS.items() if isinstance(a.get(key), str)
+        }
+        for fact in asserted:
+            co[fact] = asserted if co.get(fact) is None else co[fact] & asserted  # type: ignore[operator]
+
+    def exclusive(a: Any, b: Any) -> bool:
+        need_a, forbid_a = _top_atoms(a)
+        need_b, forbid_b = _top_atoms(b)
+        for need, forbid in ((need_a, forbid_b), (need_b, forbid_a)):
+            if any((co.get(fact) or set()) & forbid for fact in need):
+                return True
+        return False
+
+    return exclusive
 
 
 def _expander(docs: list[RuleDoc]) -> Callable[[Any], Any]:

@@ -25,10 +25,13 @@ from cds.facts.types import (
     DatumRecord,
     Evidence,
     Finding,
+    MedicationRow,
     Recommendation,
     Treatment,
     fact_to_dict,
 )
+from cds.formatting import format_age as _format_age
+from cds.formatting import format_value
 from cds.kb import Knowledge, load_knowledge
 from cds.paths import knowledge_dir as _default_knowledge_dir
 from cds.paths import rules_dir as _default_rules_dir
@@ -38,7 +41,18 @@ from cds.rulebase.compile import compile_engine_class
 from cds.rulebase.load import RuleSet, RuleSpec, load_rules
 from cds.rulebase.strategy import RuleIdStrategy
 
-__all__ = ["RuleBase", "dump_decision", "format_value", "load_rulebase", "render_because"]
+__all__ = [
+    "RuleBase",
+    "current_drugs",
+    "dump_decision",
+    "expand_current",
+    "format_age",
+    "format_field",
+    "format_value",
+    "load_rulebase",
+    "render_because",
+    "render_text",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,30 +60,84 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _SOURCE_PREF = {"recording": 0, "reported": 1, "patient": 2}
 
 
-def format_value(value: Any) -> str:
-    """A value as the letter shows it: 34.0 -> '34', 0.4567 -> '0.46', True -> 'yes'."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")
-    return "unknown" if value is None else str(value)
+def format_field(name: str, value: Any, kb: Knowledge) -> str:
+    """A field's value as the letter shows it; ages under the policy's limit in weeks or months (patient v1.1:
+    ages under 2 years are never shown as fractions of a year)."""
+    spec = kb.fields.get(name)
+    if spec is not None and spec.display == "age" and isinstance(value, int | float) and not isinstance(value, bool):
+        return format_age(float(value), kb)
+    if spec is not None and spec.integer and isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return format_value(value)
 
 
-def render_because(template: str, matched: Iterable[dict], known: dict[str, Any], kb: Knowledge) -> str:
-    """Replace ``{FIELD}`` by the matched value (else the best known value) and ``{threshold:NAME}``."""
-    values: dict[str, Any] = {}
-    for fact in sorted(matched, key=lambda f: _SOURCE_PREF.get(f.get("source", ""), 3)):
-        if fact.get("type") == "datum" and fact.get("known"):
-            values.setdefault(fact["field"], fact["value"])
+def format_age(age_years: float, kb: Knowledge) -> str:
+    """An age as the policy words it (weeks or months under 2 years; policy.yaml ``age_display``)."""
+    policy = kb.policy_obj
+    return _format_age(age_years, years_from=policy.age_in_years_from, weeks_below=policy.age_in_weeks_below_weeks)
+
+
+def current_drugs(known: dict[str, Any], *, family: str = "medications") -> list[str]:
+    """Names of the drugs whose ``<family>.<name>`` fact is known true (the patient's current drugs)."""
+    prefix = family + "."
+    return sorted(f[len(prefix) :] for f, v in known.items() if f.startswith(prefix) and v is True)
+
+
+def drugs_of_class(cls: str, known: dict[str, Any], kb: Knowledge) -> list[str]:
+    """The patient's current drugs of class ``cls``, by name."""
+    return [d for d in current_drugs(known) if cls in (kb.medication_classes(d) or ())]
+
+
+def renal_dose(drug: str, known: dict[str, Any], kb: Knowledge) -> str:
+    """The drug's renal dose band (drugs.yaml ``renal``) for the patient's creatinine clearance; the lowest band on
+    dialysis or with end-stage renal disease when no clearance is given; a request to measure it otherwise."""
+    bands = list((kb.drugs.get(drug) or {}).get("renal") or [])
+    crcl = known.get("renal.crcl_ml_min")
+    if not bands:
+        return "no renal dose table for this drug in the knowledge base"
+    if not isinstance(crcl, int | float):
+        if known.get("conditions.dialysis") is True or known.get("conditions.end_stage_renal_disease") is True:
+            low = [b for b in bands if b.get("crcl_from_ml_min") is None]
+            return str(low[0]["text"]) if low else "see the label for end-stage renal disease"
+        return "creatinine clearance unknown: measure it before choosing the dose"
+    for band in bands:
+        lo, hi = band.get("crcl_from_ml_min"), band.get("crcl_to_ml_min")
+        if (lo is None or crcl >= lo) and (hi is None or crcl < hi):
+            return f"CrCl {format_value(float(crcl))} mL/min: {band['text']}"
+    return f"CrCl {format_value(float(crcl))} mL/min: usual dose"
+
+
+def render_text(template: str, values: dict[str, Any], known: dict[str, Any], kb: Knowledge, drug: str = "") -> str:
+    """Fill the placeholders of a rule's text (rules/README.md): ``{FIELD}`` the matched (else best known) value,
+    ``{threshold:NAME}`` a threshold, ``{class:NAME}`` the patient's current drugs of that class, ``{drug}`` the
+    drug of a current-medication row, ``{interval:URGENCY}`` the time frame of an urgency tier (policy.yaml)."""
 
     def sub(match: re.Match[str]) -> str:
         name = match.group(1)
         if name.startswith("threshold:"):
             entry = kb.thresholds.get(name[10:])
             return format_value(entry["value"]) if entry else match.group(0)
-        return format_value(values.get(name, known.get(name)))
+        if name.startswith("class:"):
+            names = [kb.drug_name_label(d) for d in drugs_of_class(name[6:], known, kb)]
+            return ", ".join(names) if names else "none"
+        if name.startswith("interval:"):
+            return kb.policy_obj.interval(name[9:])
+        if name == "drug":
+            return kb.drug_name_label(drug) if drug else match.group(0)
+        if name == "renal_dose":
+            return renal_dose(drug, known, kb) if drug else match.group(0)
+        return format_field(name, values.get(name, known.get(name)), kb)
 
     return _PLACEHOLDER.sub(sub, template)
+
+
+def render_because(template: str, matched: Iterable[dict], known: dict[str, Any], kb: Knowledge) -> str:
+    """Replace ``{FIELD}`` by the matched value (else the best known value), and the other placeholders."""
+    values: dict[str, Any] = {}
+    for fact in sorted(matched, key=lambda f: _SOURCE_PREF.get(f.get("source", ""), 3)):
+        if fact.get("type") == "datum" and fact.get("known"):
+            values.setdefault(fact["field"], fact["value"])
+    return render_text(template, values, known, kb)
 
 
 def _dispatch_root_by_type(root: Any) -> None:
@@ -124,11 +192,36 @@ class TracingEngine(KnowledgeEngine):
         self.running = False
 
 
-def _expand_drugs(action: dict, kb: Knowledge) -> list[str]:
+def _expand_drugs(action: dict, kb: Knowledge, known: dict[str, Any]) -> list[str]:
+    """The treatment codes a treatment action names: one, a list, a group, the drug asked about, or the
+    candidates whose ``<family>.<drug>`` fact is true (``{family: past_failed}``: tried before and failed)."""
     target = action.get("treatment", action.get("treatments"))
     if isinstance(target, dict):
-        return list(kb.groups[target["group"]])
+        if "group" in target:
+            return list(kb.groups[target["group"]])
+        if target.get("requested"):
+            requested = known.get("requested_treatment")
+            return [requested] if requested in kb.drugs else []
+        return [d for d in current_drugs(known, family=target["family"]) if d in kb.drugs]
     return [target] if isinstance(target, str) else list(target)
+
+
+def expand_current(target: dict, kb: Knowledge, known: dict[str, Any]) -> list[str]:
+    """The patient's current drugs a ``medication:`` action names: of a class (or classes), in a group, listed
+    by name, or all; ``recent: true`` keeps those started or increased shortly before the jerks."""
+    drugs = current_drugs(known)
+    if target.get("recent"):
+        recent = set(current_drugs(known, family="recent_medications"))
+        drugs = [d for d in drugs if d in recent]
+    if "class" in target or "classes" in target:
+        wanted = {target["class"]} if "class" in target else set(target["classes"])
+        drugs = [d for d in drugs if wanted & set(kb.medication_classes(d) or ())]
+    if "group" in target:
+        members = set(kb.groups[target["group"]])
+        drugs = [d for d in drugs if d in members]
+    if "drugs" in target:
+        drugs = [d for d in drugs if d in set(target["drugs"])]
+    return drugs
 
 
 def _assert_action(engine: TracingEngine, spec: RuleSpec, action: dict, kb: Knowledge) -> list[dict]:
@@ -146,17 +239,46 @@ def _assert_action(engine: TracingEngine, spec: RuleSpec, action: dict, kb: Know
                  "extended_eeg": eeg}]  # fmt: skip
     if "caveat" in action:
         engine.declare(CaveatFact(code=action["caveat"]))
-        return [{"type": "caveat", "code": action["caveat"], "text": action["text"]}]
+        text = render_text(action["text"], {}, engine.known, kb)
+        return [{"type": "caveat", "code": action["caveat"], "text": text}]
     if "ask" in action:
         engine.declare(Ask(field=action["ask"]))
         return [{"type": "ask", "field": action["ask"], "text": action.get("text", "")}]
+    if "medication" in action:
+        return _assert_medication(engine, action, kb)
     out = []
-    for drug in _expand_drugs(action, kb):
+    for drug in _expand_drugs(action, kb, engine.known):
         engine.declare(Treatment(drug=drug, status=action["status"], reason=action["reason"], layer=spec.layer))
-        item = {"type": "treatment", "drug": drug, "status": action["status"], "reason": action["reason"],
-                "layer": spec.layer}  # fmt: skip
+        item = {
+            "type": "treatment",
+            "drug": drug,
+            "status": action["status"],
+            "reason": action["reason"],
+            "layer": spec.layer,
+        }
         if action.get("note"):
-            item["note"] = action["note"]
+            item["note"] = render_text(action["note"], {}, engine.known, kb, drug)
+        if action.get("strength"):
+            item["strength"] = action["strength"]
+        out.append(item)
+    return out
+
+
+def _assert_medication(engine: TracingEngine, action: dict, kb: Knowledge) -> list[dict]:
+    """Current-medication rows: one per current drug the action names (none when the patient takes none)."""
+    out = []
+    for drug in expand_current(action["medication"], kb, engine.known):
+        engine.declare(MedicationRow(drug=drug, action=action["action"], reason=action["reason"]))
+        item: dict[str, Any] = {
+            "type": "medication",
+            "drug": drug,
+            "action": action["action"],
+            "reason": action["reason"],
+            "likely_cause": bool(action.get("likely_cause", False)),
+        }
+        for key in ("how", "note"):
+            if action.get(key):
+                item[key] = render_text(action[key], {}, engine.known, kb, drug)
         out.append(item)
     return out
 

@@ -15,6 +15,7 @@ from typing import Any
 from cds.facts.yamlfile import Problems, locate
 from cds.kb import Knowledge
 from cds.rulebase.schema import LAYERS
+from cds.rulebase.timeframes import consistent_tiers, stated_frames
 
 __all__ = ["ATOM_LAYER", "LAYER_ACTIONS", "check_rule_semantics", "parse_given_key"]
 
@@ -26,9 +27,10 @@ LAYER_ACTIONS = {
     "evidence": {"evidence"},
     "findings": {"finding", "caveat", "ask"},
     "triage": {"recommend", "ask", "caveat"},
-    "treatment": {"treatment", "treatments", "caveat", "ask"},
-    "safety": {"treatment", "treatments", "caveat", "ask"},
+    "treatment": {"treatment", "treatments", "medication", "caveat", "ask"},
+    "safety": {"treatment", "treatments", "medication", "caveat", "ask"},
 }
+_ACTION_KINDS = ("evidence", "finding", "recommend", "treatment", "treatments", "medication", "caveat", "ask")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _GIVEN_LISTS = {"evidence": "evidence", "findings": "findings", "recommendations": "actions"}
 
@@ -123,8 +125,7 @@ class _Checker:
         vocab = self.kb.vocab
         for i, action in enumerate(self.data["then"]):
             keys = ["then", i]
-            kind = next(k for k in ("evidence", "finding", "recommend", "treatment", "treatments", "caveat", "ask")
-                        if k in action)  # fmt: skip
+            kind = next(k for k in _ACTION_KINDS if k in action)
             if kind not in allowed:
                 self.add(keys, f"a {self.layer} rule cannot assert '{kind}' (allowed: {', '.join(sorted(allowed))})")
             checks = {"evidence": "evidence", "finding": "findings", "recommend": "actions", "caveat": "caveats"}
@@ -136,12 +137,56 @@ class _Checker:
                 self.add([*keys, "ask"], f"unknown field '{action['ask']}'{_hint(action['ask'], self.kb.fields)}")
             if kind in ("treatment", "treatments"):
                 self.treatment(action, keys)
+            if kind == "medication":
+                self.medication(action, keys)
+            for key in ("text", "note", "how"):
+                if isinstance(action.get(key), str):
+                    self.placeholders(
+                        action[key], [*keys, key], drug_row=kind in ("medication", "treatment", "treatments")
+                    )
+
+    def medication(self, action: dict, keys: list) -> None:
+        vocab = self.kb.vocab
+        if action["action"] not in vocab.get("medication_actions", {}):
+            self.add(
+                [*keys, "action"],
+                f"unknown medication action '{action['action']}'"
+                f"{_hint(action['action'], vocab.get('medication_actions', {}))} (vocab.yaml medication_actions)",
+            )
+        if action["reason"] not in vocab.get("reasons", {}):
+            self.add(
+                [*keys, "reason"],
+                f"unknown reason code '{action['reason']}'"
+                f"{_hint(action['reason'], vocab['reasons'])} (add it to vocab.yaml reasons)",
+            )
+        target = action["medication"]
+        for cls in [target["class"]] if "class" in target else target.get("classes", []):
+            if cls not in self.kb.classes:
+                self.add([*keys, "medication"], f"unknown drug class '{cls}'{_hint(cls, self.kb.classes)}")
+        if "group" in target and target["group"] not in self.kb.groups:
+            self.add([*keys, "medication", "group"], f"unknown drug group '{target['group']}'")
+        names = set(self.kb.medications) | set(self.kb.drugs)
+        for drug in target.get("drugs", []):
+            if drug not in names:
+                self.add([*keys, "medication"], f"unknown drug '{drug}'{_hint(drug, names)}")
 
     def treatment(self, action: dict, keys: list) -> None:
         if action["reason"] not in self.kb.vocab.get("reasons", {}):
             self.add([*keys, "reason"], f"unknown reason code '{action['reason']}'"
                      f"{_hint(action['reason'], self.kb.vocab['reasons'])} (add it to vocab.yaml reasons)")  # fmt: skip
+        if action.get("strength") and action["strength"] not in self.kb.vocab.get("strengths", {}):
+            self.add(
+                [*keys, "strength"],
+                f"unknown strength '{action['strength']}'"
+                f"{_hint(action['strength'], self.kb.vocab.get('strengths', {}))} (vocab.yaml strengths)",
+            )
         target = action.get("treatment", action.get("treatments"))
+        if isinstance(target, dict) and "family" in target:
+            if f"{target['family']}." not in {f.split(".", 1)[0] + "." for f in self.kb.fields if "." in f}:
+                self.add([*keys, "treatments", "family"], f"unknown field family '{target['family']}'")
+            return
+        if isinstance(target, dict) and "requested" in target:
+            return
         if isinstance(target, dict):
             if target["group"] not in self.kb.groups:
                 self.add([*keys, "treatments", "group"], f"unknown drug group '{target['group']}'"
@@ -153,12 +198,26 @@ class _Checker:
                 self.add(where, f"unknown drug '{drug}'{_hint(drug, self.kb.drugs)} (not under drugs: in drugs.yaml)")
 
     def because(self) -> None:
-        for name in _PLACEHOLDER.findall(self.data["because"]):
+        self.placeholders(self.data["because"], ["because"], drug_row=False)
+
+    def placeholders(self, text: str, keys: list, *, drug_row: bool) -> None:
+        """Every ``{...}`` of a text resolves: a field, ``threshold:``, ``class:``, ``interval:`` or ``drug``."""
+        what = str(keys[-1]) if isinstance(keys[-1], str) else "text"
+        for name in _PLACEHOLDER.findall(text):
             if name.startswith("threshold:"):
                 if name[10:] not in self.kb.thresholds:
-                    self.add(["because"], f"because: unknown threshold '{name[10:]}'")
+                    self.add(keys, f"{what}: unknown threshold '{name[10:]}'")
+            elif name.startswith("class:"):
+                if name[6:] not in self.kb.classes:
+                    self.add(keys, f"{what}: unknown drug class '{name[6:]}'")
+            elif name.startswith("interval:"):
+                if name[9:] not in self.kb.policy_obj.urgency_order:
+                    self.add(keys, f"{what}: unknown urgency '{name[9:]}'")
+            elif name in ("drug", "renal_dose"):
+                if not drug_row:
+                    self.add(keys, f"{what}: {{drug}} only in a medication or treatment note")
             elif name not in self.kb.fields:
-                self.add(["because"], f"because: unknown field '{{{name}}}'{_hint(name, self.kb.fields)}")
+                self.add(keys, f"{what}: unknown field '{{{name}}}'{_hint(name, self.kb.fields)}")
 
     def tests(self) -> None:
         outcomes = set()
@@ -186,6 +245,49 @@ class _Checker:
             self.add(["tests"], f"an active rule needs at least one {missing} test case")
 
 
+def _texts(data: dict) -> list[tuple[list, str]]:
+    """(key path, text) of every prose field of a rule: title, rationale, because and its actions' texts."""
+    out: list[tuple[list, str]] = [
+        ([k], data[k]) for k in ("title", "rationale", "because") if isinstance(data.get(k), str)
+    ]
+    for i, action in enumerate(data["then"]):
+        out += [(["then", i, k], action[k]) for k in ("text", "note", "how") if isinstance(action.get(k), str)]
+    return out
+
+
+def check_time_frames(data: dict, kb: Knowledge) -> list[tuple[list, str]]:
+    """Time frames written in a rule's prose must be those of the urgency the rule sets (policy.yaml is the one
+    place that words them; clinical review 2, A4). A rule that sets no urgency states no time frame."""
+    policy = kb.policy_obj
+    urgencies = {a["urgency"] for a in data["then"] if "recommend" in a}
+    out = []
+    for keys, text in _texts(data):
+        for frame in stated_frames(text):
+            tiers = consistent_tiers(frame.days, policy)
+            if not urgencies:
+                out.append(
+                    (
+                        keys,
+                        f"states a time frame ('{frame.phrase}') but sets no urgency: time frames belong to "
+                        "the rule that sets the urgency (write {interval:URGENCY} there)",
+                    )
+                )
+            elif not tiers & urgencies:
+                said = ", ".join(sorted(urgencies))
+                meets = " or ".join(sorted(tiers)) or "none"
+                out.append(
+                    (
+                        keys,
+                        f"time frame '{frame.phrase}' contradicts the rule's urgency {said} "
+                        f"({'; '.join(policy.interval(u) for u in sorted(urgencies))}); it needs {meets}",
+                    )
+                )
+        for name in re.findall(r"\{interval:([a-z_]+)\}", text):
+            if urgencies and name not in urgencies:
+                out.append((keys, f"{{interval:{name}}} is not the rule's urgency ({', '.join(sorted(urgencies))})"))
+    return out
+
+
 def check_rule_semantics(data: dict, root: Any, path: Path, kb: Knowledge, problems: Problems) -> None:
     """Add every semantic problem of one schema-valid rule to ``problems``."""
     checker = _Checker(data, root, path, kb, problems)
@@ -196,5 +298,15 @@ def check_rule_semantics(data: dict, root: Any, path: Path, kb: Knowledge, probl
             checker.add(
                 ["references", i, "key"], f"unknown reference key '{ref['key']}'{_hint(ref['key'], kb.references)}"
             )
+        elif kb.references[ref["key"]].get("kind") == "seed" and ref.get("role") != "background":
+            checker.add(
+                ["references", i],
+                f"{ref['key']} is the lay seed article: cite it only with role: background, never as the evidence "
+                "for a clinical step",
+            )
+    if all(ref.get("role") == "background" for ref in data["references"]):
+        checker.add(["references"], "a rule needs at least one reference that is evidence (not only background)")
     checker.because()
+    for keys, text in check_time_frames(data, kb):
+        checker.add(keys, text)
     checker.tests()

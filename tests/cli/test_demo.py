@@ -35,9 +35,15 @@ def test_demo_writes_night_patient_and_letter(tmp_path, capsys, _decision_log):
     assert analysis["leg_movements"]["count"] > 0
     html = (out / "letter.html").read_text(encoding="utf-8")
     assert "<svg" in html and "DEMO-0001" in html and "Hypnogram" in html
-    # the patient file and the recording reach the letter: the antidepressant caveat, measured PLMS, the figure
+    # the patient file and the recording reach the letter: measured PLMS, the figure; a 12-minute night is an
+    # inconclusive study (clinical review 2, A5): its values are provisional and the decision is to repeat it
     assert decision["measurements"]["plms_index"]["source"] == "recording"
-    assert any("antidepressant" in c for c in decision["caveats"])
+    assert decision["measurements"]["plms_index"]["provisional"] is True
+    assert any(c["code"] == "study_inconclusive" for c in decision["caveat_details"])
+    assert "polysomnography" in {r["action"] for r in decision["recommendations"]} | {
+        a for r in decision["recommendations"] for a in r.get("consolidated_from", [])
+    }
+    assert "(provisional)" in (out / "letter.md").read_text(encoding="utf-8")
     for caveat in decision["caveats"]:
         assert caveat.split(":")[0] in html
     assert not _decision_log.exists()  # a synthetic demo does not enter the clinical decision log

@@ -95,7 +95,7 @@ def test_patient_without_recording_writes_record_and_letters(triaged):
     assert decision["schema"] == "cds.decision/v1" and decision["patient_id"] == "DEMO-0001"
     assert decision["inputs"]["recording"] is None  # named by decision-v1, null without a recording
     letter = _letter(out / "letter.html")
-    assert letter.sections[:6] == ["decision", "findings", "recommendations", "treatments", "unknowns", "limits"]
+    assert letter.sections[:6] == ["decision", "findings", "recommendations", "medications", "treatments", "unknowns"]
     assert letter.sections[-1] == "references" and "figure" not in letter.sections
     assert "No recording was analysed by cds" in "".join(letter.text)
 

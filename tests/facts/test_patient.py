@@ -78,7 +78,7 @@ def test_spec_example_is_accepted_with_the_real_knowledge():
         (
             "schema: cds.patient/v1",
             "schema: cds.patient/v2",
-            "patient.yaml:1:9: schema: must be 'cds.patient/v1' (got 'cds.patient/v2')",
+            "patient.yaml:1:9: schema: must be one of cds.patient/v1, cds.patient/v1.1 (got 'cds.patient/v2')",
         ),
         (
             "age_years: 46",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from cds.errors import RuleFileError
@@ -17,39 +20,32 @@ def test_humanise_keeps_scoring_acronyms():
     assert humanise("psg.total_sleep_time_h") == "Total sleep time"
 
 
-def test_empty_folder_gives_readable_fallbacks(tmp_path):
-    kb = load_letter_knowledge(tmp_path)
-    assert kb.label("findings", "plmd") == "PLMD"
-    assert kb.citation("ICSD-3") is None
-    assert (kb.drug_label("sodium_valproate"), kb.drug_dose("sodium_valproate")) == ("Sodium valproate", None)
+TINY = Path(__file__).resolve().parents[1] / "rulebase" / "data" / "knowledge"
 
 
-def test_labels_citations_drugs_and_units_from_files(tmp_path):
-    (tmp_path / "vocab.yaml").write_text("findings:\n  plmd: Periodic limb movement disorder\n", encoding="utf-8")
-    (tmp_path / "fields.yaml").write_text(
-        "psg.plms_index: {type: number, unit: /h, description: PLMS index}\n", encoding="utf-8"
-    )
-    (tmp_path / "references.yaml").write_text(
-        "A-2020:\n  citation: 'Author A. Title. J 2020;1:1-2.'\n  doi: 10.1/x\n"
-        "B-2021: {authors: Author B, title: Other title, journal: J Sleep, year: 2021}\n",
-        encoding="utf-8",
-    )
-    (tmp_path / "drugs.yaml").write_text(
-        "groups: {x: [clonazepam]}\ndrugs:\n  clonazepam: {name: Clonazepam, dose: 0.25-1 mg at bedtime}\n",
-        encoding="utf-8",
-    )
-    kb = load_letter_knowledge(tmp_path)
+def test_letter_reads_knowledge_through_the_one_validating_loader(tmp_path):
+    """The letter sees the same validated knowledge as the rules: an incomplete folder is an error naming the
+    missing file, never a letter with silently missing labels."""
+    with pytest.raises(RuleFileError, match=r"file missing"):
+        load_letter_knowledge(tmp_path)
+
+
+def test_labels_citations_drugs_units_and_intervals_from_files(tmp_path):
+    shutil.copytree(TINY, tmp_path / "k")
+    kb = load_letter_knowledge(tmp_path / "k")
     assert kb.label("findings", "plmd") == "Periodic limb movement disorder"
-    assert kb.label("fields", "psg.plms_index") == "PLMS index" and kb.units["psg.plms_index"] == "/h"
-    assert kb.citation("A-2020") == "Author A. Title. J 2020;1:1-2. doi:10.1/x"
-    assert kb.citation("B-2021") == "Author B. Other title. J Sleep. 2021."
+    assert kb.units["psg.plms_index"] == "/h"
+    assert kb.citation("LABEL")
     assert (kb.drug_label("clonazepam"), kb.drug_dose("clonazepam")) == ("Clonazepam", "0.25-1 mg at bedtime")
+    assert kb.interval("urgent") == "within 2 weeks" and kb.interval("emergency") == "same day"
+    assert kb.label("findings", "no_such_code") == "No such code"  # a readable fallback, not a crash
 
 
 def test_broken_knowledge_file_is_named(tmp_path):
-    (tmp_path / "references.yaml").write_text("A: [unclosed\n", encoding="utf-8")
-    with pytest.raises(RuleFileError, match=r"references\.yaml: cannot read knowledge file"):
-        load_letter_knowledge(tmp_path)
+    shutil.copytree(TINY, tmp_path / "k")
+    (tmp_path / "k" / "references.yaml").write_text("A: [unclosed\n", encoding="utf-8")
+    with pytest.raises(RuleFileError, match=r"references\.yaml"):
+        load_letter_knowledge(tmp_path / "k")
 
 
 def test_repository_knowledge_has_a_citation_for_every_reference_key():

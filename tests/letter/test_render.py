@@ -72,8 +72,8 @@ def test_rule_versions_come_from_the_trace(decision, analysis):
 def test_decision_sentence_leads_with_the_most_urgent_action(decision, analysis):
     view = render_letter(decision, analysis=analysis).view
     assert view["summary"][0] == (
-        "What to do first: sleep medicine referral, soon (within 6 weeks); also recommended: medication review "
-        "(routine)."
+        "What to do first: sleep medicine referral, within 6 weeks; also recommended: medication review "
+        "(routine, weeks to months)."
     )
     label = load_letter_knowledge().label("findings", "plmd")
     assert view["summary"][1] == f"Findings: {label[0].lower()}{label[1:]}."
@@ -175,8 +175,11 @@ def test_treatments_asked_about_first_then_least_restrictive(decision):
                               "source": "patient"})  # fmt: skip
     view = render_letter(decision).view
     assert [(t["drug"], t["requested"]) for t in view["treatments"]] == [
-        ("sodium_valproate", True), ("gabapentin", False), ("clonazepam", False),
-    ]  # fmt: skip
+        ("sodium_valproate", True),
+        ("gabapentin", False),
+    ]
+    # a drug advised against that nobody asked about goes to the compact appendix
+    assert [t["drug"] for t in view["restrictions"]] == ["clonazepam"]
     assert "asked about in the referral" in render_letter(decision).html
 
 

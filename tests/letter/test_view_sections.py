@@ -6,7 +6,12 @@ from cds.letter import view_sections as vs
 
 
 def _rec(action: str, urgency: str) -> dict:
-    return {"label": action.capitalize(), "urgency": urgency, "urgency_label": f"<{urgency}>"}
+    return {
+        "label": action.capitalize(),
+        "urgency": urgency,
+        "urgency_label": f"<{urgency}>",
+        "interval": f"<{urgency}>",
+    }
 
 
 def test_summary_without_anything_says_so():
@@ -19,10 +24,39 @@ def test_summary_names_offered_drugs_or_says_none_is_offered():
     recs = [_rec("iron studies", "soon")]
     offered = [{"label": "Oral iron", "status": "option"}, {"label": "Clonazepam", "status": "contraindicated"}]
     assert vs.summary_sentences(recs, [], offered) == [
-        "What to do first: iron studies, soon (<soon>).",
+        "What to do first: iron studies, <soon>.",
         "Drugs that may be offered: Oral iron (see the table for limits).",
     ]
     assert vs.summary_sentences(recs, [], offered[1:])[-1].startswith("No drug discussed is offered here")
+
+
+def test_summary_states_a_conditional_decision_and_current_medication_changes():
+    recs = [_rec("reassurance", "routine")]
+    conclusion = {
+        "action": "reassurance",
+        "label": "Reassurance",
+        "interval": "<routine>",
+        "conditional": True,
+        "otherwise": {"action": "epilepsy_referral", "label": "Epilepsy referral", "interval": "<urgent>"},
+    }
+    meds = [
+        {"label": "Sertraline", "action": "switch", "action_label": "Switch to another drug", "likely_cause": True},
+        {"label": "Metformin", "action": "continue", "action_label": "Continue", "likely_cause": False},
+    ]
+    sentences = vs.summary_sentences(recs, [], [], conclusion=conclusion, medications=meds)
+    assert sentences == [
+        "What to do first: reassurance, <routine>.",
+        "This holds if the answer to each open question below is no; if one is yes: epilepsy referral, <urgent>.",
+        "Current medication: Sertraline: switch to another drug (likely cause).",
+    ]
+
+
+def test_summary_without_recommendation_states_the_fallback_conclusion():
+    conclusion = {"action": "clinical_review", "label": "Clinical review", "interval": "<routine>", "text": "Why."}
+    assert vs.summary_sentences([], [], [], conclusion=conclusion) == [
+        "What to do first: clinical review, <routine>.",
+        "Why.",
+    ]
 
 
 def test_recording_numbers_give_the_reason_a_value_is_missing():

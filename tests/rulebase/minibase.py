@@ -10,19 +10,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+POLICY = (Path(__file__).resolve().parents[2] / "knowledge" / "policy.yaml").read_text(encoding="utf-8")
+
 KNOWLEDGE = {
+    "policy.yaml": POLICY,
     "references.yaml": 'ICSD-3: {citation: "AASM. International Classification of Sleep Disorders, 3rd ed. 2014.", '
     "year: 2014, tag: C, kind: manual, doi: 10.1000/icsd3}\n",
     "thresholds.yaml": "plms_index_adult_per_h: {value: 15, unit: per_h, references: [ICSD-3]}\n",
-    "drugs.yaml": "groups: {}\ndrugs:\n  clonazepam: {name: Clonazepam, classes: [benzodiazepine]}\nmedications: {}\n",
+    "drugs.yaml": "classes: {benzodiazepine: {description: benzodiazepines, references: [ICSD-3]}}\ngroups: {}\n"
+    "drugs:\n  clonazepam: {name: Clonazepam, classes: [benzodiazepine]}\nmedications: {}\n",
     "vocab.yaml": """\
 sexes: [female, male, other, unknown]
 distress_levels: [none, mild, moderate, severe]
 hla_b1502_values: [positive, negative]
 eeg_values: [normal, epileptiform, not_done]
 conditions: {}
-actions: {polysomnography: Attended polysomnography, reassurance: Reassurance}
-urgencies: {routine: weeks to months, soon: within 6 weeks, urgent: within 2 weeks, emergency: same day}
+actions: {polysomnography: Attended polysomnography, reassurance: Reassurance, clinical_review: Clinical review}
 treatment_statuses: {option: may be offered, caution: with care, specialist_only: specialist,
   not_recommended: advised against, contraindicated: must not be given}
 findings: {plmd: Periodic limb movement disorder}

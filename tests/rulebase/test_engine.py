@@ -207,6 +207,7 @@ def test_draft_rules_are_not_compiled(rules_copy, tiny_kb):
 @pytest.mark.parametrize("status", ["option", "caution", "specialist_only", "not_recommended"])
 def test_safety_re_check_never_lets_contraindicated_through(status):
     from cds.audit.record import resolve_treatments
+    from cds.kb import load_knowledge
 
     firings = [
         {
@@ -222,7 +223,7 @@ def test_safety_re_check_never_lets_contraindicated_through(status):
             ],
         },
     ]
-    assert resolve_treatments(firings)["x"][0] == "contraindicated"
+    assert resolve_treatments(firings, load_knowledge().policy_obj)["x"][0] == "contraindicated"
 
 
 def test_input_caveats_keep_their_source(tiny_rulebase):
