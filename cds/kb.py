@@ -232,6 +232,7 @@ _POLICY_KEYS = {
     "conditional": dict,
     "fallback": dict,
     "age_display": dict,
+    "treatment_pathway": dict,
 }
 
 

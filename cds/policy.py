@@ -44,6 +44,8 @@ class Policy:
     default_unknown: str
     age_in_years_from: float
     age_in_weeks_below_weeks: float
+    treatment_first_steps: frozenset[str]
+    treatment_pathway: str
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Policy:
@@ -67,6 +69,8 @@ class Policy:
             default_unknown=str(meds["default_unknown"]),
             age_in_years_from=float(data["age_display"]["years_from"]),
             age_in_weeks_below_weeks=float(data["age_display"]["weeks_below"]),
+            treatment_first_steps=frozenset(data["treatment_pathway"]["first_steps"]),
+            treatment_pathway=str(data["treatment_pathway"]["pathway"]),
         )
 
     # ------------------------------------------------------------------ urgency
@@ -118,7 +122,10 @@ class Policy:
         priority = self.action_priority.index(action) if action in self.action_priority else len(self.action_priority)
         return (-self.urgency_rank(urgency), priority)
 
-    def pathway(self, action: str) -> str:
+    def pathway(self, action: str, *, drugs_offered: bool = False) -> str:
+        """The pathway of a first step; a general measure with drugs that may be offered is the treatment path."""
+        if drugs_offered and action in self.treatment_first_steps:
+            return self.treatment_pathway
         return self.pathways.get(action, action)
 
 

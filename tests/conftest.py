@@ -34,3 +34,16 @@ def _private_cache_and_log(tmp_path_factory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say how many generated inputs the property-based sweeps tried (issue 10: print how many patients)."""
+    import sys
+
+    sweep = sys.modules.get("test_safety_sweep") or sys.modules.get("tests.test_safety_sweep")
+    tried = getattr(sweep, "TRIED", None)
+    if tried and tried.get("patients"):
+        terminalreporter.write_line(
+            f"safety sweep: {tried['patients']} generated patients tried "
+            f"({tried['full decisions']} full decisions with branches, each rerun byte-identical)"
+        )

@@ -1,14 +1,13 @@
 """The independent clinical case bank (tests/cases) against the real engine, scored by the benchmark's function.
 
-Gate (clinical brief 7.3 and the product target): zero safety failures over all cases (no drug that must not be
-offered comes out as option/caution; every required contraindication is stated) and overall agreement >= 85% of
-expected findings, actions, urgencies and treatment statuses. The scorer itself is checked on hand-made decisions.
+Gate (clinical brief 7.3 and issue 10): zero safety failures over all cases (no drug that must not be offered comes
+out as option/caution; every required contraindication is stated) and overall agreement >= 98 % of the expected
+pathways, urgencies, recommendations, findings, treatment statuses and current-medication actions. The scorer itself
+is checked on hand-made decisions.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -16,25 +15,16 @@ import pytest
 
 from cds.facts.patient import parse_patient
 from cds.kb import load_knowledge
+from cds.rulebase import casebank
 
 REPO = Path(__file__).resolve().parents[1]
 CASES_DIR = REPO / "tests" / "cases"
-MIN_OVERALL = 0.85
-
-
-def _load_bench() -> ModuleType:
-    path = REPO / "benchmarks" / "bench_clinical_cases.py"
-    spec = importlib.util.spec_from_file_location("bench_clinical_cases", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
+MIN_OVERALL = 0.98
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return _load_bench()
+    return casebank
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +41,7 @@ def result(bench: ModuleType) -> tuple:
 
 
 def test_case_bank_size_and_unique_ids(cases: list) -> None:
-    assert len(cases) >= 40
+    assert len(cases) >= 80
     ids = [c.patient["id"] for c in cases]
     assert len(ids) == len(set(ids))
 
@@ -80,6 +70,13 @@ def test_expectations_use_the_decision_vocabularies(cases: list) -> None:
                 assert status in vocab["treatment_statuses"], (case.name, status)
         for drug in case.safety_contraindicated:
             assert drug in kb.drugs, (case.name, drug)
+        for part in (case.want, case.want_not):
+            for drug, action in (part.get("medications") or {}).items():
+                assert kb.canonical_drug_name(drug) == drug, (case.name, drug)
+                assert action in vocab["medication_actions"], (case.name, action)
+            if part.get("pathway"):
+                assert part["pathway"]["action"] in vocab["actions"], (case.name, part["pathway"])
+                assert part["pathway"].get("urgency", "routine") in vocab["urgencies"], (case.name, part["pathway"])
 
 
 def test_load_cases_rejects_unknown_expectation_keys(bench: ModuleType, tmp_path: Path) -> None:
@@ -128,8 +125,8 @@ def test_score_all_right(bench: ModuleType) -> None:
     assert [(i.category, i.ok) for i in score.items] == [
         ("findings", True),
         ("findings", True),
-        ("actions", True),
-        ("urgencies", True),
+        ("recommendations", True),
+        ("urgency", True),
         ("treatment statuses", True),
         ("treatment statuses", True),
     ]
@@ -179,14 +176,42 @@ def test_score_urgency_uses_most_urgent_and_negations(bench: ModuleType) -> None
     score = bench.score_case(case, _decision(recs=recs))
     got = [(i.category, i.text, i.ok) for i in score.items]
     assert got == [
-        ("actions", "neurology_referral", True),
-        ("urgencies", "neurology_referral urgent", True),
-        ("actions", "video_polysomnography", True),
-        ("actions", "video_polysomnography extended_eeg=True", True),
-        ("urgencies", "recommendation with urgency emergency", False),
-        ("urgencies", "no neurology_referral routine", True),
-        ("actions", "no reassurance", True),
-        ("urgencies", "no video_polysomnography soon", False),
+        ("recommendations", "neurology_referral", True),
+        ("urgency", "neurology_referral urgent", True),
+        ("recommendations", "video_polysomnography", True),
+        ("recommendations", "video_polysomnography extended_eeg=True", True),
+        ("urgency", "recommendation with urgency emergency", False),
+        ("urgency", "no neurology_referral routine", True),
+        ("recommendations", "no reassurance", True),
+        ("urgency", "no video_polysomnography soon", False),
+    ]
+
+
+def test_score_pathway_conditional_and_current_medications(bench: ModuleType) -> None:
+    case = _case(
+        bench,
+        {
+            "pathway": {"action": "polysomnography", "urgency": "soon"},
+            "conditional": True,
+            "medications": {"sertraline": "switch", "metformin": "continue"},
+        },
+        {"medications": {"zopiclone": "continue"}},
+    )
+    decision = _decision(recs=[{"action": "video_polysomnography", "urgency": "soon",
+                                "consolidated_from": ["polysomnography"]}])  # fmt: skip
+    decision["conclusion"] = {"action": "video_polysomnography", "urgency": "soon", "conditional": False}
+    decision["current_medications"] = [
+        {"drug": "sertraline", "action": "switch"},
+        {"drug": "zopiclone", "action": "taper_and_stop"},
+    ]
+    got = [(i.category, i.text, i.ok) for i in bench.score_case(case, decision).items]
+    assert got == [
+        ("pathway", "first step polysomnography", True),  # the consolidated video-PSG answers it
+        ("urgency", "first step soon", True),
+        ("pathway", "conditional=True", False),
+        ("current medications", "sertraline: switch", True),
+        ("current medications", "metformin: continue", False),  # no row for a current drug is a miss
+        ("current medications", "zopiclone not continue", True),
     ]
 
 
@@ -195,8 +220,9 @@ def test_score_cases_totals(bench: ModuleType) -> None:
     one = bench.score_case(case, _decision(["plms"], treatments={"oral_iron": "option"}))
     two = bench.score_case(case, _decision([], treatments={"oral_iron": "caution"}))
     total = bench.score_cases([one, two])
-    assert total.right == {"findings": 1, "actions": 0, "urgencies": 0, "treatment statuses": 1}
-    assert total.total == {"findings": 4, "actions": 0, "urgencies": 0, "treatment statuses": 2}
+    zero = dict.fromkeys(casebank.CATEGORIES, 0)
+    assert total.right == {**zero, "findings": 1, "treatment statuses": 1}
+    assert total.total == {**zero, "findings": 4, "treatment statuses": 2}
     assert total.overall == pytest.approx(2 / 6)
     report = bench.format_report(total, [0.01, 0.03])
     assert "overall                 2 / 6      33.3 %" in report
@@ -212,7 +238,7 @@ def test_engine_has_zero_safety_failures(result: tuple) -> None:
     assert score.safety_failures == []
 
 
-def test_engine_agreement_at_least_85_pct(result: tuple, bench: ModuleType) -> None:
+def test_engine_agreement_at_least_98_pct(result: tuple, bench: ModuleType) -> None:
     score, decision_s = result
     assert len(decision_s) == len(score.cases) >= 40
     assert score.overall >= MIN_OVERALL, bench.format_report(score, decision_s)

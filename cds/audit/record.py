@@ -328,7 +328,7 @@ def _branches(rulebase: Any, facts: tuple, asks: list[dict], step: dict | None, 
     return out
 
 
-def _conclusion(step: dict | None, branches: list[dict], policy: Policy) -> dict:
+def _conclusion(step: dict | None, branches: list[dict], policy: Policy, treatments: list[dict]) -> dict:
     if step is None:
         fallback = policy.fallback
         return {
@@ -344,7 +344,9 @@ def _conclusion(step: dict | None, branches: list[dict], policy: Policy) -> dict
         "action": step["action"],
         "urgency": step["urgency"],
         "interval": step["interval"],
-        "pathway": policy.pathway(step["action"]),
+        "pathway": policy.pathway(
+            step["action"], drugs_offered=any(policy.is_offered(t["status"]) for t in treatments)
+        ),
         "conditional": bool(branches),
         "fallback": False,
     }
@@ -362,8 +364,13 @@ def build_decision_record(
     analysis: dict | None,
     patient_sha256: str,
     recording_name: str | None,
+    counterfactuals: bool = True,
 ) -> dict:
-    """The cds.decision/v1 record of one run: JSON-ready, deterministic, no timestamps or paths."""
+    """The cds.decision/v1 record of one run: JSON-ready, deterministic, no timestamps or paths.
+
+    ``counterfactuals=False`` leaves out the branches of unanswered questions (one engine run instead of one per
+    answer); the decision itself is the same. Only bulk checks use it: every letter and log record has branches.
+    """
     policy: Policy = rulebase.kb.policy_obj
     firings = list(result.firings)
     inputs: dict[str, Any] = {
@@ -384,13 +391,13 @@ def build_decision_record(
     recommendations = _recommendations(firings, rulebase, policy)
     asks = _asks(firings, rulebase.kb)
     step = first_step(recommendations, policy)
-    branches = _branches(rulebase, tuple(result.facts), asks, step, policy)
+    branches = _branches(rulebase, tuple(result.facts), asks, step, policy) if counterfactuals else []
     background = sorted({*_refs({f["rule"] for f in firings}, rulebase, role="background")})
     return {
         "schema": SCHEMA,
         "patient_id": patient.id if patient is not None else None,
         "inputs": inputs,
-        "conclusion": _conclusion(step, branches, policy),
+        "conclusion": _conclusion(step, branches, policy, treatments),
         "branches": branches,
         "measurements": _measurements(result.facts, rulebase.kb, provisional),
         "findings": _findings(firings, rulebase),

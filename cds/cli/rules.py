@@ -39,6 +39,29 @@ def _folders(path: Path | None, knowledge: Path | None) -> tuple[Path, Path]:
     return rules, Path(knowledge)
 
 
+@app.command("cases")
+def cases(
+    cases_dir: Annotated[Path, typer.Argument(help="Folder of case files (tests/cases in the repository).")],
+    path: Annotated[Path | None, typer.Option("--rules", help="rules/ folder (default: installed).")] = None,
+    knowledge: Path | None = _KNOWLEDGE,
+) -> None:
+    """Run the clinical case library through the rule base and print the agreement by item type (pathway,
+    urgency, recommendations, findings, treatment statuses, current medications); exit 1 on a safety failure."""
+    from cds.errors import InputError
+    from cds.rulebase.casebank import format_report, run_benchmark
+
+    if not Path(cases_dir).is_dir():
+        raise InputError("not a folder of case files", path=cases_dir)
+    rules, know = _folders(path, knowledge)
+    try:
+        score, decision_s = run_benchmark(cases_dir, rules_dir=rules, knowledge_dir=know)
+    except ValueError as exc:
+        raise InputError(str(exc), path=cases_dir) from exc
+    typer.echo(format_report(score, decision_s))
+    if score.safety_failures:
+        raise ProblemsFoundError(f"{len(score.safety_failures)} safety failure(s)")
+
+
 @app.command("check")
 def check(
     path: _PATH = None,

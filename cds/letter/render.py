@@ -260,8 +260,10 @@ def _first_step_key(view: Mapping[str, Any], knowledge: LetterKnowledge) -> tupl
 def _matters(t: Mapping[str, Any]) -> bool:
     """A treatment row for the main table: may be given or needs a specialist, asked about, already taken, or
     contraindicated for a drug a prescriber might reach for (proposed for the indication, or a seed drug)."""
-    if t["status"] in ("option", "caution", "specialist_only") or t["requested"] or t["current"]:
+    if t["requested"] or t["current"]:
         return True
+    if t["status"] in ("option", "caution", "specialist_only"):
+        return t["discussed"]  # a bare safety restriction of a drug nobody proposed belongs to the appendix
     return t["status"] == "contraindicated" and (t["discussed"] or t["seed"])
 
 
