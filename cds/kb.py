@@ -78,6 +78,7 @@ class Knowledge:
     groups: MappingProxyType
     medications: MappingProxyType
     aliases: MappingProxyType  # normalised alias -> drug name (drugs.yaml aliases)
+    products: MappingProxyType  # medication name -> the treatment code it is a form of (drugs.yaml products)
     classes: MappingProxyType  # drug class -> {description, references} (drugs.yaml classes)
     vocab: MappingProxyType
     fields: MappingProxyType  # name -> FieldSpec
@@ -172,9 +173,14 @@ def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
     p = directory / "drugs.yaml"
     _check_keys(
         problems, p, drugs, [], drugs, {"groups": dict, "drugs": dict, "medications": dict, "aliases": dict,
-                                        "classes": dict}, set()
+                                        "classes": dict, "products": dict}, set()
     )  # fmt: skip
     known_names = set(drugs.get("drugs") or {}) | set(drugs.get("medications") or {})
+    for name, code in (drugs.get("products") or {}).items():
+        if name not in known_names or code not in (drugs.get("drugs") or {}):
+            problems.add(
+                p, locate(drugs, ["products", name]), f"product {name}: needs a known name and a treatment code"
+            )
     for alias, name in (drugs.get("aliases") or {}).items():
         if name not in known_names:
             problems.add(p, locate(drugs, ["aliases", alias]), f"alias {alias}: '{name}' is not a known drug name")
@@ -298,6 +304,7 @@ def load_knowledge(knowledge_dir: str | Path | None = None) -> Knowledge:
         groups=_freeze(drugs.get("groups") or {}),
         medications=_freeze(drugs.get("medications") or {}),
         aliases=_freeze(drugs.get("aliases") or {}),
+        products=_freeze(drugs.get("products") or {}),
         classes=_freeze(drugs.get("classes") or {}),
         vocab=_freeze(vocab),
         fields=MappingProxyType(fields),

@@ -227,7 +227,7 @@ def _current_medications(
         }
         if drug in details:
             row["details"] = dict(details[drug])
-        safety = status.get(drug)
+        safety = status.get(kb.products.get(drug, drug))
         if safety is not None and safety["status"] == "contraindicated":
             row["contraindicated"] = safety["reasons"]
             if policy.action_rank(action) < policy.action_rank(policy.contraindicated_current):
@@ -385,7 +385,8 @@ def build_decision_record(
         inputs["recording"] = {"sha256": rec.get("sha256") or analysis.get("sha256"), "name": recording_name}
     caveat_details = _caveats(firings, result.input_caveats)
     provisional = any(c["code"] in policy.provisional_when_caveat for c in caveat_details)
-    current = set(_current_names(patient))
+    names = _current_names(patient)
+    current = set(names) | {rulebase.kb.products[n] for n in names if n in rulebase.kb.products}
     child = any(f["type"] == "evidence" and f["code"] == "child" for f in (i for x in firings for i in x["asserted"]))
     treatments = _treatments(firings, rulebase, policy, current, child)
     recommendations = _recommendations(firings, rulebase, policy)

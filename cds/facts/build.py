@@ -137,7 +137,8 @@ def build_patient_facts(patient: PatientContext, knowledge: Knowledge) -> list[D
     }
     for prefix in DRUG_NAME_FAMILIES:
         listed, known = names[prefix]
-        _family(out, by_prefix.get(prefix, []), set(listed), known)
+        with_products = set(listed) | {knowledge.products[n] for n in listed if n in knowledge.products}
+        _family(out, by_prefix.get(prefix, []), with_products, known)
     class_lists = {  # drug-class family -> (drugs whose classes count, whether the list is known)
         "drug_classes": (current, current_known),
         "recent_drug_classes": (changed, changes_known),

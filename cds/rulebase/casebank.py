@@ -146,14 +146,14 @@ def _statuses(decision: dict) -> dict[str, str]:
     return out
 
 
-def _urgencies(decision: dict) -> dict[str, str | None]:
+def _urgencies(decision: dict, *, covering: bool = True) -> dict[str, str | None]:
     """Action -> its most urgent urgency (None when the recommendation has none). A study merged into a more
     capable one (``consolidated_from``, clinical review 2 A3: one study, all reasons) counts as requested, with the
     urgency of the study that covers it."""
     out: dict[str, str | None] = {}
     for rec in decision.get("recommendations", []):
         urg = rec.get("urgency")
-        for action in [rec["action"], *rec.get("consolidated_from", [])]:
+        for action in [rec["action"], *(rec.get("consolidated_from", []) if covering else [])]:
             old = out.get(action)
             if action not in out or (urg and (old is None or URGENCY_ORDER.index(urg) > URGENCY_ORDER.index(old))):
                 out[action] = urg
@@ -161,7 +161,8 @@ def _urgencies(decision: dict) -> dict[str, str | None]:
 
 
 def _rec_items(want: dict, decision: dict, negate: bool) -> list[Item]:
-    urg = _urgencies(decision)
+    # a study merged into a more capable one answers a wanted request, but is not a separate study a case forbids
+    urg = _urgencies(decision, covering=not negate)
     recs = decision.get("recommendations", [])
     prefix = "no " if negate else ""
     action, urgency = want.get("action"), want.get("urgency")

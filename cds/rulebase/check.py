@@ -307,7 +307,11 @@ def _conclusions(doc: RuleDoc, groups: Mapping[str, Any]) -> Iterable[tuple[str,
     for index, action in enumerate(_actions(doc)):
         if action.get("recommend") == "reassurance":
             yield "reassure", index, "reassurance", str(action.get("urgency"))
-        elif isinstance(action.get("recommend"), str) and action.get("urgency") in _URGENT:
+        elif (
+            isinstance(action.get("recommend"), str)
+            and action.get("urgency") in _URGENT
+            and doc.data.get("scope", "complaint") == "complaint"
+        ):
             yield "urgent", index, action["recommend"], action["urgency"]
         target = action.get("treatments", action.get("treatment"))
         if isinstance(target, Mapping):

@@ -164,6 +164,11 @@ def rule_schema() -> dict[str, Any]:
                 },
             },
             "rationale": {"type": "string"},
+            "scope": {
+                "enum": ["complaint", "current_medication"],
+                "description": "what the conclusions concern: the presenting complaint (default), or a drug the "
+                "patient already takes (such a recommendation may stand beside reassurance about the complaint)",
+            },
             "when": node_ref,
             "then": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/action"}},
             "because": {"type": "string", "minLength": 1},
