@@ -73,7 +73,20 @@ def check_templates(template_dir: Path | None = None) -> None:
         _load(_environment(folder, autoescape=name.endswith(".html.j2")), folder, name)
 
 
+_ENVIRONMENTS: dict[tuple[str, bool], jinja2.Environment] = {}
+
+
 def _environment(folder: Path, *, autoescape: bool) -> jinja2.Environment:
+    """One Jinja environment per template folder and escaping mode, kept for the process: compiled templates are
+    reused, and Jinja's auto_reload still recompiles a template whose file changed."""
+    key = (str(Path(folder).resolve()), autoescape)
+    env = _ENVIRONMENTS.get(key)
+    if env is None:
+        env = _ENVIRONMENTS[key] = _new_environment(folder, autoescape=autoescape)
+    return env
+
+
+def _new_environment(folder: Path, *, autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
         autoescape=autoescape,
@@ -82,6 +95,7 @@ def _environment(folder: Path, *, autoescape: bool) -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=True,
     )
     env.filters["md"] = _md_escape
     return env

@@ -497,6 +497,23 @@ def _parse_problem_line(line: str, base: Path) -> Problem:
     return Problem(shown, *[*numbers, None, None][:2], "E100", text or line)
 
 
+def _check_template_time_frames(folder: Path) -> list[Problem]:
+    """E420: a letter template words no time frame of its own; it prints the urgency's interval from
+    knowledge/policy.yaml, so the letter never states another time frame than the urgency it sits under."""
+    from cds.rulebase.timeframes import stated_frames
+
+    if not folder.is_dir():
+        return []
+    problems = []
+    for path in sorted(folder.rglob("*.j2")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            for frame in stated_frames(line):
+                shown = f"templates/{path.relative_to(folder).as_posix()}"
+                text = f"template states a time frame ('{frame.phrase}'): print the urgency's interval instead"
+                problems.append(Problem(shown, number, None, "E420", text))
+    return problems
+
+
 def check_ruleset(rules: Path | None = None, knowledge: Path | None = None) -> CheckReport:
     """Run every check over ``rules/`` and ``knowledge/`` (defaults: the installed rule base)."""
     rules, knowledge = Path(rules or rules_dir()), Path(knowledge or knowledge_dir())
@@ -510,5 +527,6 @@ def check_ruleset(rules: Path | None = None, knowledge: Path | None = None) -> C
     problems += _check_never_fire(docs, kb)
     problems += _check_conflicts(docs, kb)
     problems += _check_manifest(docs, rules, knowledge)
+    problems += _check_template_time_frames(rules.parent / "templates")
     unique = {(p.path, p.line or 0, p.col or 0, p.code, p.message): p for p in problems}
     return CheckReport(tuple(unique[k] for k in sorted(unique)), len(docs))

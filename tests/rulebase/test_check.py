@@ -254,6 +254,19 @@ def test_reassurance_beside_an_urgent_action_only_when_both_can_fire(base):
     assert conflicts[0].startswith(expected + "neurology_referral (urgent) in TRI-OLD")
 
 
+def test_an_urgent_review_of_a_current_drug_may_stand_beside_reassurance(base):
+    reassure = "{recommend: reassurance, urgency: routine}"
+    urgent = "{recommend: medication_review, urgency: urgent}"
+    _add(base, "TRI-CALM", _triage("TRI-CALM", "    - {field: age_years, gte: 18}\n", reassure), "3-triage")
+    drug = _triage("TRI-DRUG", "    - {field: age_years, gte: 60}\n", urgent).replace(
+        "layer: triage\n", "layer: triage\nscope: current_medication\n"
+    )
+    _add(base, "TRI-DRUG", drug, "3-triage")
+    assert not any(" E401 " in p for p in _found(base))
+    _add(base, "TRI-DRUG", drug.replace("scope: current_medication\n", ""), "3-triage")
+    assert any(" E401 " in p and "in TRI-DRUG" in p for p in _found(base))
+
+
 def test_exclusive_through_a_derived_fact_is_not_a_conflict(base):
     # TRI-NOT-ADULT reassures when evidence 'adult' is absent; EVD-ADULT asserts it for age >= 18, so it cannot
     # fire together with an urgent rule for age >= 60; it can with one for age < 18
