@@ -205,7 +205,17 @@ def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
                 spec = {"crcl_below_ml_min": num, "crcl_from_ml_min": num, "crcl_to_ml_min": num, "text": str}
                 _check_keys(problems, p, drugs, ["drugs", key, "renal", i], rule, spec, {"text"})
     for name, members in (drugs.get("groups") or {}).items():
-        for i, member in enumerate(members if isinstance(members, list) else []):
+        if isinstance(members, dict):
+            _check_keys(problems, p, drugs, ["groups", name], members, _GROUP_BY_CLASS, set())
+            for key in _GROUP_BY_CLASS:
+                for i, cls in enumerate(members.get(key) or []):
+                    if cls not in (drugs.get("classes") or {}):
+                        problems.add(p, locate(drugs, ["groups", name, key, i]), f"group {name}: unknown class '{cls}'")
+            continue
+        if not isinstance(members, list):
+            problems.add(p, locate(drugs, ["groups", name]), f"group {name}: a list of drugs or {{classes: [...]}}")
+            continue
+        for i, member in enumerate(members):
             if member not in (drugs.get("drugs") or {}):
                 problems.add(p, locate(drugs, ["groups", name, i]), f"group {name}: '{member}' is not under drugs:")
     for name, classes in (drugs.get("medications") or {}).items():
@@ -263,6 +273,27 @@ def _validate_policy(path: Path, policy: Any, vocab: dict, problems: Problems) -
         problems.add(path, locate(policy, ["medication_action"]), "contraindicated_current must be one of order")
 
 
+_GROUP_BY_CLASS = {"classes": list, "except_classes": list}
+
+
+def expand_groups(drugs: dict[str, Any]) -> dict[str, list[str]]:
+    """Every drug group as a list of candidate codes. A group is a list, or chosen by class:
+    ``{classes: [a]}`` (candidates of any of the classes), ``{except_classes: [a]}`` (all candidates of none of
+    them), or both; members keep the order of ``drugs:``, so a class-defined group never drifts from the list."""
+    candidates: dict[str, Any] = drugs.get("drugs") or {}
+    groups: dict[str, list[str]] = {}
+    for name, members in (drugs.get("groups") or {}).items():
+        if not isinstance(members, dict):
+            groups[name] = list(members or [])
+            continue
+        wanted, unwanted = set(members.get("classes") or []), set(members.get("except_classes") or [])
+        classes_of = {code: set(entry.get("classes") or ()) for code, entry in candidates.items()}
+        groups[name] = [
+            code for code, have in classes_of.items() if (not wanted or wanted & have) and not unwanted & have
+        ]
+    return groups
+
+
 def _freeze(value: Any) -> Any:
     if isinstance(value, dict):
         return MappingProxyType({k: _freeze(v) for k, v in value.items()})
@@ -301,7 +332,7 @@ def load_knowledge(knowledge_dir: str | Path | None = None) -> Knowledge:
         references=_freeze(raw["references.yaml"]),
         thresholds=_freeze(raw["thresholds.yaml"]),
         drugs=_freeze(drugs.get("drugs") or {}),
-        groups=_freeze(drugs.get("groups") or {}),
+        groups=_freeze(expand_groups(drugs)),
         medications=_freeze(drugs.get("medications") or {}),
         aliases=_freeze(drugs.get("aliases") or {}),
         products=_freeze(drugs.get("products") or {}),

@@ -20,6 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from cds.errors import RuleFileError
+from cds.kb import expand_groups
 from cds.paths import knowledge_dir, rules_dir
 from cds.rulebase.intervals import atoms_of, can_hold_together, find_dead_branches
 from cds.rulebase.manifest import MANIFEST_NAME, read_manifest, read_rule_stamp, scan_ruleset
@@ -170,8 +171,12 @@ def _read_knowledge(knowledge: Path) -> _Knowledge:
     fields = {k: v for k, v in _load("fields.yaml").items() if isinstance(v, Mapping)}
     ranges = {k: (v.get("min"), v.get("max")) for k, v in fields.items() if v.get("type") == "number"}
     sources = {k: tuple(v.get("sources") or ("patient",)) for k, v in fields.items()}
-    groups = _load("drugs.yaml").get("groups") or {}
-    return _Knowledge(thresholds, ranges, sources, groups if isinstance(groups, Mapping) else {})
+    drugs = _load("drugs.yaml")
+    try:
+        groups = expand_groups(dict(drugs))
+    except (AttributeError, TypeError):  # a malformed drugs.yaml is reported by the knowledge loader
+        groups = {}
+    return _Knowledge(thresholds, ranges, sources, groups)
 
 
 def _check_identity(docs: list[RuleDoc]) -> Iterable[Problem]:

@@ -72,3 +72,31 @@ def test_real_knowledge_loads():
     kb = load_knowledge()
     assert {"plms_index_adult_per_h"} <= set(kb.thresholds)
     assert "psg.plms_index" in kb.fields and "conditions.epilepsy" in kb.fields
+
+
+def test_groups_chosen_by_class_follow_the_drug_list(kb_copy):
+    """A group written as {classes}/{except_classes} is the candidates of (not of) those classes, in drugs: order."""
+    edit(
+        kb_copy / "drugs.yaml",
+        "  seed_drugs: [clonazepam, sodium_valproate]\n",
+        "  seed_drugs: [clonazepam, sodium_valproate]\n"
+        "  asm: {classes: [antiseizure, benzodiazepine]}\n"
+        "  not_asm: {except_classes: [antiseizure]}\n"
+        "  everything: {}\n",
+    )
+    kb = load_knowledge(kb_copy)
+    assert list(kb.groups["asm"]) == ["clonazepam", "sodium_valproate"]
+    assert list(kb.groups["not_asm"]) == ["clonazepam", "oral_iron"]
+    assert list(kb.groups["everything"]) == ["clonazepam", "sodium_valproate", "oral_iron"]
+    edit(kb_copy / "drugs.yaml", "asm: {classes: [antiseizure, benzodiazepine]}", "asm: {classes: [antiseizur]}")
+    with pytest.raises(RuleFileError, match=r"drugs.yaml:\d+:\d+: group asm: unknown class 'antiseizur'"):
+        load_knowledge(kb_copy)
+
+
+def test_real_drug_groups_by_class():
+    kb = load_knowledge()
+    assert "peroneal_nerve_stimulation" not in kb.groups["all_drugs"]  # a device, not a drug
+    split = set(kb.groups["antiseizure_drugs"]) | set(kb.groups["all_drugs_but_antiseizure"])
+    assert split == set(kb.groups["all_drugs"])
+    assert {"sodium_valproate", "levetiracetam", "clonazepam"} <= set(kb.groups["antiseizure_drugs"])
+    assert not {"oral_iron", "pramipexole"} & set(kb.groups["antiseizure_drugs"])
