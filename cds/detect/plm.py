@@ -77,7 +77,7 @@ def find_bilateral_movements(left: LegMovements, right: LegMovements, standard: 
                 g >= 0
                 and side[i] != last_side
                 and onset[i] - g_end < rule.max_gap_s
-                and g_count < rule.max_components
+                and (rule.max_components is None or g_count < rule.max_components)
                 and new_end - g_onset <= rule.max_duration_s
             )
         if join:

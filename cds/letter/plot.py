@@ -25,7 +25,7 @@ _STAGE_ALIASES = {
     "N2": "N2", "S2": "N2", "2": "N2",
     "N3": "N3", "S3": "N3", "S4": "N3", "3": "N3", "4": "N3",
 }  # fmt: skip
-_RC = {
+_RC: Any = {  # matplotlib rc keys (its stubs type them as literals)
     "svg.hashsalt": "cds-letter",
     "svg.fonttype": "none",
     "font.family": "DejaVu Sans",

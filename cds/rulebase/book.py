@@ -137,7 +137,7 @@ def _atom_text(node: Mapping[str, Any], words: _Vocabulary) -> str:
             return f"{kind}: {words.label(section, str(node[kind]))}"
     name = str(node.get("field"))
     text, unit = words.field_text(name)
-    source = f" ({_SOURCES.get(node.get('source'), node.get('source'))})" if node.get("source") else ""
+    source = f" ({_SOURCES.get(str(node['source']), node['source'])})" if node.get("source") else ""
     for op, sign in _OPS.items():
         if op in node:
             return f"{text} {sign} {words.operand(node[op], unit)}{source}"

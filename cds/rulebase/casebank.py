@@ -182,9 +182,9 @@ def _rec_items(want: dict, decision: dict, negate: bool) -> list[Item]:
     for key, value in want.items():
         if key in ("action", "urgency"):
             continue
-        got = [r.get(key) for r in recs if r["action"] == action]
-        hit = value in got
-        items.append(Item("recommendations", f"{prefix}{action} {key}={value}", hit != negate, str(got or "absent")))
+        values = [r.get(key) for r in recs if r["action"] == action]
+        hit = value in values
+        items.append(Item("recommendations", f"{prefix}{action} {key}={value}", hit != negate, str(values or "absent")))
     return items
 
 

@@ -140,11 +140,11 @@ def diff_rulesets(old: tuple[Path, Path], new: tuple[Path, Path]) -> RuleSetDiff
     changes = []
     for rule_id in sorted(set(before) | set(after)):
         a, b = before.get(rule_id), after.get(rule_id)
-        if a is None:
+        if a is None and b is not None:
             changes.append(RuleChange(rule_id, "added", (f"+ {b.title}",)))
-        elif b is None:
+        elif b is None and a is not None:
             changes.append(RuleChange(rule_id, "removed", (f"- {a.title}",)))
-        elif a.sha256 != b.sha256:
+        elif a is not None and b is not None and a.sha256 != b.sha256:
             details = _rule_details(a, b) or ("(wording, tests or provenance only)",)
             changes.append(RuleChange(rule_id, "changed", details))
     return RuleSetDiff(tuple(changes), tuple(_threshold_changes(old[1], new[1])))

@@ -196,8 +196,11 @@ def _run_case(
                 )
             problem = kb.fields[key].check_value(value) if value is not None else None
             if problem:
-                where = locate(root, ["cases", i, "measurements", key])
-                raise RuleFileError(f"measurements: {key}: {problem}, got {value!r}", path=rel, location=where)
+                raise RuleFileError(
+                    f"measurements: {key}: {problem}, got {value!r}",
+                    path=rel,
+                    location=locate(root, ["cases", i, "measurements", key]),
+                )
             extra.append(DatumRecord(str(key), value, value is not None, "recording", None, "scenario measurement"))
         decision = _decide(rulebase, patient, extra, analysis)
     except InputError as exc:

@@ -192,7 +192,7 @@ class _Checker:
                 self.add([*keys, "treatments", "group"], f"unknown drug group '{target['group']}'"
                          f"{_hint(target['group'], self.kb.groups)}")  # fmt: skip
             return
-        for j, drug in enumerate([target] if isinstance(target, str) else target):
+        for j, drug in enumerate([target] if isinstance(target, str) else target or []):
             if drug not in self.kb.drugs:
                 where = [*keys, "treatment"] if isinstance(target, str) else [*keys, "treatments", j]
                 self.add(where, f"unknown drug '{drug}'{_hint(drug, self.kb.drugs)} (not under drugs: in drugs.yaml)")

@@ -287,7 +287,8 @@ def _write_edf(path: Path, config: SynthConfig, signals: dict, annotations: list
     roles = [(r, lab) for r, lab in zip(("left_leg", "right_leg", "chin"), config.labels, strict=True) if lab]
     writer = pyedflib.EdfWriter(str(path), len(roles), file_type=pyedflib.FILETYPE_EDFPLUS)
     try:
-        headers, data = [], []
+        headers: list[dict[str, Any]] = []
+        data = []
         for role, label in roles:
             x = np.zeros_like(signals[role]) if role in config.flat_roles else signals[role]
             limit_uv = config.clip_uv or float(np.abs(x).max(initial=1.0)) * 1.2 + 1.0
