@@ -172,9 +172,14 @@ def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
             _check_refs(problems, p, thresholds, [key, "references"], entry.get("references"), refs)
     p = directory / "drugs.yaml"
     _check_keys(
-        problems, p, drugs, [], drugs, {"groups": dict, "drugs": dict, "medications": dict, "aliases": dict,
-                                        "classes": dict, "products": dict}, set()
-    )  # fmt: skip
+        problems,
+        p,
+        drugs,
+        [],
+        drugs,
+        {"groups": dict, "drugs": dict, "medications": dict, "aliases": dict, "classes": dict, "products": dict},
+        set(),
+    )
     known_names = set(drugs.get("drugs") or {}) | set(drugs.get("medications") or {})
     for name, code in (drugs.get("products") or {}).items():
         if name not in known_names or code not in (drugs.get("drugs") or {}):
@@ -185,15 +190,25 @@ def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
         if name not in known_names:
             problems.add(p, locate(drugs, ["aliases", alias]), f"alias {alias}: '{name}' is not a known drug name")
         if normalise_term(str(alias)) != alias:
-            problems.add(p, locate(drugs, ["aliases", alias]), f"alias {alias}: write it normalised "
-                         f"('{normalise_term(str(alias))}')")  # fmt: skip
+            problems.add(
+                p,
+                locate(drugs, ["aliases", alias]),
+                f"alias {alias}: write it normalised ('{normalise_term(str(alias))}')",
+            )
     used_classes = {c for d in (drugs.get("drugs") or {}).values() if isinstance(d, dict) for c in d.get("classes", [])}
     used_classes |= {c for cs in (drugs.get("medications") or {}).values() if isinstance(cs, list) for c in cs}
     for cls in sorted(used_classes - set(drugs.get("classes") or {})):
         problems.add(p, None, f"drug class '{cls}' is used but not described under classes:")
     for cls, entry in (drugs.get("classes") or {}).items():
-        _check_keys(problems, p, drugs, ["classes", cls], entry, {"description": str, "references": list},
-                    {"description", "references"})  # fmt: skip
+        _check_keys(
+            problems,
+            p,
+            drugs,
+            ["classes", cls],
+            entry,
+            {"description": str, "references": list},
+            {"description", "references"},
+        )
         if isinstance(entry, dict):
             _check_refs(problems, p, drugs, ["classes", cls, "references"], entry.get("references"), refs)
     for key, entry in (drugs.get("drugs") or {}).items():

@@ -174,8 +174,11 @@ def _treatments(firings: list[dict], rulebase: Any, policy: Policy, current: set
         if strengths:
             entry["strength"] = strengths
         out.append(entry)
-    vetoed = {i["drug"] for _, i in _items(firings, "treatment") if i["layer"] == "safety"
-              and i["status"] == "contraindicated"}  # fmt: skip
+    vetoed = {
+        i["drug"]
+        for _, i in _items(firings, "treatment")
+        if i["layer"] == "safety" and i["status"] == "contraindicated"
+    }
     for entry in out:  # belt and braces: no contraindicated drug may be offered
         if entry["drug"] in vetoed and entry["status"] != "contraindicated":
             named = ", ".join(entry["rules"])

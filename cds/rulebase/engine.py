@@ -260,8 +260,9 @@ def _assert_action(engine: TracingEngine, spec: RuleSpec, action: dict, kb: Know
     if "recommend" in action:
         eeg = bool(action.get("extended_eeg", False))
         engine.declare(Recommendation(action=action["recommend"], urgency=action["urgency"], extended_eeg=eeg))
-        return [{"type": "recommendation", "action": action["recommend"], "urgency": action["urgency"],
-                 "extended_eeg": eeg}]  # fmt: skip
+        return [
+            {"type": "recommendation", "action": action["recommend"], "urgency": action["urgency"], "extended_eeg": eeg}
+        ]
     if "caveat" in action:
         engine.declare(CaveatFact(code=action["caveat"]))
         text = render_text(action["text"], {}, engine.known, kb)

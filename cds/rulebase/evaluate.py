@@ -151,8 +151,11 @@ def evaluate(node: dict, facts: FactView, thresholds: Any = None) -> tuple[bool,
     if "field" in node:
         holds, actual = _field_atom(node, facts, thresholds)
         return holds, None if holds else node, actual
-    for kind, pool in (("evidence", facts.evidence), ("finding", facts.findings),
-                       ("recommendation", facts.recommendations)):  # fmt: skip
+    for kind, pool in (
+        ("evidence", facts.evidence),
+        ("finding", facts.findings),
+        ("recommendation", facts.recommendations),
+    ):
         if kind in node:
             holds = node[kind] in pool
             return holds, None if holds else node, holds

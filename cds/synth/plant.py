@@ -175,11 +175,18 @@ def plant_events(config: SynthConfig, stages: list[str], rng: np.random.Generato
     rows.sort(key=lambda r: r[0])
     cols: list[tuple] = list(zip(*rows, strict=True)) if rows else [()] * 6
     return PlantedEvents(
-        np.asarray(cols[0], dtype=float), np.asarray(cols[1], dtype=float), np.asarray(cols[2], dtype="<U9"),
-        np.asarray(cols[3], dtype=float), np.asarray(cols[4], dtype="<U9"), np.asarray(cols[5], dtype=int),
-        np.asarray([j[0] for j in jerks], dtype=float), np.asarray([j[1] for j in jerks], dtype=float),
-        np.asarray([f[0] for f in fm], dtype=float), np.asarray([f[1] for f in fm], dtype=float),
+        np.asarray(cols[0], dtype=float),
+        np.asarray(cols[1], dtype=float),
+        np.asarray(cols[2], dtype="<U9"),
+        np.asarray(cols[3], dtype=float),
+        np.asarray(cols[4], dtype="<U9"),
+        np.asarray(cols[5], dtype=int),
+        np.asarray([j[0] for j in jerks], dtype=float),
+        np.asarray([j[1] for j in jerks], dtype=float),
+        np.asarray([f[0] for f in fm], dtype=float),
+        np.asarray([f[1] for f in fm], dtype=float),
         np.asarray([f[2] for f in fm], dtype="<U9"),
-        np.asarray([p[0] for p in pops], dtype=float), np.asarray([p[1] for p in pops], dtype=float),
+        np.asarray([p[0] for p in pops], dtype=float),
+        np.asarray([p[1] for p in pops], dtype=float),
         np.asarray([p[2] for p in pops], dtype="<U9"),
-    )  # fmt: skip
+    )
