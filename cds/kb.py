@@ -20,7 +20,7 @@ from cds.facts.yamlfile import Problems, load_yaml, locate, to_plain
 from cds.paths import knowledge_dir as _default_knowledge_dir
 from cds.policy import Policy
 
-__all__ = ["Knowledge", "load_knowledge", "normalise_term"]
+__all__ = ["Knowledge", "expand_groups", "load_knowledge", "normalise_term", "read_raw"]
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,18 @@ def _load(path: Path, problems: Problems) -> Any:
         problems.add(path, "1:1", "expected a mapping at the top level")
         return {}
     return data
+
+
+def read_raw(directory: str | Path, name: str) -> dict[str, Any]:
+    """One knowledge file as plain data, read by the same strict YAML reader as :func:`load_knowledge` but not
+    validated; ``{}`` (with a logged warning) when it is missing or unreadable. For the authoring tools that must
+    still work on a knowledge folder that does not validate (``rules check`` reports why) or on an older release
+    (``rules diff``); everything that decides uses :func:`load_knowledge`."""
+    problems = Problems()
+    data = _load(Path(directory) / name, problems)
+    for line in problems.lines():
+        log.warning("%s", line)
+    return to_plain(data) if isinstance(data, dict) else {}
 
 
 def _check_refs(problems: Problems, path: Path, root: Any, where: list, refs: Any, known: dict) -> None:

@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from cds.errors import RuleFileError
-from cds.kb import expand_groups
+from cds.kb import expand_groups, read_raw
 from cds.paths import knowledge_dir, rules_dir
 from cds.rulebase.intervals import atoms_of, can_hold_together, find_dead_branches
 from cds.rulebase.manifest import MANIFEST_NAME, read_manifest, read_rule_stamp, scan_ruleset
@@ -158,12 +158,7 @@ class _Knowledge:
 
 def _read_knowledge(knowledge: Path) -> _Knowledge:
     def _load(name: str) -> Mapping:
-        try:
-            data = YAML(typ="safe").load((knowledge / name).read_text(encoding="utf-8"))
-        except (OSError, YAMLError) as exc:
-            log.warning("rules check: %s not read (%s)", knowledge / name, exc)
-            return {}
-        return data if isinstance(data, Mapping) else {}
+        return read_raw(knowledge, name)  # problems in it are reported by the loader's checks (E100)
 
     thresholds = {
         k: float(v["value"])

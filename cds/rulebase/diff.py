@@ -23,10 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from cds.errors import InputError, PatientFileError
+from cds.kb import read_raw
 from cds.paths import rules_dir
 from cds.rulebase.book import RuleInfo, describe_rules
 
@@ -96,11 +94,7 @@ def materialise(spec: str | Path) -> Iterator[tuple[Path, Path]]:
 
 
 def _thresholds(knowledge: Path) -> Mapping[str, Any]:
-    try:
-        data = YAML(typ="safe").load((knowledge / "thresholds.yaml").read_text(encoding="utf-8"))
-    except (OSError, YAMLError):
-        return {}
-    return data if isinstance(data, Mapping) else {}
+    return read_raw(knowledge, "thresholds.yaml")  # an older release need not validate under today's loader
 
 
 def _threshold_changes(old: Path, new: Path) -> list[str]:
