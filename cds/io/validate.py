@@ -1,0 +1,125 @@
+"""Times in side files (hypnograms, scored events) checked against the recording they belong to.
+
+Issue 16, "never silently wrong": an onset or duration that is not a finite number of seconds is refused with
+the file and line (exit 3); so is an event longer than the recording, a file none of whose events falls in the
+recording (another night), and a hypnogram that scores far more time outside the recording than inside it. A
+few events or epochs just outside the recording are dropped and named by a caveat (``events_outside_recording``,
+``hypnogram_beyond_recording``): what remains is still right for the recorded night.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from cds.caveats import Caveat
+from cds.errors import InputError
+
+__all__ = [
+    "MAX_BEYOND_FRACTION",
+    "MAX_SPAN_S",
+    "Row",
+    "check_row_times",
+    "fit_events",
+    "is_outside",
+    "where_text",
+]
+
+MAX_SPAN_S = 7 * 86400.0  # no hypnogram or event file spans more than a week
+MAX_BEYOND_FRACTION = 0.1  # scored time outside the recording above this share of it: not this recording's file
+
+
+class Row(NamedTuple):
+    """One annotation or table row: onset (s after the recording start), duration (None: not given), label, and
+    where it is in its file (a line number, or 'annotation N') for messages."""
+
+    onset_s: float
+    duration_s: float | None
+    label: str
+    where: str = ""
+
+
+def where_text(where: str) -> str:
+    """'12' -> 'line 12'; 'annotation 3' stays."""
+    return f"line {where}" if where.isdigit() else where
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def check_row_times(
+    rows: Sequence[Row], *, path: str | Path | None, error_cls: type[InputError] = InputError, bounded: bool = True
+) -> None:
+    """Every onset a finite number of seconds, every duration not given or finite and non-negative; with
+    ``bounded`` also within MAX_SPAN_S (a week) of the recording start. The first bad row is refused with its
+    line. (Checks against the recording itself come first where its duration is known, so that a hypnogram of
+    the wrong length is refused for its length, not for its last line.)"""
+    for row in rows:
+        onset, duration = row.onset_s, row.duration_s
+        if not math.isfinite(onset):
+            raise error_cls(f"onset {onset!r} of {row.label!r} is not a time", path=path, location=row.where or None)
+        if duration is not None and (not math.isfinite(duration) or duration < 0):
+            raise error_cls(
+                f"duration {duration!r} of {row.label!r} is not a length of time (expected seconds >= 0)",
+                path=path,
+                location=row.where or None,
+            )
+        if not bounded:
+            continue
+        if abs(onset) > MAX_SPAN_S:
+            raise error_cls(
+                f"onset {_seconds(onset)} of {row.label!r} is more than 7 days from the recording start",
+                path=path,
+                location=row.where or None,
+            )
+        if duration is not None and duration > MAX_SPAN_S:
+            raise error_cls(
+                f"duration {_seconds(duration)} of {row.label!r} is longer than 7 days: not an event of one night",
+                path=path,
+                location=row.where or None,
+            )
+
+
+def is_outside(row: Row, duration_s: float) -> bool:
+    """The row lies wholly before the recording start or starts at or after its end."""
+    end = row.onset_s + (row.duration_s or 0.0)
+    return end < 0.0 or row.onset_s >= duration_s
+
+
+def fit_events(
+    rows: Sequence[Row], duration_s: float, *, path: str | Path | None, source: str
+) -> tuple[list[Row], list[Caveat]]:
+    """The rows that belong to a recording of ``duration_s`` seconds, and a caveat naming those that do not.
+
+    Refused (InputError): an event longer than the whole recording (it would cover every movement), and a file
+    whose events all lie outside the recording (another night, another date)."""
+    for row in rows:
+        if row.duration_s is not None and row.duration_s > duration_s:
+            raise InputError(
+                f"{row.label!r} lasts {_seconds(row.duration_s)}, longer than the whole recording "
+                f"({_seconds(duration_s)})",
+                path=path,
+                location=row.where or None,
+            )
+    outside = [row for row in rows if is_outside(row, duration_s)]
+    if rows and len(outside) == len(rows):
+        first = outside[0]
+        raise InputError(
+            f"none of the {len(rows)} scored events falls within the recording (0-{duration_s:g} s); the first, "
+            f"{first.label!r}, is at {_seconds(first.onset_s)}",
+            path=path,
+            location=first.where or None,
+            hint="is it this night's file? another date, or onsets in another time base?",
+        )
+    if not outside:
+        return list(rows), []
+    first = outside[0]
+    where = f" ({where_text(first.where)})" if first.where else ""
+    text = (
+        f"{source}: {len(outside)} of {len(rows)} scored events lie outside the recording (0-{duration_s:g} s) and "
+        f"were not used; the first, {first.label!r}{where}, is at {_seconds(first.onset_s)}"
+    )
+    return [row for row in rows if not is_outside(row, duration_s)], [Caveat("events_outside_recording", text)]
