@@ -20,6 +20,7 @@ from cds.errors import RecordingError
 __all__ = ["EdfHeader", "read_header", "read_record_onsets"]
 
 ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
+MAX_RECORDING_S = 31 * 86400.0  # a recording longer than a month is a header error (or not a PSG)
 DIGITAL_RANGE = {"EDF": (-32768, 32767), "BDF": (-8388608, 8388607)}  # 16-bit and 24-bit two's complement
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _PLUS_DATE = re.compile(r"^Startdate (\d{2})-([A-Z]{3})-(\d{4})\b")
@@ -186,6 +187,8 @@ def read_header(path: Path) -> EdfHeader:
         raise RecordingError(f"not a valid EDF header: data-record duration {record_duration_s:g} s", path=path)
     if record_duration_s == 0 and any(lab not in ANNOTATION_LABELS for lab in labels):
         raise RecordingError(f"not a valid EDF header: data-record duration {record_duration_s:g} s", path=path)
+    if record_duration_s > MAX_RECORDING_S:
+        raise RecordingError(f"not a valid EDF header: data-record duration {record_duration_s:g} s", path=path)
     record_bytes = sum(samples) * bytes_per_sample
     n_records = int(_number(fixed[236:244].decode("latin-1"), "number of data records", path, int))
     available = (file_bytes - header_bytes) // record_bytes if record_bytes else 0
@@ -197,6 +200,12 @@ def read_header(path: Path) -> EdfHeader:
         raise RecordingError(
             f"truncated file: header announces {n_records} data records, the file holds {available} complete ones "
             f"({file_bytes} bytes, expected {header_bytes + n_records * record_bytes})",
+            path=path,
+        )
+    if n_records * record_duration_s > MAX_RECORDING_S:
+        raise RecordingError(
+            f"the header describes {n_records} data records of {record_duration_s:g} s, "
+            f"{n_records * record_duration_s / 86400:.1f} days: longer than any recording cds reads (31 days)",
             path=path,
         )
     extra = file_bytes - header_bytes - n_records * record_bytes

@@ -456,3 +456,32 @@ def test_bytes_appended_to_a_recording_are_refused(three_channel_edf):
     path.write_bytes(path.read_bytes() + b"\x00" * 10)
     with pytest.raises(RecordingError, match=r"file size \d+ bytes does not match its header"):
         read_recording(path)
+
+
+def test_physical_limits_no_amplifier_has_are_refused_for_a_needed_channel(three_channel_edf):
+    """Found by the header fuzzer (issue 16): physical minimum 1e308 overflowed float32 (RuntimeWarning, exit 4)."""
+    path = three_channel_edf()
+    offset, width = header_field_offset(path, "pmin", 2)
+    patch_field(path, offset, width, b"-1e308")
+    with pytest.raises(SignalError, match=r"rec\.edf:Chin: the chin channel 'Chin' has physical limits of 1e\+308 µV"):
+        read_recording(path)
+
+
+def test_a_record_duration_no_recording_has_is_refused(three_channel_edf):
+    """Found by the header fuzzer (issue 16): a data-record duration of 1e308 s made the duration infinite."""
+    path = three_channel_edf()
+    patch_field(path, 244, 8, b"1e308")
+    with pytest.raises(RecordingError, match=r"not a valid EDF header: data-record duration 1e\+308 s"):
+        read_recording(path)
+    patch_field(path, 244, 8, b"400000")
+    with pytest.raises(RecordingError, match=r"10 data records of 400000 s, 46\.3 days: longer than any recording"):
+        read_recording(path)
+
+
+def test_a_data_signal_labelled_as_annotations_is_refused(three_channel_edf):
+    """Found by the header fuzzer (issue 16): EMG samples parsed as EDF+ annotations raised UnicodeDecodeError."""
+    path = three_channel_edf()
+    offset, width = header_field_offset(path, "label", 0)
+    patch_field(path, offset, width, b"EDF Annotations")
+    with pytest.raises(RecordingError, match=r"rec\.edf: the EDF\+ annotation signal cannot be read"):
+        read_recording(path)
