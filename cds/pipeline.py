@@ -261,6 +261,7 @@ def run_demo(
     """Write a synthetic night with periodic leg movements (cds.synth ``demo`` preset, seed 1) and the bundled
     demo patient file into ``out_dir``, run triage on them, and return the written files by name."""
     from cds.files import write_atomic
+    from cds.outputs import check_output_dir
     from cds.paths import data_dir
     from cds.synth import SynthConfig, write_synthetic_psg
 
@@ -273,12 +274,17 @@ def run_demo(
     config = SynthConfig.preset("demo")
     if hours is not None:
         config = config.replace(hours=hours)
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / DEMO_PATIENT, patient_bytes)
+    letter_date = check_letter_date(letter_date)  # before anything is written
+    check_output_dir(out, "demo folder")
     recording = out / DEMO_RECORDING
-    if progress:
-        progress("synthetic night", 0.0)
-    write_synthetic_psg(recording, config, seed=1)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / DEMO_PATIENT, patient_bytes)
+        if progress:
+            progress("synthetic night", 0.0)
+        write_synthetic_psg(recording, config, seed=1)
+    except OSError as exc:
+        raise InputError(f"cannot write the demo folder: {exc.strerror or exc}", path=out) from exc
     if progress:
         progress("synthetic night", 1.0)
     request = TriageRequest(patient_path=out / DEMO_PATIENT, recording_path=recording, letter_date=letter_date)
