@@ -354,7 +354,9 @@ class DecisionLog:
         )
 
     def entries(self) -> Iterator[LogEntry]:
-        """Every record in ``seq`` order (an empty log yields nothing)."""
+        """Every record in ``seq`` order (a log not yet created yields nothing; a folder is refused)."""
+        if self.path.exists() and not self.path.is_file():
+            raise DecisionLogError("not a decision log: not a file", path=self.path)
         if not self.path.is_file():
             return
         conn = self._connect(create=False)

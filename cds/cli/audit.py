@@ -79,7 +79,12 @@ def verify(
 @app.command("list")
 def list_records(log_path: Path | None = _LOG_OPTION, fmt: OutputFormat = _FORMAT_OPTION) -> None:
     """One line per logged decision, oldest first; a decision whose letter was not delivered is marked."""
-    entries = list(DecisionLog(log_path).entries())
+    from cds.audit.log import DecisionLogError
+
+    decision_log = DecisionLog(log_path)
+    if not decision_log.path.exists():  # a mistyped --log must not look like an empty log
+        raise DecisionLogError("no decision log here", path=decision_log.path, hint="run `cds triage` first")
+    entries = list(decision_log.entries())
     marks = {e.delivery_failure["record"]: e for e in entries if e.delivery_failure is not None}
     if fmt is OutputFormat.JSON:
         rows = [{**e.to_dict(), **_delivery(e, marks.get(e.seq))} for e in entries]

@@ -174,3 +174,14 @@ def test_a_decision_marked_not_delivered_is_shown_as_such(log_path, capsys):
     ]
     assert run(["audit", "replay", "4", "--log", str(log_path)]) == 3
     assert "record 4 is a delivery-failure note for record 3, not a decision" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder"])
+def test_list_refuses_a_log_that_is_not_there(tmp_path, capsys, kind):
+    """Found in the hostile sweep (issue 16): a folder or a mistyped --log listed nothing with exit 0."""
+    path = tmp_path / "decisions.sqlite"
+    if kind == "folder":
+        path.mkdir()
+    assert run(["audit", "list", "--log", str(path)]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("no decision log here (run `cds triage` first)" if kind == "missing" else "not a file")
