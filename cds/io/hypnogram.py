@@ -255,7 +255,7 @@ def _build(
     extra += _unscored_inside(stages, set(slots), first_i, epoch_s, source)
     scheme = "rk" if rk else "aasm"
     begin_s = start_s + first_i * epoch_s
-    _check_lights(lights, recording_duration_s, path)
+    extra += _check_lights(lights, recording_duration_s, path, source)
     log.info("%s: %d epochs of %g s from %g s, scheme %s", source, len(stages), epoch_s, begin_s, scheme)
     return Hypnogram(tuple(stages), epoch_s, begin_s, lights[0], lights[1], source, scheme, tuple(extra))
 
@@ -343,19 +343,31 @@ def _lights(rows: Sequence[Row]) -> tuple[float | None, float | None]:
     return off, on
 
 
-def _check_lights(lights: tuple[float | None, float | None], duration_s: float | None, path: str | Path) -> None:
-    """Lights off before lights on, both finite and (with a recording) off before its end and on after its start."""
+def _check_lights(
+    lights: tuple[float | None, float | None], duration_s: float | None, path: str | Path, source: str
+) -> list[Caveat]:
+    """Lights off before lights on, both finite and (with a recording) off before its end and on after its start;
+    lights off before the recording starts or lights on after it ends are named (the period is the recording's)."""
     off, on = lights
     for name, value in (("lights off", off), ("lights on", on)):
         if value is not None and not (math.isfinite(value) and abs(value) <= MAX_SPAN_S):
             raise HypnogramError(f"{name} at {value!r} s is not a time within the night", path=path)
     if off is not None and on is not None and on <= off:
         raise HypnogramError(f"lights on ({on:g} s) is not after lights off ({off:g} s)", path=path)
-    if duration_s is not None and off is not None and off >= duration_s:
+    if duration_s is None:
+        return []
+    if off is not None and off >= duration_s:
         raise HypnogramError(f"lights off at {off:g} s is after the end of the recording ({duration_s:g} s)",
                              path=path)  # fmt: skip
-    if duration_s is not None and on is not None and on <= 0:
+    if on is not None and on <= 0:
         raise HypnogramError(f"lights on at {on:g} s is before the recording starts", path=path)
+    outside = [f"lights off at {off:g} s is before the recording starts"] if off is not None and off < 0 else []
+    if on is not None and on > duration_s:
+        outside.append(f"lights on at {on:g} s is after the recording ends ({duration_s:g} s)")
+    if not outside:
+        return []
+    text = f"{source}: {' and '.join(outside)}; the analysed period is limited to the recording"
+    return [Caveat("lights_outside_recording", text)]
 
 
 def hypnogram_from_annotations(

@@ -430,3 +430,15 @@ def test_table_over_the_size_limit_is_refused_before_reading(tmp_path: Path, mon
     path = _csv(tmp_path, "h.csv", [f"{30 * i},30,N2" for i in range(200)])
     with pytest.raises(HypnogramError, match=r"h\.csv: 2 182 bytes is larger than a hypnogram or event table can be"):
         read_hypnogram(path)
+
+
+def test_lights_outside_the_recording_are_named(tmp_path: Path):
+    path = _csv(tmp_path, "h.csv", ["0,60,W", "60,120,N2", "-20,0,Lights off", "10000,0,Lights on"],
+                header="onset_s,duration_s,type")  # fmt: skip
+    hyp = read_hypnogram(path, recording_duration_s=180.0)
+    (cav,) = hyp.caveats
+    assert cav.code == "lights_outside_recording"
+    assert (
+        "lights off at -20 s is before the recording starts and lights on at 10000 s is after the recording ends"
+        in (cav.text)
+    )
