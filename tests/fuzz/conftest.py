@@ -1,8 +1,9 @@
 """Property-based fuzzing of every input kind (issue 16): patient files, hypnogram and event tables, EDF headers
 and command-line option combinations, each run through ``cds`` as a user would.
 
-Reproducible in CI: ``derandomize=True`` (examples follow from the test's source, no example database), no
-deadline (the machine may be slow). The number of inputs tried is printed at the end of the run.
+Reproducible in CI: derandomized (the inputs follow from each test's source, no example database), no deadline.
+The number of inputs tried and their outcomes are printed at the end of the run. For a deeper local run:
+``CDS_FUZZ_SCALE=10 CDS_FUZZ_RANDOM=1 python -m pytest tests/fuzz`` (ten times the inputs, new ones each run).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,13 +17,21 @@ TRIED: Counter[str] = Counter()  # inputs tried, by kind
 OUTCOMES: Counter[str] = Counter()  # exit codes (and library refusals) over all of them
 
 
-FUZZ = settings(
-    deadline=None,
-    derandomize=True,
-    database=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
-)
+SCALE = float(os.environ.get("CDS_FUZZ_SCALE", "1"))  # e.g. 10 for a deeper local run
+RANDOM = os.environ.get("CDS_FUZZ_RANDOM") == "1"  # new examples each run instead of the derandomized CI ones
+
+
+def fuzz(examples: int) -> settings:
+    """Hypothesis settings of one fuzz test: ``examples`` inputs (times CDS_FUZZ_SCALE), derandomized and without
+    an example database unless CDS_FUZZ_RANDOM=1, so CI tries the same inputs every run; no deadline."""
+    return settings(
+        max_examples=max(1, round(examples * SCALE)),
+        deadline=None,
+        derandomize=not RANDOM,
+        database=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+    )
 
 
 @dataclass(frozen=True)

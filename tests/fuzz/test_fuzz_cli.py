@@ -9,10 +9,10 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fuzz.fuzzkit import FUZZ, TRIED, assert_clean_exit, run_cds, snapshot
+from tests.fuzz.fuzzkit import TRIED, assert_clean_exit, fuzz, run_cds, snapshot
 
 pytestmark = [pytest.mark.filterwarnings("error::RuntimeWarning"), pytest.mark.filterwarnings("error::UserWarning")]
 
@@ -150,7 +150,7 @@ def _workspace(tmp_path_factory) -> Path:
     return work
 
 
-@settings(FUZZ, max_examples=80)
+@fuzz(80)
 @given(args=analyze_args())
 def test_fuzzed_analyze_command_lines(tmp_path_factory, inputs, args):
     TRIED["analyze command lines"] += 1
@@ -164,7 +164,7 @@ def test_fuzzed_analyze_command_lines(tmp_path_factory, inputs, args):
         assert not (work / "a.json").exists() and not (work / "e.csv").exists() and not (work / "e.edf").exists()
 
 
-@settings(FUZZ, max_examples=40)
+@fuzz(40)
 @given(args=triage_args())
 def test_fuzzed_triage_command_lines(tmp_path_factory, inputs, args):
     from cds.audit.log import DecisionLog

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fuzz.fuzzkit import FUZZ, TRIED, assert_clean_exit, run_cds
+from tests.fuzz.fuzzkit import TRIED, assert_clean_exit, fuzz, run_cds
 
 pytestmark = [pytest.mark.filterwarnings("error::RuntimeWarning"), pytest.mark.filterwarnings("error::UserWarning")]
 
@@ -50,7 +50,7 @@ def _replace(node: Any, path: tuple, value: Any) -> Any:
     return copy
 
 
-@settings(FUZZ, max_examples=60)
+@fuzz(60)
 @given(data=st.data())
 def test_edited_decision_records_are_explained_or_refused(tmp_path_factory, decision, data):
     TRIED["decision records through cds explain"] += 1

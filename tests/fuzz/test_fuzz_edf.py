@@ -9,10 +9,10 @@ import json
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fuzz.fuzzkit import FUZZ, TRIED, assert_clean_exit, run_cds
+from tests.fuzz.fuzzkit import TRIED, assert_clean_exit, fuzz, run_cds
 
 pytestmark = [pytest.mark.filterwarnings("error::RuntimeWarning"), pytest.mark.filterwarnings("error::UserWarning")]
 
@@ -73,7 +73,7 @@ def _finite(value) -> bool:
     return not isinstance(value, float) or math.isfinite(value)
 
 
-@FUZZ
+@fuzz(100)
 @given(changes=mutations())
 def test_mutated_edf_headers_are_refused_or_scored(tmp_path_factory, fuzz_night, changes):
     TRIED["EDF headers"] += 1
@@ -89,7 +89,7 @@ def test_mutated_edf_headers_are_refused_or_scored(tmp_path_factory, fuzz_night,
         assert _finite(report) and report["recording"]["duration_s"] > 0
 
 
-@settings(FUZZ, max_examples=10)
+@fuzz(10)
 @given(changes=mutations())
 def test_the_same_mutated_file_gives_the_same_answer(tmp_path_factory, fuzz_night, changes):
     TRIED["EDF headers run twice"] += 1

@@ -8,11 +8,11 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from cds.errors import PatientFileError
-from tests.fuzz.fuzzkit import FUZZ, OUTCOMES, TRIED, assert_clean_exit, run_cds, snapshot
+from tests.fuzz.fuzzkit import OUTCOMES, TRIED, assert_clean_exit, fuzz, run_cds, snapshot
 
 pytestmark = [pytest.mark.filterwarnings("error::RuntimeWarning"), pytest.mark.filterwarnings("error::UserWarning")]
 
@@ -75,7 +75,7 @@ def knowledge():
     return load_knowledge()
 
 
-@settings(FUZZ, max_examples=300)
+@fuzz(300)
 @given(text=patient_texts())
 def test_patient_files_are_read_or_refused(tmp_path_factory, knowledge, text):
     from cds.facts.patient import read_patient
@@ -98,7 +98,7 @@ def test_patient_files_are_read_or_refused(tmp_path_factory, knowledge, text):
             assert spec.check_value(value) is None, (name, value)
 
 
-@settings(FUZZ, max_examples=20)
+@fuzz(20)
 @given(text=patient_texts())
 def test_triage_on_fuzzed_patients_logs_only_what_it_delivers(tmp_path_factory, text):
     from cds.audit.log import DecisionLog

@@ -11,10 +11,10 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fuzz.fuzzkit import FUZZ, OUTCOMES, TRIED, assert_clean_exit, run_cds
+from tests.fuzz.fuzzkit import OUTCOMES, TRIED, assert_clean_exit, fuzz, run_cds
 
 pytestmark = [pytest.mark.filterwarnings("error::RuntimeWarning"), pytest.mark.filterwarnings("error::UserWarning")]
 
@@ -145,7 +145,7 @@ def _analyze(night: Path, option: str, table: Path, out: Path):
     return ran, report
 
 
-@FUZZ
+@fuzz(100)
 @given(table=_tables(STAGE_LABELS))
 def test_fuzzed_hypnograms_are_refused_or_fit_the_recording(tmp_path_factory, fuzz_night, table):
     from cds.io.labels import load_labels
@@ -172,7 +172,7 @@ def test_fuzzed_hypnograms_are_refused_or_fit_the_recording(tmp_path_factory, fu
         assert "hypnogram_beyond_recording" in codes, (rows, codes)
 
 
-@FUZZ
+@fuzz(100)
 @given(table=_tables(EVENT_LABELS))
 def test_fuzzed_event_tables_are_refused_or_fit_the_recording(tmp_path_factory, fuzz_night, table):
     from cds.io.events import event_kind
@@ -198,7 +198,7 @@ def test_fuzzed_event_tables_are_refused_or_fit_the_recording(tmp_path_factory, 
         assert inside, "respiratory scoring claimed from events outside the night"
 
 
-@settings(FUZZ, max_examples=10)
+@fuzz(10)
 @given(table=_tables(STAGE_LABELS))
 def test_the_same_table_gives_the_same_report(tmp_path_factory, fuzz_night, table):
     TRIED["hypnogram tables run twice"] += 1
