@@ -446,3 +446,18 @@ def test_outputs_that_cannot_be_moved_into_place_are_logged_as_not_delivered(tmp
     assert run(["audit", "list"]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert f"NOT DELIVERED (see record {note.seq})" in listing[-2] and "DELIVERY FAILED" in listing[-1]
+
+
+def test_a_partial_answer_names_what_was_left_out_in_analysis_decision_and_letter(tmp_path, short_night):
+    events = tmp_path / "resp.csv"
+    events.write_text("onset_s,duration_s,type\n100,10,Obstructive apnea\n9000,10,Hypopnea\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--recording", str(short_night), "--events", str(events),
+            "--out", str(out)]  # fmt: skip
+    assert run(args) == 0
+    text = "resp.csv: 1 of 2 scored events lie outside the recording (0-360 s) and were not used"
+    analysis = json.loads((out / "analysis.json").read_text(encoding="utf-8"))
+    assert any(c["code"] == "events_outside_recording" and c["text"].startswith(text) for c in analysis["caveats"])
+    decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
+    assert any(c.startswith(text) for c in decision["caveats"])
+    assert text in (out / "letter.md").read_text(encoding="utf-8")
