@@ -26,7 +26,7 @@ MAX_PATIENT_BYTES = 32 * 1024  # patient context file (YAML or JSON)
 MAX_PATIENT_LINES = 1_000  # lines of a patient file (a full one has about 100)
 MAX_PATIENT_PROBLEMS = 20  # a patient file stops being checked after this many problems
 MAX_TABLE_BYTES = 32 * 1024 * 1024  # hypnogram or event table (CSV/TSV, Noxturnal export)
-MAX_TABLE_ROWS = 200_000  # rows of a hypnogram or event table
+MAX_TABLE_ROWS = 100_000  # rows of a hypnogram or event table (a week of 30-s epochs is 20 160)
 MAX_ANNOTATIONS = 200_000  # EDF+ annotations in a recording, hypnogram or event file
 
 

@@ -89,16 +89,19 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     Raises InputError subclasses naming the file and the problem (patient, recording, hypnogram, events,
     rule or template file); a problem that only weakens a number travels as a caveat into the letter.
     """
+    from cds.audit.log import sha256_hex
+    from cds.facts.patient import read_patient, read_patient_text
+
     letter_date = check_letter_date(request.letter_date)
+    # read once (parsed, hashed and logged text are one), and first: a file over the limits is refused in
+    # milliseconds, before the rule base is loaded
+    patient_text = read_patient_text(request.patient_path)
     check_templates()  # a missing or broken template fails now, not after a long analysis
     if request.pdf:
         check_pdf_available()
-    from cds.audit.log import sha256_hex
-    from cds.facts.patient import read_patient, read_patient_text
     from cds.rulebase.engine import dump_decision
 
     rulebase = cached_rulebase()  # compiled once per process; validated files come from the content cache
-    patient_text = read_patient_text(request.patient_path)  # read once: parsed, hashed and logged text are one
     patient = read_patient(request.patient_path, knowledge=rulebase.kb, text=patient_text)
     patient_sha256 = sha256_hex(patient_text)
     analysis, stages = _analyse(request, progress) if request.recording_path is not None else (None, None)

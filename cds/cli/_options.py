@@ -20,9 +20,11 @@ EXPORT_SUFFIXES = (".edf", ".csv")
 def channel_overrides(items: list[str] | None) -> dict[str, str]:
     """``--channel ROLE=LABEL`` options -> ``{role: label}`` through the one parser both verbs use
     (cds.io.channels.parse_channel_overrides: malformed, repeated or shared items are usage errors)."""
-    from cds.io.channels import parse_channel_overrides
+    if not items:
+        return {}
+    from cds.io.channels import parse_channel_overrides  # (numpy and the EDF readers: only when needed)
 
-    return {role.value: label for role, label in parse_channel_overrides(items or []).items()}
+    return {role.value: label for role, label in parse_channel_overrides(items).items()}
 
 
 def require_recording(recording: Path | None, options: Mapping[str, object]) -> None:

@@ -14,6 +14,7 @@ knowledge/labels.yaml, the user's --stage-labels file) are named by a caveat, ne
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import re
@@ -53,6 +54,7 @@ EventRow = Row  # onset_s relative to recording start, duration_s (None: unknown
 _NOX_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f")
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$")
 _USED_KINDS = ("respiratory", "desaturation", "arousal", "leg_movement")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _LIGHTS = re.compile(r"lights?[\s_-]*(off|on)\b")
 
 
@@ -78,6 +80,7 @@ class ScoredEvents:
         }
 
 
+@functools.lru_cache(maxsize=8192)
 def _pattern_kind(label: str) -> str | None:
     text = fold_label(label)
     if re.search(r"apn(e|o)e?a|apnee|hypopn|\brera\b|respiratory effort", text) or re.match(r"a\.\s", text):
@@ -212,12 +215,17 @@ def _read_text(path: Path) -> str:
                 text = raw.decode("latin-1")
     except UnicodeDecodeError as exc:
         raise InputError(f"not a text table: {exc.reason} at byte {exc.start}", path=path) from None
-    bad = next((i for i, c in enumerate(text) if ord(c) < 32 and c not in "\t\r\n"), None)
-    if bad is not None:
+    control = _CONTROL.search(text)
+    if control is not None:
+        bad = control.start()
         line = text.count("\n", 0, bad) + 1
         raise InputError(
             f"not a text table: control character 0x{ord(text[bad]):02x} (binary data?)", path=path, location=str(line)
         )
+    lines = text.count("\n")
+    if lines > MAX_TABLE_ROWS + 2:
+        raise InputError(f"{lines} lines, more than a table of {MAX_TABLE_ROWS} rows (limit)", path=path,
+                         hint="is this the right file?")  # fmt: skip
     return text
 
 

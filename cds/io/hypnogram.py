@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -120,8 +120,7 @@ def _epoch_of(rows: list[Row], path: str | Path) -> float:
     )
 
 
-@dataclass(frozen=True)
-class _Staged:
+class _Staged(NamedTuple):
     row: Row
     stage: str
     rk: bool
@@ -142,24 +141,38 @@ def _classify(
     rows: Sequence[Row], labels: LabelVocabulary, *, mode: str, path: str | Path
 ) -> tuple[list[_Staged], list[Row]]:
     """Stage rows and the unknown rows left for the gap check. ``mode``: 'annotations' (EDF+: 'Sleep stage X'
-    only), 'stages' (a stage column: every row a stage or a known marker) or 'mixed' (an event table)."""
+    only), 'stages' (a stage column: every row a stage or a known marker) or 'mixed' (an event table). Each
+    distinct label is looked up once (a table repeats a handful of labels)."""
+    meaning: dict[str, tuple[str, tuple[str, bool] | None]] = {}
     staged, unknown = [], []
     for row in rows:
-        hit = labels.stage(row.label, prefixed_only=mode == "annotations")
-        if hit is not None:
+        if row.label not in meaning:
+            meaning[row.label] = _label_meaning(row.label, labels, mode)
+        what, hit = meaning[row.label]
+        if what == "stage":
             staged.append(_Staged(row, hit[0], hit[1]))
-            continue
-        folded = fold_label(row.label)
-        if mode == "annotations":
-            if strip_stage_prefix(folded) != folded:
-                raise _unknown_stage(row, labels, path)
-            continue
-        if is_known_label(row.label, labels):
-            continue
-        if mode == "stages" or _STAGE_LIKE.match(strip_stage_prefix(folded)) or strip_stage_prefix(folded) != folded:
+        elif what == "refuse":
             raise _unknown_stage(row, labels, path)
-        unknown.append(row)
+        elif what == "unknown":
+            unknown.append(row)
     return staged, unknown
+
+
+def _label_meaning(label: str, labels: LabelVocabulary, mode: str) -> tuple[str, tuple[str, bool] | None]:
+    """('stage', (stage, is_rk)), ('other', None) for a known non-stage label, ('refuse', None) for an unknown
+    stage label, or ('unknown', None) for an unknown label of a mixed table."""
+    hit = labels.stage(label, prefixed_only=mode == "annotations")
+    if hit is not None:
+        return "stage", hit
+    folded = fold_label(label)
+    prefixed = strip_stage_prefix(folded) != folded
+    if mode == "annotations":
+        return ("refuse" if prefixed else "other"), None
+    if is_known_label(label, labels):
+        return "other", None
+    if mode == "stages" or prefixed or _STAGE_LIKE.match(strip_stage_prefix(folded)):
+        return "refuse", None
+    return "unknown", None
 
 
 def _on_grid(offset_s: float, epoch_s: float) -> bool:
@@ -168,21 +181,24 @@ def _on_grid(offset_s: float, epoch_s: float) -> bool:
 
 
 def _place(staged: list[_Staged], epoch_s: float, start_s: float, path: str | Path) -> list[_Staged]:
-    """Epoch index and count of every stage row; a stage off the epoch grid is refused with its line."""
-    placed = []
-    for s in staged:
-        offset = s.row.onset_s - start_s
-        if not _on_grid(offset, epoch_s):
-            raise HypnogramError(
-                f"stage {s.row.label!r} starts at {s.row.onset_s:g} s, off the {epoch_s:g}-s epoch grid that "
-                f"starts at {start_s:g} s",
-                path=path,
-                location=s.row.where or None,
-            )
-        duration = s.row.duration_s
-        count = max(1, round(duration / epoch_s)) if duration else 1
-        placed.append(_Staged(s.row, s.stage, s.rk, round(offset / epoch_s), count))
-    return placed
+    """Epoch index and count of every stage row (numpy over all rows); a stage off the epoch grid is refused with
+    its line."""
+    onsets = np.fromiter((s.row.onset_s for s in staged), dtype=np.float64, count=len(staged))
+    durations = np.fromiter((s.row.duration_s or 0.0 for s in staged), dtype=np.float64, count=len(staged))
+    k = (onsets - start_s) / epoch_s
+    first = np.rint(k)
+    off = np.flatnonzero(np.abs(k - first) > 1e-3)
+    if off.size:
+        s = staged[int(off[0])]
+        raise HypnogramError(
+            f"stage {s.row.label!r} starts at {s.row.onset_s:g} s, off the {epoch_s:g}-s epoch grid that "
+            f"starts at {start_s:g} s",
+            path=path,
+            location=s.row.where or None,
+        )
+    counts = np.maximum(1.0, np.rint(durations / epoch_s))
+    return [_Staged(s.row, s.stage, s.rk, int(f), int(c)) for s, f, c in zip(staged, first.tolist(), counts.tolist(),
+                                                                            strict=True)]  # fmt: skip
 
 
 def _window(start_s: float, epoch_s: float, last: int, duration_s: float | None) -> tuple[int, int]:

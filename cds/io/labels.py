@@ -48,6 +48,7 @@ class LabelsFileError(InputError):
     """A label vocabulary file (shipped or the user's) is malformed or contradicts the shipped one."""
 
 
+@functools.lru_cache(maxsize=8192)  # a table repeats a few labels thousands of times
 def fold_label(text: str) -> str:
     """Case- and accent-insensitive form of a label: 'Micro-éveil' -> 'micro-eveil'."""
     decomposed = unicodedata.normalize("NFKD", str(text).strip().casefold())

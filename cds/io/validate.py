@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from cds.caveats import Caveat
 from cds.errors import InputError
 
@@ -57,30 +59,35 @@ def check_row_times(
     ``bounded`` also within MAX_SPAN_S (a week) of the recording start. The first bad row is refused with its
     line. (Checks against the recording itself come first where its duration is known, so that a hypnogram of
     the wrong length is refused for its length, not for its last line.)"""
-    for row in rows:
-        onset, duration = row.onset_s, row.duration_s
-        if not math.isfinite(onset):
-            raise error_cls(f"onset {onset!r} of {row.label!r} is not a time", path=path, location=row.where or None)
-        if duration is not None and (not math.isfinite(duration) or duration < 0):
-            raise error_cls(
-                f"duration {duration!r} of {row.label!r} is not a length of time (expected seconds >= 0)",
-                path=path,
-                location=row.where or None,
-            )
-        if not bounded:
-            continue
-        if abs(onset) > MAX_SPAN_S:
-            raise error_cls(
-                f"onset {_seconds(onset)} of {row.label!r} is more than 7 days from the recording start",
-                path=path,
-                location=row.where or None,
-            )
-        if duration is not None and duration > MAX_SPAN_S:
-            raise error_cls(
-                f"duration {_seconds(duration)} of {row.label!r} is longer than 7 days: not an event of one night",
-                path=path,
-                location=row.where or None,
-            )
+    if not rows:
+        return
+    onsets = np.fromiter((row.onset_s for row in rows), dtype=np.float64, count=len(rows))
+    durations = np.fromiter((np.nan if row.duration_s is None else row.duration_s for row in rows), dtype=np.float64,
+                            count=len(rows))  # fmt: skip
+    given = np.fromiter((row.duration_s is not None for row in rows), dtype=bool, count=len(rows))
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(onsets) | (given & ~(np.isfinite(durations) & (durations >= 0)))
+        if bounded:
+            bad |= np.abs(onsets) > MAX_SPAN_S
+            bad |= given & (durations > MAX_SPAN_S)
+    if bad.any():
+        _refuse_row(rows[int(np.argmax(bad))], path=path, error_cls=error_cls)
+
+
+def _refuse_row(row: Row, *, path: str | Path | None, error_cls: type[InputError]) -> None:
+    """Raise the one problem of a row found by check_row_times."""
+    onset, duration = row.onset_s, row.duration_s
+    where = row.where or None
+    if not math.isfinite(onset):
+        raise error_cls(f"onset {onset!r} of {row.label!r} is not a time", path=path, location=where)
+    if duration is not None and (not math.isfinite(duration) or duration < 0):
+        raise error_cls(f"duration {duration!r} of {row.label!r} is not a length of time (expected seconds >= 0)",
+                        path=path, location=where)  # fmt: skip
+    if abs(onset) > MAX_SPAN_S:
+        raise error_cls(f"onset {_seconds(onset)} of {row.label!r} is more than 7 days from the recording start",
+                        path=path, location=where)  # fmt: skip
+    raise error_cls(f"duration {_seconds(duration)} of {row.label!r} is longer than 7 days: not an event of one night",
+                    path=path, location=where)  # fmt: skip
 
 
 def is_outside(row: Row, duration_s: float) -> bool:

@@ -370,9 +370,17 @@ def test_hypnogram_far_longer_than_the_recording_is_refused():
         hypnogram_from_annotations(anns, source="h.edf", recording_duration_s=3600.0)
 
 
-def test_two_hundred_thousand_rows_for_one_hour_are_refused_for_their_length(tmp_path: Path):
+def test_fifty_thousand_epochs_for_one_hour_are_refused_for_their_length(tmp_path: Path):
+    path = _csv(tmp_path, "h.csv", [f"{30 * i},30,N2" for i in range(50_000)])
+    with pytest.raises(HypnogramError, match=r"h\.csv: 24940\.0 min of scored stages lie outside the recording"):
+        read_hypnogram(path, recording_duration_s=3600.0)
+
+
+def test_two_hundred_thousand_rows_are_refused_before_they_are_parsed(tmp_path: Path):
+    """Regression (issue 16): 200 000 epochs for a 1-hour recording gave TST 100 000 min; over the row limit
+    (cds.limits.MAX_TABLE_ROWS) the file is refused from its line count alone."""
     path = _csv(tmp_path, "h.csv", [f"{30 * i},30,N2" for i in range(200_000)])
-    with pytest.raises(HypnogramError, match=r"h\.csv: 99940\.0 min of scored stages lie outside the recording"):
+    with pytest.raises(HypnogramError, match=r"h\.csv: 200001 lines, more than a table of 100000 rows \(limit\)"):
         read_hypnogram(path, recording_duration_s=3600.0)
 
 
@@ -419,8 +427,11 @@ def test_table_over_the_row_limit_is_refused_quickly(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(events, "MAX_TABLE_ROWS", 10)
     path = _csv(tmp_path, "h.csv", [f"{30 * i},30,N2" for i in range(50)])
-    with pytest.raises(HypnogramError, match=r"h\.csv:13: more than 10 rows \(limit\)"):
+    with pytest.raises(HypnogramError, match=r"h\.csv: 51 lines, more than a table of 10 rows \(limit\)"):
         read_hypnogram(path)
+    quoted = _csv(tmp_path, "q.csv", [f'{30 * i},30,"N2"' for i in range(3)] + ['90,30,"a\nb\nc"'] * 12)
+    with pytest.raises(HypnogramError, match=r"q\.csv: \d+ lines, more than a table of 10 rows"):
+        read_hypnogram(quoted)
 
 
 def test_table_over_the_size_limit_is_refused_before_reading(tmp_path: Path, monkeypatch):
