@@ -126,6 +126,7 @@ def _events_from_rows(
     recording_duration_s: float | None = None,
     labels: LabelVocabulary | None = None,
     name_unknown: bool = False,
+    side_file: bool = True,
 ) -> ScoredEvents:
     vocab = labels or load_labels()
     check_row_times(rows, path=path, bounded=False)
@@ -133,9 +134,10 @@ def _events_from_rows(
     used = [row for row, kind in zip(rows, kinds, strict=True) if kind in _USED_KINDS]
     extra = list(caveats)
     if recording_duration_s is not None:
-        used, outside = fit_events(used, recording_duration_s, path=path, source=source)
+        used, outside = fit_events(used, recording_duration_s, path=path, source=source, side_file=side_file)
         extra += outside
-    check_row_times(rows, path=path)
+    if side_file or recording_duration_s is None:
+        check_row_times(rows, path=path)
     if name_unknown:
         extra += _unknown_label_caveat(rows, vocab, source)
     groups: dict[str, list[tuple[float, float | None]]] = {"respiratory": [], "arousal": [], "leg_movement": []}
@@ -198,7 +200,7 @@ def events_from_annotations(
     ``has_respiratory_scoring`` is True when any respiratory or oxygen-desaturation annotation is present (within
     the recording, when its duration is given)."""
     return _events_from_rows(annotation_rows(annotations, path=path), source=source, path=path,
-                             recording_duration_s=recording_duration_s, labels=labels)  # fmt: skip
+                             recording_duration_s=recording_duration_s, labels=labels, side_file=False)  # fmt: skip
 
 
 def _read_text(path: Path) -> str:

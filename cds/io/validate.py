@@ -97,22 +97,32 @@ def is_outside(row: Row, duration_s: float) -> bool:
 
 
 def fit_events(
-    rows: Sequence[Row], duration_s: float, *, path: str | Path | None, source: str
+    rows: Sequence[Row], duration_s: float, *, path: str | Path | None, source: str, side_file: bool = True
 ) -> tuple[list[Row], list[Caveat]]:
-    """The rows that belong to a recording of ``duration_s`` seconds, and a caveat naming those that do not.
+    """The rows that belong to a recording of ``duration_s`` seconds, and caveats naming those that do not.
 
-    Refused (InputError): an event longer than the whole recording (it would cover every movement), and a file
-    whose events all lie outside the recording (another night, another date)."""
-    for row in rows:
-        if row.duration_s is not None and row.duration_s > duration_s:
-            raise InputError(
-                f"{row.label!r} lasts {_seconds(row.duration_s)}, longer than the whole recording "
-                f"({_seconds(duration_s)})",
-                path=path,
-                location=row.where or None,
-            )
+    From a side file (``--events``) an event longer than the whole recording (it would cover every movement) and a
+    file whose events all lie outside the recording (another night, another date) are refused (InputError): the
+    user can give the right file. The recording's own annotations are not refused for them: such events are left
+    out and named by a caveat, and the recording is scored."""
+    extra: list[Caveat] = []
+    too_long = [row for row in rows if row.duration_s is not None and row.duration_s > duration_s]
+    if too_long and side_file:
+        row = too_long[0]
+        raise InputError(
+            f"{row.label!r} lasts {_seconds(row.duration_s)}, longer than the whole recording ({_seconds(duration_s)})",
+            path=path,
+            location=row.where or None,
+        )
+    if too_long:
+        row = too_long[0]
+        extra.append(Caveat("events_longer_than_recording", (
+            f"{source}: {len(too_long)} scored events last longer than the whole recording ({_seconds(duration_s)}) "
+            f"and were not used; the first, {row.label!r} ({where_text(row.where)}), lasts {_seconds(row.duration_s)}"
+        )))  # fmt: skip
+        rows = [row for row in rows if row not in too_long]
     outside = [row for row in rows if is_outside(row, duration_s)]
-    if rows and len(outside) == len(rows):
+    if side_file and rows and len(outside) == len(rows):
         first = outside[0]
         raise InputError(
             f"none of the {len(rows)} scored events falls within the recording (0-{duration_s:g} s); the first, "
@@ -122,11 +132,11 @@ def fit_events(
             hint="is it this night's file? another date, or onsets in another time base?",
         )
     if not outside:
-        return list(rows), []
+        return list(rows), extra
     first = outside[0]
     where = f" ({where_text(first.where)})" if first.where else ""
     text = (
         f"{source}: {len(outside)} of {len(rows)} scored events lie outside the recording (0-{duration_s:g} s) and "
         f"were not used; the first, {first.label!r}{where}, is at {_seconds(first.onset_s)}"
     )
-    return [row for row in rows if not is_outside(row, duration_s)], [Caveat("events_outside_recording", text)]
+    return [row for row in rows if not is_outside(row, duration_s)], [*extra, Caveat("events_outside_recording", text)]

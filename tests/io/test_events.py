@@ -232,3 +232,21 @@ def test_binary_or_broken_tables_are_refused_with_one_line(tmp_path: Path, data:
     path.write_bytes(data)
     with pytest.raises(InputError, match=r"ev\.csv(:\d+)?: (not a text table|not a readable table|unrecognised)"):
         read_events(path)
+
+
+def test_the_recordings_own_annotations_are_left_out_and_named_not_refused():
+    anns = [
+        Annotation(100.0, 10.0, "Obstructive apnea"),
+        Annotation(50.0, 1e12, "Hypopnea"),
+        Annotation(4000.0, 5.0, "Arousal"),
+    ]
+    ev = events_from_annotations(anns, source="rec.edf", recording_duration_s=3600.0)
+    np.testing.assert_array_equal(ev.respiratory, [[100, 10]])
+    assert ev.arousals.shape == (0, 2)
+    assert [c.code for c in ev.caveats] == ["events_longer_than_recording", "events_outside_recording"]
+    assert "'Hypopnea' (annotation 2), lasts 1e+12 s" in ev.caveats[0].text
+    only_outside = events_from_annotations([Annotation(4000.0, 5.0, "Arousal")], source="rec.edf",
+                                           recording_duration_s=3600.0)  # fmt: skip
+    assert only_outside.arousals.shape == (0, 2) and [c.code for c in only_outside.caveats] == [
+        "events_outside_recording"
+    ]
