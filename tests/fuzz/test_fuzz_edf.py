@@ -110,3 +110,33 @@ def test_every_header_field_is_mutated_at_least_once(fuzz_night):
     ns = int(header[252:256])
     covered = sum(width for _, width in FIXED.values()) + ns * sum(width for _, width in PER_SIGNAL)
     assert covered == 256 * (ns + 1) == int(header[184:192])
+
+
+TAL_BYTES = st.sampled_from([b"+", b"-", b"\x14", b"\x15", b"\x00", b"0", b"9", b".", b"e", b"nan", b"Sleep stage N2",
+                             b"Sleep stage N5", b"Apnea", b"\xff", b"+1e300", b"+-5"])  # fmt: skip
+
+
+@fuzz(60)
+@given(data=st.data())
+def test_mutated_edf_annotations_are_refused_or_scored(tmp_path_factory, fuzz_night, data):
+    """Bytes of the EDF+ annotation signal (time-keeping and stage TALs) overwritten: refused with exit 3 and one
+    line or scored, never an internal error."""
+    TRIED["EDF+ annotation signals"] += 1
+    night, _ = fuzz_night
+    raw = bytearray(night.read_bytes())
+    ns = int(raw[252:256])
+    header = 256 * (ns + 1)
+    spr = [int(raw[header - ns * 32 - ns * 8 + 8 * i : header - ns * 32 - ns * 8 + 8 * (i + 1)]) for i in range(ns)]
+    record = 2 * sum(spr)
+    n_records = int(raw[236:244])
+    ann_at = 2 * sum(spr[:-1])  # the annotation signal is the last one
+    for _ in range(data.draw(st.integers(1, 4))):
+        k = data.draw(st.integers(0, n_records - 1))
+        offset = header + k * record + ann_at + data.draw(st.integers(0, 2 * spr[-1] - 1))
+        chunk = data.draw(st.one_of(TAL_BYTES, st.binary(min_size=1, max_size=6)))
+        chunk = chunk[: header + (k + 1) * record - offset]
+        raw[offset : offset + len(chunk)] = chunk
+    path = tmp_path_factory.mktemp("ann") / "night.edf"
+    path.write_bytes(bytes(raw))
+    ran = run_cds(["analyze", path, "--json", "-"])
+    assert_clean_exit(ran, (0, 3))
