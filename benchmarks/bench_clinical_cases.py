@@ -1,7 +1,7 @@
 """Clinical case library benchmark: agreement by item type, safety failures and time per decision.
 
 Usage: ``python benchmarks/bench_clinical_cases.py [CASES_DIR]`` (default: tests/cases next to this folder); the
-same report as ``cds rules cases``. The scoring rules are documented in cds/rulebase/casebank.py.
+same report as ``cds rules cases``. The scoring rules are documented in cds/authoring/casebank.py.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cds.rulebase.casebank import format_report, run_benchmark
+from cds.authoring.casebank import format_report, run_benchmark
 
 DEFAULT_CASES_DIR = Path(__file__).resolve().parents[1] / "tests" / "cases"
 

@@ -10,13 +10,14 @@ import statistics
 import sys
 import time
 
+from cds.authoring.scenarios import scenario_files
+from cds.decision import decide
 from cds.facts.patient import parse_patient
-from cds.facts.yamlfile import load_yaml
 from cds.kb import load_knowledge
 from cds.paths import rules_dir
-from cds.rulebase.engine import RuleBase
-from cds.rulebase.load import load_rules
-from cds.rulebase.scenarios import scenario_files
+from cds.rules.engine import RuleBase
+from cds.rules.load import load_rules
+from cds.yamlfile import load_yaml
 
 
 def _patients(kb):
@@ -45,7 +46,7 @@ def main(n: int = 200) -> None:
     for i in range(n):
         patient = patients[i % len(patients)]
         start = time.perf_counter()
-        rulebase.decide(patient, patient_sha256="0" * 64)
+        decide(rulebase, patient, patient_sha256="0" * 64)
         times.append(time.perf_counter() - start)
     print(f"knowledge load: {1000 * (t1 - t0):.0f} ms")
     print(f"rules load + check: {1000 * (t2 - t1):.0f} ms for {len(rules.rules)} files ({len(rules.active())} active)")

@@ -1,6 +1,6 @@
 """Load and validate ``knowledge/``: references, thresholds, drugs, vocabularies and the field registry.
 
-Every file is read strictly (cds.facts.yamlfile: no duplicate keys, anchors or tags); unknown keys and wrong
+Every file is read strictly (cds.yamlfile: no duplicate keys, anchors or tags); unknown keys and wrong
 types are ``RuleFileError``s naming ``file:line:col``. All problems are collected before raising.
 """
 
@@ -15,10 +15,10 @@ from types import MappingProxyType
 from typing import Any
 
 from cds.errors import RuleFileError
-from cds.facts.fieldspec import FieldSpec, build_field_registry
-from cds.facts.yamlfile import Problems, load_yaml, locate, to_plain
+from cds.fieldspec import FieldSpec, build_field_registry
 from cds.paths import knowledge_dir as _default_knowledge_dir
 from cds.policy import Policy
+from cds.yamlfile import Problems, load_yaml, locate, to_plain
 
 __all__ = ["Knowledge", "expand_groups", "load_knowledge", "normalise_term", "read_raw"]
 

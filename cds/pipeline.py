@@ -21,7 +21,7 @@ from cds.errors import CdsError, InputError, UsageError
 from cds.letter.render import RenderedLetter, check_templates, render_letter
 
 if TYPE_CHECKING:
-    from cds.rulebase.engine import RuleBase
+    from cds.rules.engine import RuleBase
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     check_templates()  # a missing or broken template fails now, not after a long analysis
     if request.pdf:
         check_pdf_available()
-    from cds.rulebase.engine import dump_decision
+    from cds.decision import decide, dump_decision
 
     rulebase = cached_rulebase()  # compiled once per process; validated files come from the content cache
     patient = read_patient(request.patient_path, knowledge=rulebase.kb, text=patient_text)
@@ -107,7 +107,8 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     analysis, stages = _analyse(request, progress) if request.recording_path is not None else (None, None)
     if progress:
         progress("rules", 0.0)
-    decision = rulebase.decide(
+    decision = decide(
+        rulebase,
         patient,
         analysis=analysis,
         patient_sha256=patient_sha256,
@@ -237,7 +238,7 @@ def cached_rulebase() -> RuleBase:
     """``load_rulebase()`` of the current rules/ and knowledge/: compiled once per process while no file under
     them changed (the engine's in-process cache; parsing every rule file takes seconds, and batch callers and
     tests triage many patients)."""
-    from cds.rulebase.engine import load_rulebase
+    from cds.rules.engine import load_rulebase
 
     return load_rulebase()
 

@@ -13,9 +13,9 @@ from types import ModuleType
 
 import pytest
 
+from cds.authoring import casebank
 from cds.facts.patient import parse_patient
 from cds.kb import load_knowledge
-from cds.rulebase import casebank
 
 REPO = Path(__file__).resolve().parents[1]
 CASES_DIR = REPO / "tests" / "cases"

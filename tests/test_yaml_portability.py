@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cds.facts.yamlfile import load_yaml, to_plain
+from cds.yamlfile import load_yaml, to_plain
 
 yaml = pytest.importorskip("yaml")  # PyYAML, in the test extra
 

@@ -136,8 +136,8 @@ def replay(
 ) -> None:
     """Re-run a logged decision (stored patient file + stored recording facts) on the current rule set."""
     from cds.audit.log import DecisionLogError
-    from cds.rulebase.diff import diff_outcomes, replay_decision
-    from cds.rulebase.engine import load_rulebase
+    from cds.authoring.diff import diff_outcomes, replay_decision
+    from cds.rules.engine import load_rulebase
 
     entry = DecisionLog(log_path).get(record)
     if entry.delivery_failure is not None:

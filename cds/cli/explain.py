@@ -24,7 +24,7 @@ def explain(
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.TEXT,
 ) -> None:
     """Show the chain of rules and facts behind each recommendation and treatment status."""
-    from cds.rulebase.explain import explain_decision, explain_rule, format_explanation, read_decision
+    from cds.rules.explain import explain_decision, explain_rule, format_explanation, read_decision
 
     record = read_decision(decision)
     report = explain_rule(record, rule) if rule else explain_decision(record)

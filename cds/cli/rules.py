@@ -47,8 +47,8 @@ def cases(
 ) -> None:
     """Run the clinical case library through the rule base and print the agreement by item type (pathway,
     urgency, recommendations, findings, treatment statuses, current medications); exit 1 on a safety failure."""
+    from cds.authoring.casebank import format_report, run_benchmark
     from cds.errors import InputError
-    from cds.rulebase.casebank import format_report, run_benchmark
 
     if not Path(cases_dir).is_dir():
         raise InputError("not a folder of case files", path=cases_dir)
@@ -69,7 +69,7 @@ def check(
     fmt: OutputFormat = _FORMAT,
 ) -> None:
     """Validate every rule and knowledge file; exit 1 when any error is found (warnings do not fail)."""
-    from cds.rulebase.check import check_ruleset
+    from cds.authoring.check import check_ruleset
 
     report = check_ruleset(*_folders(path, knowledge))
     if fmt is OutputFormat.JSON:
@@ -94,8 +94,9 @@ def manifest(
     force: bool = typer.Option(False, "--force", help="Update even if a rule changed without a version bump."),
 ) -> None:
     """Show the rule-set version and hash, or (``--update``) rewrite the manifest."""
-    from cds.rulebase.diff import materialise
-    from cds.rulebase.manifest import MANIFEST_NAME, read_manifest, update_manifest
+    from cds.authoring.diff import materialise
+    from cds.authoring.release import update_manifest
+    from cds.rules.manifest import MANIFEST_NAME, read_manifest
 
     rules, knowledge = _folders(path, knowledge)
     target = rules / MANIFEST_NAME
@@ -115,7 +116,7 @@ def manifest(
 @app.command("list")
 def list_rules(path: _PATH = None, knowledge: Path | None = _KNOWLEDGE, fmt: OutputFormat = _FORMAT) -> None:
     """One line per rule: id, version, status, layer, last review, file:line, content hash."""
-    from cds.rulebase.book import describe_rules
+    from cds.authoring.book import describe_rules
 
     infos = describe_rules(*_folders(path, knowledge))
     if fmt is OutputFormat.JSON:
@@ -136,7 +137,7 @@ def show(
     fmt: OutputFormat = _FORMAT,
 ) -> None:
     """A rule's provenance (authors, review, references with full citations and grades, file, hash) and content."""
-    from cds.rulebase.book import find_rule
+    from cds.authoring.book import find_rule
 
     info = find_rule(rule_id, *_folders(path, knowledge))
     if fmt is OutputFormat.JSON:
@@ -169,9 +170,9 @@ def test(
     fmt: OutputFormat = _FORMAT,
 ) -> None:
     """Run every rule's inline tests and the scenario files; print failures and coverage; exit 1 on failure."""
-    from cds.rulebase.coverage import compute_coverage
-    from cds.rulebase.engine import load_rulebase
-    from cds.rulebase.scenarios import run_inline_tests, run_scenarios
+    from cds.authoring.coverage import compute_coverage
+    from cds.authoring.scenarios import run_inline_tests, run_scenarios
+    from cds.rules.engine import load_rulebase
 
     rules, knowledge = _folders(path, knowledge)
     rulebase = load_rulebase(rules, knowledge)
@@ -235,9 +236,9 @@ def book(
     no_scenarios: bool = typer.Option(False, "--no-scenarios", help="Skip running scenarios for coverage."),
 ) -> None:
     """Write the whole rule base as browsable HTML and Markdown, grouped by layer."""
+    from cds.authoring.book import describe_rules, render_book, scenario_cover
     from cds.errors import InputError
     from cds.outputs import check_output_dir
-    from cds.rulebase.book import describe_rules, render_book, scenario_cover
 
     check_output_dir(out, "rule book folder")  # before the scenarios run, not after
     rules, knowledge = _folders(path, knowledge)
@@ -253,7 +254,7 @@ def book(
 
 def _manifest_version(rules: Path) -> str | None:
     from cds.errors import RuleFileError
-    from cds.rulebase.manifest import MANIFEST_NAME, read_manifest
+    from cds.rules.manifest import MANIFEST_NAME, read_manifest
 
     try:
         return read_manifest(rules / MANIFEST_NAME).version
@@ -269,7 +270,7 @@ def diff(
     fmt: OutputFormat = _FORMAT,
 ) -> None:
     """Rules added, removed and changed between two rule sets; with --cases, which decisions change and how."""
-    from cds.rulebase.diff import diff_cases, diff_rulesets, materialise
+    from cds.authoring.diff import diff_cases, diff_rulesets, materialise
 
     with materialise(old) as before, materialise(new) as after:
         changes = diff_rulesets(before, after)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from cds.caveats import Caveat
-from cds.facts.fieldspec import COUNT_FAMILY, DRUG_CLASS_FAMILIES, DRUG_NAME_FAMILIES, FAMILIES
 from cds.facts.patient import PatientContext
 from cds.facts.types import DatumRecord
+from cds.fieldspec import COUNT_FAMILY, DRUG_CLASS_FAMILIES, DRUG_NAME_FAMILIES, FAMILIES
 from cds.kb import Knowledge, normalise_term
 
 __all__ = ["RECORDING_MAP", "ancestry_hla_b1502_risk", "build_patient_facts", "build_recording_facts"]

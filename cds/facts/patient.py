@@ -15,9 +15,9 @@ from typing import Any
 
 from cds.caveats import Caveat
 from cds.errors import PatientFileError
-from cds.facts.yamlfile import Problems, load_yaml, locate, locate_value, to_plain
 from cds.kb import Knowledge, load_knowledge
 from cds.limits import MAX_PATIENT_BYTES, MAX_PATIENT_LINES, MAX_PATIENT_PROBLEMS, read_limited
+from cds.yamlfile import Problems, load_yaml, locate, locate_value, to_plain
 
 __all__ = ["SCHEMA", "PatientContext", "parse_patient", "read_patient", "read_patient_text"]
 

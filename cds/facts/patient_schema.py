@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cds.facts.fieldspec import FieldSpec
 from cds.facts.patient import SCHEMAS, SECTIONS
+from cds.fieldspec import FieldSpec
 from cds.kb import Knowledge, load_knowledge
 from cds.paths import knowledge_dir
 

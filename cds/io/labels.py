@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from cds.errors import InputError
-from cds.facts.yamlfile import load_yaml, locate
 from cds.limits import read_limited
 from cds.paths import knowledge_dir
+from cds.yamlfile import load_yaml, locate
 
 __all__ = [
     "EVENT_KINDS",

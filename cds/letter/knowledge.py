@@ -104,10 +104,10 @@ def humanise(code: str) -> str:
 def load_letter_knowledge(folder: Path | None = None) -> LetterKnowledge:
     """Load labels, citations and drugs for the letter from ``knowledge/`` (default: cds.paths.knowledge_dir).
 
-    Read back from the content-keyed cache (cds.rulebase.cache) when ``knowledge/`` is byte-identical to a
+    Read back from the content-keyed cache (cds.rules.cache) when ``knowledge/`` is byte-identical to a
     previous load, so a triage does not parse the knowledge files a second time.
     """
-    from cds.rulebase.cache import content_key, read_cached, write_cached
+    from cds.rules.cache import content_key, read_cached, write_cached
 
     folder = folder or knowledge_dir()
     key = content_key(folder)

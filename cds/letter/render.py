@@ -345,7 +345,7 @@ def _medication_views(decision: Mapping[str, Any], knowledge: LetterKnowledge, p
 
 def _basis_finder(decision: Mapping[str, Any], knowledge: LetterKnowledge) -> Any:
     """A function (kind, name) -> the input facts behind that conclusion, following its chain in the trace."""
-    from cds.rulebase.explain import explain_decision
+    from cds.rules.explain import explain_decision
 
     chains = {(c["kind"], c["name"]): c["chain"] for c in explain_decision(decision)["conclusions"]}
 

@@ -9,6 +9,7 @@ import pytest
 
 from cds.audit.log import DecisionLog
 from cds.cli import run
+from cds.decision import decide
 
 
 def _decision(n: int) -> dict:
@@ -84,14 +85,14 @@ def _minibase():
 
 def test_replay_shows_what_the_current_rule_set_changes(tmp_path, capsys):
     from cds.facts.patient import read_patient
-    from cds.rulebase.engine import load_rulebase
+    from cds.rules.engine import load_rulebase
 
     minibase = _minibase()
     old = minibase.write_minibase(tmp_path / "old")
     new = minibase.write_minibase(tmp_path / "new", adult_threshold=10)
     rulebase = load_rulebase(old / "rules", old / "knowledge")
     patient_file = old / "cases" / "P1.yaml"
-    decision = rulebase.decide(read_patient(patient_file, knowledge=rulebase.kb), patient_sha256="x")
+    decision = decide(rulebase, read_patient(patient_file, knowledge=rulebase.kb), patient_sha256="x")
     path = tmp_path / "log.sqlite"
     DecisionLog(path).append(json.loads(json.dumps(decision)), patient_text=patient_file.read_text())
     DecisionLog(path).append(_decision(9))  # no patient text stored

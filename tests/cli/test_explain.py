@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cds.cli import run
-from cds.rulebase.explain import explain_decision, explain_rule, read_decision
+from cds.rules.explain import explain_decision, explain_rule, read_decision
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -111,7 +111,7 @@ def test_diff_names_the_threshold_and_the_changed_case(base, tmp_path, capsys):
 def test_manifest_from_a_git_revision_ignores_uncommitted_edits(base, capsys, monkeypatch):
     import subprocess
 
-    from cds.rulebase.manifest import read_manifest
+    from cds.rules.manifest import read_manifest
 
     git = ["git", "-C", str(base), "-c", "user.name=t", "-c", "user.email=t@example.org"]
     subprocess.run([*git, "init", "-q"], check=True)

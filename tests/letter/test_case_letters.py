@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from cds.authoring.casebank import load_cases
+from cds.decision import decide
 from cds.facts.patient import parse_patient
 from cds.letter.render import render_letter
-from cds.rulebase.casebank import load_cases
-from cds.rulebase.engine import load_rulebase
+from cds.rules.engine import load_rulebase
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 
@@ -23,7 +24,7 @@ def letters() -> list[tuple[str, dict, str]]:
     out = []
     for case in load_cases(CASES):
         patient = parse_patient(case.patient, path=f"{case.name}.yaml", knowledge=rulebase.kb)
-        decision = rulebase.decide(patient, patient_sha256=case.patient_sha256)
+        decision = decide(rulebase, patient, patient_sha256=case.patient_sha256)
         out.append((case.name, decision, render_letter(decision).markdown))
     return out
 

@@ -21,7 +21,7 @@ def tiny_kb():
 
 @pytest.fixture(scope="session")
 def tiny_rulebase():
-    from cds.rulebase.engine import load_rulebase
+    from cds.rules.engine import load_rulebase
 
     return load_rulebase(TINY_RULES, TINY_KNOWLEDGE)
 

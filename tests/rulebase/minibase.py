@@ -132,7 +132,8 @@ CASES = {
 
 def write_minibase(root: Path, *, adult_threshold: float = 15) -> Path:
     """Write knowledge/, rules/ (with a manifest) and cases/ under ``root``; return ``root``."""
-    from cds.rulebase.manifest import MANIFEST_NAME, build_manifest, write_manifest
+    from cds.authoring.release import build_manifest, write_manifest
+    from cds.rules.manifest import MANIFEST_NAME
 
     files = {f"knowledge/{k}": v for k, v in KNOWLEDGE.items()} | {f"rules/{k}": v for k, v in RULES.items()}
     files |= {f"cases/{k}": v for k, v in CASES.items()}

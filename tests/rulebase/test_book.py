@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from minibase import write_minibase
 
+from cds.authoring.book import describe_rules, find_rule, render_book, scenario_cover
+from cds.authoring.coverage import compute_coverage
 from cds.errors import RuleFileError
-from cds.rulebase.book import describe_rules, find_rule, render_book, scenario_cover
-from cds.rulebase.coverage import compute_coverage
-from cds.rulebase.engine import load_rulebase
+from cds.rules.engine import load_rulebase
 
 
 @pytest.fixture

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cds.rulebase import check as check_module
-from cds.rulebase.check import check_ruleset
-from cds.rulebase.intervals import NumSet, ValueSet
-from cds.rulebase.manifest import MANIFEST_NAME, build_manifest, write_manifest
+from cds.authoring import check as check_module
+from cds.authoring.check import check_ruleset
+from cds.authoring.intervals import NumSet, ValueSet
+from cds.authoring.release import build_manifest, write_manifest
+from cds.rules.manifest import MANIFEST_NAME
 
 THRESHOLDS = "plms_index_adult_per_h: {value: 15, unit: per_h, references: [ICSD-3], note: gt}\n"
 FIELDS = """\
@@ -329,14 +330,14 @@ def test_missing_manifest_and_invalid_yaml(base):
 def test_loader_problems_are_merged_with_their_positions(tmp_path, monkeypatch):
     rules = tmp_path / "rules"
     (rules / "2-findings").mkdir(parents=True)
-    fake_load = types.ModuleType("cds.rulebase.load")
+    fake_load = types.ModuleType("cds.rules.load")
     fake_load.check_rules = lambda rules_dir, kb: (
         types.SimpleNamespace(rules=()),
         [f"{rules_dir}/2-findings/X.yaml:4:9: unknown field 'plmi'"],
     )
     fake_kb = types.ModuleType("cds.kb")
     fake_kb.load_knowledge = lambda knowledge: object()
-    monkeypatch.setitem(sys.modules, "cds.rulebase.load", fake_load)
+    monkeypatch.setitem(sys.modules, "cds.rules.load", fake_load)
     monkeypatch.setitem(sys.modules, "cds.kb", fake_kb)
     report = check_ruleset(rules, tmp_path / "knowledge")
     assert "rules/2-findings/X.yaml:4:9: E100 unknown field 'plmi'" in [str(p) for p in report.problems]
@@ -356,7 +357,7 @@ def test_interval_algebra_known_answers():
 def test_satisfiability_with_a_field_of_several_sources():
     from ruamel.yaml import YAML
 
-    from cds.rulebase.intervals import can_hold_together
+    from cds.authoring.intervals import can_hold_together
 
     def holds(*conditions: str) -> bool | None:
         nodes = [YAML().load(text) for text in conditions]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cds.rulebase.compile import push_not
-from cds.rulebase.engine import format_value, render_because
+from cds.rules.compile import push_not
+from cds.rules.engine import format_value, render_because
 
 A = {"field": "a", "is": True}
 B = {"field": "b", "gt": 3}

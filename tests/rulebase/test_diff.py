@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from minibase import write_minibase
 
-from cds.errors import InputError
-from cds.rulebase.diff import (
+from cds.authoring.diff import (
     decision_outcomes,
     diff_cases,
     diff_outcomes,
@@ -18,7 +17,9 @@ from cds.rulebase.diff import (
     materialise,
     replay_decision,
 )
-from cds.rulebase.engine import load_rulebase
+from cds.decision import decide
+from cds.errors import InputError
+from cds.rules.engine import load_rulebase
 
 
 def _pair(root: Path) -> tuple[Path, Path]:
@@ -132,8 +133,11 @@ def test_replay_reruns_the_stored_patient_and_recording_facts(old_new):
 
     decision = json.loads(
         json.dumps(
-            before.decide(
-                read_patient(old / "cases" / "P1.yaml", knowledge=before.kb), patient_sha256="x", recording_name=None
+            decide(
+                before,
+                read_patient(old / "cases" / "P1.yaml", knowledge=before.kb),
+                patient_sha256="x",
+                recording_name=None,
             )
         )
     )
@@ -160,8 +164,8 @@ def test_replay_reruns_the_stored_patient_and_recording_facts(old_new):
 def test_case_files_with_a_patient_block_are_decided_and_unreadable_ones_listed(tmp_path):
     """Regression (issue 5): `rules diff --cases tests/cases` read the case files (patient under `patient:`)
     as patient files, failed on both rule sets alike and reported '0 cases change' silently."""
+    from cds.authoring.diff import diff_cases
     from cds.paths import knowledge_dir, rules_dir
-    from cds.rulebase.diff import diff_cases
 
     cases = tmp_path / "cases"
     cases.mkdir()

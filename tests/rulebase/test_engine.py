@@ -7,15 +7,17 @@ import random
 
 import pytest
 
+from cds.decision import decide as decide_record
+from cds.decision import dump_decision
 from cds.facts.patient import parse_patient
-from cds.rulebase.engine import RuleBase, dump_decision
-from cds.rulebase.load import RuleSet
+from cds.rules.engine import RuleBase
+from cds.rules.load import RuleSet
 
 
 def decide(rulebase, analysis=None, **fields):
     data = {"schema": "cds.patient/v1", "id": "T-1", **fields}
     patient = parse_patient(data, path="t.yaml", knowledge=rulebase.kb)
-    return rulebase.decide(patient, analysis=analysis, patient_sha256="0" * 64, recording_name=None)
+    return decide_record(rulebase, patient, analysis=analysis, patient_sha256="0" * 64, recording_name=None)
 
 
 def fired(decision):
@@ -196,7 +198,7 @@ def test_shuffled_rule_order_gives_same_trace(tiny_rulebase):
 
 
 def test_draft_rules_are_not_compiled(rules_copy, tiny_kb):
-    from cds.rulebase.load import load_rules
+    from cds.rules.load import load_rules
 
     path = rules_copy / "5-safety" / "SAF-PREGNANCY.yaml"
     path.write_text(path.read_text().replace("status: active", "status: draft"))
@@ -206,7 +208,7 @@ def test_draft_rules_are_not_compiled(rules_copy, tiny_kb):
 
 @pytest.mark.parametrize("status", ["option", "caution", "specialist_only", "not_recommended"])
 def test_safety_re_check_never_lets_contraindicated_through(status):
-    from cds.audit.record import resolve_treatments
+    from cds.decision.record import resolve_treatments
     from cds.kb import load_knowledge
 
     firings = [
@@ -244,7 +246,7 @@ def test_input_caveats_keep_their_source(tiny_rulebase):
 
 
 def test_empty_rule_set(tmp_path, tiny_kb):
-    from cds.rulebase.load import check_rules
+    from cds.rules.load import check_rules
 
     for layer in ("1-evidence", "2-findings", "3-triage", "4-treatment", "5-safety"):
         (tmp_path / "rules" / layer).mkdir(parents=True)
@@ -261,7 +263,7 @@ def test_empty_rule_set(tmp_path, tiny_kb):
 
 
 def test_load_rulebase_is_cached_until_a_file_changes(rules_copy):
-    from cds.rulebase.engine import load_rulebase
+    from cds.rules.engine import load_rulebase
     from tests.rulebase.conftest import TINY_KNOWLEDGE
 
     first = load_rulebase(rules_copy, TINY_KNOWLEDGE)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cds.facts.types import DatumRecord, Evidence, Finding
-from cds.rulebase.engine import RuleBase
-from cds.rulebase.evaluate import FactView, evaluate
-from cds.rulebase.load import RuleSet, RuleSpec
+from cds.decision import decide
+from cds.facts.types import DatumRecord
+from cds.rules.engine import RuleBase
+from cds.rules.evaluate import FactView, evaluate
+from cds.rules.facts import Evidence, Finding
+from cds.rules.load import RuleSet, RuleSpec
 
 TH = {"t15": {"value": 15}}
 
@@ -145,7 +147,7 @@ def test_regression_not_all_with_one_unknown_field_fires_in_experta(tiny_kb):
 
 def test_view_of_decision_explains_a_rule_that_did_not_fire(tiny_rulebase):
     from cds.facts.patient import parse_patient
-    from cds.rulebase.evaluate import view_of_decision
+    from cds.rules.evaluate import view_of_decision
 
     data = {
         "schema": "cds.patient/v1",
@@ -155,7 +157,7 @@ def test_view_of_decision_explains_a_rule_that_did_not_fire(tiny_rulebase):
         "polysomnography": {"plms_index": 30},
     }
     patient = parse_patient(data, path="p.yaml", knowledge=tiny_rulebase.kb)
-    decision = tiny_rulebase.decide(patient, patient_sha256="")
+    decision = decide(tiny_rulebase, patient, patient_sha256="")
     rule = tiny_rulebase.by_id["FND-PLMD"]
     holds, atom, actual = evaluate(
         rule.when, view_of_decision(decision, before_layer="findings"), tiny_rulebase.kb.thresholds

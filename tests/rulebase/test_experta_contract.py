@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from cds.authoring.casebank import load_cases
 from cds.facts.build import build_patient_facts
 from cds.facts.patient import parse_patient
-from cds.rulebase._experta import InitialFact, KnowledgeEngine, Rule, experta
-from cds.rulebase.casebank import load_cases
-from cds.rulebase.compile import compile_engine_class
-from cds.rulebase.engine import TracingEngine, _fire, load_rulebase
-from cds.rulebase.strategy import RuleIdStrategy
+from cds.rules._experta import InitialFact, KnowledgeEngine, Rule, experta
+from cds.rules.compile import compile_engine_class
+from cds.rules.engine import TracingEngine, _fire, load_rulebase
+from cds.rules.strategy import RuleIdStrategy
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cds.errors import RuleFileError
-from cds.rulebase.load import check_rules, load_rules
+from cds.rules.load import check_rules, load_rules
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -114,7 +114,7 @@ def test_real_rule_schema_file_is_current():
     import json
 
     from cds.paths import knowledge_dir
-    from cds.rulebase.schema import rule_schema
+    from cds.rules.schema import rule_schema
 
     on_disk = json.loads((knowledge_dir() / "schema" / "rule.schema.json").read_text())
     assert on_disk == rule_schema()

@@ -7,18 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from cds.authoring.release import build_manifest, bump_version, render_manifest, write_manifest
 from cds.errors import RuleFileError
-from cds.rulebase.manifest import (
+from cds.rules.manifest import (
     MANIFEST_NAME,
-    build_manifest,
-    bump_version,
     compute_ruleset_sha256,
     hash_file,
     read_manifest,
-    render_manifest,
     ruleset_stamp,
     scan_ruleset,
-    write_manifest,
 )
 
 RULE_A = "id: FND-A\nversion: 1\nstatus: active\n"

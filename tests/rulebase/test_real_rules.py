@@ -7,11 +7,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cds.authoring.scenarios import given_facts
+from cds.decision import decide, dump_decision
 from cds.facts.patient import parse_patient
-from cds.facts.types import Evidence, Finding, Recommendation
-from cds.rulebase.engine import dump_decision, load_rulebase
-from cds.rulebase.evaluate import FactView, evaluate
-from cds.rulebase.scenarios import given_facts
+from cds.rules.engine import load_rulebase
+from cds.rules.evaluate import FactView, evaluate
+from cds.rules.facts import Evidence, Finding, Recommendation
 
 STATUS_ORDER = ("option", "caution", "specialist_only", "not_recommended", "contraindicated")  # decision-v1
 
@@ -97,7 +98,7 @@ def test_safety_invariant_on_random_patients(real_rulebase):
     @given(draw=_patients(kb))
     def check(draw):
         patient = parse_patient(_patient_dict(draw), path="h.yaml", knowledge=kb)
-        decision = real_rulebase.decide(patient, patient_sha256="0" * 64)
+        decision = decide(real_rulebase, patient, patient_sha256="0" * 64)
         final = {t["drug"]: t["status"] for t in decision["treatments"]}
         for firing in decision["trace"]:
             for item in firing["asserted"]:
@@ -105,6 +106,6 @@ def test_safety_invariant_on_random_patients(real_rulebase):
                     assert STATUS_ORDER.index(final[item["drug"]]) >= STATUS_ORDER.index(item["status"])
         for entry in decision["recommendations"] + decision["treatments"]:
             assert entry["rules"] and entry["references"]
-        assert dump_decision(decision) == dump_decision(real_rulebase.decide(patient, patient_sha256="0" * 64))
+        assert dump_decision(decision) == dump_decision(decide(real_rulebase, patient, patient_sha256="0" * 64))
 
     check()

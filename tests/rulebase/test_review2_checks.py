@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from cds.authoring.check import check_ruleset
+from cds.authoring.release import build_manifest, write_manifest
 from cds.errors import RuleFileError
 from cds.kb import load_knowledge
-from cds.rulebase.check import check_ruleset
-from cds.rulebase.load import load_rules
-from cds.rulebase.manifest import MANIFEST_NAME, build_manifest, write_manifest
-from cds.rulebase.timeframes import consistent_tiers, stated_frames
+from cds.rules.load import load_rules
+from cds.rules.manifest import MANIFEST_NAME
+from cds.rules.timeframes import consistent_tiers, stated_frames
 
 DATA = Path(__file__).resolve().parent / "data"
 

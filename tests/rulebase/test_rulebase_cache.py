@@ -1,4 +1,4 @@
-"""The one in-process rule-base cache (cds.rulebase.engine.load_rulebase) and the disk cache under it.
+"""The one in-process rule-base cache (cds.rules.engine.load_rulebase) and the disk cache under it.
 
 Mutation tests work on a copy of the tiny rules/ and knowledge/ plus the shipped knowledge/schema and
 knowledge/standards (files the rule-set stamp of every decision covers), with modification times an hour old.
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from cds import pipeline
-from cds.rulebase import cache, engine
-from cds.rulebase.engine import load_rulebase
+from cds.rules import cache, engine
+from cds.rules.engine import load_rulebase
 from tests.rulebase.conftest import TINY_KNOWLEDGE, TINY_RULES
 
 REPO = Path(__file__).resolve().parents[2]

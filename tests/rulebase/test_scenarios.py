@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cds.rulebase.load import load_rules
-from cds.rulebase.scenarios import Coverage, run_inline_tests, run_scenarios
-from cds.rulebase.selfcheck import main
+from cds.authoring.scenarios import Coverage, run_inline_tests, run_scenarios
+from cds.authoring.selfcheck import main
+from cds.rules.load import load_rules
 from tests.rulebase.conftest import TINY_KNOWLEDGE, TINY_RULES
 
 

@@ -1,5 +1,5 @@
 """Compile rule specs into experta rules (design/rule-engine.md section 2). No eval/exec: predicates are
-closures built from the AST (cds.rulebase.evaluate.atom_predicate).
+closures built from the AST (cds.rules.evaluate.atom_predicate).
 
 ``not`` is pushed down to atoms (De Morgan) so experta only ever sees NOT around one pattern; ``any`` becomes
 OR (experta expands it to alternatives; each firing records its matched facts); field atoms become
@@ -14,11 +14,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from cds.facts.types import Evidence, Finding, Recommendation, datum_class
 from cds.kb import Knowledge
-from cds.rulebase._experta import AND, NOT, OR, InitialFact, KnowledgeEngine, P, Rule
-from cds.rulebase.evaluate import atom_predicate
-from cds.rulebase.load import RuleSet, RuleSpec
+from cds.rules._experta import AND, NOT, OR, InitialFact, KnowledgeEngine, P, Rule
+from cds.rules.evaluate import atom_predicate
+from cds.rules.facts import Evidence, Finding, Recommendation, datum_class
+from cds.rules.load import RuleSet, RuleSpec
 
 __all__ = ["compile_condition", "compile_engine_class", "push_not"]
 

@@ -1,12 +1,11 @@
 """The rule base at run time: load + compile once per process per content, then ``decide`` per patient.
 
 Each firing is recorded with the facts its activation matched (the run loop is overridden to keep the current
-activation), what it asserted and its rendered ``because``. The decision record is built by cds.audit.record.
+activation), what it asserted and its rendered ``because``. The decision record is built by cds.decision.record.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -19,32 +18,32 @@ from typing import Any
 
 from cds.facts.build import build_patient_facts, build_recording_facts
 from cds.facts.patient import PatientContext
-from cds.facts.types import (
+from cds.facts.types import DatumRecord
+from cds.formatting import format_age as _format_age
+from cds.formatting import format_value
+from cds.kb import Knowledge, load_knowledge
+from cds.paths import knowledge_dir as _default_knowledge_dir
+from cds.paths import rules_dir as _default_rules_dir
+from cds.rules._experta import InitialFact, KnowledgeEngine, Token, TypeCheck
+from cds.rules.cache import content_key, file_stamps, is_racy, read_cached, write_cached
+from cds.rules.compile import compile_engine_class
+from cds.rules.facts import (
     Ask,
     CaveatFact,
-    DatumRecord,
     Evidence,
     Finding,
     MedicationRow,
     Recommendation,
     Treatment,
     fact_to_dict,
+    to_fact,
 )
-from cds.formatting import format_age as _format_age
-from cds.formatting import format_value
-from cds.kb import Knowledge, load_knowledge
-from cds.paths import knowledge_dir as _default_knowledge_dir
-from cds.paths import rules_dir as _default_rules_dir
-from cds.rulebase._experta import InitialFact, KnowledgeEngine, Token, TypeCheck
-from cds.rulebase.cache import content_key, file_stamps, is_racy, read_cached, write_cached
-from cds.rulebase.compile import compile_engine_class
-from cds.rulebase.load import RuleSet, RuleSpec, load_rules
-from cds.rulebase.strategy import RuleIdStrategy
+from cds.rules.load import RuleSet, RuleSpec, load_rules
+from cds.rules.strategy import RuleIdStrategy
 
 __all__ = [
     "RuleBase",
     "current_drugs",
-    "dump_decision",
     "expand_current",
     "format_age",
     "format_field",
@@ -365,7 +364,7 @@ class RuleBase:
         self.kb = kb
         self.stamp = {"version": None, "sha256": rules.sha256}  # inputs.ruleset of the decision record
         if rules_path is not None:
-            from cds.rulebase.manifest import ruleset_stamp
+            from cds.rules.manifest import ruleset_stamp
 
             self.stamp = ruleset_stamp(rules_path, knowledge_path)
         self.engine_class = compile_engine_class(rules, kb, TracingEngine, _fire)
@@ -397,7 +396,7 @@ class RuleBase:
         # Unknown values are never matched by a pattern (every Datum pattern requires known=True, and
         # ``is: unknown`` is NOT of a known Datum), so only known values enter working memory.
         # Fields no rule tests are left out too: experta tests every fact against every field literal.
-        facts: list[Any] = [rec.to_fact() for rec in records if rec.known and rec.field in self.fields_used]
+        facts: list[Any] = [to_fact(rec) for rec in records if rec.known and rec.field in self.fields_used]
         facts.extend(derived)
         if facts:
             engine.declare(*facts)
@@ -413,29 +412,6 @@ class RuleBase:
             caveats += [(c, "recording") for c in recording_caveats]
         firings = self.run_facts(records)
         return RunResult(tuple(records), tuple(firings), tuple(caveats))
-
-    def decide(
-        self,
-        patient: PatientContext,
-        *,
-        analysis: dict | None = None,
-        patient_sha256: str,
-        recording_name: str | None = None,
-        counterfactuals: bool = True,
-    ) -> dict:
-        """Run the rules for one patient (and optional ``cds analyze`` result); return the decision record."""
-        from cds.audit.record import build_decision_record
-
-        result = self.run(patient, analysis)
-        return build_decision_record(
-            self,
-            patient,
-            result,
-            analysis=analysis,
-            patient_sha256=patient_sha256,
-            recording_name=recording_name,
-            counterfactuals=counterfactuals,
-        )
 
 
 @dataclass(frozen=True)
@@ -502,8 +478,3 @@ def _compile(key: str, rules_path: Path, knowledge_path: Path) -> RuleBase:
     rulebase = RuleBase(rules, kb, rules_path=rules_path, knowledge_path=knowledge_path)
     log.info("compiled %d active rules (rule set %s)", len(rules.active()), rules.sha256[:12])
     return rulebase
-
-
-def dump_decision(decision: dict) -> str:
-    """The decision as canonical JSON text: sorted keys, 2-space indent, UTF-8 characters, final newline."""
-    return json.dumps(decision, sort_keys=True, indent=2, ensure_ascii=False) + "\n"

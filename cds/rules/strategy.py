@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cds.rulebase._experta import Strategy
+from cds.rules._experta import Strategy
 
 __all__ = ["RuleIdStrategy", "activation_order_key"]
 

@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cds.facts.yamlfile import Problems, locate
 from cds.kb import Knowledge
-from cds.rulebase.schema import LAYERS
-from cds.rulebase.timeframes import consistent_tiers, stated_frames
+from cds.rules.schema import LAYERS
+from cds.rules.timeframes import consistent_tiers, stated_frames
+from cds.yamlfile import Problems, locate
 
 __all__ = ["ATOM_LAYER", "LAYER_ACTIONS", "check_rule_semantics", "parse_given_key"]
 

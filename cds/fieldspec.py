@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cds.facts.yamlfile import Problems, locate
+from cds.yamlfile import Problems, locate
 
 __all__ = [
     "COUNT_FAMILY",

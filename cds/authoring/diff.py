@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cds.authoring.book import RuleInfo, describe_rules
 from cds.errors import InputError, PatientFileError
 from cds.kb import read_raw
 from cds.paths import rules_dir
-from cds.rulebase.book import RuleInfo, describe_rules
 
 __all__ = [
     "CaseChange",
@@ -175,19 +175,20 @@ def _patient_files(cases: Path) -> list[Path]:
 
 def _decide(rulebase: Any, path: Path) -> dict[str, Any]:
     """Decide one case: a patient file (cds.patient/v1), or a case or scenario file whose ``patient:`` holds one."""
+    from cds.decision import decide
     from cds.facts.patient import parse_patient
-    from cds.facts.yamlfile import load_yaml
+    from cds.yamlfile import load_yaml
 
     data = load_yaml(path, error_cls=PatientFileError)
     if isinstance(data, dict) and "schema" not in data and isinstance(data.get("patient"), dict):
         data = data["patient"]
     patient = parse_patient(data, path=path, knowledge=rulebase.kb)
-    return rulebase.decide(patient, analysis=None, patient_sha256="", recording_name=None)
+    return decide(rulebase, patient, analysis=None, patient_sha256="", recording_name=None)
 
 
 def diff_cases(old: tuple[Path, Path], new: tuple[Path, Path], cases: Path) -> list[CaseChange]:
     """Decide every patient file under ``cases`` with both rule sets; return the cases whose outcome changes."""
-    from cds.rulebase.engine import load_rulebase
+    from cds.rules.engine import load_rulebase
 
     before, after = load_rulebase(*old), load_rulebase(*new)
     changed = []
@@ -224,8 +225,8 @@ def replay_decision(decision: Mapping[str, Any], patient_text: str, rulebase: An
     from cds.facts.build import build_patient_facts
     from cds.facts.patient import parse_patient
     from cds.facts.types import DatumRecord
-    from cds.facts.yamlfile import load_yaml
-    from cds.rulebase.engine import RunResult
+    from cds.rules.engine import RunResult
+    from cds.yamlfile import load_yaml
 
     patient_name = f"logged patient {decision.get('patient_id')}"
     patient = parse_patient(
@@ -240,7 +241,7 @@ def replay_decision(decision: Mapping[str, Any], patient_text: str, rulebase: An
     ]
     records = build_patient_facts(patient, rulebase.kb) + measured
     result = RunResult(tuple(records), tuple(rulebase.run_facts(records)), tuple(patient.caveats))
-    from cds.audit.record import build_decision_record
+    from cds.decision.record import build_decision_record
 
     inputs = decision.get("inputs") or {}
     replayed = build_decision_record(

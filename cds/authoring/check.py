@@ -19,11 +19,11 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from cds.authoring.intervals import atoms_of, can_hold_together, find_dead_branches
 from cds.errors import RuleFileError
 from cds.kb import expand_groups, read_raw
 from cds.paths import knowledge_dir, rules_dir
-from cds.rulebase.intervals import atoms_of, can_hold_together, find_dead_branches
-from cds.rulebase.manifest import MANIFEST_NAME, read_manifest, read_rule_stamp, scan_ruleset
+from cds.rules.manifest import MANIFEST_NAME, read_manifest, read_rule_stamp, scan_ruleset
 
 __all__ = ["CheckReport", "Problem", "RuleDoc", "check_ruleset", "find_version_problems", "read_rule_docs"]
 
@@ -475,7 +475,7 @@ def _loader_problems(rules: Path, knowledge: Path) -> tuple[list[Problem], dict[
     the documents it read; None when the loader is not installed."""
     try:
         from cds.kb import load_knowledge
-        from cds.rulebase.load import check_rules
+        from cds.rules.load import check_rules
     except ImportError as exc:
         log.warning("rules check: the rule loader is not available (%s); schema checks skipped", exc)
         return None
@@ -503,7 +503,7 @@ def _parse_problem_line(line: str, base: Path) -> Problem:
 def _check_template_time_frames(folder: Path) -> list[Problem]:
     """E420: a letter template words no time frame of its own; it prints the urgency's interval from
     knowledge/policy.yaml, so the letter never states another time frame than the urgency it sits under."""
-    from cds.rulebase.timeframes import stated_frames
+    from cds.rules.timeframes import stated_frames
 
     if not folder.is_dir():
         return []

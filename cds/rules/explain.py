@@ -145,7 +145,7 @@ def _ruleset(decision: Mapping[str, Any]) -> dict[str, Any]:
 def _hash_warnings(decision: Mapping[str, Any], current: str | None, rules_dir: Path | None = None) -> list[str]:
     """A warning when the current rules/ differ from the rule set the decision was made with (the record holds
     the manifest's hash of rules/ and knowledge/, or, without a manifest, the rule loader's hash)."""
-    from cds.rulebase.manifest import ruleset_stamp
+    from cds.rules.manifest import ruleset_stamp
 
     recorded = _ruleset(decision).get("sha256")
     if recorded == current or recorded == ruleset_stamp(rules_dir).get("sha256"):
@@ -272,7 +272,7 @@ def _fact_text(fact: Any) -> str:
 def _why_not(decision: Mapping[str, Any], rule_id: str, *, rules_dir: Path | None) -> dict[str, Any]:
     """Evaluate the current version of ``rule_id`` on the facts stored in the record (no engine run)."""
     from cds.paths import rules_dir as default_rules_dir
-    from cds.rulebase.evaluate import evaluate
+    from cds.rules.evaluate import evaluate
 
     folder = Path(rules_dir or default_rules_dir())
     rules, kb = _current_rules(folder, rules_dir is None)
@@ -289,10 +289,10 @@ def _current_rules(folder: Path, default: bool) -> tuple[Any, Any]:
     valid rule file (a broken unrelated file must not stop an auditor from asking about this one)."""
     from cds.errors import RuleFileError
     from cds.kb import load_knowledge
-    from cds.rulebase.load import check_rules
+    from cds.rules.load import check_rules
 
     if default:
-        from cds.rulebase.engine import load_rulebase
+        from cds.rules.engine import load_rulebase
 
         try:
             rulebase = load_rulebase()
@@ -305,8 +305,8 @@ def _current_rules(folder: Path, default: bool) -> tuple[Any, Any]:
 
 def record_fact_view(decision: Mapping[str, Any]) -> Any:
     """The facts the engine saw, rebuilt from the record: known input fields (every source) and the evidence,
-    findings and recommendations asserted in the trace (cds.rulebase.evaluate.FactView)."""
-    from cds.rulebase.evaluate import FactView
+    findings and recommendations asserted in the trace (cds.rules.evaluate.FactView)."""
+    from cds.rules.evaluate import FactView
 
     view = FactView()
     for fact in decision.get("facts") or []:

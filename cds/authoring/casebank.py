@@ -287,17 +287,18 @@ def score_cases(scores: Iterable[CaseScore]) -> BenchmarkScore:
 
 def decide_case(case: ClinicalCase, rulebase: Any) -> dict:
     """Run one case through the real engine and return the ``cds.decision/v1`` record."""
+    from cds.decision import decide
     from cds.facts.patient import parse_patient
 
     patient = parse_patient(case.patient, path=f"{case.name}.yaml", knowledge=rulebase.kb)
-    return rulebase.decide(patient, patient_sha256=case.patient_sha256)
+    return decide(rulebase, patient, patient_sha256=case.patient_sha256)
 
 
 def run_benchmark(
     cases_dir: str | Path, *, rules_dir: str | Path | None = None, knowledge_dir: str | Path | None = None
 ) -> tuple[BenchmarkScore, list[float]]:
     """Load the rule base once, decide and score every case; return the score and seconds per decision."""
-    from cds.rulebase.engine import load_rulebase
+    from cds.rules.engine import load_rulebase
 
     rulebase = load_rulebase(rules_dir, knowledge_dir)
     scores, decision_s = [], []

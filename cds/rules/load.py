@@ -15,10 +15,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from cds.errors import RuleFileError
-from cds.facts.yamlfile import Problems, load_yaml, locate, to_plain
 from cds.kb import Knowledge
-from cds.rulebase.schema import LAYERS, rule_schema
-from cds.rulebase.semantic import check_rule_semantics
+from cds.rules.schema import LAYERS, rule_schema
+from cds.rules.semantic import check_rule_semantics
+from cds.yamlfile import Problems, load_yaml, locate, to_plain
 
 __all__ = ["RuleSet", "RuleSpec", "check_rules", "load_rules", "rule_files"]
 

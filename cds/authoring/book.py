@@ -18,11 +18,11 @@ from typing import Any
 
 from jinja2 import Environment, StrictUndefined
 
+from cds.authoring.check import LAYER_FOLDERS, read_rule_docs
 from cds.errors import RuleFileError
 from cds.files import write_atomic
 from cds.kb import read_raw
 from cds.paths import knowledge_dir, rules_dir
-from cds.rulebase.check import LAYER_FOLDERS, read_rule_docs
 
 __all__ = [
     "Citation",
@@ -261,8 +261,8 @@ def find_rule(rule_id: str, rules: Path | None = None, knowledge: Path | None = 
 
 def scenario_cover(rules: Path | None = None, knowledge: Path | None = None) -> dict[str, list[str]]:
     """Rule id -> the scenario cases in which it fires (empty when the rule base does not load)."""
-    from cds.rulebase.coverage import scenario_views
-    from cds.rulebase.engine import load_rulebase
+    from cds.authoring.coverage import scenario_views
+    from cds.rules.engine import load_rulebase
 
     rules = Path(rules or rules_dir())
     try:

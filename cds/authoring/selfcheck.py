@@ -1,4 +1,4 @@
-"""``python -m cds.rulebase.selfcheck [RULES_DIR]``: check every knowledge and rule file, run every inline rule
+"""``python -m cds.authoring.selfcheck [RULES_DIR]``: check every knowledge and rule file, run every inline rule
 test and every scenario, print failures readably and exit 1 on any failure (0 when all is well).
 
 Meant for rule authors while they write rules: it never stops at the first problem.
@@ -9,11 +9,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from cds.authoring.scenarios import Coverage, run_inline_tests, run_scenarios
 from cds.errors import RuleFileError
 from cds.kb import load_knowledge
 from cds.paths import knowledge_dir, rules_dir
-from cds.rulebase.load import check_rules
-from cds.rulebase.scenarios import Coverage, run_inline_tests, run_scenarios
+from cds.rules.load import check_rules
 
 __all__ = ["main", "selfcheck"]
 
@@ -37,7 +37,7 @@ def selfcheck(rules: Path, knowledge: Path, out: list[str]) -> int:
         out += [f"  {r.where}: {r.name}", *(f"      {p}" for p in r.problems)]
     failures += len(bad)
     try:
-        from cds.rulebase.engine import RuleBase
+        from cds.rules.engine import RuleBase
 
         rulebase = RuleBase(ruleset, kb)
     except Exception as exc:  # a compile failure is a bug, but authors need to see it here

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cds.authoring.intervals import atoms_of
 from cds.errors import InputError
-from cds.rulebase.intervals import atoms_of
 
 __all__ = ["ConditionCoverage", "CoverageReport", "compute_coverage", "scenario_views"]
 
@@ -84,12 +84,12 @@ def _derived(firings: list[dict]) -> dict[str, set[str]]:
 
 def scenario_views(rulebase: Any, rules_dir: Path) -> Iterator[tuple[str, Any, set[str]]]:
     """(case label, fact view, rules fired) of every scenario case that runs (broken cases are the harness's)."""
+    from cds.authoring.scenarios import scenario_files
     from cds.facts.build import build_patient_facts
     from cds.facts.patient import parse_patient, read_patient
     from cds.facts.types import DatumRecord
-    from cds.facts.yamlfile import load_yaml
-    from cds.rulebase.evaluate import FactView
-    from cds.rulebase.scenarios import scenario_files
+    from cds.rules.evaluate import FactView
+    from cds.yamlfile import load_yaml
 
     kb = rulebase.kb
     for path in scenario_files(rules_dir):
@@ -118,8 +118,8 @@ def scenario_views(rulebase: Any, rules_dir: Path) -> Iterator[tuple[str, Any, s
 
 
 def _inline_views(rulebase: Any) -> Iterator[tuple[Any, Any]]:
-    from cds.rulebase.evaluate import FactView
-    from cds.rulebase.scenarios import given_facts
+    from cds.authoring.scenarios import given_facts
+    from cds.rules.evaluate import FactView
 
     for spec in rulebase.rules.rules:
         for case in spec.tests:
@@ -130,7 +130,7 @@ def _inline_views(rulebase: Any) -> Iterator[tuple[Any, Any]]:
 def compute_coverage(rulebase: Any, rules_dir: Path, *, inline: bool = True) -> CoverageReport:
     """Coverage of the active rules of ``rulebase`` by their inline tests (unless ``inline`` is false) and the
     scenarios under ``rules_dir``."""
-    from cds.rulebase.evaluate import evaluate
+    from cds.rules.evaluate import evaluate
 
     thresholds = rulebase.kb.thresholds
     active = {r.id: r for r in rulebase.rules.active()}

@@ -1,7 +1,7 @@
 """The JSON Schema of a rule file (rules/README.md), written to knowledge/schema/rule.schema.json.
 
-The schema checks shape only (keys, types, one operator per atom); cds.rulebase.load adds the semantic pass
-(fields, thresholds, vocabularies, stratification). ``python -m cds.rulebase.schema`` rewrites the file.
+The schema checks shape only (keys, types, one operator per atom); cds.rules.load adds the semantic pass
+(fields, thresholds, vocabularies, stratification). ``python -m cds.rules.schema`` rewrites the file.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Inline cases (rules/README.md, "Tests"): ``given`` is a flat field map (``FIELD@SOURCE`` picks a source; psg.*
 fields default to ``recording``, others to ``patient``) plus ``evidence``/``findings``/``recommendations`` lists;
-anything not given is unknown. They are evaluated by the pure evaluator (cds.rulebase.evaluate).
+anything not given is unknown. They are evaluated by the pure evaluator (cds.rules.evaluate).
 Scenario cases run the compiled rule base on a patient (inline mapping or ``file``) and optional
 ``measurements`` (psg.* values measured from a recording) and compare ``want`` / ``want_not``.
 One harness serves ``cds rules test``, the self-check and pytest; it also reports coverage.
@@ -18,11 +18,11 @@ from cds.errors import InputError, PatientFileError, RuleFileError
 from cds.facts.patient import SCHEMA as PATIENT_SCHEMA
 from cds.facts.patient import parse_patient, read_patient
 from cds.facts.types import DatumRecord
-from cds.facts.yamlfile import load_yaml, locate
 from cds.kb import Knowledge
-from cds.rulebase.evaluate import FactView, evaluate
-from cds.rulebase.load import RuleSet, RuleSpec
-from cds.rulebase.semantic import parse_given_key
+from cds.rules.evaluate import FactView, evaluate
+from cds.rules.load import RuleSet, RuleSpec
+from cds.rules.semantic import parse_given_key
+from cds.yamlfile import load_yaml, locate
 
 __all__ = ["CaseResult", "Coverage", "run_inline_tests", "run_scenarios", "scenario_files"]
 
@@ -217,9 +217,9 @@ def _run_case(
 
 
 def _decide(rulebase: Any, patient: Any, extra: list[DatumRecord], analysis: Any) -> dict:
-    from cds.audit.record import build_decision_record
+    from cds.decision.record import build_decision_record
     from cds.facts.build import build_patient_facts
-    from cds.rulebase.engine import RunResult
+    from cds.rules.engine import RunResult
 
     records = build_patient_facts(patient, rulebase.kb) + extra
     firings = rulebase.run_facts(records)
