@@ -20,6 +20,7 @@ __all__ = [
     "DRUG_CLASS_FAMILIES",
     "DRUG_NAME_FAMILIES",
     "FAMILIES",
+    "MONTHS_FAMILY",
     "SOURCES",
     "TYPES",
     "FieldSpec",
@@ -48,7 +49,9 @@ DRUG_CLASS_FAMILIES = {
     "past_impulse_control_classes": "A drug of class {} caused an impulse-control disorder before",
 }
 COUNT_FAMILY = "drug_class_counts"  # number of current drugs of a class (integer)
-FAMILIES = (*DRUG_NAME_FAMILIES, *DRUG_CLASS_FAMILIES, COUNT_FAMILY, "conditions")
+# months the most recently started current drug of a class has been taken (patient v1.1 ``since_months``)
+MONTHS_FAMILY = "drug_class_months"
+FAMILIES = (*DRUG_NAME_FAMILIES, *DRUG_CLASS_FAMILIES, COUNT_FAMILY, MONTHS_FAMILY, "conditions")
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,13 @@ def _generated(vocab: dict, drugs: dict) -> dict[str, FieldSpec]:
             out[f"{prefix}.{cls}"] = FieldSpec(f"{prefix}.{cls}", "bool", text.format(cls))
         out[f"{COUNT_FAMILY}.{cls}"] = FieldSpec(
             f"{COUNT_FAMILY}.{cls}", "number", f"Number of current drugs of class {cls}", min=0, integer=True
+        )
+        out[f"{MONTHS_FAMILY}.{cls}"] = FieldSpec(
+            f"{MONTHS_FAMILY}.{cls}",
+            "number",
+            f"Months the most recently started current drug of class {cls} has been taken",
+            unit="months",
+            min=0,
         )
     return out
 

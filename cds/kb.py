@@ -80,6 +80,7 @@ class Knowledge:
     aliases: MappingProxyType  # normalised alias -> drug name (drugs.yaml aliases)
     products: MappingProxyType  # medication name -> the treatment code it is a form of (drugs.yaml products)
     classes: MappingProxyType  # drug class -> {description, references} (drugs.yaml classes)
+    same_active: MappingProxyType  # candidate -> the candidates delivering the same active drug (drugs.yaml)
     vocab: MappingProxyType
     fields: MappingProxyType  # name -> FieldSpec
     sha256: str
@@ -189,9 +190,26 @@ def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
         drugs,
         [],
         drugs,
-        {"groups": dict, "drugs": dict, "medications": dict, "aliases": dict, "classes": dict, "products": dict},
+        {
+            "groups": dict,
+            "drugs": dict,
+            "medications": dict,
+            "aliases": dict,
+            "classes": dict,
+            "products": dict,
+            "same_active": list,
+        },
         set(),
     )
+    seen_active: set[str] = set()
+    for i, members in enumerate(drugs.get("same_active") or []):
+        ok = isinstance(members, list) and len(members) >= 2
+        for j, code in enumerate(members if isinstance(members, list) else []):
+            if code not in (drugs.get("drugs") or {}) or code in seen_active:
+                problems.add(p, locate(drugs, ["same_active", i, j]), f"same_active: '{code}' unknown or listed twice")
+            seen_active.add(str(code))
+        if not ok:
+            problems.add(p, locate(drugs, ["same_active", i]), "same_active: a list of two or more treatment codes")
     known_names = set(drugs.get("drugs") or {}) | set(drugs.get("medications") or {})
     for name, code in (drugs.get("products") or {}).items():
         if name not in known_names or code not in (drugs.get("drugs") or {}):
@@ -364,6 +382,7 @@ def load_knowledge(knowledge_dir: str | Path | None = None) -> Knowledge:
         aliases=_freeze(drugs.get("aliases") or {}),
         products=_freeze(drugs.get("products") or {}),
         classes=_freeze(drugs.get("classes") or {}),
+        same_active=_freeze({code: sorted(members) for members in drugs.get("same_active") or [] for code in members}),
         vocab=_freeze(vocab),
         fields=MappingProxyType(fields),
         sha256=digest.hexdigest(),

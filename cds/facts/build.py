@@ -14,7 +14,7 @@ from typing import Any
 from cds.caveats import Caveat
 from cds.facts.patient import PatientContext
 from cds.facts.types import DatumRecord
-from cds.fieldspec import COUNT_FAMILY, DRUG_CLASS_FAMILIES, DRUG_NAME_FAMILIES, FAMILIES
+from cds.fieldspec import COUNT_FAMILY, DRUG_CLASS_FAMILIES, DRUG_NAME_FAMILIES, FAMILIES, MONTHS_FAMILY
 from cds.kb import Knowledge, normalise_term
 
 __all__ = ["RECORDING_MAP", "ancestry_hla_b1502_risk", "build_patient_facts", "build_recording_facts"]
@@ -138,6 +138,8 @@ def build_patient_facts(patient: PatientContext, knowledge: Knowledge) -> list[D
     for prefix in DRUG_NAME_FAMILIES:
         listed, known = names[prefix]
         with_products = set(listed) | {knowledge.products[n] for n in listed if n in knowledge.products}
+        if prefix == "past_allergy":  # a hypersensitivity is to the active drug, whichever product delivers it
+            with_products |= {d for n in set(with_products) for d in knowledge.same_active.get(n, ())}
         _family(out, by_prefix.get(prefix, []), with_products, known)
     class_lists = {  # drug-class family -> (drugs whose classes count, whether the list is known)
         "drug_classes": (current, current_known),
@@ -158,7 +160,22 @@ def build_patient_facts(patient: PatientContext, knowledge: Knowledge) -> list[D
             out.append(DatumRecord(name, count, True, "patient"))
         else:
             out.append(DatumRecord(name, None, False, "patient"))
+    taken_classes = {c for d in current for c in knowledge.medication_classes(d) or ()}
+    for name in by_prefix.get(MONTHS_FAMILY, []):  # only for classes the patient takes: elsewhere it has no meaning
+        if name.split(".", 1)[1] in taken_classes:
+            months = _class_months(name.split(".", 1)[1], current, patient, knowledge)
+            out.append(DatumRecord(name, months, months is not None, "patient"))
     return sorted(out, key=lambda d: (d.field, d.source))
+
+
+def _class_months(cls: str, current: list[str], patient: PatientContext, knowledge: Knowledge) -> float | None:
+    """Months the most recently started current drug of ``cls`` has been taken (v1.1 ``since_months``); unknown
+    when no current drug is of the class or when one of them does not say how long it has been taken."""
+    members = [d for d in current if cls in (knowledge.medication_classes(d) or ())]
+    months = [(patient.medication_details.get(d) or {}).get("since_months") for d in members]
+    if not members or any(m is None for m in months):
+        return None
+    return float(min(months))
 
 
 def _count_leg_channels(analysis: dict[str, Any]) -> int | None:

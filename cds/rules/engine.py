@@ -222,7 +222,11 @@ def _expand_drugs(action: dict, kb: Knowledge, known: dict[str, Any]) -> list[st
     target = action.get("treatment", action.get("treatments"))
     if isinstance(target, dict):
         if "group" in target:
-            return list(kb.groups[target["group"]])
+            members = list(kb.groups[target["group"]])
+            if target.get("not_current"):  # a drug already taken gets its current-medication row instead
+                taken = set(current_drugs(known))
+                members = [d for d in members if d not in taken]
+            return members
         if target.get("requested"):
             requested = known.get("requested_treatment")
             return [requested] if isinstance(requested, str) and requested in kb.drugs else []

@@ -67,7 +67,13 @@ def _action() -> dict[str, Any]:
                             {"type": "array", "minItems": 1, "items": _CODE},
                             {
                                 "type": "object",
-                                "properties": {"group": {"type": "string"}},
+                                "properties": {
+                                    "group": {"type": "string"},
+                                    "not_current": {
+                                        "type": "boolean",
+                                        "description": "leave out the drugs the patient already takes",
+                                    },
+                                },
                                 "required": ["group"],
                                 "additionalProperties": False,
                             },

@@ -88,3 +88,21 @@ def test_recording_facts_map_sections_and_nulls(tiny_kb):
 def test_empty_analysis_gives_only_unknowns(tiny_kb):
     records, caveats = build_recording_facts({}, tiny_kb)
     assert records and not any(d.known for d in records) and caveats == []
+
+
+def test_an_allergy_covers_every_product_of_the_same_active_drug():
+    """Gabapentin enacarbil delivers gabapentin (Horizant label): a DRESS on gabapentin is an allergy to both;
+    a drug that merely failed does not spread to its prodrug."""
+    from cds.kb import load_knowledge
+
+    kb = load_knowledge()
+    base = {"age_years": 40, "schema": "cds.patient/v1.1"}
+    allergic = facts(kb, **base, past_medications=[{"drug": "gabapentin", "outcome": "allergy"}])
+    assert value(allergic, "past_allergy.gabapentin") is True
+    assert value(allergic, "past_allergy.gabapentin_enacarbil") is True
+    assert value(allergic, "past_allergy.pregabalin") is False  # another drug of the class, not the same drug
+    failed = facts(kb, **base, past_medications=[{"drug": "gabapentin", "outcome": "ineffective"}])
+    assert value(failed, "past_failed.gabapentin") is True
+    assert value(failed, "past_failed.gabapentin_enacarbil") is False
+    fos = facts(kb, **base, past_medications=[{"drug": "fosphenytoin", "outcome": "allergy"}])
+    assert value(fos, "past_allergy.phenytoin") is True
