@@ -24,7 +24,10 @@ SCHEMA = "cds.patient/v1.1"
 SCHEMAS = ("cds.patient/v1", "cds.patient/v1.1")  # v1.1 adds documented fields; every v1 file stays valid
 # Patient-file section -> field-name prefix (rules/README.md: fields follow the file with dots).
 SECTIONS = {"symptoms": "symptoms.", "labs": "labs.", "polysomnography": "psg."}
-_SPECIAL_TOP = ("schema", "id", "conditions", "medications", "medication_changes", "past_medications")
+_SPECIAL_TOP = (
+    "schema", "id", "conditions", "conditions_absent", "medications", "medications_complete", "medication_changes",
+    "past_medications",
+)  # fmt: skip
 _CHANGE_KEYS = {"drug": str, "days_ago": (int, float), "dose_mg_per_day": (int, float)}
 _MEDICATION_KEYS = {"drug": str, "dose_mg_per_day": (int, float), "since_months": (int, float)}
 _PAST_KEYS = {"drug": str, "outcome": str, "note": str}
@@ -43,6 +46,10 @@ class PatientContext:
     medications: tuple[str, ...] | None = None
     medication_changes: tuple[MappingProxyType, ...] | None = None
     past_medications: tuple[MappingProxyType, ...] | None = None  # v1.1: {drug, outcome[, note]}
+    # v1.1: conditions asked about and absent; when given, a condition in neither list is unknown (not false)
+    conditions_absent: tuple[str, ...] | None = None
+    # v1.1: false when the medication list may be incomplete (a drug not listed is unknown, not "not taken")
+    medications_complete: bool = True
     medication_details: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # name -> details
     psg_date: str | None = None
     caveats: tuple[Caveat, ...] = ()
@@ -227,7 +234,8 @@ def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = 
     if not isinstance(data.get("id"), str | int) or isinstance(data.get("id"), bool) or str(data.get("id")) == "":
         r.bad(["id"], f"required: a pseudonym such as P-0042 (got {data.get('id')!r})", at_value="id" in data)
     allowed = _allowed_keys(kb, None)
-    conditions = medications = changes = past = None
+    conditions = medications = changes = past = absent = None
+    complete = True
     for key, value in data.items():
         if key in ("schema", "id"):
             continue
@@ -237,6 +245,13 @@ def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = 
             r.section(key, value)
         elif key == "conditions":
             conditions = r.code_list(key, value, sorted(kb.vocab["conditions"]))
+        elif key == "conditions_absent":
+            absent = r.code_list(key, value, sorted(kb.vocab["conditions"]))
+        elif key == "medications_complete":
+            if isinstance(value, bool):
+                complete = value
+            else:
+                r.bad([key], f"expected true or false, got {value!r}")
         elif key == "medications":
             medications = r.medications(value)
         elif key == "medication_changes":
@@ -249,6 +264,8 @@ def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = 
         r.bad(["age_years"], "exactly one of age_years or age_days is required", at_value=False)
     names = list(medications or ()) + [str(c["drug"]) for c in changes or () if "drug" in c]
     r.medication_caveats(names + [str(m["drug"]) for m in past or ()])
+    for code in sorted(set(conditions or ()) & set(absent or ())):
+        r.bad(["conditions_absent"], f"'{code}' is listed both as present (conditions) and as absent")
     r.problems.raise_if_any(PatientFileError)
     values = dict(r.values)
     psg_date = values.pop("psg.date", None)
@@ -256,6 +273,8 @@ def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = 
         id=str(data["id"]),
         values=MappingProxyType(values),
         conditions=conditions,
+        conditions_absent=absent,
+        medications_complete=complete,
         medications=medications,
         medication_changes=changes,
         past_medications=past,

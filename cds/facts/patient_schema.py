@@ -94,6 +94,11 @@ def build_patient_schema(kb: Knowledge) -> dict[str, Any]:
         **{section: _section(kb, section) for section in SECTIONS},
         "conditions": {"type": "array", "items": {"enum": sorted(kb.vocab["conditions"])},
                        "description": "Coded conditions; codes not listed are false when the list is given"},
+        "conditions_absent": {"type": "array", "items": {"enum": sorted(kb.vocab["conditions"])},
+                              "description": "v1.1: conditions asked about and absent; when given, a condition in "
+                                             "neither list is unknown (not false)"},
+        "medications_complete": {"type": "boolean", "description": "v1.1: false when the medication list may be "
+                                 "incomplete: a drug not listed is then unknown, not 'not taken' (default true)"},
         "medications": {"type": "array", "items": {"oneOf": [{"type": "string", "minLength": 1}, medication]},
                         "description": "Generic names (or v1.1 {drug, dose_mg_per_day, since_months}); a name "
                                        "unknown to drugs.yaml gives a caveat, not an error"},
