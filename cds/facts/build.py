@@ -115,7 +115,7 @@ def build_patient_facts(patient: PatientContext, knowledge: Knowledge) -> list[D
     if patient.medications is not None and patient.medications_complete:
         changed_names = {str(c["drug"]) for c in patient.medication_changes or ()}
         values["medications_count"] = len(set(patient.medications) | changed_names)
-    if patient.past_medications is not None:
+    if patient.past_medications is not None and patient.past_medications_complete:
         values["past_medications_count"] = len({str(m["drug"]) for m in patient.past_medications})
     for name, spec in fields.items():
         if name.split(".", 1)[0] in FAMILIES:
@@ -154,7 +154,9 @@ def build_patient_facts(patient: PatientContext, knowledge: Knowledge) -> list[D
     for prefix in DRUG_NAME_FAMILIES:
         listed, known = names[prefix]
         with_products = set(listed) | {knowledge.products[n] for n in listed if n in knowledge.products}
-        partial = prefix == "medications" and not complete
+        partial = (prefix == "medications" and not complete) or (
+            prefix.startswith("past_") and not patient.past_medications_complete
+        )
         _family(out, by_prefix.get(prefix, []), with_products, known, unknown_others=partial)
     class_lists = {  # drug-class family -> (drugs whose classes count, whether the list is known)
         "drug_classes": (current, current_known),
@@ -168,6 +170,7 @@ def build_patient_facts(patient: PatientContext, knowledge: Knowledge) -> list[D
         drugs, known = class_lists[prefix]
         classes, unknown = _classes(drugs, knowledge)
         unknown = unknown or (prefix == "drug_classes" and not complete)
+        unknown = unknown or (prefix.startswith("past_") and not patient.past_medications_complete)
         _family(out, by_prefix.get(prefix, []), classes, known, unknown_others=unknown)
     for name in by_prefix.get(COUNT_FAMILY, []):
         cls = name.split(".", 1)[1]

@@ -26,7 +26,7 @@ SCHEMAS = ("cds.patient/v1", "cds.patient/v1.1")  # v1.1 adds documented fields;
 SECTIONS = {"symptoms": "symptoms.", "labs": "labs.", "polysomnography": "psg."}
 _SPECIAL_TOP = (
     "schema", "id", "conditions", "conditions_absent", "medications", "medications_complete", "medication_changes",
-    "past_medications",
+    "past_medications", "past_medications_complete",
 )  # fmt: skip
 _CHANGE_KEYS = {"drug": str, "days_ago": (int, float), "dose_mg_per_day": (int, float)}
 _MEDICATION_KEYS = {"drug": str, "dose_mg_per_day": (int, float), "since_months": (int, float)}
@@ -50,6 +50,7 @@ class PatientContext:
     conditions_absent: tuple[str, ...] | None = None
     # v1.1: false when the medication list may be incomplete (a drug not listed is unknown, not "not taken")
     medications_complete: bool = True
+    past_medications_complete: bool = True  # v1.1: false = a drug not listed under past_medications is unknown
     medication_details: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # name -> details
     psg_date: str | None = None
     caveats: tuple[Caveat, ...] = ()
@@ -235,7 +236,7 @@ def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = 
         r.bad(["id"], f"required: a pseudonym such as P-0042 (got {data.get('id')!r})", at_value="id" in data)
     allowed = _allowed_keys(kb, None)
     conditions = medications = changes = past = absent = None
-    complete = True
+    complete = {"medications_complete": True, "past_medications_complete": True}
     for key, value in data.items():
         if key in ("schema", "id"):
             continue
@@ -247,9 +248,9 @@ def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = 
             conditions = r.code_list(key, value, sorted(kb.vocab["conditions"]))
         elif key == "conditions_absent":
             absent = r.code_list(key, value, sorted(kb.vocab["conditions"]))
-        elif key == "medications_complete":
+        elif key in complete:
             if isinstance(value, bool):
-                complete = value
+                complete[key] = value
             else:
                 r.bad([key], f"expected true or false, got {value!r}")
         elif key == "medications":
@@ -274,7 +275,8 @@ def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = 
         values=MappingProxyType(values),
         conditions=conditions,
         conditions_absent=absent,
-        medications_complete=complete,
+        medications_complete=complete["medications_complete"],
+        past_medications_complete=complete["past_medications_complete"],
         medications=medications,
         medication_changes=changes,
         past_medications=past,

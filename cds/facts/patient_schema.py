@@ -99,6 +99,9 @@ def build_patient_schema(kb: Knowledge) -> dict[str, Any]:
                                              "neither list is unknown (not false)"},
         "medications_complete": {"type": "boolean", "description": "v1.1: false when the medication list may be "
                                  "incomplete: a drug not listed is then unknown, not 'not taken' (default true)"},
+        "past_medications_complete": {"type": "boolean", "description": "v1.1: false when past_medications may be "
+                                      "incomplete (e.g. only the allergies an EHR records): a drug not listed is "
+                                      "then unknown (default true)"},
         "medications": {"type": "array", "items": {"oneOf": [{"type": "string", "minLength": 1}, medication]},
                         "description": "Generic names (or v1.1 {drug, dose_mg_per_day, since_months}); a name "
                                        "unknown to drugs.yaml gives a caveat, not an error"},
