@@ -55,6 +55,7 @@ class TriageRequest:
     channel_overrides: Mapping[str, str] = field(default_factory=dict)
     letter_date: str | None = None
     pdf: bool = False
+    sign_off: Mapping[str, str] | None = None  # name, role, date of the physician who signs the letter
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,9 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     if progress:
         progress("rules", 1.0)
         progress("letter", 0.0)
-    letter = render_letter(decision, analysis=analysis, letter_date=letter_date, hypnogram=stages)
+    letter = render_letter(
+        decision, analysis=analysis, letter_date=letter_date, hypnogram=stages, sign_off=request.sign_off
+    )
     files: dict[str, str | bytes] = {
         "decision.json": decision_json if decision_json.endswith("\n") else decision_json + "\n",
         "letter.html": letter.html,
