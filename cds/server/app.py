@@ -1,8 +1,8 @@
 """The FastAPI application of ``cds serve``: the web pages, the decision log, the rule book and the CDS Hooks
 service, behind single-user authentication (none in ``--dev``, which is loopback only).
 
-No patient data reaches the server's logs: the ``cds`` loggers are kept at WARNING (the pipeline's INFO lines
-name the patient), request failures are logged by type, and uvicorn's access log holds paths and ids only.
+No patient data reaches the server's logs: the ``cds``, ``experta`` (facts at DEBUG) and ``httpx`` (FHIR URLs)
+loggers are kept at WARNING, request failures are logged by type, and uvicorn's access log holds paths and ids only.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ __all__ = ["create_app"]
 
 _APP_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-src 'self'; "
             "frame-ancestors 'self'; form-action 'self'")  # fmt: skip
+_QUIET = ("cds", "experta", "httpx", "httpcore", "weasyprint", "fontTools", "matplotlib")
 LETTER_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 
 
@@ -31,7 +32,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     from cds.server import routes_audit, routes_hooks, routes_triage
 
     prepare_data_dir(config.data_dir)
-    logging.getLogger("cds").setLevel(logging.WARNING)  # INFO lines of the pipeline name the patient
+    for name in _QUIET:  # their INFO/DEBUG lines name the patient, its facts or the EHR's URLs
+        logging.getLogger(name).setLevel(logging.WARNING)
     app = FastAPI(title="cds", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = config
     app.state.tokens = TokenStore(config.data_dir)

@@ -13,8 +13,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.datastructures import UploadFile
 
 from cds.errors import CdsError, InputError
 from cds.server.app import LETTER_CSP
