@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 
 import httpx
-from fhir_bundles import condition, coded, full_prefetch, hook_request, medication, patient, quantity
+from fhir_bundles import coded, condition, full_prefetch, hook_request, medication, patient, quantity
 
 PID = "pat-123"
 
@@ -32,7 +32,7 @@ def test_discovery_lists_the_three_services_with_prefetch_templates(server):
     assert {s["hook"] for s in services.values()} == {"patient-view", "order-select", "order-sign"}
     prefetch = services["cds-drug-check-sign"]["prefetch"]
     assert prefetch["patient"] == "Patient/{{context.patientId}}"
-    assert "Condition?patient={{context.patientId}}" == prefetch["conditions"]
+    assert prefetch["conditions"] == "Condition?patient={{context.patientId}}"
     assert prefetch["medicationRequests"].startswith("MedicationRequest?patient={{context.patientId}}")
     assert "AllergyIntolerance" in prefetch["allergies"] and "MedicationStatement" in prefetch["medicationStatements"]
     for loinc in ("2276-4", "2502-3", "33914-3", "2164-2", "82810-3"):  # ferritin, TSAT, eGFR, CrCl, pregnancy
