@@ -113,8 +113,10 @@ def main() -> None:
         f"ratio analyze/read:  {analyze_s / read_s:6.2f}x / {analyze_med / read_med:5.2f}x  "
         f"(CPU {analyze_cpu / read_cpu:5.2f}x)  target <= 3x, aim 1.5x"
     )
-    print(f"PLMS index: {runs[0]['plms_index']}/h detected vs {truth.plms_index['aasm']}/h planted; "
-          f"{runs[0]['count']} LMs")  # fmt: skip
+    print(
+        f"PLMS index: {runs[0]['plms_index']}/h detected vs {truth.plms_index['aasm']}/h planted; "
+        f"{runs[0]['count']} LMs"
+    )
 
 
 if __name__ == "__main__":

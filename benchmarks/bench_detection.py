@@ -23,8 +23,10 @@ def main() -> None:
     parser.add_argument("--standard", default="aasm", choices=("aasm", "wasm2016"))
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="cds-bench-det-"))
-    print(f"{'preset':<10} {'seed':>4} {'LMs':>5} {'sens':>6} {'PPV':>6} {'PLMSI det':>9} {'truth':>7} {'err':>6} "
-          f"{'jerks':>7} {'EFM':>9} {'time':>6}")  # fmt: skip
+    print(
+        f"{'preset':<10} {'seed':>4} {'LMs':>5} {'sens':>6} {'PPV':>6} {'PLMSI det':>9} {'truth':>7} {'err':>6} "
+        f"{'jerks':>7} {'EFM':>9} {'time':>6}"
+    )
     for preset in PRESETS:
         for seed in range(args.seeds):
             path = folder / f"{preset}-{seed}.edf"
@@ -43,9 +45,11 @@ def main() -> None:
             )
             efm = data["fragmentary_myoclonus"]["excessive"]
             n_jerks = len(truth.events.jerk_onset_s)
-            print(f"{preset:<10} {seed:>4} {len(planted):>5} {m.sensitivity:>6.3f} {m.ppv:>6.3f} {det:>9.1f} "
-                  f"{true_plmsi:>7.1f} {det - true_plmsi:>+6.1f} {jerks.true_positives:>3}/{n_jerks:<3} "
-                  f"{str(efm) + '/' + str(truth.efm_excessive):>9} {elapsed:>5.1f}s")  # fmt: skip
+            print(
+                f"{preset:<10} {seed:>4} {len(planted):>5} {m.sensitivity:>6.3f} {m.ppv:>6.3f} {det:>9.1f} "
+                f"{true_plmsi:>7.1f} {det - true_plmsi:>+6.1f} {jerks.true_positives:>3}/{n_jerks:<3} "
+                f"{str(efm) + '/' + str(truth.efm_excessive):>9} {elapsed:>5.1f}s"
+            )
 
 
 if __name__ == "__main__":

@@ -61,30 +61,88 @@ SCENARIOS: dict[str, tuple[str, dict[str, object]]] = {
     "amp_fixed_15": ("aasm", {"lm_amplitude_uv": (15.0, 15.01)}),
     "band_200_amp_12_40": ("aasm", {"sfreq_hz": 200, "emg_band_hz": (20.0, 150.0), "lm_amplitude_uv": (12.0, 40.0)}),
     "band_512_amp_12_40": ("aasm", {"sfreq_hz": 512, "emg_band_hz": (20.0, 150.0), "lm_amplitude_uv": (12.0, 40.0)}),
-    "clinic_A": ("aasm", {
-        "sfreq_hz": 512, "unit": "mV", "labels": ("EMG Tib-L", "EMG Tib-R", "EMG Chin"), "hum_hz": 50.0,
-        "hum_uv": 20.0, "ecg_uv": 80.0, "ecg_shape": "pqrst", "ecg_bpm": (55.0, 90.0), "drift_uv": 500.0,
-        "dc_offset_uv": 2000.0, "resting_uv": (4.0, 3.5, 3.0, 3.0, 2.0), "resting_wander": 0.3,
-        "lm_amplitude_uv": (15.0, 300.0), "lm_duration_s": (0.5, 8.0), "imi_s": (6.0, 60.0),
-        "bilateral_lag_s": (0.0, 4.0), "lm_shape": "waxing", "pops_per_h": 4.0, "pop_shape": "step",
-        "pop_uv": (200.0, 1500.0)}),
-    "clinic_B": ("aasm", {
-        "sfreq_hz": 200, "hypnogram_scheme": "rk", "labels": ("LAT", "RAT", "Chin"), "hum_hz": 60.0,
-        "hum_uv": 40.0, "ecg_uv": 150.0, "ecg_shape": "pqrst", "ecg_bpm": (70.0, 110.0),
-        "resting_uv": (5.0, 4.0, 4.0, 4.0, 2.5), "lm_amplitude_uv": (12.0, 150.0), "lm_shape": "clonic",
-        "wake_series_per_h": 3.0}),
-    "clinic_C_efm": ("aasm", {
-        "sfreq_hz": 256, "resting_uv": (2.0, 1.5, 1.2, 1.2, 0.8), "lm_amplitude_uv": (12.0, 60.0),
-        "ecg_uv": 120.0, "ecg_shape": "pqrst", "ecg_qrs_s": 0.13, "ecg_bpm": (50.0, 70.0), "fm_per_min": 9.0}),
-    "clinic_D_wasm": ("wasm2016", {
-        "sfreq_hz": 500, "unit": "mV", "bilateral_fraction": 0.6, "bilateral_lag_s": (0.0, 6.0),
-        "imi_s": (5.0, 30.0), "lm_duration_s": (0.5, 4.5), "hum_hz": 50.0, "hum_uv": 25.0, "hum_span": (0.0, 0.4),
-        "ecg_uv": 60.0, "ecg_shape": "pqrst", "drift_uv": 800.0}),
-}  # fmt: skip
+    "clinic_A": (
+        "aasm",
+        {
+            "sfreq_hz": 512,
+            "unit": "mV",
+            "labels": ("EMG Tib-L", "EMG Tib-R", "EMG Chin"),
+            "hum_hz": 50.0,
+            "hum_uv": 20.0,
+            "ecg_uv": 80.0,
+            "ecg_shape": "pqrst",
+            "ecg_bpm": (55.0, 90.0),
+            "drift_uv": 500.0,
+            "dc_offset_uv": 2000.0,
+            "resting_uv": (4.0, 3.5, 3.0, 3.0, 2.0),
+            "resting_wander": 0.3,
+            "lm_amplitude_uv": (15.0, 300.0),
+            "lm_duration_s": (0.5, 8.0),
+            "imi_s": (6.0, 60.0),
+            "bilateral_lag_s": (0.0, 4.0),
+            "lm_shape": "waxing",
+            "pops_per_h": 4.0,
+            "pop_shape": "step",
+            "pop_uv": (200.0, 1500.0),
+        },
+    ),
+    "clinic_B": (
+        "aasm",
+        {
+            "sfreq_hz": 200,
+            "hypnogram_scheme": "rk",
+            "labels": ("LAT", "RAT", "Chin"),
+            "hum_hz": 60.0,
+            "hum_uv": 40.0,
+            "ecg_uv": 150.0,
+            "ecg_shape": "pqrst",
+            "ecg_bpm": (70.0, 110.0),
+            "resting_uv": (5.0, 4.0, 4.0, 4.0, 2.5),
+            "lm_amplitude_uv": (12.0, 150.0),
+            "lm_shape": "clonic",
+            "wake_series_per_h": 3.0,
+        },
+    ),
+    "clinic_C_efm": (
+        "aasm",
+        {
+            "sfreq_hz": 256,
+            "resting_uv": (2.0, 1.5, 1.2, 1.2, 0.8),
+            "lm_amplitude_uv": (12.0, 60.0),
+            "ecg_uv": 120.0,
+            "ecg_shape": "pqrst",
+            "ecg_qrs_s": 0.13,
+            "ecg_bpm": (50.0, 70.0),
+            "fm_per_min": 9.0,
+        },
+    ),
+    "clinic_D_wasm": (
+        "wasm2016",
+        {
+            "sfreq_hz": 500,
+            "unit": "mV",
+            "bilateral_fraction": 0.6,
+            "bilateral_lag_s": (0.0, 6.0),
+            "imi_s": (5.0, 30.0),
+            "lm_duration_s": (0.5, 4.5),
+            "hum_hz": 50.0,
+            "hum_uv": 25.0,
+            "hum_span": (0.0, 0.4),
+            "ecg_uv": 60.0,
+            "ecg_shape": "pqrst",
+            "drift_uv": 800.0,
+        },
+    ),
+}
 # The clinic nights again with band-limited EMG (20-150 Hz, same RMS: real EMG's in-band power does not fall as the
 # sampling rate rises, as white noise spread up to Nyquist does)
-SCENARIOS.update({f"{k}_band": (v[0], {**v[1], "emg_band_hz": (20.0, 150.0)}) for k, v in list(SCENARIOS.items())
-                  if k.startswith("clinic_")})  # fmt: skip
+SCENARIOS.update(
+    {
+        f"{k}_band": (v[0], {**v[1], "emg_band_hz": (20.0, 150.0)})
+        for k, v in list(SCENARIOS.items())
+        if k.startswith("clinic_")
+    }
+)
 
 
 def run_one(folder: Path, name: str, standard: str, changes: dict, hours: float, seed: int) -> dict:
@@ -122,11 +180,24 @@ def run_one(folder: Path, name: str, standard: str, changes: dict, hours: float,
     rest = [q["resting_uv"] for k, q in sorted(data["quality"]["channels"].items()) if k != "chin"]
     caveats = sorted({c["code"] for c in data["caveats"]} - {"respiratory_scoring_unavailable"})
     return {
-        "name": name, "seed": seed, "standard": standard, "n": len(planted), "det": len(detected),
-        "sens": m.sensitivity, "ppv": m.ppv, "sens_loose": loose.sensitivity, "plmsi_truth": true_plmsi,
-        "plmsi": det, "err": err, "jerks": f"{jerks.true_positives}/{n_jerks}+{jerks.false_positives}",
-        "efm": f"{efm}/{truth.efm_excessive}", "rest": rest, "time": elapsed, "fails": fails, "caveats": caveats,
-    }  # fmt: skip
+        "name": name,
+        "seed": seed,
+        "standard": standard,
+        "n": len(planted),
+        "det": len(detected),
+        "sens": m.sensitivity,
+        "ppv": m.ppv,
+        "sens_loose": loose.sensitivity,
+        "plmsi_truth": true_plmsi,
+        "plmsi": det,
+        "err": err,
+        "jerks": f"{jerks.true_positives}/{n_jerks}+{jerks.false_positives}",
+        "efm": f"{efm}/{truth.efm_excessive}",
+        "rest": rest,
+        "time": elapsed,
+        "fails": fails,
+        "caveats": caveats,
+    }
 
 
 def main() -> None:
@@ -155,10 +226,13 @@ def main() -> None:
             det = "n/a" if r["plmsi"] is None else f"{r['plmsi']:.1f}"
             err = "n/a" if r["err"] is None else f"{r['err']:+.1f}"
             verdict = "FAIL (" + ",".join(r["fails"]) + ")" if r["fails"] else "PASS"
-            print(f"{name:<18} {standard[:4]:<5} {seed:>2} {r['n']:>4} {r['det']:>4} {r['sens']:>5.2f} "
-                  f"{r['ppv']:>5.2f} {r['sens_loose']:>5.2f} {det:>6} {r['plmsi_truth']:>6.1f} {err:>6} "
-                  f"{r['jerks']:>8} {r['efm']:>11} {rest:>9} {r['time']:>4.1f}s  {verdict}"
-                  + (f"  [{' '.join(r['caveats'])}]" if r["caveats"] else ""), flush=True)  # fmt: skip
+            print(
+                f"{name:<18} {standard[:4]:<5} {seed:>2} {r['n']:>4} {r['det']:>4} {r['sens']:>5.2f} "
+                f"{r['ppv']:>5.2f} {r['sens_loose']:>5.2f} {det:>6} {r['plmsi_truth']:>6.1f} {err:>6} "
+                f"{r['jerks']:>8} {r['efm']:>11} {rest:>9} {r['time']:>4.1f}s  {verdict}"
+                + (f"  [{' '.join(r['caveats'])}]" if r["caveats"] else ""),
+                flush=True,
+            )
     print(f"{n_fail} failing night(s) of {len(names) * args.seeds}")
 
 

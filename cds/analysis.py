@@ -34,6 +34,7 @@ from cds.detect.preprocess import (
     compute_envelope,
     filter_emg,
     find_mains_notches,
+    scorable_rates_hz,
     slice_filtered,
 )
 from cds.detect.quality import ChannelQuality, assess_channel
@@ -42,6 +43,7 @@ from cds.io.channels import ChannelRole, parse_channel_overrides
 from cds.io.edf import Recording, Signal, read_recording
 from cds.io.events import ScoredEvents, events_from_annotations, read_events
 from cds.io.hypnogram import Hypnogram, check_hypnogram, hypnogram_from_annotations, read_hypnogram
+from cds.io.labels import LabelVocabulary, load_labels
 from cds.parallel import map_channels
 from cds.standards import ScoringStandard, Standard, load_standard
 from cds.stats.fragmentary import EFM_KEYS, compute_efm
@@ -82,30 +84,30 @@ class AnalysisReport:
         return self.data["caveats"]
 
 
-def _overrides(channel_overrides: Mapping | Sequence[str] | None) -> dict[ChannelRole, str] | None:
-    if channel_overrides is None:
-        return None
-    if isinstance(channel_overrides, Mapping):
-        return {ChannelRole(k): v for k, v in channel_overrides.items()}
-    return parse_channel_overrides(list(channel_overrides))
-
-
-def _load_hypnogram(rec: Recording, hypnogram_path: str | Path | None) -> tuple[Hypnogram | None, list[Caveat]]:
+def _load_hypnogram(
+    rec: Recording, hypnogram_path: str | Path | None, labels: LabelVocabulary
+) -> tuple[Hypnogram | None, list[Caveat]]:
+    """The hypnogram (file, else the recording's annotations) checked against the recording (cds.io.hypnogram)."""
     if hypnogram_path is not None:
-        hyp = read_hypnogram(hypnogram_path, recording_start=rec.start)
+        hyp = read_hypnogram(hypnogram_path, recording_start=rec.start, recording_duration_s=rec.duration_s,
+                             labels=labels)  # fmt: skip
         source = Path(hypnogram_path)
     else:
-        hyp = hypnogram_from_annotations(rec.annotations, source=rec.name)
-        source = None
+        hyp = hypnogram_from_annotations(rec.annotations, source=rec.name, path=rec.path,
+                                         recording_duration_s=rec.duration_s, labels=labels)  # fmt: skip
+        source = rec.path
     if hyp is None:
         return None, [Caveat("hypnogram_missing", f"{rec.name}: no hypnogram; per-hour-of-sleep indices are null")]
     return hyp, [*hyp.caveats, *check_hypnogram(hyp, rec.duration_s, path=source)]
 
 
-def _load_events(rec: Recording, events_path: str | Path | None) -> ScoredEvents:
+def _load_events(rec: Recording, events_path: str | Path | None, labels: LabelVocabulary) -> ScoredEvents:
+    """Scored events (file, else the recording's annotations) checked against the recording (cds.io.validate)."""
     if events_path is not None:
-        return read_events(events_path, recording_start=rec.start)
-    return events_from_annotations(rec.annotations, source=rec.name)
+        return read_events(events_path, recording_start=rec.start, recording_duration_s=rec.duration_s,
+                           labels=labels)  # fmt: skip
+    return events_from_annotations(rec.annotations, source=rec.name, path=rec.path,
+                                   recording_duration_s=rec.duration_s, labels=labels)  # fmt: skip
 
 
 def _span(table: np.ndarray) -> np.ndarray:
@@ -118,12 +120,35 @@ def _span(table: np.ndarray) -> np.ndarray:
 _SIDE = {ChannelRole.LEFT_LEG: "left", ChannelRole.RIGHT_LEG: "right"}
 
 
+def _rate_problem(sig: Signal, std: ScoringStandard) -> str | None:
+    """Why a channel's sampling rate cannot be scored (cds.detect.preprocess.scorable_rates_hz), or None."""
+    lowest, highest = scorable_rates_hz(std.signal)
+    if lowest <= sig.sfreq_hz <= highest:
+        return None
+    low, high = std.signal.band_hz
+    need = f"at least {lowest:.1f} Hz" if sig.sfreq_hz < lowest else f"at most {highest:g} Hz"
+    return (
+        f"sampling rate {sig.sfreq_hz:g} Hz of the {sig.role.value} channel {sig.label!r} cannot carry the "
+        f"{low:g}-{high:g} Hz EMG band ({need}; AASM minimum {std.signal.min_sfreq_hz:g} Hz)"
+    )
+
+
+def _check_rate(rec: Recording, role: ChannelRole, std: ScoringStandard) -> None:
+    """A leg channel sampled too slowly (or implausibly fast) to score is refused naming the file and signal."""
+    problem = _rate_problem(rec.signals[role], std)
+    if problem:
+        raise SignalError(problem, path=rec.path, location=rec.signals[role].label,
+                          hint=f"choose another signal with --channel {role.value}=LABEL")  # fmt: skip
+
+
 def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | None):
     """Filter, detect and judge each leg channel. Returns per-side LMs, filtered signals, qualities, caveats."""
     found, filtered, quality, caveats = {}, {}, {}, []
     present = [r for r in LEGS if r in rec.signals]
     if not present:
         raise SignalError("no leg EMG channel found", path=rec.path, hint="name it with --channel left_leg=LABEL")
+    for role in present:
+        _check_rate(rec, role, std)
 
     def band_pass(role: ChannelRole) -> FilteredEmg:
         sig = rec.signals[role]
@@ -176,14 +201,20 @@ def analyze_recording(
     events_path: str | Path | None = None,
     standard: Standard | str = "aasm",
     channel_overrides: Mapping | Sequence[str] | None = None,
+    stage_labels: str | Path | None = None,
     progress: ProgressFn | None = None,
 ) -> AnalysisReport:
-    """Score one night. Raises RecordingError, HypnogramError, SignalError (no usable leg channel), RuleFileError."""
+    """Score one night. Raises RecordingError, HypnogramError, SignalError (no usable leg channel), RuleFileError,
+    InputError (an events or label file), UsageError (a malformed channel override).
+
+    ``stage_labels``: a file adding hypnogram/event labels to knowledge/labels.yaml (default $CDS_STAGE_LABELS)."""
     std = load_standard(standard)
-    rec = read_recording(path, overrides=_overrides(channel_overrides))
-    hyp, caveats = _load_hypnogram(rec, hypnogram_path)
+    overrides = parse_channel_overrides(channel_overrides)
+    labels = load_labels(stage_labels)
+    rec = read_recording(path, overrides=overrides)
+    hyp, caveats = _load_hypnogram(rec, hypnogram_path, labels)
     caveats = [*rec.caveats, *caveats]
-    events = _load_events(rec, events_path)
+    events = _load_events(rec, events_path, labels)
     caveats += list(events.caveats)
     found, filtered, quality, leg_caveats, beats = _score_legs(rec, std, progress)
     caveats += leg_caveats
@@ -228,7 +259,8 @@ def analyze_recording(
         "channels": _channels_section(rec),
         "parameters": {"standard": std.id, "standard_title": std.title, "references": list(std.references),
                        **describe_detection(next(iter(filtered.values())), std, std.signal.envelope_bin_s),
-                       **_parameters_used(found, quality), **describe_grammar(std), **describe_ecg_parameters()},
+                       **_parameters_used(found, quality), **describe_grammar(std), **describe_ecg_parameters(),
+                       "label_vocabulary": labels.to_dict()},
         "ecg": _ecg_section(beats),
         "hypnogram": _hypnogram_section(hyp),
         "sleep": _sleep_section(sleep),
@@ -422,13 +454,16 @@ def _chin(rec: Recording, std: ScoringStandard, quality: dict, caveats: list) ->
     sig = rec.signals.get(ChannelRole.CHIN)
     if sig is None:
         return None
+    problem = _rate_problem(sig, std)
+    if problem:  # the chin only helps recognise sleep-onset jerks: name it and go on without it
+        caveats.append(Caveat("sampling_rate_too_low", f"{sig.label}: {problem}; the chin was not used", "chin"))
     band, clipped = band_for(sig.sfreq_hz, std.signal)
     described = FilteredEmg(np.zeros(0, dtype=np.float32), sig.sfreq_hz, band, clipped, ())
     q = assess_channel(sig.data_uv, described, None, std, role="chin", label=sig.label,
                        physical_range_uv=(sig.physical_min_uv, sig.physical_max_uv))  # fmt: skip
     quality["chin"] = q
     caveats += q.caveats
-    return sig if q.usable else None
+    return sig if q.usable and not problem else None
 
 
 def _jerks(

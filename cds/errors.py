@@ -16,11 +16,22 @@ __all__ = [
     "RuleFileError",
     "SignalError",
     "TemplateError",
+    "UsageError",
 ]
 
 
 class CdsError(Exception):
     """Base class of every error cds raises on purpose."""
+
+
+class UsageError(CdsError):
+    """The command line asks for something that cannot be done as written (exit code 2): a malformed or
+    repeated option, options that contradict each other, an option that would be ignored."""
+
+    def __init__(self, problem: str, *, option: str | None = None) -> None:
+        self.option = option
+        self.problem = problem
+        super().__init__(f"{option}: {problem}" if option else problem)
 
 
 class InputError(CdsError, ValueError):

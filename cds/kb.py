@@ -20,7 +20,7 @@ from cds.facts.yamlfile import Problems, load_yaml, locate, to_plain
 from cds.paths import knowledge_dir as _default_knowledge_dir
 from cds.policy import Policy
 
-__all__ = ["Knowledge", "load_knowledge", "normalise_term"]
+__all__ = ["Knowledge", "expand_groups", "load_knowledge", "normalise_term", "read_raw"]
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,18 @@ def _load(path: Path, problems: Problems) -> Any:
     return data
 
 
+def read_raw(directory: str | Path, name: str) -> dict[str, Any]:
+    """One knowledge file as plain data, read by the same strict YAML reader as :func:`load_knowledge` but not
+    validated; ``{}`` (with a logged warning) when it is missing or unreadable. For the authoring tools that must
+    still work on a knowledge folder that does not validate (``rules check`` reports why) or on an older release
+    (``rules diff``); everything that decides uses :func:`load_knowledge`."""
+    problems = Problems()
+    data = _load(Path(directory) / name, problems)
+    for line in problems.lines():
+        log.warning("%s", line)
+    return to_plain(data) if isinstance(data, dict) else {}
+
+
 def _check_refs(problems: Problems, path: Path, root: Any, where: list, refs: Any, known: dict) -> None:
     for i, key in enumerate(refs if isinstance(refs, list) else []):
         if key not in known:
@@ -172,9 +184,14 @@ def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
             _check_refs(problems, p, thresholds, [key, "references"], entry.get("references"), refs)
     p = directory / "drugs.yaml"
     _check_keys(
-        problems, p, drugs, [], drugs, {"groups": dict, "drugs": dict, "medications": dict, "aliases": dict,
-                                        "classes": dict, "products": dict}, set()
-    )  # fmt: skip
+        problems,
+        p,
+        drugs,
+        [],
+        drugs,
+        {"groups": dict, "drugs": dict, "medications": dict, "aliases": dict, "classes": dict, "products": dict},
+        set(),
+    )
     known_names = set(drugs.get("drugs") or {}) | set(drugs.get("medications") or {})
     for name, code in (drugs.get("products") or {}).items():
         if name not in known_names or code not in (drugs.get("drugs") or {}):
@@ -185,15 +202,25 @@ def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
         if name not in known_names:
             problems.add(p, locate(drugs, ["aliases", alias]), f"alias {alias}: '{name}' is not a known drug name")
         if normalise_term(str(alias)) != alias:
-            problems.add(p, locate(drugs, ["aliases", alias]), f"alias {alias}: write it normalised "
-                         f"('{normalise_term(str(alias))}')")  # fmt: skip
+            problems.add(
+                p,
+                locate(drugs, ["aliases", alias]),
+                f"alias {alias}: write it normalised ('{normalise_term(str(alias))}')",
+            )
     used_classes = {c for d in (drugs.get("drugs") or {}).values() if isinstance(d, dict) for c in d.get("classes", [])}
     used_classes |= {c for cs in (drugs.get("medications") or {}).values() if isinstance(cs, list) for c in cs}
     for cls in sorted(used_classes - set(drugs.get("classes") or {})):
         problems.add(p, None, f"drug class '{cls}' is used but not described under classes:")
     for cls, entry in (drugs.get("classes") or {}).items():
-        _check_keys(problems, p, drugs, ["classes", cls], entry, {"description": str, "references": list},
-                    {"description", "references"})  # fmt: skip
+        _check_keys(
+            problems,
+            p,
+            drugs,
+            ["classes", cls],
+            entry,
+            {"description": str, "references": list},
+            {"description", "references"},
+        )
         if isinstance(entry, dict):
             _check_refs(problems, p, drugs, ["classes", cls, "references"], entry.get("references"), refs)
     for key, entry in (drugs.get("drugs") or {}).items():

@@ -1,8 +1,10 @@
 """The whole triage pipeline: recording (optional) -> analysis -> patient facts -> rules -> decision -> letter.
 
-One call, ``run_triage``, computes everything in memory; ``write_triage`` writes the results atomically to an
-output folder. The same inputs and rule set give byte-identical decision.json, letter.md and letter.html: no
-wall-clock time (unless a letter date is asked for) and no absolute paths are written.
+One call, ``run_triage``, computes everything in memory; ``deliver_triage`` writes the results to an output
+folder and logs the decision as one transaction (staged files, log, move into place: a decision is in the log
+only with the letter it produced); ``write_triage`` writes without logging (``cds demo``). The same inputs and
+rule set give byte-identical decision.json, letter.md and letter.html: no wall-clock time (unless a letter
+date is asked for) and no absolute paths are written.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cds.errors import CdsError, InputError, PatientFileError
-from cds.files import sha256_of
+from cds.errors import CdsError, InputError, UsageError
 from cds.letter.render import RenderedLetter, check_templates, render_letter
 
 if TYPE_CHECKING:
@@ -30,7 +31,10 @@ __all__ = [
     "TriageRequest",
     "TriageResult",
     "cached_rulebase",
+    "check_letter_date",
     "check_pdf_available",
+    "check_triage_paths",
+    "deliver_triage",
     "log_decision",
     "run_demo",
     "run_triage",
@@ -53,6 +57,7 @@ class TriageRequest:
     events_path: Path | None = None
     standard: str = "aasm"
     channel_overrides: Mapping[str, str] = field(default_factory=dict)
+    stage_labels_path: Path | None = None  # additions to knowledge/labels.yaml (default $CDS_STAGE_LABELS)
     letter_date: str | None = None
     pdf: bool = False
     sign_off: Mapping[str, str] | None = None  # name, role, date of the physician who signs the letter
@@ -66,6 +71,7 @@ class TriageResult:
     analysis: Mapping[str, Any] | None
     letter: RenderedLetter
     files: Mapping[str, str | bytes]
+    patient_text: str | None = None  # the patient file's text as it was read and parsed (for the decision log)
 
 
 def check_pdf_available() -> None:
@@ -84,16 +90,21 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     Raises InputError subclasses naming the file and the problem (patient, recording, hypnogram, events,
     rule or template file); a problem that only weakens a number travels as a caveat into the letter.
     """
-    letter_date = _check_date(request.letter_date)
+    from cds.audit.log import sha256_hex
+    from cds.facts.patient import read_patient, read_patient_text
+
+    letter_date = check_letter_date(request.letter_date)
+    # read once (parsed, hashed and logged text are one), and first: a file over the limits is refused in
+    # milliseconds, before the rule base is loaded
+    patient_text = read_patient_text(request.patient_path)
     check_templates()  # a missing or broken template fails now, not after a long analysis
     if request.pdf:
         check_pdf_available()
-    from cds.facts.patient import read_patient
     from cds.rulebase.engine import dump_decision
 
     rulebase = cached_rulebase()  # compiled once per process; validated files come from the content cache
-    patient = read_patient(request.patient_path, knowledge=rulebase.kb)
-    patient_sha256 = _sha256_file(request.patient_path, PatientFileError)
+    patient = read_patient(request.patient_path, knowledge=rulebase.kb, text=patient_text)
+    patient_sha256 = sha256_hex(patient_text)
     analysis, stages = _analyse(request, progress) if request.recording_path is not None else (None, None)
     if progress:
         progress("rules", 0.0)
@@ -126,39 +137,79 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
         progress("letter", 1.0)
     log.info("triage of %s: %d recommendations, %d treatments", decision.get("patient_id"),
              len(decision.get("recommendations") or []), len(decision.get("treatments") or []))  # fmt: skip
-    return TriageResult(decision=decision, analysis=analysis, letter=letter, files=files)
+    return TriageResult(decision=decision, analysis=analysis, letter=letter, files=files, patient_text=patient_text)
+
+
+def check_triage_paths(request: TriageRequest, out_dir: str | Path, log_path: str | Path | None = None) -> None:
+    """Before any work: the output folder and the log can be written (InputError, exit 3), and no output or the
+    log is one of the inputs (UsageError, exit 2: ``--out`` holding the patient file as ``letter.md``)."""
+    from cds.audit.log import default_log_path
+    from cds.outputs import check_not_inputs, check_output_dir, check_output_file
+
+    out = check_output_dir(out_dir)
+    log_file = check_output_file(Path(log_path) if log_path is not None else default_log_path(), "decision log")
+    inputs = {"--patient": request.patient_path, "--recording": request.recording_path,
+              "--hypnogram": request.hypnogram_path, "--events": request.events_path,
+              "--stage-labels": request.stage_labels_path}  # fmt: skip
+    outputs = {f"--out ({name})": out / name for name in OUTPUT_NAMES}
+    check_not_inputs({**outputs, "--log": log_file}, inputs)
 
 
 def write_triage(result: TriageResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write the result's files atomically into ``out_dir``; remove outputs of an earlier run this one lacks
-    (a stale analysis.json beside a letter without a recording would mislead). Returns name -> path."""
-    from cds.files import write_atomic
+    """Write the result's files into ``out_dir`` all or nothing (cds.outputs.StagedOutputs) without logging
+    (``cds demo``); outputs of an earlier run this one lacks are removed (a stale analysis.json beside a letter
+    without a recording would mislead). Returns name -> path."""
+    from cds.outputs import StagedOutputs
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError("output folder is a file", path=out)
-    written: dict[str, Path] = {}
-    try:
-        for name, data in result.files.items():
-            write_atomic(out / name, data)
-            written[name] = out / name
-        for name in OUTPUT_NAMES:
-            if name not in result.files:
-                (out / name).unlink(missing_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot write the output: {exc.strerror or exc}", path=out) from exc
-    return written
+    with StagedOutputs(out_dir, result.files, stale=OUTPUT_NAMES) as staged:
+        try:
+            return staged.commit()
+        except OSError as exc:
+            raise InputError(f"cannot write the output: {exc.strerror or exc}", path=staged.out) from exc
 
 
-def log_decision(result: TriageResult, patient_path: str | Path, log_path: str | Path | None = None) -> Any:
-    """Append the decision and the patient file's text to the hash-chained decision log (cds.audit.log;
-    ``log_path`` default: ``$CDS_DECISION_LOG`` or the user's data folder). Returns the log entry."""
+def deliver_triage(
+    result: TriageResult, out_dir: str | Path, log_path: str | Path | None = None, *, patient_path: str | Path
+) -> tuple[dict[str, Path], Any]:
+    """Write the outputs and log the decision as one transaction; returns (name -> path, the log entry).
+
+    1. every file is written to a staging folder inside ``out_dir`` (a failure: nothing logged, exit 3);
+    2. the decision is appended to the decision log (a failure: the staged files are dropped, nothing delivered);
+    3. the files are moved into place together. Should that fail after the decision was logged, a
+       "delivery failed" record naming the decision's record is appended, which ``cds audit list/show`` display
+       as such, and InputError says so: the log never holds a decision as delivered whose letter does not exist.
+    """
+    from cds.outputs import StagedOutputs
+
+    with StagedOutputs(out_dir, result.files, stale=OUTPUT_NAMES) as staged:
+        entry = log_decision(result, patient_path, log_path)
+        try:
+            written = staged.commit()
+        except OSError as exc:
+            reason = f"cannot move the outputs into {staged.out.name!r}: {exc.strerror or exc}"
+            note = _log_delivery_failure(entry, reason, sorted(result.files), log_path)
+            marked = f"record {note.seq} marks record {entry.seq} as not delivered" if note else "not marked"
+            raise InputError(f"{reason}; the decision log holds it ({marked})", path=staged.out) from exc
+    return written, entry
+
+
+def _log_delivery_failure(entry: Any, reason: str, files: list[str], log_path: str | Path | None) -> Any:
     from cds.audit.log import DecisionLog
 
     try:
-        patient_text = Path(patient_path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PatientFileError(f"cannot read the patient file for the decision log: {exc}", path=patient_path) from exc
+        return DecisionLog(log_path).append_delivery_failure(entry, reason=reason, files=files)
+    except (OSError, CdsError) as exc:  # the log went away between the two appends: say so, keep the first error
+        log.error("cannot record the failed delivery of record %s: %s", entry.seq, exc)
+        return None
+
+
+def log_decision(result: TriageResult, patient_path: str | Path, log_path: str | Path | None = None) -> Any:
+    """Append the decision and the patient file's text (as read by run_triage) to the hash-chained decision log
+    (cds.audit.log; ``log_path`` default: ``$CDS_DECISION_LOG`` or the user's data folder). Returns the entry."""
+    from cds.audit.log import DecisionLog
+    from cds.facts.patient import read_patient_text
+
+    patient_text = result.patient_text if result.patient_text is not None else read_patient_text(patient_path)
     decision_log = DecisionLog(log_path)
     try:
         return decision_log.append(dict(result.decision), patient_text=patient_text)
@@ -177,6 +228,7 @@ def _analyse(request: TriageRequest, progress: ProgressFn | None) -> tuple[dict[
         events_path=request.events_path,
         standard=request.standard,
         channel_overrides=dict(request.channel_overrides) or None,
+        stage_labels=request.stage_labels_path,
         progress=progress,
     )
     hyp = report.hypnogram
@@ -193,20 +245,16 @@ def cached_rulebase() -> RuleBase:
     return load_rulebase()
 
 
-def _sha256_file(path: Path, error_cls: type[InputError]) -> str:
-    try:
-        return sha256_of(path)
-    except OSError as exc:
-        raise error_cls(f"cannot read file: {exc.strerror or exc}", path=path) from exc
-
-
-def _check_date(text: str | None) -> str | None:
+def check_letter_date(text: str | None) -> str | None:
+    """The letter date as YYYY-MM-DD; UsageError (exit 2) for anything else (``--date notadate``)."""
     if text is None:
         return None
     try:
+        if len(text) != 10:
+            raise ValueError(text)
         return dt.date.fromisoformat(text).isoformat()
     except ValueError as exc:
-        raise InputError(f"letter date is not a date (allowed: YYYY-MM-DD, got: {text!r})") from exc
+        raise UsageError(f"not a date (allowed: YYYY-MM-DD, got: {text!r})", option="--date") from exc
 
 
 def run_demo(
@@ -219,6 +267,7 @@ def run_demo(
     """Write a synthetic night with periodic leg movements (cds.synth ``demo`` preset, seed 1) and the bundled
     demo patient file into ``out_dir``, run triage on them, and return the written files by name."""
     from cds.files import write_atomic
+    from cds.outputs import check_output_dir
     from cds.paths import data_dir
     from cds.synth import SynthConfig, write_synthetic_psg
 
@@ -231,12 +280,17 @@ def run_demo(
     config = SynthConfig.preset("demo")
     if hours is not None:
         config = config.replace(hours=hours)
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / DEMO_PATIENT, patient_bytes)
+    letter_date = check_letter_date(letter_date)  # before anything is written
+    check_output_dir(out, "demo folder")
     recording = out / DEMO_RECORDING
-    if progress:
-        progress("synthetic night", 0.0)
-    write_synthetic_psg(recording, config, seed=1)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / DEMO_PATIENT, patient_bytes)
+        if progress:
+            progress("synthetic night", 0.0)
+        write_synthetic_psg(recording, config, seed=1)
+    except OSError as exc:
+        raise InputError(f"cannot write the demo folder: {exc.strerror or exc}", path=out) from exc
     if progress:
         progress("synthetic night", 1.0)
     request = TriageRequest(patient_path=out / DEMO_PATIENT, recording_path=recording, letter_date=letter_date)

@@ -13,9 +13,15 @@ import tempfile
 from pathlib import Path
 
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-    "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-)  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
 
 
 def main(argv: list[str]) -> int:
@@ -37,8 +43,14 @@ def main(argv: list[str]) -> int:
             if code != 0:
                 return code
             letter = Path(tmp) / "demo" / "letter.html"
-        command = [browser, *FLAGS, f"--user-data-dir={Path(tmp) / 'profile'}", f"--screenshot={out}",
-                   "--window-size=1000,4400", letter.as_uri()]  # fmt: skip
+        command = [
+            browser,
+            *FLAGS,
+            f"--user-data-dir={Path(tmp) / 'profile'}",
+            f"--screenshot={out}",
+            "--window-size=1000,4400",
+            letter.as_uri(),
+        ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         if done.returncode != 0 or not out.is_file():
             print(f"screenshot_letter: chromium failed: {done.stderr.strip()[-300:]}", file=sys.stderr)

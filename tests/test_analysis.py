@@ -55,9 +55,22 @@ def test_report_has_the_schema_sections_and_is_byte_stable(night):
     assert set(data["recording"]) >= {"name", "sha256", "duration_s", "edf_type", "reader"}
     assert set(data["channels"]) >= {"left_leg", "right_leg", "chin", "sfreq_hz"}
     params = data["parameters"]
-    for key in ("standard", "band_hz", "filter", "notch_hz", "envelope", "onset_above_rest_uv", "offset_above_rest_uv",
-                "min_duration_s", "max_duration_s", "bilateral_rule", "imi_bounds_s", "min_series",
-                "respiratory_window_s", "baseline_method"):  # fmt: skip
+    for key in (
+        "standard",
+        "band_hz",
+        "filter",
+        "notch_hz",
+        "envelope",
+        "onset_above_rest_uv",
+        "offset_above_rest_uv",
+        "min_duration_s",
+        "max_duration_s",
+        "bilateral_rule",
+        "imi_bounds_s",
+        "min_series",
+        "respiratory_window_s",
+        "baseline_method",
+    ):
         assert key in params, key
     event = data["leg_movements"]["events"][0]
     assert set(event) == {"onset_s", "duration_s", "side", "stage", "periodic", "respiratory", "arousal"}
@@ -178,8 +191,9 @@ def test_ordinary_night_is_lm_reliable(night):
 
 def test_legs_moving_1_to_4_s_apart_merge_under_aasm_but_not_wasm(tmp_path):
     path = tmp_path / "lagged.edf"
-    config = SynthConfig.preset("periodic").replace(bilateral_fraction=0.7, bilateral_lag_s=(1.0, 4.0),
-                                                    lm_duration_s=(0.6, 0.9))  # fmt: skip
+    config = SynthConfig.preset("periodic").replace(
+        bilateral_fraction=0.7, bilateral_lag_s=(1.0, 4.0), lm_duration_s=(0.6, 0.9)
+    )
     truth = write_synthetic_psg(path, config, seed=5)
     assert truth.plms_index["wasm2016"] < truth.plms_index["aasm"] - 5  # WASM: two LMs < 10 s apart break runs
     for standard in ("aasm", "wasm2016"):
@@ -208,15 +222,32 @@ _DEGRADED = {
     "no_events": {},
 }
 _ISSUE_KEYS = (
-    "recording.sha256", "recording.duration_s", "channels.left_leg", "channels.right_leg", "channels.chin",
-    "sleep.total_sleep_time_min", "sleep.sleep_efficiency_pct", "sleep.sleep_onset_latency_min",
-    "sleep.stage_minutes", "leg_movements.count", "leg_movements.plms_count", "leg_movements.plms_index",
-    "leg_movements.plmw_index", "leg_movements.lms_index", "leg_movements.periodicity_index",
-    "leg_movements.events", "sleep_onset_jerks.count", "sleep_onset_jerks.events",
-    "fragmentary_myoclonus.excessive", "fragmentary_myoclonus.minutes_meeting_rule",
-    "fragmentary_myoclonus.potentials_per_min_nrem", "quality.channels", "parameters.standard",
-    "parameters.onset_above_rest_uv", "parameters.imi_bounds_s",
-)  # fmt: skip
+    "recording.sha256",
+    "recording.duration_s",
+    "channels.left_leg",
+    "channels.right_leg",
+    "channels.chin",
+    "sleep.total_sleep_time_min",
+    "sleep.sleep_efficiency_pct",
+    "sleep.sleep_onset_latency_min",
+    "sleep.stage_minutes",
+    "leg_movements.count",
+    "leg_movements.plms_count",
+    "leg_movements.plms_index",
+    "leg_movements.plmw_index",
+    "leg_movements.lms_index",
+    "leg_movements.periodicity_index",
+    "leg_movements.events",
+    "sleep_onset_jerks.count",
+    "sleep_onset_jerks.events",
+    "fragmentary_myoclonus.excessive",
+    "fragmentary_myoclonus.minutes_meeting_rule",
+    "fragmentary_myoclonus.potentials_per_min_nrem",
+    "quality.channels",
+    "parameters.standard",
+    "parameters.onset_above_rest_uv",
+    "parameters.imi_bounds_s",
+)
 
 
 @pytest.fixture(scope="module")
@@ -227,8 +258,11 @@ def nights(tmp_path_factory):
     truth = write_synthetic_psg(full, _BASE, seed=11)
     lms = truth.leg_movements("aasm")
     events = folder / "events.csv"
-    write_events_csv(events, [(float(o) - 12.0, 12.3, "Obstructive Apnea") for o in lms.onset_s[::3]]
-                     + [(float(o) + 0.2, 3.0, "Arousal") for o in lms.onset_s[1::3]])  # fmt: skip
+    write_events_csv(
+        events,
+        [(float(o) - 12.0, 12.3, "Obstructive Apnea") for o in lms.onset_s[::3]]
+        + [(float(o) + 0.2, 3.0, "Arousal") for o in lms.onset_s[1::3]],
+    )
     out = {"full": analyze_recording(full, events_path=events).to_dict()}
     for name, change in _DEGRADED.items():
         path = full
@@ -333,10 +367,19 @@ def test_without_hypnogram_the_keys_are_those_of_the_full_analysis_with_nulls_an
     assert doc["unavailable"]["hypnogram"].startswith("no hypnogram")
     assert all(doc["hypnogram"][k] is None for k in doc["hypnogram"] if k != "unavailable")
     dropped = _dropped(full, doc)
-    for path in ("sleep.total_sleep_time_min", "sleep.time_in_bed_min", "sleep.stage_minutes.R",
-                 "leg_movements.plms_index", "leg_movements.plms_count", "leg_movements.per_stage.N2.plm",
-                 "sleep_onset_jerks.count", "sleep_onset_jerks.transitions", "fragmentary_myoclonus.excessive",
-                 "fragmentary_myoclonus.nrem_minutes", "fragmentary_myoclonus.potential_count"):  # fmt: skip
+    for path in (
+        "sleep.total_sleep_time_min",
+        "sleep.time_in_bed_min",
+        "sleep.stage_minutes.R",
+        "leg_movements.plms_index",
+        "leg_movements.plms_count",
+        "leg_movements.per_stage.N2.plm",
+        "sleep_onset_jerks.count",
+        "sleep_onset_jerks.transitions",
+        "fragmentary_myoclonus.excessive",
+        "fragmentary_myoclonus.nrem_minutes",
+        "fragmentary_myoclonus.potential_count",
+    ):
         assert path in dropped, path
     for path in dropped:
         assert _reason(doc, path).startswith("no hypnogram"), path
@@ -386,5 +429,10 @@ def test_without_respiratory_events_and_arousals_their_values_are_null_with_reas
     assert {e["respiratory"] for e in doc["leg_movements"]["events"]} == {None}
     assert {e["arousal"] for e in doc["leg_movements"]["events"]} == {None}
     assert set(doc["leg_movements"]["unavailable"]) >= {"events.respiratory", "events.arousal"}
-    assert doc["respiratory"] == {**full["respiratory"], "scored": False, "respiratory_events": 0, "arousals": 0,
-                                  "source": doc["respiratory"]["source"]}  # fmt: skip
+    assert doc["respiratory"] == {
+        **full["respiratory"],
+        "scored": False,
+        "respiratory_events": 0,
+        "arousals": 0,
+        "source": doc["respiratory"]["source"],
+    }

@@ -197,8 +197,9 @@ def test_score_pathway_conditional_and_current_medications(bench: ModuleType) ->
         },
         {"medications": {"zopiclone": "continue"}},
     )
-    decision = _decision(recs=[{"action": "video_polysomnography", "urgency": "soon",
-                                "consolidated_from": ["polysomnography"]}])  # fmt: skip
+    decision = _decision(
+        recs=[{"action": "video_polysomnography", "urgency": "soon", "consolidated_from": ["polysomnography"]}]
+    )
     decision["conclusion"] = {"action": "video_polysomnography", "urgency": "soon", "conditional": False}
     decision["current_medications"] = [
         {"drug": "sertraline", "action": "switch"},

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cds import pipeline
-from cds.errors import InputError
+from cds.errors import InputError, UsageError
 from cds.letter.render import RenderedLetter
 from cds.pipeline import TriageRequest, TriageResult, run_triage, write_triage
 
@@ -35,13 +35,14 @@ def test_write_triage_writes_each_file_and_removes_stale_outputs(tmp_path):
 def test_write_triage_refuses_a_file_as_folder(tmp_path):
     target = tmp_path / "out"
     target.write_text("", encoding="utf-8")
-    with pytest.raises(InputError, match="output folder is a file"):
+    with pytest.raises(InputError, match="out: cannot write the output folder: this is a file, not a folder"):
         write_triage(_result({"letter.md": "x\n"}), target)
+    assert target.read_text(encoding="utf-8") == ""
 
 
 @pytest.mark.parametrize("text", ["2026-13-01", "23.11.2026", "yesterday"])
-def test_bad_letter_date_is_an_input_error(text):
-    with pytest.raises(InputError, match=r"allowed: YYYY-MM-DD"):
+def test_bad_letter_date_is_a_usage_error(text):
+    with pytest.raises(UsageError, match=r"--date: not a date \(allowed: YYYY-MM-DD"):
         run_triage(TriageRequest(patient_path=REPO / "examples" / "demo-patient.yaml", letter_date=text))
 
 

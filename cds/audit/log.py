@@ -7,6 +7,14 @@ fields. Editing, removing or reordering any record breaks the chain, and :meth:`
 first record where it breaks. A one-row ``head`` table, written in the same transaction, holds the record count
 and the last hash, so removing or editing the *last* record is caught as well.
 
+A decision whose outputs could not be moved into place after it was logged (cds.pipeline.deliver_triage) is
+followed by a *delivery-failure* record: an ordinary, hash-chained record whose stored JSON is a
+``cds.delivery-failure/v1`` note naming the decision's seq and record hash and the reason. ``cds audit list/show``
+display such a decision as not delivered.
+
+A log whose ``records`` or ``head`` table was dropped is reported by :meth:`DecisionLog.verify` as tampered,
+like any other edit.
+
 Concurrency: WAL journal and ``BEGIN IMMEDIATE`` transactions, so concurrent writers serialise on the write
 lock and a writer killed mid-transaction leaves nothing behind (SQLite rolls the open transaction back).
 Triggers refuse UPDATE and DELETE on records: the log is append-only through this API; the hash chain is what
@@ -30,6 +38,7 @@ from cds import __version__
 from cds.errors import InputError
 
 __all__ = [
+    "DELIVERY_FAILURE_SCHEMA",
     "GENESIS_HASH",
     "DecisionLog",
     "DecisionLogError",
@@ -43,6 +52,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
+DELIVERY_FAILURE_SCHEMA = "cds.delivery-failure/v1"
 _SCHEMA_VERSION = 1
 _BUSY_TIMEOUT_MS = 60_000
 _HASHED_FIELDS = (
@@ -125,8 +135,17 @@ class LogEntry:
 
     @property
     def decision(self) -> dict[str, Any]:
-        """The logged decision (``cds.decision/v1``) as a dict."""
+        """The logged decision (``cds.decision/v1``) as a dict (for a delivery-failure record: its note)."""
         return json.loads(self.decision_json)
+
+    @property
+    def delivery_failure(self) -> dict[str, Any] | None:
+        """The note of a delivery-failure record (``record``, ``record_hash``, ``reason``, ``files``), else None."""
+        try:
+            stored = json.loads(self.decision_json)
+        except ValueError:
+            return None
+        return stored if isinstance(stored, dict) and stored.get("schema") == DELIVERY_FAILURE_SCHEMA else None
 
     def hashed_content(self) -> dict[str, Any]:
         """The fields the record hash is taken over."""
@@ -249,6 +268,46 @@ class DecisionLog:
         log.info("decision log %s: appended record %d (%s)", self.path, entry.seq, entry.record_hash[:12])
         return entry
 
+    def append_delivery_failure(self, entry: LogEntry, *, reason: str, files: list[str]) -> LogEntry:
+        """Append a record saying the outputs of the decision ``entry`` were not delivered (why, which files).
+
+        It is chained like every record, so it cannot be removed unnoticed; ``cds audit list/show`` show the
+        decision as not delivered."""
+        note = {
+            "schema": DELIVERY_FAILURE_SCHEMA,
+            "record": entry.seq,
+            "record_hash": entry.record_hash,
+            "reason": reason,
+            "files": list(files),
+        }
+        note_json = canonical_json(note)
+        conn = self._connect(create=True)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                failure = self._build_entry(conn, note_json, {}, entry.patient_id, None)
+                self._insert(conn, failure)
+                self._update_head(conn, failure)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise DecisionLogError(f"cannot append to the decision log: {exc}", path=self.path) from exc
+        finally:
+            conn.close()
+        log.warning("decision log %s: record %d marks record %d as not delivered", self.path, failure.seq, entry.seq)
+        return failure
+
+    def undelivered(self) -> dict[int, LogEntry]:
+        """Seq of each decision marked as not delivered -> the delivery-failure record that marks it."""
+        marks: dict[int, LogEntry] = {}
+        for entry in self.entries():
+            note = entry.delivery_failure
+            if note is not None and isinstance(note.get("record"), int):
+                marks[note["record"]] = entry
+        return marks
+
     def _build_entry(
         self,
         conn: sqlite3.Connection,
@@ -295,15 +354,28 @@ class DecisionLog:
         )
 
     def entries(self) -> Iterator[LogEntry]:
-        """Every record in ``seq`` order (an empty log yields nothing)."""
+        """Every record in ``seq`` order (a log not yet created yields nothing; a folder is refused)."""
+        if self.path.exists() and not self.path.is_file():
+            raise DecisionLogError("not a decision log: not a file", path=self.path)
         if not self.path.is_file():
             return
         conn = self._connect(create=False)
         try:
-            for row in conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM records ORDER BY seq"):
-                yield _entry_from_row(row)
+            rows = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM records ORDER BY seq").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
         finally:
             conn.close()
+        for row in rows:
+            try:
+                yield _entry_from_row(row)
+            except (TypeError, ValueError) as exc:
+                raise DecisionLogError(
+                    f"record {row[0]!r} is unreadable ({exc})", path=self.path, hint="run `cds audit verify`"
+                ) from exc
+
+    def _damaged(self, exc: Exception) -> DecisionLogError:
+        return DecisionLogError(f"the decision log is damaged: {exc}", path=self.path, hint="run `cds audit verify`")
 
     def get(self, ref: int | str) -> LogEntry:
         """The record with seq ``ref``, or whose record hash starts with ``ref`` (at least 8 hex digits)."""
@@ -311,18 +383,24 @@ class DecisionLog:
         conn = self._connect(create=False)
         try:
             select = f"SELECT {', '.join(_COLUMNS)} FROM records"
-            if text.isdigit():
+            if text.isdigit() and len(text) <= 18:
                 rows = conn.execute(f"{select} WHERE seq = ?", (int(text),)).fetchall()
             elif len(text) >= 8 and all(c in "0123456789abcdef" for c in text.lower()):
                 rows = conn.execute(f"{select} WHERE record_hash LIKE ?", (text.lower() + "%",)).fetchall()
             else:
                 raise DecisionLogError(f"bad record id {text!r}", path=self.path, hint="a seq number or a hash prefix")
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
         finally:
             conn.close()
         if len(rows) != 1:
             problem = f"no record {text!r}" if not rows else f"record hash prefix {text!r} is ambiguous"
             raise DecisionLogError(problem, path=self.path, hint="see `cds audit list`")
-        return _entry_from_row(rows[0])
+        try:
+            return _entry_from_row(rows[0])
+        except (TypeError, ValueError) as exc:
+            raise DecisionLogError(f"record {text} is unreadable ({exc})", path=self.path,
+                                   hint="run `cds audit verify`") from exc  # fmt: skip
 
     def verify(self, *, anchor: str | None = None) -> VerifyResult:
         """Walk the chain from the first record; report the first record that was edited, removed or moved.
@@ -333,15 +411,27 @@ class DecisionLog:
         conn = self._connect(create=False)
         try:
             conn.execute("BEGIN")  # one consistent snapshot, even while writers append
+            missing = _missing_tables(conn)
+            if missing:
+                conn.execute("COMMIT")
+                problem = f"the {' and '.join(missing)} table{'s' if len(missing) > 1 else ''} of the log is missing"
+                return VerifyResult(False, 0, GENESIS_HASH, 1, f"{problem} (dropped)")
             rows = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM records ORDER BY seq").fetchall()
             head = conn.execute("SELECT records, last_hash FROM head WHERE one = 1").fetchone()
             conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:  # a table altered (columns dropped or renamed): not our log any more
+            return VerifyResult(False, 0, GENESIS_HASH, 1, f"the log's tables were altered ({exc})")
         finally:
             conn.close()
         result = _verify_rows(rows, head)
         if result.ok and anchor is not None:
             return _check_anchor(result, rows, anchor)
         return result
+
+
+def _missing_tables(conn: sqlite3.Connection) -> list[str]:
+    present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return [name for name in ("records", "head") if name not in present]
 
 
 def _check_anchor(result: VerifyResult, rows: list[tuple[Any, ...]], anchor: str) -> VerifyResult:
@@ -367,6 +457,8 @@ def _verify_rows(rows: list[tuple[Any, ...]], head: tuple[int, str] | None) -> V
             return VerifyResult(False, count, previous, index, problem)
         previous, count = entry.record_hash, count + 1
     head_count, head_hash = head if head is not None else (0, GENESIS_HASH)
+    if not isinstance(head_count, int) or not isinstance(head_hash, str):
+        return VerifyResult(False, count, previous, max(count, 1), f"the log's head is unreadable ({head!r}; edited)")
     if (head_count, head_hash) != (count, previous):
         first_bad = min(count, head_count) + 1 if head_count != count else max(count, 1)
         problem = (

@@ -174,14 +174,17 @@ def _treatments(firings: list[dict], rulebase: Any, policy: Policy, current: set
         if strengths:
             entry["strength"] = strengths
         out.append(entry)
-    vetoed = {i["drug"] for _, i in _items(firings, "treatment") if i["layer"] == "safety"
-              and i["status"] == "contraindicated"}  # fmt: skip
+    vetoed = {
+        i["drug"]
+        for _, i in _items(firings, "treatment")
+        if i["layer"] == "safety" and i["status"] == "contraindicated"
+    }
     for entry in out:  # belt and braces: no contraindicated drug may be offered
         if entry["drug"] in vetoed and entry["status"] != "contraindicated":
-            rules = ", ".join(entry["rules"])
+            named = ", ".join(entry["rules"])
             raise SafetyInvariantError(
                 f"{entry['drug']} was contraindicated by a safety rule but resolved to '{entry['status']}' "
-                f"(rules: {rules})"
+                f"(rules: {named})"
             )
     return out
 

@@ -66,13 +66,17 @@ _attach_verbs()
 
 
 def main() -> None:
-    """Console-script entry point: run the app (Click handles usage errors, code 2), map our exceptions."""
-    raise SystemExit(run_guarded(app, debug="--debug" in sys.argv))
+    """Console-script entry point: run the app and map usage errors (2) and our exceptions to exit codes."""
+    raise SystemExit(run(sys.argv[1:]))
 
 
 def run(argv: list[str]) -> int:
-    """Run ``cds ARGV...`` in-process and return its exit code (what tests use instead of a subprocess)."""
+    """Run ``cds ARGV...`` in-process and return its exit code (what tests use instead of a subprocess).
+
+    Click runs without its standalone mode, so its usage errors reach ``run_guarded`` and are printed as one
+    line like every other error."""
     try:
-        return run_guarded(lambda: app(args=argv, prog_name="cds"), debug="--debug" in argv)
+        return run_guarded(lambda: app(args=list(argv), prog_name="cds", standalone_mode=False),
+                           debug="--debug" in argv)  # fmt: skip
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

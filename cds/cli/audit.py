@@ -29,14 +29,30 @@ _RULES_OPTION = typer.Option(None, "--rules", help="rules/ folder (default: the 
 _KNOWLEDGE_OPTION = typer.Option(None, "--knowledge", help="knowledge/ folder (default: the installed one).")
 
 
-def _summary(entry: LogEntry) -> str:
+def _summary(entry: LogEntry, marked_by: LogEntry | None = None) -> str:
+    """One line per record; a decision whose outputs were not delivered says so, and so does the note."""
+    note = entry.delivery_failure
+    if note is not None:
+        return (
+            f"{entry.seq:>5}  {entry.created_at}  {entry.record_hash[:12]}  patient {entry.patient_id or '-'}  "
+            f"DELIVERY FAILED for record {note.get('record')}: {note.get('reason')}"
+        )
     inputs = entry.inputs
     recording = inputs.get("recording") or {}
     name = recording.get("name", "-") if isinstance(recording, dict) else "-"
-    return (
+    line = (
         f"{entry.seq:>5}  {entry.created_at}  {entry.record_hash[:12]}  patient {entry.patient_id or '-'}  "
         f"rules {entry.ruleset_version or '-'}  engine {entry.engine_version}  recording {name}"
     )
+    return line + (f"  NOT DELIVERED (see record {marked_by.seq})" if marked_by is not None else "")
+
+
+def _delivery(entry: LogEntry, marked_by: LogEntry | None) -> dict:
+    """``delivered`` (bool) and the seq of the record saying it was not, for --format json."""
+    if entry.delivery_failure is not None:
+        return {"kind": "delivery_failure"}
+    return {"kind": "decision", "delivered": marked_by is None,
+            "delivery_failure_record": None if marked_by is None else marked_by.seq}  # fmt: skip
 
 
 def _stamp_text(stamp: dict) -> str:
@@ -62,13 +78,20 @@ def verify(
 
 @app.command("list")
 def list_records(log_path: Path | None = _LOG_OPTION, fmt: OutputFormat = _FORMAT_OPTION) -> None:
-    """One line per logged decision, oldest first."""
-    entries = list(DecisionLog(log_path).entries())
+    """One line per logged decision, oldest first; a decision whose letter was not delivered is marked."""
+    from cds.audit.log import DecisionLogError
+
+    decision_log = DecisionLog(log_path)
+    if not decision_log.path.exists():  # a mistyped --log must not look like an empty log
+        raise DecisionLogError("no decision log here", path=decision_log.path, hint="run `cds triage` first")
+    entries = list(decision_log.entries())
+    marks = {e.delivery_failure["record"]: e for e in entries if e.delivery_failure is not None}
     if fmt is OutputFormat.JSON:
-        typer.echo(json.dumps([e.to_dict() for e in entries], sort_keys=True, indent=2))
+        rows = [{**e.to_dict(), **_delivery(e, marks.get(e.seq))} for e in entries]
+        typer.echo(json.dumps(rows, sort_keys=True, indent=2))
         return
     for entry in entries:
-        typer.echo(_summary(entry))
+        typer.echo(_summary(entry, marks.get(entry.seq)))
 
 
 @app.command("show")
@@ -77,13 +100,25 @@ def show(
     log_path: Path | None = _LOG_OPTION,
     fmt: OutputFormat = _FORMAT_OPTION,
 ) -> None:
-    """Print one record: its hashes, versions, the stored decision and the patient file's text."""
-    entry = DecisionLog(log_path).get(record)
+    """Print one record: its hashes, versions, the stored decision and the patient file's text (and whether its
+    letter was delivered)."""
+    decision_log = DecisionLog(log_path)
+    entry = decision_log.get(record)
+    marked_by = decision_log.undelivered().get(entry.seq)
     if fmt is OutputFormat.JSON:
-        typer.echo(json.dumps(entry.to_dict(with_content=True), sort_keys=True, indent=2, ensure_ascii=False))
+        shown = {**entry.to_dict(with_content=True), **_delivery(entry, marked_by)}
+        typer.echo(json.dumps(shown, sort_keys=True, indent=2, ensure_ascii=False))
         return
     for key, value in entry.to_dict().items():
         typer.echo(f"{key}: {json.dumps(value, sort_keys=True) if isinstance(value, dict) else value}")
+    note = entry.delivery_failure
+    if note is not None:
+        typer.echo(f"DELIVERY FAILED: the outputs of record {note.get('record')} were not delivered: "
+                   f"{note.get('reason')} (files: {', '.join(map(str, note.get('files') or []))})")  # fmt: skip
+        return
+    if marked_by is not None:
+        typer.echo(f"NOT DELIVERED: record {marked_by.seq} says this decision's letter was never written out: "
+                   f"{marked_by.delivery_failure.get('reason')}")  # fmt: skip
     typer.echo("decision:")
     typer.echo(json.dumps(entry.decision, sort_keys=True, indent=2, ensure_ascii=False))
     if entry.patient_text is not None:
@@ -105,6 +140,12 @@ def replay(
     from cds.rulebase.engine import load_rulebase
 
     entry = DecisionLog(log_path).get(record)
+    if entry.delivery_failure is not None:
+        raise DecisionLogError(
+            f"record {entry.seq} is a delivery-failure note for record {entry.delivery_failure.get('record')}, "
+            "not a decision: cannot replay",
+            path=log_path,
+        )
     if entry.patient_text is None:
         raise DecisionLogError(f"record {entry.seq} has no stored patient file: cannot replay", path=log_path)
     rulebase = load_rulebase(rules, knowledge)

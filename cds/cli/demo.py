@@ -21,9 +21,9 @@ def demo(
     date: Annotated[str | None, typer.Option("--date", help="Print this date (YYYY-MM-DD) on the letter.")] = None,
 ) -> None:
     """Write demo-night.edf and demo-patient.yaml to --out, run triage on them and say where the letter is."""
-    from cds.pipeline import run_demo
+    from cds.pipeline import check_letter_date, run_demo
 
-    written = run_demo(out, hours=hours, letter_date=date, progress=stderr_progress())
+    written = run_demo(out, hours=hours, letter_date=check_letter_date(date), progress=stderr_progress())
     typer.echo(f"demo recording: {written['recording']}")
     typer.echo(f"demo patient:   {written['patient']}")
     typer.echo(f"letter:         {written['letter.html']} (also {written['letter.md'].name})")

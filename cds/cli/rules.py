@@ -235,12 +235,19 @@ def book(
     no_scenarios: bool = typer.Option(False, "--no-scenarios", help="Skip running scenarios for coverage."),
 ) -> None:
     """Write the whole rule base as browsable HTML and Markdown, grouped by layer."""
+    from cds.errors import InputError
+    from cds.outputs import check_output_dir
     from cds.rulebase.book import describe_rules, render_book, scenario_cover
 
+    check_output_dir(out, "rule book folder")  # before the scenarios run, not after
     rules, knowledge = _folders(path, knowledge)
     covered = {} if no_scenarios else scenario_cover(rules, knowledge)
     version = _manifest_version(rules)
-    for written in render_book(describe_rules(rules, knowledge), out, covered=covered, version=version):
+    try:
+        written_files = list(render_book(describe_rules(rules, knowledge), out, covered=covered, version=version))
+    except OSError as exc:
+        raise InputError(f"cannot write the rule book: {exc.strerror or exc}", path=out) from exc
+    for written in written_files:
         typer.echo(str(written))
 
 

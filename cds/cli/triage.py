@@ -8,27 +8,10 @@ from typing import Annotated
 import typer
 
 from cds.cli._console import stderr_progress
+from cds.cli._options import channel_overrides, require_recording
 from cds.standards import Standard
 
 app = typer.Typer()
-
-
-def parse_channel_overrides(items: list[str]) -> dict[str, str]:
-    """``["left_leg=LAT", ...]`` -> ``{"left_leg": "LAT"}``; a malformed item is a usage error (exit 2)."""
-    from cds.io.channels import ChannelRole
-
-    roles = [r.value for r in ChannelRole]
-    overrides: dict[str, str] = {}
-    for item in items:
-        role, sep, label = item.partition("=")
-        if not sep or not role.strip() or not label.strip():
-            raise typer.BadParameter(f"expected ROLE=LABEL, got {item!r}", param_hint="--channel")
-        if role.strip() not in roles:
-            raise typer.BadParameter(
-                f"unknown role {role.strip()!r} (allowed: {', '.join(roles)})", param_hint="--channel"
-            )
-        overrides[role.strip()] = label.strip()
-    return overrides
 
 
 @app.command("triage")
@@ -39,9 +22,15 @@ def triage(
     events: Annotated[
         Path | None, typer.Option("--events", help="Scored events (e.g. respiratory) for the recording.")
     ] = None,
-    standard: Annotated[Standard, typer.Option("--standard", help="Leg-movement scoring standard.")] = Standard.AASM,
+    standard: Annotated[
+        Standard | None, typer.Option("--standard", help="Leg-movement scoring standard (default aasm).")
+    ] = None,
     channel: Annotated[
         list[str] | None, typer.Option("--channel", help="ROLE=LABEL channel assignment (repeatable).")
+    ] = None,
+    stage_labels: Annotated[
+        Path | None,
+        typer.Option("--stage-labels", help="Extra hypnogram/event label vocabulary (env CDS_STAGE_LABELS)."),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("cds-triage"),
     pdf: Annotated[bool, typer.Option("--pdf", help='Also write letter.pdf (needs: pip install -e ".[pdf]").')] = False,
@@ -52,20 +41,24 @@ def triage(
 ) -> None:
     """Run the whole pipeline, append the decision to the decision log, and write decision.json, letter.html,
     letter.md (+ analysis.json, letter.pdf)."""
-    from cds.pipeline import TriageRequest, log_decision, run_triage, write_triage
+    from cds.pipeline import TriageRequest, check_letter_date, check_triage_paths, deliver_triage, run_triage
 
+    overrides = channel_overrides(channel)
+    require_recording(recording, {"--hypnogram": hypnogram, "--events": events, "--standard": standard,
+                                  "--channel": channel, "--stage-labels": stage_labels})  # fmt: skip
     request = TriageRequest(
         patient_path=patient,
         recording_path=recording,
         hypnogram_path=hypnogram,
         events_path=events,
-        standard=standard.value,
-        channel_overrides=parse_channel_overrides(channel or []),
-        letter_date=date,
+        standard=(standard or Standard.AASM).value,
+        channel_overrides=overrides,
+        stage_labels_path=stage_labels,
+        letter_date=check_letter_date(date),
         pdf=pdf,
     )
+    check_triage_paths(request, out, log)
     result = run_triage(request, progress=stderr_progress())
-    log_decision(result, patient, log)  # logged first: no letter goes out that the audit log does not hold
-    written = write_triage(result, out)
+    written, _ = deliver_triage(result, out, log, patient_path=patient)  # staged, logged, then moved into place
     for name in sorted(written):
         typer.echo(str(written[name]))

@@ -58,4 +58,8 @@ def detect_bursts(
             for a, b in zip(onsets, ends, strict=True)
         ]
     )
-    return Bursts(onsets * env.step_s, (ends - onsets) * env.step_s, peak.reshape(-1))
+    return Bursts(
+        (onsets * env.step_s).astype(np.float64),
+        ((ends - onsets) * env.step_s).astype(np.float64),
+        peak.reshape(-1).astype(np.float64),
+    )

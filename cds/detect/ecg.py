@@ -556,8 +556,9 @@ def cancel_ecg(
     if not len(beats):
         return dict(filtered_by_role), beats, []
     roles = list(filtered_by_role)
-    cleaned = dict(zip(roles, map_channels(lambda role: clean_channel(filtered_by_role[role], beats), roles),
-                       strict=True))  # fmt: skip
+    cleaned = dict(
+        zip(roles, map_channels(lambda role: clean_channel(filtered_by_role[role], beats), roles), strict=True)
+    )
     hr = beats.heart_rate_bpm
     text = (
         f"ECG artefact in the EMG ({len(beats)} beats, about {hr:.0f} bpm) was removed by beat-template "

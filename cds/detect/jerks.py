@@ -149,8 +149,14 @@ def detect_sleep_onset_jerks(
     rules = standard.sleep_onset_jerk
 
     def bursts(f: FilteredEmg, low_s: float, high_s: float) -> Bursts:
-        return detect_bursts(f, envelope_s=rules.envelope_s, above_rest_uv=rules.onset_above_rest_uv,
-                             min_duration_s=low_s, max_duration_s=high_s, rules=standard.signal)  # fmt: skip
+        return detect_bursts(
+            f,
+            envelope_s=rules.envelope_s,
+            above_rest_uv=rules.onset_above_rest_uv,
+            min_duration_s=low_s,
+            max_duration_s=high_s,
+            rules=standard.signal,
+        )
 
     tolerance = DURATION_TOLERANCE_S
     chin_b = bursts(chin, rules.min_duration_s - tolerance, LEG_MAX_DURATION_S)
@@ -168,6 +174,11 @@ def detect_sleep_onset_jerks(
         spans = np.asarray(leg_movement_spans, dtype=np.float64).reshape(-1, 2)
         inside = (chin_b.onset_s[:, None] >= spans[None, :, 0] - 0.5) & (chin_b.onset_s[:, None] <= spans[None, :, 1])
         keep &= ~inside.any(axis=1)
-    log.info("sleep-onset jerks: %d of %d isolated generalized bursts (%d W->N1 transitions, %d beat-locked)",
-             keep.sum(), keep.size, transitions.size, int(locked.sum()))  # fmt: skip
+    log.info(
+        "sleep-onset jerks: %d of %d isolated generalized bursts (%d W->N1 transitions, %d beat-locked)",
+        keep.sum(),
+        keep.size,
+        transitions.size,
+        int(locked.sum()),
+    )
     return SleepOnsetJerks(chin_b.onset_s[keep], chin_b.duration_s[keep])

@@ -222,9 +222,15 @@ def detect_leg_movements_filtered(
     params = describe_detection(filtered, standard, step)
     log.info("%s leg: %d leg movements, resting level %.2f µV", side, onsets.size, resting_uv or float("nan"))
     return LegMovements(
-        onsets * step, (ends - onsets) * step, np.full(onsets.size, side, dtype="<U9"),
-        peak.astype(np.float64), np.ones(onsets.size, dtype=np.int64), params, resting_uv, spans,
-    )  # fmt: skip
+        (onsets * step).astype(np.float64),
+        ((ends - onsets) * step).astype(np.float64),
+        np.full(onsets.size, side, dtype="<U9"),
+        peak.astype(np.float64),
+        np.ones(onsets.size, dtype=np.int64),
+        params,
+        resting_uv,
+        spans,
+    )
 
 
 def _morphology_ok(

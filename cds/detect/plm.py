@@ -77,7 +77,7 @@ def find_bilateral_movements(left: LegMovements, right: LegMovements, standard: 
                 g >= 0
                 and side[i] != last_side
                 and onset[i] - g_end < rule.max_gap_s
-                and g_count < rule.max_components
+                and (rule.max_components is None or g_count < rule.max_components)
                 and new_end - g_onset <= rule.max_duration_s
             )
         if join:
@@ -98,9 +98,14 @@ def find_bilateral_movements(left: LegMovements, right: LegMovements, standard: 
     resting = [r for r in (left.resting_uv, right.resting_uv) if r is not None]
     log.info("bilateral merge (%s): %d + %d monolateral -> %d LMs", rule.rule, len(left), len(right), n)
     return LegMovements(
-        m_onset, m_end - m_onset, m_side, m_peak, counts.astype(np.int64), params,
+        m_onset,
+        m_end - m_onset,
+        m_side,
+        m_peak,
+        counts.astype(np.int64),
+        params,
         float(np.mean(resting)) if resting else None,
-    )  # fmt: skip
+    )
 
 
 def _describe_bilateral(standard: ScoringStandard) -> str:
@@ -210,8 +215,11 @@ def describe_grammar(standard: ScoringStandard) -> dict[str, Any]:
         "imi_bounds_s": [s.imi_min_s, s.imi_max_s],
         "min_series": s.min_count,
         "non_candidate_breaks_series": s.non_candidate_breaks,
-        "respiratory_window_s": {"anchor": "event" if r.anchor == "event" else "event_end", "before_s": r.before_s,
-                                 "after_s": r.after_s},
+        "respiratory_window_s": {
+            "anchor": "event" if r.anchor == "event" else "event_end",
+            "before_s": r.before_s,
+            "after_s": r.after_s,
+        },
         "respiratory_related_breaks_series": s.respiratory_breaks,
         "arousal_max_gap_s": standard.arousal.max_gap_s,
-    }  # fmt: skip
+    }

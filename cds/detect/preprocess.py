@@ -72,7 +72,13 @@ def filter_emg(
     """
     (low, high_used), clipped = band_for(sfreq_hz, rules)
     raw = np.asarray(emg_uv)
-    if raw.ndim != 1 or sfreq_hz <= 0 or raw.size < 2 * sfreq_hz:
+    lowest, highest = scorable_rates_hz(rules)
+    if not lowest <= sfreq_hz <= highest:
+        raise SignalError(
+            f"cannot filter EMG sampled at {sfreq_hz:g} Hz for the {low:g}-{rules.band_hz[1]:g} Hz band "
+            f"(scorable: {lowest:.1f} to {highest:g} Hz)"
+        )
+    if raw.ndim != 1 or raw.size < 2 * sfreq_hz:
         raise SignalError(f"cannot filter a signal of shape {raw.shape} at {sfreq_hz:g} Hz (at least 2 s needed)")
     # The DC offset (median of a float32 sample of the signal) is removed before filtering. Offset and hum search
     # read only small float32 copies, so the full float32 signal is written once, straight into the padded
@@ -156,6 +162,18 @@ def _reverse_in_place(a: NDArray[np.float32], step: int = 1 << 16) -> None:
         scratch = left.copy()
         left[...] = right
         right[...] = scratch
+
+
+MAX_EMG_SFREQ_HZ = 100_000.0  # above this a sampling rate is a header error, not an EMG amplifier
+
+
+def scorable_rates_hz(rules: SignalRules) -> tuple[float, float]:
+    """The sampling rates at which an EMG channel can be filtered for scoring: the band kept below
+    ``nyquist_margin`` x Nyquist must still span at least one octave above its lower edge (10-20 Hz for the AASM
+    10-100 Hz band, so at least 44.4 Hz); above MAX_EMG_SFREQ_HZ the rate is a header error. Between the lower
+    limit and ``min_sfreq_hz`` (AASM 200 Hz) a channel is scored with a ``low_sampling_rate`` caveat."""
+    low = float(rules.band_hz[0])
+    return 2.0 * (2.0 * low) / rules.nyquist_margin, MAX_EMG_SFREQ_HZ
 
 
 def band_for(sfreq_hz: float, rules: SignalRules) -> tuple[tuple[float, float], bool]:

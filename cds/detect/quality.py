@@ -115,31 +115,61 @@ def assess_channel(
     usable_fraction = 1.0 - float(bad.sum()) / n
     step = _resolution_uv(raw)
     coarse = step is not None and step > q.max_resolution_uv
-    caveats = _caveats(role, label, filtered, standard, flat.mean() if flat.size else 0.0,
-                       saturated.mean() if saturated.size else 0.0, noisy_sec.mean() if flat.size else 0.0,
-                       usable_fraction, resting_uv)  # fmt: skip
+    caveats = _caveats(
+        role,
+        label,
+        filtered,
+        standard,
+        flat.mean() if flat.size else 0.0,
+        saturated.mean() if saturated.size else 0.0,
+        noisy_sec.mean() if flat.size else 0.0,
+        usable_fraction,
+        resting_uv,
+    )
     longest = share = reliable = None
     if threshold_spans_s is not None:
         longest, share = _above_threshold(np.asarray(threshold_spans_s, dtype=np.float64), ~bad)
         reliable = bool(longest <= q.max_above_threshold_s and share <= q.max_above_threshold_fraction)
         if not reliable:
             lm = standard.leg_movement
-            caveats.append(Caveat("lm_offset_never_reached", f"{label}: the EMG does not stay within "
-                                  f"{lm.offset_above_rest_uv:g} µV of the resting level for {lm.offset_hold_s:g} s "
-                                  f"often enough to end a leg movement (longest above-threshold stretch {longest:.0f} "
-                                  f"s, {100 * share:.0f}% of the usable time above threshold; ECG or noisy resting "
-                                  "EMG?): leg movements cannot be delimited, the leg-movement count of this channel "
-                                  "is unreliable and the indices are not computed", role))  # fmt: skip
+            caveats.append(
+                Caveat(
+                    "lm_offset_never_reached",
+                    f"{label}: the EMG does not stay within "
+                    f"{lm.offset_above_rest_uv:g} µV of the resting level for {lm.offset_hold_s:g} s "
+                    f"often enough to end a leg movement (longest above-threshold stretch {longest:.0f} "
+                    f"s, {100 * share:.0f}% of the usable time above threshold; ECG or noisy resting "
+                    "EMG?): leg movements cannot be delimited, the leg-movement count of this channel "
+                    "is unreliable and the indices are not computed",
+                    role,
+                )
+            )
     if coarse:
-        caveats.append(Caveat("coarse_resolution", f"{label}: amplitude resolution {step:.2f} µV per digital step "
-                              f"is coarser than {q.max_resolution_uv:g} µV; the 8 µV rule cannot be applied and the "
-                              "channel is not scored", role))  # fmt: skip
+        caveats.append(
+            Caveat(
+                "coarse_resolution",
+                f"{label}: amplitude resolution {step:.2f} µV per digital step "
+                f"is coarser than {q.max_resolution_uv:g} µV; the 8 µV rule cannot be applied and the "
+                "channel is not scored",
+                role,
+            )
+        )
     return ChannelQuality(
-        role, label, float(fs), usable_fraction, resting_uv,
-        float(flat.mean()) if flat.size else 0.0, float(saturated.mean()) if saturated.size else 0.0,
-        float(noisy_sec.mean()) if flat.size else 0.0, step,
-        usable_fraction >= q.min_usable_fraction and not coarse, tuple(caveats), longest, share, reliable,
-    )  # fmt: skip
+        role,
+        label,
+        float(fs),
+        usable_fraction,
+        resting_uv,
+        float(flat.mean()) if flat.size else 0.0,
+        float(saturated.mean()) if saturated.size else 0.0,
+        float(noisy_sec.mean()) if flat.size else 0.0,
+        step,
+        usable_fraction >= q.min_usable_fraction and not coarse,
+        tuple(caveats),
+        longest,
+        share,
+        reliable,
+    )
 
 
 def _above_threshold(spans: NDArray[np.float64], usable_sec: NDArray[np.bool_]) -> tuple[float, float]:

@@ -8,6 +8,7 @@ vocab.yaml and drugs.yaml (rules/README.md, "Conditions").
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,8 @@ class FieldSpec:
         if self.type == "number":
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return f"expected a number{f' in {self.unit}' if self.unit else ''}"
+            if not math.isfinite(value):  # .nan passes every range test; .inf cannot be written to the log
+                return f"expected a finite number{f' in {self.unit}' if self.unit else ''}"
             if self.integer and value != int(value):
                 return "expected a whole number"
             if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):

@@ -17,8 +17,9 @@ from cds.caveats import Caveat
 from cds.errors import PatientFileError
 from cds.facts.yamlfile import Problems, load_yaml, locate, locate_value, to_plain
 from cds.kb import Knowledge, load_knowledge
+from cds.limits import MAX_PATIENT_BYTES, MAX_PATIENT_LINES, MAX_PATIENT_PROBLEMS, read_limited
 
-__all__ = ["SCHEMA", "PatientContext", "parse_patient", "read_patient"]
+__all__ = ["SCHEMA", "PatientContext", "parse_patient", "read_patient", "read_patient_text"]
 
 SCHEMA = "cds.patient/v1.1"
 SCHEMAS = ("cds.patient/v1", "cds.patient/v1.1")  # v1.1 adds documented fields; every v1 file stays valid
@@ -75,6 +76,10 @@ def _allowed_keys(knowledge: Knowledge, section: str | None) -> list[str]:
     return sorted(set(names) | (set(_PSG_EXTRA) if section == "polysomnography" else set()))
 
 
+class _TooManyProblemsError(Exception):
+    """Stops the check of a patient file once MAX_PATIENT_PROBLEMS problems are found (a wrong file)."""
+
+
 class _Reader:
     def __init__(self, root: Any, path: Path, knowledge: Knowledge) -> None:
         self.root, self.path, self.kb = root, path, knowledge
@@ -82,10 +87,14 @@ class _Reader:
         self.values: dict[str, Any] = {}
         self.caveats: list[Caveat] = []
         self.details: dict[str, MappingProxyType] = {}
+        self.lists: tuple = (None, None, None, None, None)
+        self.complete: dict[str, bool] = {}
 
     def bad(self, keys: list, text: str, *, at_value: bool = True) -> None:
         where = locate_value(self.root, keys) if at_value else locate(self.root, keys)
         self.problems.add(self.path, where, f"{'.'.join(map(str, keys))}: {text}")
+        if len(self.problems) >= MAX_PATIENT_PROBLEMS:
+            raise _TooManyProblemsError
 
     def scalar(self, keys: list, name: str, value: Any) -> None:
         spec = self.kb.fields[name]
@@ -165,7 +174,7 @@ class _Reader:
                 self.bad([*keys, sub], f"wrong type, got {value!r}")
                 ok = False
             elif isinstance(value, int | float) and (value != value or value in (float("inf"), float("-inf"))):
-                self.bad([*keys, sub], f"must be a finite number, got {value!r}")
+                self.bad([*keys, sub], f"expected a finite number, got {value!r}")
                 ok = False
             elif isinstance(value, int | float) and value < 0:
                 self.bad([*keys, sub], f"must not be negative, got {value!r}")
@@ -221,13 +230,8 @@ class _Reader:
                 self.caveats.append(Caveat("medication_classes_unknown", text))
 
 
-def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = None) -> PatientContext:
-    """Validate a patient mapping (a ruamel mapping keeps line:col for messages) and return a PatientContext."""
-    kb = knowledge or load_knowledge()
-    path = Path(path)
-    if not isinstance(data, dict):
-        raise PatientFileError("expected a mapping at the top level", path=path, location="1:1")
-    r = _Reader(data, path, kb)
+def _check_top(r: _Reader, data: dict, kb: Knowledge) -> None:
+    """Check every top-level key of a patient mapping into ``r`` (values, problems, lists)."""
     if data.get("schema") not in SCHEMAS:
         r.bad(
             ["schema"], f"must be one of {', '.join(SCHEMAS)} (got {data.get('schema')!r})", at_value="schema" in data
@@ -267,6 +271,31 @@ def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = 
     r.medication_caveats(names + [str(m["drug"]) for m in past or ()])
     for code in sorted(set(conditions or ()) & set(absent or ())):
         r.bad(["conditions_absent"], f"'{code}' is listed both as present (conditions) and as absent")
+    r.lists = (conditions, medications, changes, past, absent)
+    r.complete = complete
+
+
+def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = None) -> PatientContext:
+    """Validate a patient mapping (a ruamel mapping keeps line:col for messages) and return a PatientContext."""
+    kb = knowledge or load_knowledge()
+    path = Path(path)
+    if not isinstance(data, dict):
+        raise PatientFileError("expected a mapping at the top level", path=path, location="1:1")
+    r = _Reader(data, path, kb)
+    try:
+        _check_top(r, data, kb)
+    except _TooManyProblemsError:
+        first = r.problems.items[0]
+        error = PatientFileError(
+            first[2],
+            path=first[0],
+            location=first[1],
+            hint=f"and more problems: checking stopped after {MAX_PATIENT_PROBLEMS}",
+        )
+        error.problems = r.problems.lines()  # type: ignore[attr-defined]
+        raise error from None
+    conditions, medications, changes, past, absent = r.lists
+    complete = r.complete
     r.problems.raise_if_any(PatientFileError)
     values = dict(r.values)
     psg_date = values.pop("psg.date", None)
@@ -287,7 +316,28 @@ def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = 
     )
 
 
-def read_patient(path: str | Path, *, knowledge: Knowledge | None = None) -> PatientContext:
-    """Read a cds.patient/v1 file (YAML or JSON); raise PatientFileError with file:line:col on any problem."""
-    data = load_yaml(path, error_cls=PatientFileError)
+def read_patient_text(path: str | Path) -> str:
+    """The text of a patient file, refused before parsing when it is over the limits (README "Limits":
+    MAX_PATIENT_BYTES, MAX_PATIENT_LINES) or not UTF-8."""
+    path = Path(path)
+    raw = read_limited(path, MAX_PATIENT_BYTES, "patient file", PatientFileError)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PatientFileError(f"not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})", path=path) from None
+    lines = text.count("\n") + 1
+    if lines > MAX_PATIENT_LINES:
+        raise PatientFileError(
+            f"{lines} lines is more than a patient file can have (limit {MAX_PATIENT_LINES})",
+            path=path,
+            hint="is this the right file?",
+        )
+    return text
+
+
+def read_patient(path: str | Path, *, knowledge: Knowledge | None = None, text: str | None = None) -> PatientContext:
+    """Read a cds.patient/v1 file (YAML or JSON), or ``text`` read from it earlier (read_patient_text); raise
+    PatientFileError with file:line:col on any problem."""
+    text = read_patient_text(path) if text is None else text
+    data = load_yaml(path, error_cls=PatientFileError, text=text)
     return parse_patient(data, path=path, knowledge=knowledge)

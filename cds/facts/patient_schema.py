@@ -92,24 +92,44 @@ def build_patient_schema(kb: Knowledge) -> dict[str, Any]:
         "id": {"type": ["string", "integer"], "minLength": 1, "description": "Pseudonym echoed in the letter"},
         **top,
         **{section: _section(kb, section) for section in SECTIONS},
-        "conditions": {"type": "array", "items": {"enum": sorted(kb.vocab["conditions"])},
-                       "description": "Coded conditions; codes not listed are false when the list is given"},
-        "conditions_absent": {"type": "array", "items": {"enum": sorted(kb.vocab["conditions"])},
-                              "description": "v1.1: conditions asked about and absent; when given, a condition in "
-                                             "neither list is unknown (not false)"},
-        "medications_complete": {"type": "boolean", "description": "v1.1: false when the medication list may be "
-                                 "incomplete: a drug not listed is then unknown, not 'not taken' (default true)"},
-        "past_medications_complete": {"type": "boolean", "description": "v1.1: false when past_medications may be "
-                                      "incomplete (e.g. only the allergies an EHR records): a drug not listed is "
-                                      "then unknown (default true)"},
-        "medications": {"type": "array", "items": {"oneOf": [{"type": "string", "minLength": 1}, medication]},
-                        "description": "Generic names (or v1.1 {drug, dose_mg_per_day, since_months}); a name "
-                                       "unknown to drugs.yaml gives a caveat, not an error"},
-        "past_medications": {"type": "array", "items": {"oneOf": [{"type": "string", "minLength": 1}, past]},
-                             "description": "v1.1: drugs taken before and how they ended (outcome)"},
-        "medication_changes": {"type": "array", "items": change,
-                               "description": "Drugs started or increased shortly before the jerks began"},
-    }  # fmt: skip
+        "conditions": {
+            "type": "array",
+            "items": {"enum": sorted(kb.vocab["conditions"])},
+            "description": "Coded conditions; codes not listed are false when the list is given",
+        },
+        "conditions_absent": {
+            "type": "array",
+            "items": {"enum": sorted(kb.vocab["conditions"])},
+            "description": "v1.1: conditions asked about and absent; when given, a condition in neither list is "
+            "unknown (not false)",
+        },
+        "medications_complete": {
+            "type": "boolean",
+            "description": "v1.1: false when the medication list may be incomplete: a drug not listed is then "
+            "unknown, not 'not taken' (default true)",
+        },
+        "past_medications_complete": {
+            "type": "boolean",
+            "description": "v1.1: false when past_medications may be incomplete (e.g. only the allergies an EHR "
+            "records): a drug not listed is then unknown (default true)",
+        },
+        "medications": {
+            "type": "array",
+            "items": {"oneOf": [{"type": "string", "minLength": 1}, medication]},
+            "description": "Generic names (or v1.1 {drug, dose_mg_per_day, since_months}); a name "
+            "unknown to drugs.yaml gives a caveat, not an error",
+        },
+        "past_medications": {
+            "type": "array",
+            "items": {"oneOf": [{"type": "string", "minLength": 1}, past]},
+            "description": "v1.1: drugs taken before and how they ended (outcome)",
+        },
+        "medication_changes": {
+            "type": "array",
+            "items": change,
+            "description": "Drugs started or increased shortly before the jerks began",
+        },
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://cds.example/schema/patient-v1.schema.json",
@@ -119,10 +139,12 @@ def build_patient_schema(kb: Knowledge) -> dict[str, Any]:
         "type": "object",
         "additionalProperties": False,
         "required": ["schema", "id"],
-        "oneOf": [{"required": ["age_years"], "not": {"required": ["age_days"]}},
-                  {"required": ["age_days"], "not": {"required": ["age_years"]}}],
+        "oneOf": [
+            {"required": ["age_years"], "not": {"required": ["age_days"]}},
+            {"required": ["age_days"], "not": {"required": ["age_years"]}},
+        ],
         "properties": props,
-    }  # fmt: skip
+    }
 
 
 def write_patient_schema(kb: Knowledge | None = None, directory: Path | None = None) -> Path:

@@ -7,6 +7,7 @@ that carry non-ASCII bytes (UTF-8 or ISO-8859-1) which pyedflib rejects.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,8 @@ from cds.errors import RecordingError
 __all__ = ["EdfHeader", "read_header", "read_record_onsets"]
 
 ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
+MAX_RECORDING_S = 31 * 86400.0  # a recording longer than a month is a header error (or not a PSG)
+DIGITAL_RANGE = {"EDF": (-32768, 32767), "BDF": (-8388608, 8388607)}  # 16-bit and 24-bit two's complement
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _PLUS_DATE = re.compile(r"^Startdate (\d{2})-([A-Z]{3})-(\d{4})\b")
 
@@ -97,6 +100,32 @@ def _parse_start(date_text: str, time_text: str, recording: str) -> tuple[dateti
         return None, None
 
 
+def _check_signal_fields(fields: tuple, file_format: str, path: Path) -> None:
+    """Every signal's header numbers are usable: physical limits finite, digital limits within the format's
+    sample range, at least one sample per data record (a 0 breaks the record layout of every signal after it)."""
+    labels, _, physical_min, physical_max, digital_min, digital_max, samples = fields
+    low, high = DIGITAL_RANGE[file_format]
+    for i, label in enumerate(labels):
+        for name, value in (("physical minimum", physical_min[i]), ("physical maximum", physical_max[i])):
+            if not math.isfinite(value):
+                raise RecordingError(f"not a valid EDF header: {name} of {label!r} is {value!r}", path=path,
+                                     location=f"signal {i + 1}")  # fmt: skip
+        for name, value in (("digital minimum", digital_min[i]), ("digital maximum", digital_max[i])):
+            if not low <= value <= high:
+                raise RecordingError(
+                    f"not a valid EDF header: {name} of {label!r} is {value}, outside the {file_format} sample "
+                    f"range {low} to {high}",
+                    path=path,
+                    location=f"signal {i + 1}",
+                )
+        if samples[i] < 1:
+            raise RecordingError(
+                f"not a valid EDF header: samples per data record of {label!r} is {samples[i]} (at least 1)",
+                path=path,
+                location=f"signal {i + 1}",
+            )
+
+
 def _signal_fields(block: bytes, ns: int, path: Path) -> tuple:
     """Labels, units, physical and digital ranges, samples per record."""
     labels, off = _fields(block, ns, 16, 0)
@@ -113,6 +142,11 @@ def _signal_fields(block: bytes, ns: int, path: Path) -> tuple:
         int(_number(t, f"samples per record of {lab!r}", path, int)) for t, lab in zip(spr, labels, strict=True)
     )
     return tuple(labels), tuple(units), *fields.values(), samples
+
+
+def _samples_text(labels: tuple[str, ...], samples: tuple[int, ...]) -> str:
+    shown = ", ".join(f"{lab!r} {n}" for lab, n in list(zip(labels, samples, strict=True))[:6])
+    return f"samples per record: {shown}{', ...' if len(labels) > 6 else ''}"
 
 
 def read_header(path: Path) -> EdfHeader:
@@ -141,26 +175,47 @@ def read_header(path: Path) -> EdfHeader:
         block = fh.read(header_bytes - 256)
     if len(block) < header_bytes - 256:
         raise RecordingError(f"truncated file: header needs {header_bytes} bytes, file has {file_bytes}", path=path)
-    labels, units, physical_min, physical_max, digital_min, digital_max, samples = _signal_fields(
-        block, n_signals, path
-    )
+    fields = _signal_fields(block, n_signals, path)
+    _check_signal_fields(fields, file_format, path)
+    labels, units, physical_min, physical_max, digital_min, digital_max, samples = fields
     reserved = fixed[192:236].decode("latin-1").strip()
     edf_type = file_format
     if reserved.startswith(("EDF+C", "EDF+D", "BDF+C", "BDF+D")):
         edf_type = file_format + reserved[3:5]
     record_duration_s = float(_number(fixed[244:252].decode("latin-1"), "data-record duration", path))
-    if record_duration_s <= 0 and any(lab not in ANNOTATION_LABELS for lab in labels):
+    if not math.isfinite(record_duration_s) or record_duration_s < 0:
+        raise RecordingError(f"not a valid EDF header: data-record duration {record_duration_s:g} s", path=path)
+    if record_duration_s == 0 and any(lab not in ANNOTATION_LABELS for lab in labels):
+        raise RecordingError(f"not a valid EDF header: data-record duration {record_duration_s:g} s", path=path)
+    if record_duration_s > MAX_RECORDING_S:
         raise RecordingError(f"not a valid EDF header: data-record duration {record_duration_s:g} s", path=path)
     record_bytes = sum(samples) * bytes_per_sample
     n_records = int(_number(fixed[236:244].decode("latin-1"), "number of data records", path, int))
     available = (file_bytes - header_bytes) // record_bytes if record_bytes else 0
-    if n_records < 0:  # -1: recording not closed properly; the file size tells
+    if n_records < -1:
+        raise RecordingError(f"not a valid EDF header: number of data records is {n_records}", path=path)
+    if n_records == -1:  # recording not closed properly; the file size tells
         n_records = available
     elif available < n_records:
         raise RecordingError(
             f"truncated file: header announces {n_records} data records, the file holds {available} complete ones "
             f"({file_bytes} bytes, expected {header_bytes + n_records * record_bytes})",
             path=path,
+        )
+    if n_records * record_duration_s > MAX_RECORDING_S:
+        raise RecordingError(
+            f"the header describes {n_records} data records of {record_duration_s:g} s, "
+            f"{n_records * record_duration_s / 86400:.1f} days: longer than any recording cds reads (31 days)",
+            path=path,
+        )
+    extra = file_bytes - header_bytes - n_records * record_bytes
+    if record_bytes and n_records and extra:
+        raise RecordingError(
+            f"file size {file_bytes} bytes does not match its header: {header_bytes} header bytes + {n_records} data "
+            f"records of {record_bytes} bytes = {header_bytes + n_records * record_bytes} "
+            f"({_samples_text(labels, samples)})",
+            path=path,
+            hint="a samples-per-record or record-count field is wrong, or the file was cut or appended to",
         )
     start, start_note = _parse_start(
         fixed[168:176].decode("latin-1"), fixed[176:184].decode("latin-1"), _decode(fixed[88:168])

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 
-from cds.errors import InputError, RecordingError
+from cds.errors import InputError, RecordingError, UsageError
 
 __all__ = ["ChannelRole", "normalise_label", "parse_channel_overrides", "resolve_channel_roles"]
 
@@ -67,34 +67,57 @@ def normalise_label(label: str) -> str:
     return _NON_ALNUM.sub("", text)
 
 
-def parse_channel_overrides(items: Sequence[str]) -> dict[ChannelRole, str]:
-    """Parse repeated ``--channel ROLE=LABEL`` options into a role -> label mapping."""
+def parse_channel_overrides(items: Sequence[str] | Mapping[str, str] | None) -> dict[ChannelRole, str]:
+    """The one parser of ``--channel ROLE=LABEL`` (``cds analyze`` and ``cds triage``, and the library's
+    ``channel_overrides``): repeated ``ROLE=LABEL`` strings or a role -> label mapping.
+
+    Roles are matched case-insensitively (``right-leg`` = ``right_leg``); the label keeps everything after the
+    first ``=``. Refused as usage errors (exit 2), because each would silently change what is scored: no ``=``,
+    an empty role or label, an unknown role, a role given twice (even with the same label), and one label given
+    for two roles (one signal scored as both legs makes every movement bilateral).
+    """
+    if not items:
+        return {}
+    pairs = list(items.items()) if isinstance(items, Mapping) else [_split_item(str(item)) for item in items]
     allowed = ", ".join(r.value for r in ChannelRole)
     overrides: dict[ChannelRole, str] = {}
-    for item in items:
-        role_text, sep, label = item.partition("=")
-        role_key = role_text.strip().lower().replace("-", "_")
-        if not sep or not label.strip():
-            raise InputError(
-                f"bad channel override {item!r}: expected ROLE=LABEL",
-                location="--channel",
-                hint=f"allowed roles: {allowed}; example: --channel left_leg='EMG L'",
-            )
+    for role_text, label in pairs:
+        role_key = str(role_text).strip().lower().replace("-", "_")
+        label = str(label).strip()
         try:
             role = ChannelRole(role_key)
         except ValueError:
-            raise InputError(
-                f"unknown channel role {role_text.strip()!r} in {item!r}",
-                location="--channel",
-                hint=f"allowed roles: {allowed}",
+            raise UsageError(
+                f"unknown channel role {str(role_text).strip()!r} in {role_text}={label} (allowed roles: {allowed})",
+                option="--channel",
             ) from None
-        if role in overrides and overrides[role] != label.strip():
-            raise InputError(
-                f"channel role {role.value} given twice ({overrides[role]!r} and {label.strip()!r})",
-                location="--channel",
+        if not label:
+            raise UsageError(f"empty label for {role.value} (expected ROLE=LABEL)", option="--channel")
+        if role in overrides:
+            raise UsageError(
+                f"channel role {role.value} given twice ({overrides[role]!r} and {label!r}); give each role once",
+                option="--channel",
             )
-        overrides[role] = label.strip()
+        same = next((r for r, lab in overrides.items() if lab.casefold() == label.casefold()), None)
+        if same is not None:
+            raise UsageError(
+                f"label {label!r} given for both {same.value} and {role.value}: one signal cannot be two channels",
+                option="--channel",
+            )
+        overrides[role] = label
     return overrides
+
+
+def _split_item(item: str) -> tuple[str, str]:
+    role_text, sep, label = item.partition("=")
+    if not sep or not role_text.strip() or not label.strip():
+        allowed = ", ".join(r.value for r in ChannelRole)
+        raise UsageError(
+            f"bad channel override {item!r}: expected ROLE=LABEL (allowed roles: {allowed}; "
+            "example: --channel left_leg='EMG L')",
+            option="--channel",
+        )
+    return role_text, label
 
 
 def _match_override(label: str, labels: Sequence[str]) -> str | None:
@@ -172,7 +195,7 @@ def resolve_channel_roles(
     Raises: InputError when two labels fit one role and neither is the only bipolar derivation;
     RecordingError when an override names a label that is not in the file.
     """
-    overrides = dict(overrides or {})
+    overrides = parse_channel_overrides(overrides)
     roles: dict[ChannelRole, str | None] = {}
     for role, label in overrides.items():
         matched = _match_override(label, labels)
@@ -183,12 +206,20 @@ def resolve_channel_roles(
                 location=role.value,
                 hint=f"labels in the file: {', '.join(repr(lab) for lab in labels)}",
             )
-        roles[ChannelRole(role)] = matched
+        if matched in roles.values():
+            other = next(r for r, lab in roles.items() if lab == matched)
+            raise UsageError(
+                f"{other.value} and {role.value} both name the signal {matched!r}: one signal cannot be two channels",
+                option="--channel",
+            )
+        roles[role] = matched
+    taken = set(roles.values())
     found = _candidates(labels)
     for role in ChannelRole:
         if role in roles:
             continue
-        cands = found[role]
+        # a signal named for one role by --channel is never taken for another role by its label
+        cands = [c for c in found[role] if c[0] not in taken]
         if len(cands) > 1:
             bipolar = [c for c in cands if c[1]]
             cands = bipolar if bipolar else cands

@@ -31,6 +31,7 @@ __all__ = ["Annotation", "Recording", "Signal", "read_annotations", "read_record
 
 log = logging.getLogger(__name__)
 
+MAX_PHYSICAL_UV = 1e9  # physical limits beyond +/-1000 V are a header error, not an EMG amplifier range
 _CHUNK_BYTES = 1 << 23  # data records read per block: large enough for sequential speed, small for memory
 
 
@@ -252,9 +253,17 @@ class _Reader:
         return {pos: out for pos, *_, out in plan}
 
     def annotations(self) -> tuple[Annotation, ...]:
-        if self._py is not None:
-            return _annotations_pyedflib(self._py)
-        return _annotations_edfio(self._edf)
+        """The file's EDF+ annotations; RecordingError when its annotation signal cannot be parsed."""
+        try:
+            if self._py is not None:
+                return _annotations_pyedflib(self._py)
+            return _annotations_edfio(self._edf)
+        except Exception as exc:  # the readers raise ValueError, UnicodeDecodeError, ... on malformed TALs
+            raise RecordingError(
+                f"the EDF+ annotation signal cannot be read ({self.name}: {type(exc).__name__}: {exc})",
+                path=self.path,
+                hint="is a data signal labelled 'EDF Annotations', or the annotation signal corrupted?",
+            ) from exc
 
     def close(self) -> None:
         if self._py is not None:
@@ -280,6 +289,14 @@ def _signal_scale(reader: _Reader, header: EdfHeader, role: ChannelRole, label: 
             f"the {role.value} channel {label!r} has an empty range (digital {header.digital_min[idx]} to "
             f"{header.digital_max[idx]}, physical {header.physical_min[idx]:g} to {header.physical_max[idx]:g}): "
             "its values cannot be scaled",
+            path=reader.path,
+            location=label,
+        )
+    widest = max(abs(header.physical_min[idx]), abs(header.physical_max[idx])) * scale
+    if widest > MAX_PHYSICAL_UV:
+        raise SignalError(
+            f"the {role.value} channel {label!r} has physical limits of {widest:g} µV: not an EMG range "
+            f"(at most {MAX_PHYSICAL_UV:g} µV)",
             path=reader.path,
             location=label,
         )

@@ -189,8 +189,12 @@ def _citation_text(entry: Any) -> str:
     if entry.get("citation"):
         text = str(entry["citation"])
     else:
-        parts = [entry.get("authors"), entry.get("title"), entry.get("journal") or entry.get("source"),
-                 entry.get("year")]  # fmt: skip
+        parts = [
+            entry.get("authors"),
+            entry.get("title"),
+            entry.get("journal") or entry.get("source"),
+            entry.get("year"),
+        ]
         text = ". ".join(str(p).rstrip(".") for p in parts if p) + "."
     doi = entry.get("doi")
     if doi and str(doi) not in text:

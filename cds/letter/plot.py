@@ -19,13 +19,25 @@ __all__ = ["STAGE_ORDER", "render_night_figure"]
 # Hypnogram rows from top to bottom (the clinical convention: wake on top, deepest sleep at the bottom).
 STAGE_ORDER: tuple[str, ...] = ("W", "R", "N1", "N2", "N3")
 _STAGE_ALIASES = {
-    "WAKE": "W", "W": "W", "0": "W",
-    "REM": "R", "R": "R", "5": "R",
-    "N1": "N1", "S1": "N1", "1": "N1",
-    "N2": "N2", "S2": "N2", "2": "N2",
-    "N3": "N3", "S3": "N3", "S4": "N3", "3": "N3", "4": "N3",
-}  # fmt: skip
-_RC = {
+    "WAKE": "W",
+    "W": "W",
+    "0": "W",
+    "REM": "R",
+    "R": "R",
+    "5": "R",
+    "N1": "N1",
+    "S1": "N1",
+    "1": "N1",
+    "N2": "N2",
+    "S2": "N2",
+    "2": "N2",
+    "N3": "N3",
+    "S3": "N3",
+    "S4": "N3",
+    "3": "N3",
+    "4": "N3",
+}
+_RC: Any = {  # matplotlib rc keys (its stubs type them as literals)
     "svg.hashsalt": "cds-letter",
     "svg.fonttype": "none",
     "font.family": "DejaVu Sans",

@@ -384,5 +384,4 @@ def _ask_view(ask: Mapping[str, Any], knowledge: LetterKnowledge, rules: Any) ->
     label = knowledge.label("fields", field)
     if len(label) > 60 or ":" in label:  # a long description is no heading: use the field's name
         label = knowledge.label("none", field.rsplit(".", 1)[-1])
-    return {"field": field, "label": label, "text": ask.get("text") or "",
-            "rules": rules(ask.get("rules"))}  # fmt: skip
+    return {"field": field, "label": label, "text": ask.get("text") or "", "rules": rules(ask.get("rules"))}

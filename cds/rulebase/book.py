@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, StrictUndefined
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from cds.errors import RuleFileError
 from cds.files import write_atomic
+from cds.kb import read_raw
 from cds.paths import knowledge_dir, rules_dir
 from cds.rulebase.check import LAYER_FOLDERS, read_rule_docs
 
@@ -96,19 +95,10 @@ class _Vocabulary:
     """What the plain-language renderer needs from knowledge/: field descriptions and units, labels, thresholds."""
 
     def __init__(self, knowledge: Path) -> None:
-        self.fields = self._load(knowledge / "fields.yaml")
-        self.vocab = self._load(knowledge / "vocab.yaml")
-        self.thresholds = self._load(knowledge / "thresholds.yaml")
-        self.references = self._load(knowledge / "references.yaml")
-
-    @staticmethod
-    def _load(path: Path) -> Mapping[str, Any]:
-        try:
-            data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-        except (OSError, YAMLError) as exc:
-            log.warning("%s not read (%s): rules are described without it", path, exc)
-            return {}
-        return data if isinstance(data, Mapping) else {}
+        self.fields = read_raw(knowledge, "fields.yaml")
+        self.vocab = read_raw(knowledge, "vocab.yaml")
+        self.thresholds = read_raw(knowledge, "thresholds.yaml")
+        self.references = read_raw(knowledge, "references.yaml")
 
     def field_text(self, name: str) -> tuple[str, str]:
         spec = self.fields.get(name)
@@ -137,7 +127,7 @@ def _atom_text(node: Mapping[str, Any], words: _Vocabulary) -> str:
             return f"{kind}: {words.label(section, str(node[kind]))}"
     name = str(node.get("field"))
     text, unit = words.field_text(name)
-    source = f" ({_SOURCES.get(node.get('source'), node.get('source'))})" if node.get("source") else ""
+    source = f" ({_SOURCES.get(str(node['source']), node['source'])})" if node.get("source") else ""
     for op, sign in _OPS.items():
         if op in node:
             return f"{text} {sign} {words.operand(node[op], unit)}{source}"

@@ -182,9 +182,9 @@ def _rec_items(want: dict, decision: dict, negate: bool) -> list[Item]:
     for key, value in want.items():
         if key in ("action", "urgency"):
             continue
-        got = [r.get(key) for r in recs if r["action"] == action]
-        hit = value in got
-        items.append(Item("recommendations", f"{prefix}{action} {key}={value}", hit != negate, str(got or "absent")))
+        values = [r.get(key) for r in recs if r["action"] == action]
+        hit = value in values
+        items.append(Item("recommendations", f"{prefix}{action} {key}={value}", hit != negate, str(values or "absent")))
     return items
 
 
@@ -236,16 +236,21 @@ def _pathway_items(case: ClinicalCase, decision: dict) -> list[Item]:
     pathway = case.want.get("pathway")
     if pathway:
         got = conclusion.get("action", "none")
-        covered = [got, *next((r.get("consolidated_from", []) for r in decision.get("recommendations", [])
-                               if r["action"] == got), [])]  # fmt: skip
+        covered = [
+            got,
+            *next(
+                (r.get("consolidated_from", []) for r in decision.get("recommendations", []) if r["action"] == got), []
+            ),
+        ]
         items.append(Item("pathway", f"first step {pathway['action']}", pathway["action"] in covered, got))
         if pathway.get("urgency"):
             got_u = conclusion.get("urgency", "none")
             items.append(Item("urgency", f"first step {pathway['urgency']}", got_u == pathway["urgency"], got_u))
     if "conditional" in case.want:
         got_c = bool(conclusion.get("conditional"))
-        items.append(Item("pathway", f"conditional={case.want['conditional']}", got_c == case.want["conditional"],
-                          str(got_c)))  # fmt: skip
+        items.append(
+            Item("pathway", f"conditional={case.want['conditional']}", got_c == case.want["conditional"], str(got_c))
+        )
     return items
 
 

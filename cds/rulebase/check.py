@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from cds.errors import RuleFileError
-from cds.kb import expand_groups
+from cds.kb import expand_groups, read_raw
 from cds.paths import knowledge_dir, rules_dir
 from cds.rulebase.intervals import atoms_of, can_hold_together, find_dead_branches
 from cds.rulebase.manifest import MANIFEST_NAME, read_manifest, read_rule_stamp, scan_ruleset
@@ -90,6 +90,8 @@ class RuleDoc:
         node, found = self.data, (1, 1)
         for key in keys:
             lc = getattr(node, "lc", None)
+            if lc is None:
+                break
             try:
                 if isinstance(key, int):
                     line, col = lc.item(key)
@@ -156,12 +158,7 @@ class _Knowledge:
 
 def _read_knowledge(knowledge: Path) -> _Knowledge:
     def _load(name: str) -> Mapping:
-        try:
-            data = YAML(typ="safe").load((knowledge / name).read_text(encoding="utf-8"))
-        except (OSError, YAMLError) as exc:
-            log.warning("rules check: %s not read (%s)", knowledge / name, exc)
-            return {}
-        return data if isinstance(data, Mapping) else {}
+        return read_raw(knowledge, name)  # problems in it are reported by the loader's checks (E100)
 
     thresholds = {
         k: float(v["value"])
@@ -320,7 +317,7 @@ def _conclusions(doc: RuleDoc, groups: Mapping[str, Any]) -> Iterable[tuple[str,
             yield "urgent", index, action["recommend"], action["urgency"]
         target = action.get("treatments", action.get("treatment"))
         if isinstance(target, Mapping):
-            target = groups.get(target.get("group"), [])
+            target = groups.get(str(target.get("group")), [])
         for drug in [target] if isinstance(target, str) else target or []:
             if doc.data.get("layer") == "treatment" and isinstance(drug, str):
                 yield "treat", index, drug, str(action.get("status"))
@@ -496,10 +493,11 @@ def _parse_problem_line(line: str, base: Path) -> Problem:
     """``file:line:col: text`` (line and column optional) back into a Problem with code E100."""
     head, _, text = line.partition(": ")
     parts = head.split(":")
-    numbers = [int(p) for p in parts[1:3] if p.isdigit()]
+    numbers: list[int | None] = [int(p) for p in parts[1:3] if p.isdigit()]
+    line_no, col = [*numbers, None, None][:2]
     path = Path(parts[0])
     shown = path.relative_to(base).as_posix() if path.is_absolute() and path.is_relative_to(base) else parts[0]
-    return Problem(shown, *[*numbers, None, None][:2], "E100", text or line)
+    return Problem(shown, line_no, col, "E100", text or line)
 
 
 def _check_template_time_frames(folder: Path) -> list[Problem]:

@@ -23,10 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from cds.errors import InputError, PatientFileError
+from cds.kb import read_raw
 from cds.paths import rules_dir
 from cds.rulebase.book import RuleInfo, describe_rules
 
@@ -96,11 +94,7 @@ def materialise(spec: str | Path) -> Iterator[tuple[Path, Path]]:
 
 
 def _thresholds(knowledge: Path) -> Mapping[str, Any]:
-    try:
-        data = YAML(typ="safe").load((knowledge / "thresholds.yaml").read_text(encoding="utf-8"))
-    except (OSError, YAMLError):
-        return {}
-    return data if isinstance(data, Mapping) else {}
+    return read_raw(knowledge, "thresholds.yaml")  # an older release need not validate under today's loader
 
 
 def _threshold_changes(old: Path, new: Path) -> list[str]:
@@ -140,11 +134,11 @@ def diff_rulesets(old: tuple[Path, Path], new: tuple[Path, Path]) -> RuleSetDiff
     changes = []
     for rule_id in sorted(set(before) | set(after)):
         a, b = before.get(rule_id), after.get(rule_id)
-        if a is None:
+        if a is None and b is not None:
             changes.append(RuleChange(rule_id, "added", (f"+ {b.title}",)))
-        elif b is None:
+        elif b is None and a is not None:
             changes.append(RuleChange(rule_id, "removed", (f"- {a.title}",)))
-        elif a.sha256 != b.sha256:
+        elif a is not None and b is not None and a.sha256 != b.sha256:
             details = _rule_details(a, b) or ("(wording, tests or provenance only)",)
             changes.append(RuleChange(rule_id, "changed", details))
     return RuleSetDiff(tuple(changes), tuple(_threshold_changes(old[1], new[1])))

@@ -226,9 +226,9 @@ def _expand_drugs(action: dict, kb: Knowledge, known: dict[str, Any]) -> list[st
             return list(kb.groups[target["group"]])
         if target.get("requested"):
             requested = known.get("requested_treatment")
-            return [requested] if requested in kb.drugs else []
+            return [requested] if isinstance(requested, str) and requested in kb.drugs else []
         return [d for d in current_drugs(known, family=target["family"]) if d in kb.drugs]
-    return [target] if isinstance(target, str) else list(target)
+    return [target] if isinstance(target, str) else list(target or [])
 
 
 def expand_current(target: dict, kb: Knowledge, known: dict[str, Any]) -> list[str]:
@@ -260,8 +260,9 @@ def _assert_action(engine: TracingEngine, spec: RuleSpec, action: dict, kb: Know
     if "recommend" in action:
         eeg = bool(action.get("extended_eeg", False))
         engine.declare(Recommendation(action=action["recommend"], urgency=action["urgency"], extended_eeg=eeg))
-        return [{"type": "recommendation", "action": action["recommend"], "urgency": action["urgency"],
-                 "extended_eeg": eeg}]  # fmt: skip
+        return [
+            {"type": "recommendation", "action": action["recommend"], "urgency": action["urgency"], "extended_eeg": eeg}
+        ]
     if "caveat" in action:
         engine.declare(CaveatFact(code=action["caveat"]))
         text = render_text(action["text"], {}, engine.known, kb)

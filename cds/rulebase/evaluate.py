@@ -30,7 +30,13 @@ class FactView:
 
     @classmethod
     def from_records(cls, records: Iterable[DatumRecord], **derived: Iterable[str]) -> FactView:
-        view = cls(**{k: set(v) for k, v in derived.items()})
+        view = cls(
+            evidence=set(derived.pop("evidence", ())),
+            findings=set(derived.pop("findings", ())),
+            recommendations=set(derived.pop("recommendations", ())),
+        )
+        if derived:
+            raise TypeError(f"unknown derived code kinds: {', '.join(sorted(derived))}")
         for rec in records:
             if rec.known:
                 view.data.setdefault(rec.field, []).append((rec.value, rec.source))
@@ -73,6 +79,10 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def _comparison(compare: Callable[[Any, Any], Any], bound: float) -> Callable[[Any], bool]:
+    return lambda v: _is_number(v) and bool(compare(v, bound))
+
+
 def atom_predicate(atom: dict, thresholds: Any) -> Callable[[Any], bool] | None:
     """The value test of a field atom as a closure (None for ``is: known/unknown``, which test presence only)."""
     if "is" in atom:
@@ -89,10 +99,9 @@ def atom_predicate(atom: dict, thresholds: Any) -> Callable[[Any], bool] | None:
     if "between" in atom:
         lo, hi = (float(resolve_operand(x, thresholds)) for x in atom["between"])
         return lambda v: _is_number(v) and lo <= v < hi
-    for op, fn in _COMPARE.items():
+    for op, compare in _COMPARE.items():
         if op in atom:
-            bound = float(resolve_operand(atom[op], thresholds))
-            return lambda v, fn=fn, bound=bound: _is_number(v) and fn(v, bound)
+            return _comparison(compare, float(resolve_operand(atom[op], thresholds)))
     raise ValueError(f"not a field atom: {atom!r}")
 
 
@@ -142,8 +151,11 @@ def evaluate(node: dict, facts: FactView, thresholds: Any = None) -> tuple[bool,
     if "field" in node:
         holds, actual = _field_atom(node, facts, thresholds)
         return holds, None if holds else node, actual
-    for kind, pool in (("evidence", facts.evidence), ("finding", facts.findings),
-                       ("recommendation", facts.recommendations)):  # fmt: skip
+    for kind, pool in (
+        ("evidence", facts.evidence),
+        ("finding", facts.findings),
+        ("recommendation", facts.recommendations),
+    ):
         if kind in node:
             holds = node[kind] in pool
             return holds, None if holds else node, holds

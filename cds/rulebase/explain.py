@@ -25,19 +25,68 @@ __all__ = ["explain_decision", "explain_rule", "format_explanation", "read_decis
 _DERIVED_KEYS = ("code", "action", "drug", "field")
 
 
+MAX_DECISION_BYTES = 64 * 1024 * 1024  # a decision record with its whole trace is a few hundred kilobytes
+_LISTS_OF_OBJECTS = ("trace", "facts", "findings", "recommendations", "treatments", "asks")
+
+
 def read_decision(path: str | Path) -> dict[str, Any]:
-    """Read a decision.json; raise InputError naming the file when it is unreadable or not cds.decision/v1."""
+    """Read a decision.json; raise InputError naming the file (and the place in it) when it is unreadable, not
+    cds.decision/v1, or shaped otherwise than explain reads it (issue 16: never an internal error)."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError("cannot read decision record: Is a directory", path=path)
     try:
+        if path.is_file() and path.stat().st_size > MAX_DECISION_BYTES:
+            raise InputError(f"larger than a decision record can be (limit {MAX_DECISION_BYTES >> 20} MiB)", path=path)
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"cannot read decision record: {exc.strerror or exc}", path=path) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a decision record: not UTF-8 text (byte {exc.start})", path=path) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"not JSON: {exc.msg}", path=path, location=f"{exc.lineno}:{exc.colno}") from exc
+    except RecursionError:
+        raise InputError("not a decision record: nested too deeply", path=path) from None
     if not isinstance(data, dict) or data.get("schema") != "cds.decision/v1":
         got = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise InputError(f"not a decision record (allowed: schema cds.decision/v1, got: {got!r})", path=path)
+    _check_shape(data, path)
     return data
+
+
+def _check_shape(data: Mapping[str, Any], path: Path) -> None:
+    """The parts explain reads have the types cds.decision/v1 gives them (lists of objects, lists of rule ids)."""
+
+    def bad(where: str, want: str, got: Any) -> InputError:
+        return InputError(f"not a decision record: {where}: expected {want}, got {type(got).__name__}", path=path)
+
+    inputs = data.get("inputs")
+    if inputs is not None and not isinstance(inputs, Mapping):
+        raise bad("inputs", "an object", inputs)
+    if isinstance(inputs, Mapping) and not isinstance(inputs.get("ruleset") or {}, Mapping):
+        raise bad("inputs.ruleset", "an object", inputs.get("ruleset"))
+    for key in _LISTS_OF_OBJECTS:
+        items = data.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            raise bad(key, "a list", items)
+        for i, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raise bad(f"{key}[{i}]", "an object", item)
+            for sub in ("rules", "references", "facts", "asserted"):
+                if item.get(sub) is not None and not isinstance(item[sub], list):
+                    raise bad(f"{key}[{i}].{sub}", "a list", item[sub])
+            for sub in ("because", "reasons"):
+                if item.get(sub) is not None and not isinstance(item[sub], list | str):
+                    raise bad(f"{key}[{i}].{sub}", "a list or a text", item[sub])
+            for sub in ("rule", *(f"rules[{k}]" for k in range(len(item.get("rules") or [])))):
+                value = item.get("rules")[int(sub[6:-1])] if sub.startswith("rules[") else item.get("rule")
+                if value is not None and not isinstance(value, str):
+                    raise bad(f"{key}[{i}].{sub}", "a rule id", value)
+            if key == "trace" and not all(isinstance(f, Mapping) for k in ("facts", "asserted")
+                                          for f in item.get(k) or []):  # fmt: skip
+                raise bad(f"trace[{i}].facts", "a list of objects", item.get("facts"))
 
 
 def explain_decision(decision: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,9 +221,9 @@ def format_explanation(report: Mapping[str, Any]) -> str:
             if c["because"]:
                 lines.append("  because: " + "; ".join(str(b) for b in c["because"]))
             if c["references"]:
-                lines.append("  references: " + ", ".join(c["references"]))
+                lines.append("  references: " + ", ".join(map(str, c["references"])))
             if not c["chain"]:
-                lines.append("  (no firing of " + ", ".join(c["rules"]) + " in the trace)")
+                lines.append("  (no firing of " + ", ".join(map(str, c["rules"])) + " in the trace)")
             for step in c["chain"]:
                 lines += _format_step(step, indent="  ")
     return "\n".join(lines) + "\n"

@@ -44,7 +44,7 @@ class NumSet:
         return not self.intervals
 
     def intersect(self, other: NumSet) -> NumSet:
-        out = []
+        out: list[Interval] = []
         for a in self.intervals:
             for b in other.intervals:
                 low, low_closed = max((a[0], not a[1]), (b[0], not b[1]))
@@ -53,7 +53,8 @@ class NumSet:
         return NumSet(tuple(sorted(out)))
 
     def complement(self) -> NumSet:
-        out, low, low_closed = [], -_INF, False
+        out: list[Interval] = []
+        low, low_closed = -_INF, False
         for a in self.intervals:
             out += NumSet.of(low, low_closed, a[0], not a[1]).intervals
             low, low_closed = a[2], not a[3]
@@ -112,9 +113,11 @@ class Domain:
 
     def intersect(self, other: Domain) -> Domain:
         mine, theirs = _same_kind(self.known, other.known), _same_kind(other.known, self.known)
-        if type(mine) is not type(theirs):  # a type mismatch: reported by the loader, not here
-            return self
-        return Domain(mine.intersect(theirs), self.unknown and other.unknown)
+        if isinstance(mine, NumSet) and isinstance(theirs, NumSet):
+            return Domain(mine.intersect(theirs), self.unknown and other.unknown)
+        if isinstance(mine, ValueSet) and isinstance(theirs, ValueSet):
+            return Domain(mine.intersect(theirs), self.unknown and other.unknown)
+        return self  # a type mismatch: reported by the loader, not here
 
     def negate(self) -> Domain:
         return Domain(self.known.complement(), not self.unknown)

@@ -86,8 +86,9 @@ def run_inline_tests(rules: RuleSet, kb: Knowledge, coverage: Coverage | None = 
                 else:
                     problems.append("expected not to fire, but every condition held")
             where = f"rules/{spec.path}:{locate(spec_root(spec), ['tests', i]) or ''}".rstrip(":")
-            results.append(CaseResult(where, f"{spec.id}: {case['name']}", not problems, bool(case.get("todo")),
-                                      tuple(problems)))  # fmt: skip
+            results.append(
+                CaseResult(where, f"{spec.id}: {case['name']}", not problems, bool(case.get("todo")), tuple(problems))
+            )
             if coverage is not None and spec.status == "active":
                 (coverage.fired if holds else coverage.blocked).add(spec.id)
     return results
@@ -142,8 +143,10 @@ def _compare(decision: dict, want: dict, negate: bool) -> list[str]:
         got = recs.get(rec["action"])
         hit = got is not None and rec.get("urgency") in (None, got)
         if hit == negate:
-            problems.append(f"{label} recommendation {rec['action']}"
-                            f"{' ' + rec['urgency'] if rec.get('urgency') else ''}: got {got or 'none'}")  # fmt: skip
+            problems.append(
+                f"{label} recommendation {rec['action']}"
+                f"{' ' + rec['urgency'] if rec.get('urgency') else ''}: got {got or 'none'}"
+            )
     wanted = want.get("treatments") or {}
     pairs = wanted.items() if isinstance(wanted, dict) else ((d, None) for d in wanted)
     for drug, status in pairs:
@@ -196,8 +199,11 @@ def _run_case(
                 )
             problem = kb.fields[key].check_value(value) if value is not None else None
             if problem:
-                where = locate(root, ["cases", i, "measurements", key])
-                raise RuleFileError(f"measurements: {key}: {problem}, got {value!r}", path=rel, location=where)
+                raise RuleFileError(
+                    f"measurements: {key}: {problem}, got {value!r}",
+                    path=rel,
+                    location=locate(root, ["cases", i, "measurements", key]),
+                )
             extra.append(DatumRecord(str(key), value, value is not None, "recording", None, "scenario measurement"))
         decision = _decide(rulebase, patient, extra, analysis)
     except InputError as exc:

@@ -46,8 +46,10 @@ def selfcheck(rules: Path, knowledge: Path, out: list[str]) -> int:
     scenarios = run_scenarios(rulebase, rules, coverage)
     bad = [r for r in scenarios if r.failed]
     todo = [r for r in scenarios if r.todo]
-    out.append(f"scenarios: {len(scenarios)} case(s), {len(bad)} failed, {len(todo)} todo"
-               + (" (rule set incomplete: fix the rule-file problems first)" if problems else ""))  # fmt: skip
+    out.append(
+        f"scenarios: {len(scenarios)} case(s), {len(bad)} failed, {len(todo)} todo"
+        + (" (rule set incomplete: fix the rule-file problems first)" if problems else "")
+    )
     for r in bad:
         out += [f"  {r.where}: {r.name}", *(f"      {p}" for p in r.problems)]
     for r in todo:
@@ -56,9 +58,11 @@ def selfcheck(rules: Path, knowledge: Path, out: list[str]) -> int:
     failures += len(bad)
     never_fired = coverage.never_fired(ruleset)
     never_blocked = coverage.never_blocked(ruleset)
-    out.append(f"coverage: {len(ruleset.active()) - len(never_fired)}/{len(ruleset.active())} active rules fired "
-               f"in some case; never fired: {', '.join(never_fired) or 'none'}; "
-               f"never blocked: {', '.join(never_blocked) or 'none'}")  # fmt: skip
+    out.append(
+        f"coverage: {len(ruleset.active()) - len(never_fired)}/{len(ruleset.active())} active rules fired "
+        f"in some case; never fired: {', '.join(never_fired) or 'none'}; "
+        f"never blocked: {', '.join(never_blocked) or 'none'}"
+    )
     return failures
 
 

@@ -131,8 +131,11 @@ class _Checker:
             checks = {"evidence": "evidence", "finding": "findings", "recommend": "actions", "caveat": "caveats"}
             if kind in checks and action[kind] not in vocab.get(checks[kind], {}):
                 section = checks[kind]
-                self.add([*keys, kind], f"unknown {kind} code '{action[kind]}'{_hint(action[kind], vocab[section])}"
-                         f" (add it to vocab.yaml {section})")  # fmt: skip
+                self.add(
+                    [*keys, kind],
+                    f"unknown {kind} code '{action[kind]}'{_hint(action[kind], vocab[section])}"
+                    f" (add it to vocab.yaml {section})",
+                )
             if kind == "ask" and action["ask"] not in self.kb.fields:
                 self.add([*keys, "ask"], f"unknown field '{action['ask']}'{_hint(action['ask'], self.kb.fields)}")
             if kind in ("treatment", "treatments"):
@@ -172,8 +175,11 @@ class _Checker:
 
     def treatment(self, action: dict, keys: list) -> None:
         if action["reason"] not in self.kb.vocab.get("reasons", {}):
-            self.add([*keys, "reason"], f"unknown reason code '{action['reason']}'"
-                     f"{_hint(action['reason'], self.kb.vocab['reasons'])} (add it to vocab.yaml reasons)")  # fmt: skip
+            self.add(
+                [*keys, "reason"],
+                f"unknown reason code '{action['reason']}'"
+                f"{_hint(action['reason'], self.kb.vocab['reasons'])} (add it to vocab.yaml reasons)",
+            )
         if action.get("strength") and action["strength"] not in self.kb.vocab.get("strengths", {}):
             self.add(
                 [*keys, "strength"],
@@ -189,10 +195,12 @@ class _Checker:
             return
         if isinstance(target, dict):
             if target["group"] not in self.kb.groups:
-                self.add([*keys, "treatments", "group"], f"unknown drug group '{target['group']}'"
-                         f"{_hint(target['group'], self.kb.groups)}")  # fmt: skip
+                self.add(
+                    [*keys, "treatments", "group"],
+                    f"unknown drug group '{target['group']}'{_hint(target['group'], self.kb.groups)}",
+                )
             return
-        for j, drug in enumerate([target] if isinstance(target, str) else target):
+        for j, drug in enumerate([target] if isinstance(target, str) else target or []):
             if drug not in self.kb.drugs:
                 where = [*keys, "treatment"] if isinstance(target, str) else [*keys, "treatments", j]
                 self.add(where, f"unknown drug '{drug}'{_hint(drug, self.kb.drugs)} (not under drugs: in drugs.yaml)")

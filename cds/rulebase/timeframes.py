@@ -15,12 +15,24 @@ from cds.policy import Policy
 __all__ = ["StatedFrame", "consistent_tiers", "stated_frames"]
 
 _NUMBERS = {
-    "one": 1, "a": 1, "an": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "twelve": 12,
-}  # fmt: skip
+    "one": 1,
+    "a": 1,
+    "an": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "twelve": 12,
+}
 _UNIT_DAYS = {"hour": 0, "day": 1, "week": 7, "month": 30}
-_SAME_DAY = re.compile(r"\b(same[- ]day|the same day|today|immediately|within hours|within (?:a few|few) hours)\b",
-                       re.IGNORECASE)  # fmt: skip
+_SAME_DAY = re.compile(
+    r"\b(same[- ]day|the same day|today|immediately|within hours|within (?:a few|few) hours)\b", re.IGNORECASE
+)
 _WITHIN_DAYS = re.compile(r"\bwithin (?:a few |few |several )?days\b", re.IGNORECASE)
 _WITHIN_N = re.compile(
     r"\b(?:within|in under|in less than|no later than in)\s+(\d+|one|a|an|two|three|four|five|six|seven|eight|nine|"

@@ -145,8 +145,9 @@ async def _start(request: Request, patient_text: str, form: Any) -> Job:
 
 
 def _work(config: ServerConfig, job: Job, inputs: dict[str, str], sign_off: dict[str, str] | None) -> int:
-    """One triage as ``cds triage`` runs it: run, log, then write the outputs into the job's result folder."""
-    from cds.pipeline import TriageRequest, log_decision, run_triage, write_triage
+    """One triage as ``cds triage`` runs it: run, then log and write the outputs as one transaction
+    (cds.pipeline.deliver_triage) into the job's result folder."""
+    from cds.pipeline import TriageRequest, deliver_triage, run_triage
 
     def progress(stage: str, fraction: float) -> None:
         with job.lock:
@@ -163,9 +164,8 @@ def _work(config: ServerConfig, job: Job, inputs: dict[str, str], sign_off: dict
     folder = config.data_dir / "uploads" / job.id
     try:
         result = run_triage(request, progress=progress)
-        entry = log_decision(result, request.patient_path, config.log_path)
         out = config.data_dir / "results" / job.id
-        write_triage(result, out)
+        _, entry = deliver_triage(result, out, config.log_path, patient_path=request.patient_path)
     except CdsError as exc:  # readable, without the server's folders
         raise type(exc)(str(exc).replace(f"{folder}/", "").replace(str(config.data_dir), "")) from exc
     (out / "patient.yaml").write_bytes(request.patient_path.read_bytes())

@@ -129,17 +129,35 @@ def compute_leg_movement_stats(
     with_resp = series_including_respiratory or series
     if hypnogram is None or sleep is None:
         imis = compute_imis(lms.onset_s[scored])
-        for key in ("lms_index", "plms_index", "plmw_index", "plms_arousal_index", "plms_index_including_respiratory",
-                    "plms_count", "per_stage"):  # fmt: skip
+        for key in (
+            "lms_index",
+            "plms_index",
+            "plmw_index",
+            "plms_arousal_index",
+            "plms_index_including_respiratory",
+            "plms_count",
+            "per_stage",
+        ):
             unavailable[key] = NO_HYPNOGRAM
         durations = lms.duration_s[series.periodic]
         if durations.size == 0:
             unavailable["plm_duration_s"] = "no periodic leg movement"
         return LegMovementStats(
-            len(lms), series.count, None, None, None, None, None, None,
-            compute_periodicity_index(imis, standard), None, per_side, _histogram(imis, standard),
-            _durations(durations), unavailable,
-        )  # fmt: skip
+            len(lms),
+            series.count,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            compute_periodicity_index(imis, standard),
+            None,
+            per_side,
+            _histogram(imis, standard),
+            _durations(durations),
+            unavailable,
+        )
     stage = hypnogram.stage_at(lms.onset_s)
     inside = _in_period(hypnogram, lms.onset_s)
     in_sleep = inside & np.isin(stage, SLEEP_STAGES)
@@ -159,10 +177,12 @@ def compute_leg_movement_stats(
     sleep_scored = in_sleep & scored
     imis = compute_imis(lms.onset_s[sleep_scored])
     per_stage = {
-        s: {"lm": int((sleep_scored & (stage == s)).sum() if s != "W" else (in_wake & scored).sum()),
-            "plm": int((series.periodic & inside & (stage == s)).sum())}
+        s: {
+            "lm": int((sleep_scored & (stage == s)).sum() if s != "W" else (in_wake & scored).sum()),
+            "plm": int((series.periodic & inside & (stage == s)).sum()),
+        }
         for s in STAGES
-    }  # fmt: skip
+    }
     return LegMovementStats(
         count=len(lms),
         plm_count=series.count,

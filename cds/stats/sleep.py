@@ -32,11 +32,16 @@ STAGES = ("W", *SLEEP_STAGES)  # the keys of every per-stage object in the analy
 class HypnogramLike(Protocol):
     """What the statistics need of ``cds.io.hypnogram.Hypnogram``."""
 
-    stages: tuple[str, ...]
-    epoch_s: float
-    start_s: float
-    lights_off_s: float | None
-    lights_on_s: float | None
+    @property
+    def stages(self) -> tuple[str, ...]: ...
+    @property
+    def epoch_s(self) -> float: ...
+    @property
+    def start_s(self) -> float: ...
+    @property
+    def lights_off_s(self) -> float | None: ...
+    @property
+    def lights_on_s(self) -> float | None: ...
 
     def stage_at(self, times_s: NDArray[np.floating]) -> NDArray[np.str_]: ...
 
@@ -96,12 +101,12 @@ def compute_sleep_summary(hyp: HypnogramLike) -> SleepSummary:
     tib = float(in_period.size * epoch_min)
     minutes = {s: round(float((in_period == s).sum() * epoch_min), 3) for s in STAGES}
     wake = in_period == "W"
+    sol: float | None = None
+    waso: float | None = None
     if sleep.any():
         first = int(np.argmax(sleep))
         sol = first * epoch_min
         waso = float(wake[first:].sum() * epoch_min)
-    else:
-        sol = waso = None
     return SleepSummary(
         total_sleep_time_min=tst,
         time_in_bed_min=tib,

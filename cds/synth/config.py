@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["PRESETS", "SynthConfig"]
 
@@ -68,11 +69,11 @@ class SynthConfig:
         except KeyError as exc:
             raise ValueError(f"unknown preset (allowed: {', '.join(sorted(PRESETS))}, got: {name})") from exc
 
-    def replace(self, **changes: object) -> SynthConfig:
+    def replace(self, **changes: Any) -> SynthConfig:
         return dataclasses.replace(self, **changes)
 
 
-PRESETS: dict[str, dict[str, object]] = {
+PRESETS: dict[str, dict[str, Any]] = {
     "periodic": {"series_per_h": 5.0, "sparse_lm_per_h": 4.0},
     "sparse": {"series_per_h": 0.0, "sparse_lm_per_h": 30.0, "bilateral_fraction": 0.2},
     "noisy": {

@@ -27,8 +27,9 @@ class MatchResult:
         return self.true_positives / n if n else 1.0
 
 
-def match_events(truth_onset_s: NDArray[np.floating], detected_onset_s: NDArray[np.floating], *, tolerance_s: float
-                 ) -> MatchResult:  # fmt: skip
+def match_events(
+    truth_onset_s: NDArray[np.floating], detected_onset_s: NDArray[np.floating], *, tolerance_s: float
+) -> MatchResult:
     """Greedy one-to-one matching of onsets within ``tolerance_s`` (nearest first)."""
     truth = np.sort(np.asarray(truth_onset_s, dtype=float))
     detected = np.sort(np.asarray(detected_onset_s, dtype=float))

@@ -33,8 +33,19 @@ log = logging.getLogger(__name__)
 _STAGE_INDEX = {"W": 0, "N1": 1, "N2": 2, "N3": 3, "R": 4}
 _UNIT_SCALE = {"uV": 1.0, "mV": 1e-3, "V": 1e-6}
 _RK = {"W": "W", "N1": "1", "N2": "2", "R": "R"}
-_ROBUSTNESS_KNOBS = ("lm_shape", "resting_wander", "ecg_bpm", "ecg_shape", "ecg_qrs_s", "hum_span",
-                     "hum_harmonic_uv", "pop_shape", "pop_uv", "fm_uv", "emg_band_hz")  # fmt: skip
+_ROBUSTNESS_KNOBS = (
+    "lm_shape",
+    "resting_wander",
+    "ecg_bpm",
+    "ecg_shape",
+    "ecg_qrs_s",
+    "hum_span",
+    "hum_harmonic_uv",
+    "pop_shape",
+    "pop_uv",
+    "fm_uv",
+    "emg_band_hz",
+)
 # Knobs left out of the truth JSON at their defaults, so truth files of the older nights stay identical.
 _ROBUSTNESS_DEFAULTS = {f.name: f.default for f in fields(SynthConfig) if f.name in _ROBUSTNESS_KNOBS}
 
@@ -168,8 +179,11 @@ def _synthesise(config: SynthConfig, stages: list[str], ev: PlantedEvents, rng: 
     per_epoch = int(EPOCH_S * fs)
     idx = np.array([_STAGE_INDEX.get(s, 0) for s in stages])
     out = {}
-    for role, levels in (("left_leg", config.resting_uv), ("right_leg", config.resting_uv),
-                         ("chin", config.chin_resting_uv)):  # fmt: skip
+    for role, levels in (
+        ("left_leg", config.resting_uv),
+        ("right_leg", config.resting_uv),
+        ("chin", config.chin_resting_uv),
+    ):
         level = np.repeat(np.asarray(levels, dtype=np.float32)[idx], per_epoch)
         if config.resting_wander:
             level = level * _slow_wander(rng, n, fs, config.resting_wander)
@@ -232,8 +246,13 @@ def _add_artefacts(config: SynthConfig, out: dict, n: int, rng: np.random.Genera
             def wave(a: float, centre: float, sd: float) -> np.ndarray:
                 return a * np.exp(-0.5 * ((t - centre) / sd) ** 2)
 
-            qrs = (wave(0.12, -0.17, 0.025) + wave(-0.15, -0.28 * w, 0.07 * w) + wave(1.0, 0.0, 0.11 * w)
-                   + wave(-0.35, 0.3 * w, 0.09 * w) + wave(0.3, 0.28, 0.05)).astype(np.float32)  # fmt: skip
+            qrs = (
+                wave(0.12, -0.17, 0.025)
+                + wave(-0.15, -0.28 * w, 0.07 * w)
+                + wave(1.0, 0.0, 0.11 * w)
+                + wave(-0.35, 0.3 * w, 0.09 * w)
+                + wave(0.3, 0.28, 0.05)
+            ).astype(np.float32)
             # breathing modulates the beat amplitude by +/-15% (about 15 breaths per minute)
             resp = 1.0 + 0.15 * np.sin(2 * np.pi * np.arange(n) / fs / rng.uniform(3.5, 5.0))
             train *= resp.astype(np.float32)
@@ -287,15 +306,26 @@ def _write_edf(path: Path, config: SynthConfig, signals: dict, annotations: list
     roles = [(r, lab) for r, lab in zip(("left_leg", "right_leg", "chin"), config.labels, strict=True) if lab]
     writer = pyedflib.EdfWriter(str(path), len(roles), file_type=pyedflib.FILETYPE_EDFPLUS)
     try:
-        headers, data = [], []
+        headers: list[dict[str, Any]] = []
+        data = []
         for role, label in roles:
             x = np.zeros_like(signals[role]) if role in config.flat_roles else signals[role]
             limit_uv = config.clip_uv or float(np.abs(x).max(initial=1.0)) * 1.2 + 1.0
             limit = float(f"{limit_uv * scale:.2g}")
             x64 = np.clip(x.astype(np.float64) * scale, -limit, limit)
-            headers.append({"label": label, "dimension": config.unit, "sample_frequency": config.sfreq_hz,
-                            "physical_max": limit, "physical_min": -limit, "digital_max": 32767,
-                            "digital_min": -32768, "transducer": "", "prefilter": ""})  # fmt: skip
+            headers.append(
+                {
+                    "label": label,
+                    "dimension": config.unit,
+                    "sample_frequency": config.sfreq_hz,
+                    "physical_max": limit,
+                    "physical_min": -limit,
+                    "digital_max": 32767,
+                    "digital_min": -32768,
+                    "transducer": "",
+                    "prefilter": "",
+                }
+            )
             data.append(x64)
         writer.setStartdatetime(SYNTHETIC_START)
         writer.setSignalHeaders(headers)
@@ -338,8 +368,13 @@ def write_synthetic_psg(path: str | Path, config: SynthConfig, *, seed: int) -> 
     efm = compute_efm(events.fm_onset_s, hyp, load_standard("aasm"))
     object.__setattr__(truth, "efm_minutes", efm.minutes_meeting_rule)
     object.__setattr__(truth, "efm_excessive", efm.excessive)
-    log.info("wrote %s: %d LM components, %d jerks, %d potentials", path.name, len(events.onset_s),
-             len(events.jerk_onset_s), len(events.fm_onset_s))  # fmt: skip
+    log.info(
+        "wrote %s: %d LM components, %d jerks, %d potentials",
+        path.name,
+        len(events.onset_s),
+        len(events.jerk_onset_s),
+        len(events.fm_onset_s),
+    )
     return truth
 
 

@@ -89,7 +89,7 @@ def _lm_rows(
     lo, hi = np.log(config.lm_amplitude_uv[0]), np.log(config.lm_amplitude_uv[1])
     amplitude = float(np.exp(rng.uniform(lo, hi)))
     first = "left" if rng.random() < 0.5 else "right"
-    rows = [(onset, duration, first, amplitude, kind, lm_id)]
+    rows: list[tuple] = [(onset, duration, first, amplitude, kind, lm_id)]
     if rng.random() < config.bilateral_fraction:
         other = "right" if first == "left" else "left"
         lag = rng.uniform(*config.bilateral_lag_s)
@@ -164,7 +164,7 @@ def plant_events(config: SynthConfig, stages: list[str], rng: np.random.Generato
         if occ.free(t - 5.0, t + after):
             occ.take(t - 5.0, t + after)
             rows += _lm_rows(config, rng, float(t), "sparse", len({r[5] for r in rows}))
-    fm = []
+    fm: list[tuple[float, float, str]] = []
     nrem_epochs = [i for i, s in enumerate(stages) if s in NREM]
     n_fm = int(rng.poisson(config.fm_per_min * len(nrem_epochs) / 2.0))
     if nrem_epochs and n_fm:
@@ -173,13 +173,20 @@ def plant_events(config: SynthConfig, stages: list[str], rng: np.random.Generato
             if occ.free(t - 1.5, t + 1.5) and (not fm or t - fm[-1][0] > 0.4):
                 fm.append((float(t), rng.uniform(0.075, 0.15), "left" if rng.random() < 0.5 else "right"))
     rows.sort(key=lambda r: r[0])
-    cols = list(zip(*rows, strict=True)) if rows else [[]] * 6
+    cols: list[tuple] = list(zip(*rows, strict=True)) if rows else [()] * 6
     return PlantedEvents(
-        np.asarray(cols[0], dtype=float), np.asarray(cols[1], dtype=float), np.asarray(cols[2], dtype="<U9"),
-        np.asarray(cols[3], dtype=float), np.asarray(cols[4], dtype="<U9"), np.asarray(cols[5], dtype=int),
-        np.asarray([j[0] for j in jerks], dtype=float), np.asarray([j[1] for j in jerks], dtype=float),
-        np.asarray([f[0] for f in fm], dtype=float), np.asarray([f[1] for f in fm], dtype=float),
+        np.asarray(cols[0], dtype=float),
+        np.asarray(cols[1], dtype=float),
+        np.asarray(cols[2], dtype="<U9"),
+        np.asarray(cols[3], dtype=float),
+        np.asarray(cols[4], dtype="<U9"),
+        np.asarray(cols[5], dtype=int),
+        np.asarray([j[0] for j in jerks], dtype=float),
+        np.asarray([j[1] for j in jerks], dtype=float),
+        np.asarray([f[0] for f in fm], dtype=float),
+        np.asarray([f[1] for f in fm], dtype=float),
         np.asarray([f[2] for f in fm], dtype="<U9"),
-        np.asarray([p[0] for p in pops], dtype=float), np.asarray([p[1] for p in pops], dtype=float),
+        np.asarray([p[0] for p in pops], dtype=float),
+        np.asarray([p[1] for p in pops], dtype=float),
         np.asarray([p[2] for p in pops], dtype="<U9"),
-    )  # fmt: skip
+    )

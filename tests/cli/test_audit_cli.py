@@ -117,3 +117,71 @@ def test_verify_with_an_anchor_from_another_log_exits_one(log_path, tmp_path, ca
     assert f"anchor {anchor[:12]} is not in the chain" in capsys.readouterr().err
     head = DecisionLog(log_path).verify().head_hash
     assert run(["audit", "verify", "--log", str(log_path), "--anchor", head]) == 0
+
+
+# --- issue 16: a damaged log is reported, a decision whose letter never existed is shown as such -----------------
+
+
+@pytest.mark.parametrize("table", ["head", "records"])
+def test_verify_reports_a_dropped_table_as_tampering(log_path, capsys, table):
+    """Regression (issue 16): ``audit verify`` on a log whose ``head`` table was dropped ended in exit 4."""
+    conn = sqlite3.connect(log_path, isolation_level=None)
+    conn.execute(f"DROP TABLE {table}")
+    conn.close()
+    assert run(["audit", "verify", "--log", str(log_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"cds: decision log tampered: the {table} table of the log is missing (dropped)"]
+
+
+def test_list_and_show_on_a_log_without_records_table_exit_3(log_path, capsys):
+    conn = sqlite3.connect(log_path, isolation_level=None)
+    conn.execute("DROP TABLE records")
+    conn.close()
+    for args in (["audit", "list"], ["audit", "show", "1"]):
+        assert run([*args, "--log", str(log_path)]) == 3
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "the decision log is damaged: no such table: records" in err[0]
+
+
+def test_verify_reports_an_altered_head_as_tampering(log_path, capsys):
+    conn = sqlite3.connect(log_path, isolation_level=None)
+    conn.execute("UPDATE head SET records = 'three'")
+    conn.close()
+    assert run(["audit", "verify", "--log", str(log_path)]) == 1
+    assert "the log's head is unreadable" in capsys.readouterr().err
+
+
+def test_a_decision_marked_not_delivered_is_shown_as_such(log_path, capsys):
+    book = DecisionLog(log_path)
+    failure = book.append_delivery_failure(book.get(3), reason="cannot move the outputs into 'out': disk full",
+                                           files=["decision.json", "letter.html"])  # fmt: skip
+    assert failure.seq == 4 and failure.delivery_failure["record"] == 3
+    assert run(["audit", "verify", "--log", str(log_path)]) == 0  # chained like every record
+    capsys.readouterr()
+    assert run(["audit", "list", "--log", str(log_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "NOT DELIVERED (see record 4)" in lines[2] and "NOT DELIVERED" not in lines[1]
+    assert "DELIVERY FAILED for record 3: cannot move the outputs into 'out': disk full" in lines[3]
+    assert run(["audit", "show", "3", "--log", str(log_path)]) == 0
+    assert "NOT DELIVERED: record 4 says this decision's letter was never written out" in capsys.readouterr().out
+    assert run(["audit", "list", "--log", str(log_path), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["kind"], r.get("delivered")) for r in rows] == [
+        ("decision", True),
+        ("decision", True),
+        ("decision", False),
+        ("delivery_failure", None),
+    ]
+    assert run(["audit", "replay", "4", "--log", str(log_path)]) == 3
+    assert "record 4 is a delivery-failure note for record 3, not a decision" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder"])
+def test_list_refuses_a_log_that_is_not_there(tmp_path, capsys, kind):
+    """Found in the hostile sweep (issue 16): a folder or a mistyped --log listed nothing with exit 0."""
+    path = tmp_path / "decisions.sqlite"
+    if kind == "folder":
+        path.mkdir()
+    assert run(["audit", "list", "--log", str(path)]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("no decision log here (run `cds triage` first)" if kind == "missing" else "not a file")

@@ -54,3 +54,13 @@ def test_demo_twice_gives_byte_identical_files(tmp_path):
         assert run(["demo", "--out", str(tmp_path / run_name), "--hours", "0.2"]) == 0
     for name in ("demo-night.edf", "demo-patient.yaml", "analysis.json", "decision.json", "letter.md", "letter.html"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_demo_into_a_file_exits_3_with_one_line(tmp_path, capsys):
+    """Found in the hostile sweep (issue 16): ``cds demo --out FILE`` ended in FileExistsError (exit 4)."""
+    target = tmp_path / "p.yaml"
+    target.write_text("mine\n", encoding="utf-8")
+    assert run(["demo", "--out", str(target)]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"cds: error: {target}: cannot write the demo folder: this is a file, not a folder"]
+    assert target.read_text(encoding="utf-8") == "mine\n"

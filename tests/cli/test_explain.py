@@ -168,3 +168,37 @@ def test_rule_that_did_not_fire_shows_first_failing_condition_on_real_triage(tmp
     captured = capsys.readouterr()
     assert "did not fire" in captured.out and "first failing condition" in captured.out
     assert "cds: warning: the rule set changed since this decision" in captured.err
+
+
+# --- issue 16: a decision record edited by hand is explained or refused, never an internal error ----------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (bytes(range(128, 256)), "not a decision record: not UTF-8 text (byte 0)"),
+        (json.dumps({**RECORD, "trace": [1, 2]}).encode(), "not a decision record: trace[0]: expected an object"),
+        (json.dumps({**RECORD, "findings": "plmd"}).encode(), "not a decision record: findings: expected a list"),
+        (json.dumps({**RECORD, "inputs": {"ruleset": 3}}).encode(), "inputs.ruleset: expected an object, got int"),
+        (json.dumps({**RECORD, "recommendations": [{"rules": [{"x": 1}]}]}).encode(),
+         "recommendations[0].rules[0]: expected a rule id, got dict"),
+    ],
+)  # fmt: skip
+def test_malformed_records_exit_3_with_one_line(tmp_path, capsys, content, message):
+    """Found by the decision-record fuzzer (issue 16): binary bytes (UnicodeDecodeError) and a trace of numbers
+    (AttributeError) ended in internal errors."""
+    path = tmp_path / "decision.json"
+    path.write_bytes(content)
+    assert run(["explain", str(path)]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "decision.json: " in err[0]
+    assert message in err[0], err[0]
+
+
+def test_references_that_are_not_text_are_shown_not_crashed_on(tmp_path, capsys):
+    record = json.loads(json.dumps(RECORD))
+    record["recommendations"][0]["references"] = [None, 3]
+    path = tmp_path / "decision.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    assert run(["explain", str(path)]) == 0
+    assert "references: None, 3" in capsys.readouterr().out

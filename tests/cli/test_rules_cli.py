@@ -146,3 +146,14 @@ def test_check_merges_the_loaders_schema_field_vocabulary_and_reference_problems
     assert "'whenever'" in found[("rules/3-triage/TRI-PSG.yaml", 15, 34, "E100")]
     assert "ICSD-4" in found[("rules/3-triage/TRI-REASSURE.yaml", 9, 6, "E100")]
     assert all(("rules/" + p, 3, 1, "E501") in found for p in ("1-evidence/EVD-ADULT.yaml", "3-triage/TRI-PSG.yaml"))
+
+
+def test_book_into_a_file_exits_3_before_any_work(base, tmp_path, capsys):
+    """Found in the hostile sweep (issue 16): ``cds rules book --out FILE`` ended in FileExistsError (exit 4)."""
+    target = tmp_path / "book"
+    target.write_text("mine\n", encoding="utf-8")
+    assert run(["rules", "book", str(base / "rules"), "--knowledge", str(base / "knowledge"), "--out", str(target),
+                "--no-scenarios"]) == 3  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"cds: error: {target}: cannot write the rule book folder: this is a file, not a folder"]
+    assert target.read_text(encoding="utf-8") == "mine\n"

@@ -188,10 +188,14 @@ def test_bad_patient_value_is_exit_3_naming_field(tmp_path, capsys):
     assert "age_years" in _stderr_line(capsys)
 
 
-def test_bad_date_is_exit_3(tmp_path, capsys):
-    args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path), "--date", "23/11/2026"]
-    assert run(args) == 3
-    assert "YYYY-MM-DD" in _stderr_line(capsys)
+@pytest.mark.parametrize("text", ["23/11/2026", "notadate", "20261123", "2026-02-30"])
+def test_bad_date_is_a_usage_error(tmp_path, capsys, text):
+    """Regression (issue 16): ``--date notadate`` exited 3 (input error) instead of 2 (usage error)."""
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path / "out"), "--date", text]
+    assert run(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cds: usage error: --date:") and "YYYY-MM-DD" in err[0]
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("item", ["left_leg", "knee=LAT", "=LAT", "chin="])
@@ -312,3 +316,148 @@ def test_each_triage_appends_the_decision_and_patient_text_to_the_log(tmp_path, 
     capsys.readouterr()
     assert run(["audit", "verify", "--log", str(log)]) == 0
     assert "2 records, chain intact" in capsys.readouterr().out
+
+
+# --- issue 16: every option used or refused, nothing logged that did not happen --------------------------------
+
+
+def _records(log_path: Path) -> list:
+    from cds.audit.log import DecisionLog
+
+    return list(DecisionLog(log_path).entries()) if log_path.exists() else []
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--channel", "left_leg=LAT"], "--channel needs a recording"),
+        (["--hypnogram", "stages.csv"], "--hypnogram needs a recording"),
+        (["--events", "resp.csv"], "--events needs a recording"),
+        (["--standard", "wasm2016"], "--standard needs a recording"),
+        (["--stage-labels", "labels.yaml"], "--stage-labels needs a recording"),
+        (["--hypnogram", "h.csv", "--events", "e.csv"], "--hypnogram, --events need a recording"),
+    ],
+)
+def test_recording_options_without_a_recording_are_usage_errors(tmp_path, capsys, _decision_log, args, named):
+    """Regression (issue 16): --channel, --hypnogram, --events without --recording were silently ignored."""
+    before = len(_records(_decision_log))
+    assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path / "out"), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cds: usage error:") and named in err[0]
+    assert not (tmp_path / "out").exists() and len(_records(_decision_log)) == before
+
+
+def test_same_signal_for_both_legs_is_a_usage_error(tmp_path, capsys, short_night):
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--recording", str(short_night), "--out", str(tmp_path / "o"),
+            "--channel", "left_leg=Leg L", "--channel", "right_leg=Leg L"]  # fmt: skip
+    assert run(args) == 2
+    assert "label 'Leg L' given for both left_leg and right_leg" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("age_years: 58", "age_years: .nan"), ("weight_kg: 81", "weight_kg: .inf")]
+)
+def test_nan_in_the_patient_file_exits_3_naming_the_field_and_logs_nothing(
+    tmp_path, capsys, _decision_log, field, value
+):
+    """Regression (issue 16): NaN in age_years passed the range check, then crashed (exit 4) writing the log."""
+    patient = tmp_path / "p.yaml"
+    patient.write_text(DEMO_PATIENT.read_text(encoding="utf-8").replace(field, value), encoding="utf-8")
+    before = len(_records(_decision_log))
+    assert run(["triage", "--patient", str(patient), "--out", str(tmp_path / "out")]) == 3
+    line = _stderr_line(capsys)
+    assert f"p.yaml:{'4' if 'age' in field else '6'}:" in line and "expected a finite number" in line
+    assert len(_records(_decision_log)) == before and not (tmp_path / "out").exists()
+
+
+def test_output_folder_inside_a_file_exits_3_before_any_work_and_logs_nothing(tmp_path, capsys, _decision_log):
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    before = len(_records(_decision_log))
+    assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(blocker / "out")]) == 3
+    assert "'file' on its path is a file, not a folder" in _stderr_line(capsys)
+    assert len(_records(_decision_log)) == before
+
+
+def test_outputs_that_would_overwrite_an_input_are_usage_errors(tmp_path, capsys, _decision_log):
+    out = tmp_path / "out"
+    out.mkdir()
+    patient = out / "letter.md"
+    patient.write_text(DEMO_PATIENT.read_text(encoding="utf-8"), encoding="utf-8")
+    assert run(["triage", "--patient", str(patient), "--out", str(out)]) == 2
+    assert "--out (letter.md): would overwrite the --patient file 'letter.md'" in capsys.readouterr().err
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path / "o2"), "--log", str(DEMO_PATIENT)]
+    assert run(args) == 2
+    assert "--log: would overwrite the --patient file 'demo-patient.yaml'" in capsys.readouterr().err
+    assert patient.read_text(encoding="utf-8") == DEMO_PATIENT.read_text(encoding="utf-8")
+
+
+def test_a_letter_that_cannot_be_written_leaves_no_decision_in_the_log(tmp_path, capsys, _decision_log, monkeypatch):
+    """Regression (issue 16): a triage that could not write its letter still appended its decision to the log."""
+    import cds.outputs
+
+    out = tmp_path / "out"
+    assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(out)]) == 0
+    capsys.readouterr()
+    earlier = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = len(_records(_decision_log))
+    real = cds.outputs.write_atomic
+
+    def no_space_for_the_letter(path, data):
+        if Path(path).name == "letter.html":
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(cds.outputs, "write_atomic", no_space_for_the_letter)
+    assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(out), "--date", "2026-01-02"]) == 3
+    assert "out: cannot write the output: No space left on device" in _stderr_line(capsys)
+    assert len(_records(_decision_log)) == before
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier  # no staging left behind, nothing replaced
+
+
+def test_outputs_that_cannot_be_moved_into_place_are_logged_as_not_delivered(tmp_path, capsys, _decision_log,
+                                                                             monkeypatch):  # fmt: skip
+    import os
+
+    import cds.outputs
+
+    out = tmp_path / "out"
+    assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(out)]) == 0
+    capsys.readouterr()
+    earlier = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = len(_records(_decision_log))
+    real, failed = os.replace, []
+
+    def fail_on_the_letter(src, dst):  # the new letter.md cannot be moved in (once: the old one can be restored)
+        if Path(dst) == out / "letter.md" and ".previous" not in str(src) and not failed:
+            failed.append(dst)
+            raise OSError(5, "Input/output error")
+        real(src, dst)
+
+    monkeypatch.setattr(cds.outputs.os, "replace", fail_on_the_letter)
+    assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(out), "--date", "2026-01-02"]) == 3
+    line = _stderr_line(capsys)
+    records = _records(_decision_log)
+    decision, note = records[-2], records[-1]
+    assert len(records) == before + 2 and note.delivery_failure["record"] == decision.seq
+    assert f"the decision log holds it (record {note.seq} marks record {decision.seq} as not delivered)" in line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier  # the earlier outputs are back in place
+    monkeypatch.undo()
+    assert run(["audit", "list"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert f"NOT DELIVERED (see record {note.seq})" in listing[-2] and "DELIVERY FAILED" in listing[-1]
+
+
+def test_a_partial_answer_names_what_was_left_out_in_analysis_decision_and_letter(tmp_path, short_night):
+    events = tmp_path / "resp.csv"
+    events.write_text("onset_s,duration_s,type\n100,10,Obstructive apnea\n9000,10,Hypopnea\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--recording", str(short_night), "--events", str(events),
+            "--out", str(out)]  # fmt: skip
+    assert run(args) == 0
+    text = "resp.csv: 1 of 2 scored events lie outside the recording (0-360 s) and were not used"
+    analysis = json.loads((out / "analysis.json").read_text(encoding="utf-8"))
+    assert any(c["code"] == "events_outside_recording" and c["text"].startswith(text) for c in analysis["caveats"])
+    decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
+    assert any(c.startswith(text) for c in decision["caveats"])
+    assert text in (out / "letter.md").read_text(encoding="utf-8")

@@ -27,8 +27,13 @@ def _qrs(shape: str, qrs_s: float) -> np.ndarray:
         return a * np.exp(-0.5 * ((t - centre) / sd) ** 2)
 
     w = qrs_s
-    return (wave(0.12, -0.17, 0.025) + wave(-0.15, -0.28 * w, 0.07 * w) + wave(1.0, 0.0, 0.11 * w)
-            + wave(-0.35, 0.3 * w, 0.09 * w) + wave(0.3, 0.28, 0.05))  # fmt: skip
+    return (
+        wave(0.12, -0.17, 0.025)
+        + wave(-0.15, -0.28 * w, 0.07 * w)
+        + wave(1.0, 0.0, 0.11 * w)
+        + wave(-0.35, 0.3 * w, 0.09 * w)
+        + wave(0.3, 0.28, 0.05)
+    )
 
 
 def _night(
@@ -96,14 +101,22 @@ def test_a_rhythmic_train_of_unlike_bursts_is_not_ecg():
     assert len(find_ecg_beats(_filtered(raw[:2]), FS)) == 0
 
 
-@pytest.mark.parametrize(("preset", "changes"), [("periodic", {}), ("sparse", {}), ("periodic", {"imi_s": (5.0, 12.0),
-                         "series_per_h": 10.0, "lm_amplitude_uv": (100.0, 400.0)})])  # fmt: skip
+@pytest.mark.parametrize(
+    ("preset", "changes"),
+    [
+        ("periodic", {}),
+        ("sparse", {}),
+        ("periodic", {"imi_s": (5.0, 12.0), "series_per_h": 10.0, "lm_amplitude_uv": (100.0, 400.0)}),
+    ],
+)
 def test_no_beats_on_synthetic_nights_without_ecg(synth_night, preset, changes):
     path, _ = synth_night(preset, 3, hours=0.5, **changes)
     rec = read_recording(path)
     rules = load_standard("aasm").signal
-    legs = [filter_emg(rec.signals[r].data_uv, rec.signals[r].sfreq_hz, rules).data_uv
-            for r in (ChannelRole.LEFT_LEG, ChannelRole.RIGHT_LEG)]  # fmt: skip
+    legs = [
+        filter_emg(rec.signals[r].data_uv, rec.signals[r].sfreq_hz, rules).data_uv
+        for r in (ChannelRole.LEFT_LEG, ChannelRole.RIGHT_LEG)
+    ]
     assert len(find_ecg_beats(legs, rec.signals[ChannelRole.LEFT_LEG].sfreq_hz)) == 0
 
 
@@ -120,8 +133,15 @@ def test_empty_and_short_inputs_give_no_beats_and_removal_changes_nothing():
 
 @pytest.mark.parametrize(("ecg_uv", "bpm"), [(150.0, (50.0, 120.0)), (200.0, (100.0, 120.0))])
 def test_residual_ecg_after_removal_is_small_and_leg_movements_survive(ecg_uv, bpm):
-    lms = [(t, d, a) for t, d, a in zip(np.arange(30.0, 570.0, 25.0), np.tile([0.6, 1.5, 4.0], 8),
-                                        np.tile([15.0, 40.0, 150.0, 300.0], 6), strict=False)]  # fmt: skip
+    lms = [
+        (t, d, a)
+        for t, d, a in zip(
+            np.arange(30.0, 570.0, 25.0),
+            np.tile([0.6, 1.5, 4.0], 8),
+            np.tile([15.0, 40.0, 150.0, 300.0], 6),
+            strict=False,
+        )
+    ]
     raw, clean, _ = _night(ecg_uv=ecg_uv, bpm=bpm, lms=lms, seed=4)
     noisy, truth = _filtered(raw[:2]), _filtered(clean[:2])
     beats = find_ecg_beats(noisy, FS)

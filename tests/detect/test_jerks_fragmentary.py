@@ -164,14 +164,17 @@ def test_sleep_onset_jerks_are_found_under_ecg(ecg_uv):
     chin, left, right = _filter_all(raw)
     assert detect_sleep_onset_jerks(chin, [left, right], np.array([60.0]), std).onset_s.size == 0  # the old failure
     cleaned, beats, _ = cancel_ecg({"chin": chin, "left_leg": left, "right_leg": right})
-    found = detect_sleep_onset_jerks(cleaned["chin"], [cleaned["left_leg"], cleaned["right_leg"]], np.array([60.0]),
-                                     std, ecg_r_peak_s=beats.r_peak_s)  # fmt: skip
+    found = detect_sleep_onset_jerks(
+        cleaned["chin"], [cleaned["left_leg"], cleaned["right_leg"]], np.array([60.0]), std, ecg_r_peak_s=beats.r_peak_s
+    )
     assert found.onset_s.round(1).tolist() == [50.0]
     # beats left in the signal but known: they are not jerks, and no jerk is invented among them
     raw = _with_ecg(120.0, ecg_uv, seed=2)
     chin, left, right = _filter_all(raw)
-    assert detect_sleep_onset_jerks(chin, [left, right], np.array([60.0]), std,
-                                    ecg_r_peak_s=beats.r_peak_s).onset_s.size == 0  # fmt: skip
+    assert (
+        detect_sleep_onset_jerks(chin, [left, right], np.array([60.0]), std, ecg_r_peak_s=beats.r_peak_s).onset_s.size
+        == 0
+    )
 
 
 def test_a_jerk_brief_in_the_weakest_leg_or_long_in_another_is_found():

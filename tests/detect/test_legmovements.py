@@ -155,12 +155,28 @@ def test_threshold_spans_feed_the_offset_check():
     assert lm.onset_s.round(0).tolist() == [100.0]
     spans = lm.threshold_spans_s
     assert spans.shape == (2, 2) and spans[1, 1] - spans[1, 0] == pytest.approx(90, abs=0.5)
-    q = assess_channel(x, filter_emg(x, fs, AASM.signal), None, AASM, role="left_leg", label="L",
-                       physical_range_uv=(-5000.0, 5000.0), threshold_spans_s=spans)  # fmt: skip
+    q = assess_channel(
+        x,
+        filter_emg(x, fs, AASM.signal),
+        None,
+        AASM,
+        role="left_leg",
+        label="L",
+        physical_range_uv=(-5000.0, 5000.0),
+        threshold_spans_s=spans,
+    )
     assert not q.lm_reliable and q.longest_above_threshold_s == pytest.approx(90, abs=0.5)
     assert "lm_offset_never_reached" in {c.code for c in q.caveats}
-    ok = assess_channel(x, filter_emg(x, fs, AASM.signal), None, AASM, role="left_leg", label="L",
-                        physical_range_uv=(-5000.0, 5000.0), threshold_spans_s=spans[:1])  # fmt: skip
+    ok = assess_channel(
+        x,
+        filter_emg(x, fs, AASM.signal),
+        None,
+        AASM,
+        role="left_leg",
+        label="L",
+        physical_range_uv=(-5000.0, 5000.0),
+        threshold_spans_s=spans[:1],
+    )
     assert ok.lm_reliable and ok.above_threshold_fraction == pytest.approx(2 / 600, abs=0.002)
 
 

@@ -71,9 +71,17 @@ def test_same_leg_movements_never_merge_and_empty_input_gives_empty_table():
 
 @pytest.mark.parametrize(
     ("standard", "imi_s", "periodic"),
-    [(AASM, 5.0, True), (AASM, 4.9, False), (AASM, 90.0, True), (AASM, 90.1, False),
-     (WASM, 10.0, True), (WASM, 9.9, False), (WASM, 90.0, True), (WASM, 90.1, False)],
-)  # fmt: skip
+    [
+        (AASM, 5.0, True),
+        (AASM, 4.9, False),
+        (AASM, 90.0, True),
+        (AASM, 90.1, False),
+        (WASM, 10.0, True),
+        (WASM, 9.9, False),
+        (WASM, 90.0, True),
+        (WASM, 90.1, False),
+    ],
+)
 def test_interval_bounds_are_inclusive(standard, imi_s, periodic):
     series = find_plm_series(lms(np.arange(5) * imi_s, 0.6), standard)
     assert series.periodic.tolist() == [periodic] * 5

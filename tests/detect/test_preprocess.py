@@ -16,8 +16,9 @@ AASM = load_standard("aasm")
 RULES = AASM.signal
 
 
-@pytest.mark.parametrize(("sfreq", "high", "clipped"), [(512, 100.0, False), (256, 100.0, False), (200, 90.0, True),
-                                                         (128, 57.6, True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("sfreq", "high", "clipped"), [(512, 100.0, False), (256, 100.0, False), (200, 90.0, True), (128, 57.6, True)]
+)
 def test_upper_band_edge_is_kept_below_nyquist(sfreq, high, clipped):
     f = filter_emg(np.random.default_rng(0).standard_normal(20 * sfreq), sfreq, RULES)
     assert f.band_hz == (10.0, pytest.approx(high)) and f.band_clipped is clipped

@@ -134,3 +134,64 @@ def test_values_are_plain_python(tmp_path, tiny_kb):
     p = read_patient(write(tmp_path, text), knowledge=tiny_kb)
     assert type(p.values["sex"]) is str and type(p.values["ancestry"]) is str
     assert type(p.values["labs.ferritin_ng_ml"]) is int
+
+
+# --- issue 16: numbers that are not numbers, and files that are not patient files ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(".nan", "nan"), (".NaN", "nan"), (".inf", "inf"), ("-.inf", "-inf"), ("1e999", "inf")]
+)
+def test_nan_and_infinite_numbers_are_refused_naming_the_field(tmp_path, tiny_kb, value, shown):
+    """Regression (issue 16): NaN passed the range check (every comparison is false), then crashed (exit 4)
+    writing the decision log."""
+    path = surgery(tmp_path, "age_years: 46", f"age_years: {value}")
+    with pytest.raises(PatientFileError, match=rf"patient\.yaml:3:12: age_years: expected a finite number in years, "
+                       rf"got {shown}"):  # fmt: skip
+        read_patient(path, knowledge=tiny_kb)
+    lab = surgery(tmp_path, "ferritin_ng_ml: 42", f"ferritin_ng_ml: {value}")
+    with pytest.raises(PatientFileError, match=r"labs\.ferritin_ng_ml: expected a finite number"):
+        read_patient(lab, knowledge=tiny_kb)
+
+
+def test_nan_in_a_medication_change_is_refused(tmp_path, tiny_kb):
+    path = write(tmp_path, "schema: cds.patient/v1\nid: P-1\nage_years: 40\n"
+                 "medication_changes:\n  - {drug: sertraline, days_ago: .nan}\n")  # fmt: skip
+    with pytest.raises(PatientFileError, match=r"medication_changes\.0\.days_ago: expected a finite number, got nan"):
+        read_patient(path, knowledge=tiny_kb)
+
+
+def test_real_knowledge_refuses_nan_weight(tmp_path):
+    path = write(tmp_path, "schema: cds.patient/v1\nid: P-1\nage_years: 40\nweight_kg: .nan\n")
+    with pytest.raises(PatientFileError, match=r"patient\.yaml:4:12: weight_kg: expected a finite number in kg"):
+        read_patient(path)
+
+
+def test_ten_megabyte_patient_file_is_refused_before_parsing(tmp_path, tiny_kb):
+    """Regression (issue 16): 700 000 unknown keys took 100 s and 1.5 GB before the refusal."""
+    lines = ["schema: cds.patient/v1", "id: X", "age_years: 40", *(f"k{i}: 1" for i in range(700_000))]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    with pytest.raises(PatientFileError, match=r"patient\.yaml: [\d ]+ bytes is larger than a patient file can be "
+                       r"\(limit 32 KiB\)"):  # fmt: skip
+        read_patient(path, knowledge=tiny_kb)
+
+
+def test_patient_file_with_too_many_lines_is_refused(tmp_path, tiny_kb):
+    path = write(tmp_path, "schema: cds.patient/v1\nid: X\nage_years: 40\n" + "#\n" * 1200)
+    with pytest.raises(PatientFileError, match=r"1204 lines is more than a patient file can have \(limit 1000\)"):
+        read_patient(path, knowledge=tiny_kb)
+
+
+def test_checking_stops_after_twenty_problems(tmp_path, tiny_kb):
+    path = write(tmp_path, "schema: cds.patient/v1\nid: X\nage_years: 40\n" + "".join(f"k{i}: 1\n" for i in range(500)))
+    with pytest.raises(PatientFileError) as err:
+        read_patient(path, knowledge=tiny_kb)
+    assert "patient.yaml:4:1: k0: unknown key" in str(err.value)
+    assert "checking stopped after 20" in str(err.value) and len(err.value.problems) == 20
+
+
+def test_binary_patient_file_is_refused(tmp_path, tiny_kb):
+    path = tmp_path / "patient.yaml"
+    path.write_bytes(b"schema: cds.patient/v1\n\xff\xfe\x00garbage")
+    with pytest.raises(PatientFileError, match=r"patient\.yaml: not UTF-8 text \(byte 23 is 0xff\)"):
+        read_patient(path, knowledge=tiny_kb)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from cds.errors import InputError, RecordingError
+from cds.errors import InputError, RecordingError, UsageError
 from cds.io.channels import ChannelRole, normalise_label, parse_channel_overrides, resolve_channel_roles
 
 L, R, C = ChannelRole.LEFT_LEG, ChannelRole.RIGHT_LEG, ChannelRole.CHIN
@@ -90,14 +90,37 @@ def test_parse_channel_overrides_keeps_equals_sign_in_label():
         ("left_leg=  ", r"bad channel override"),
     ],
 )
-def test_parse_channel_overrides_rejects_bad_items(item, message):
-    with pytest.raises(InputError, match=message):
+def test_parse_channel_overrides_rejects_bad_items_as_usage_errors(item, message):
+    with pytest.raises(UsageError, match=message):
         parse_channel_overrides([item])
 
 
-def test_parse_channel_overrides_rejects_conflicting_repeats():
-    with pytest.raises(InputError, match="given twice"):
-        parse_channel_overrides(["chin=A", "chin=B"])
+@pytest.mark.parametrize("items", [["chin=A", "chin=B"], ["chin=A", "chin=A"], ["chin=A", "Chin=B"]])
+def test_a_role_given_twice_is_a_usage_error_even_with_the_same_label(items):
+    """Regression (issue 16): the last of two --channel ROLE=... silently won."""
+    with pytest.raises(UsageError, match="channel role chin given twice"):
+        parse_channel_overrides(items)
+
+
+@pytest.mark.parametrize("items", [["left_leg=LAT", "right_leg=LAT"], ["left_leg=lat", "right_leg= LAT "]])
+def test_one_label_for_two_roles_is_a_usage_error(items):
+    """Regression (issue 16): one signal given as both legs made every movement bilateral (PLMS 45 -> 8.3/h)."""
+    with pytest.raises(UsageError, match=r"label 'LAT' given for both left_leg and right_leg|given for both"):
+        parse_channel_overrides(items)
+
+
+def test_mapping_overrides_go_through_the_same_checks():
+    with pytest.raises(UsageError, match="given for both"):
+        parse_channel_overrides({"left_leg": "LAT", "right_leg": "LAT"})
+    with pytest.raises(UsageError, match="unknown channel role 'toe'"):
+        parse_channel_overrides({"toe": "LAT"})
+    assert parse_channel_overrides({L: "LAT"}) == {L: "LAT"}
+
+
+def test_a_label_named_for_one_role_is_not_taken_for_another_by_its_name():
+    # LAT is the left-leg alias; named as the right leg it cannot also be found as the left leg
+    roles = resolve_channel_roles(["LAT", "Chin"], {R: "LAT"})
+    assert roles == {L: None, R: "LAT", C: "Chin"}
 
 
 @pytest.mark.parametrize(

@@ -404,3 +404,84 @@ def test_sha256_is_the_files_when_hashed_beside_the_read(tmp_path, monkeypatch, 
         for i, label in enumerate(reader.getSignalLabels()):
             sig = next(s for s in rec.signals.values() if s.label == label)
             np.testing.assert_array_equal(sig.data_uv, reader.readSignal(i))
+
+
+# --- issue 16: header fields that break the record layout or the scaling --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "signal", "value", "message"),
+    [
+        ("samples", 0, b"0", r"rec\.edf:signal 1: not a valid EDF header: samples per data record of 'EMG LAT' is 0"),
+        ("samples", 4, b"0", r"rec\.edf:signal 5: .*samples per data record of 'EDF Annotations' is 0"),
+        ("samples", 1, b"-4", r"rec\.edf:signal 2: .*samples per data record of 'EMG RAT' is -4"),
+        ("samples", 0, b"199", r"rec\.edf: file size \d+ bytes does not match its header: .*'EMG LAT' 199"),
+        ("samples", 0, b"1", r"rec\.edf: file size \d+ bytes does not match its header"),
+        ("pmin", 0, b"nan", r"rec\.edf:signal 1: not a valid EDF header: physical minimum of 'EMG LAT' is nan"),
+        ("pmax", 2, b"inf", r"rec\.edf:signal 3: not a valid EDF header: physical maximum of 'Chin' is inf"),
+        ("dmin", 0, b"-99999", r"digital minimum of 'EMG LAT' is -99999, outside the EDF sample range"),
+        ("dmax", 1, b"40000", r"digital maximum of 'EMG RAT' is 40000, outside the EDF sample range"),
+    ],
+)
+def test_header_fields_that_break_the_layout_are_refused_naming_the_signal(
+    three_channel_edf, field, signal, value, message
+):
+    """Regression (issue 16): samples-per-record 0 or mismatched on a leg (UnicodeDecodeError), 0 on the
+    annotation signal (reshape error) ended in internal errors; NaN ranges scaled every sample to NaN."""
+    path = three_channel_edf()
+    offset, width = header_field_offset(path, field, signal)
+    patch_field(path, offset, width, value)
+    with pytest.raises(RecordingError, match=message):
+        read_recording(path)
+
+
+@pytest.mark.parametrize(
+    ("offset", "width", "value", "message"),
+    [
+        (244, 8, b"nan", "not a valid EDF header: data-record duration nan s"),
+        (244, 8, b"-1", "not a valid EDF header: data-record duration -1 s"),
+        (236, 8, b"-5", "not a valid EDF header: number of data records is -5"),
+        (236, 8, b"9", r"file size \d+ bytes does not match its header: 1536 header bytes \+ 9 data records"),
+    ],
+)
+def test_record_fields_that_cannot_be_right_are_refused(three_channel_edf, offset, width, value, message):
+    path = three_channel_edf()
+    patch_field(path, offset, width, value)
+    with pytest.raises(RecordingError, match=message):
+        read_recording(path)
+
+
+def test_bytes_appended_to_a_recording_are_refused(three_channel_edf):
+    path = three_channel_edf()
+    path.write_bytes(path.read_bytes() + b"\x00" * 10)
+    with pytest.raises(RecordingError, match=r"file size \d+ bytes does not match its header"):
+        read_recording(path)
+
+
+def test_physical_limits_no_amplifier_has_are_refused_for_a_needed_channel(three_channel_edf):
+    """Found by the header fuzzer (issue 16): physical minimum 1e308 overflowed float32 (RuntimeWarning, exit 4)."""
+    path = three_channel_edf()
+    offset, width = header_field_offset(path, "pmin", 2)
+    patch_field(path, offset, width, b"-1e308")
+    with pytest.raises(SignalError, match=r"rec\.edf:Chin: the chin channel 'Chin' has physical limits of 1e\+308 µV"):
+        read_recording(path)
+
+
+def test_a_record_duration_no_recording_has_is_refused(three_channel_edf):
+    """Found by the header fuzzer (issue 16): a data-record duration of 1e308 s made the duration infinite."""
+    path = three_channel_edf()
+    patch_field(path, 244, 8, b"1e308")
+    with pytest.raises(RecordingError, match=r"not a valid EDF header: data-record duration 1e\+308 s"):
+        read_recording(path)
+    patch_field(path, 244, 8, b"400000")
+    with pytest.raises(RecordingError, match=r"10 data records of 400000 s, 46\.3 days: longer than any recording"):
+        read_recording(path)
+
+
+def test_a_data_signal_labelled_as_annotations_is_refused(three_channel_edf):
+    """Found by the header fuzzer (issue 16): EMG samples parsed as EDF+ annotations raised UnicodeDecodeError."""
+    path = three_channel_edf()
+    offset, width = header_field_offset(path, "label", 0)
+    patch_field(path, offset, width, b"EDF Annotations")
+    with pytest.raises(RecordingError, match=r"rec\.edf: the EDF\+ annotation signal cannot be read"):
+        read_recording(path)

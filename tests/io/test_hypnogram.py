@@ -80,7 +80,7 @@ def test_no_stage_annotations_gives_none():
 
 
 def test_stage_durations_off_the_epoch_grid_are_refused():
-    with pytest.raises(HypnogramError, match=r"x\.edf: stage durations 45 s are not whole multiples"):
+    with pytest.raises(HypnogramError, match=r"x\.edf:annotation 2: stage durations 45 s are not whole multiples"):
         hypnogram_from_annotations([_ann(0, 30, "Sleep stage W"), _ann(30, 45, "Sleep stage N1")], source="x.edf")
 
 
@@ -267,3 +267,189 @@ def test_hypnogram_to_dict():
         "lights_on_s": None,
         "caveats": [],
     }
+
+
+# --- issue 16: unknown labels, epoch grid, length and times against the recording ---------------------------
+
+
+def _csv(tmp_path: Path, name: str, rows: list[str], header: str = "onset,duration,stage") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_unknown_label_in_a_stage_column_is_refused_with_line_label_and_vocabulary(tmp_path: Path):
+    """Regression (issue 16): 'N5' for N2 was dropped, TST 50 -> 20 min, PLMS index 32.4 -> 54.0/h."""
+    path = _csv(tmp_path, "h.csv", ["0,60,W", "60,30,N1", "90,90,N5", "180,30,N2"])
+    with pytest.raises(HypnogramError) as err:
+        read_hypnogram(path)
+    message = str(err.value)
+    assert "h.csv:4: unknown sleep-stage label 'N5' (allowed: W: awake, eveil, w, wake; N1:" in message
+    assert "N2: 2, n2, s2" in message and "--stage-labels" in message
+
+
+def test_unknown_label_filling_epochs_of_a_mixed_table_is_refused(tmp_path: Path):
+    """Regression (issue 16): REM written as 'sleepy' in an event-style table was dropped with no caveat."""
+    rows = ["0,60,Sleep stage W", "60,60,Sleep stage N2", "120,60,sleepy", "180,30,Sleep stage N2"]
+    path = _csv(tmp_path, "h.csv", rows, header="onset_s,duration_s,type")
+    with pytest.raises(HypnogramError, match=r"h\.csv:4: unknown sleep-stage label 'sleepy' where no stage is scored"):
+        read_hypnogram(path)
+
+
+@pytest.mark.parametrize("label", ["N5", "Sleep stage 9", "sleep_stage_x", "S7"])
+def test_labels_that_look_like_stages_are_refused_even_in_mixed_tables(tmp_path: Path, label: str):
+    path = _csv(tmp_path, "h.csv", ["0,30,W", f"30,30,{label}", "60,30,N2"], header="onset_s,duration_s,type")
+    with pytest.raises(HypnogramError, match=rf"h\.csv:3: unknown sleep-stage label '{label}'"):
+        read_hypnogram(path)
+
+
+def test_unrelated_events_in_a_mixed_table_are_not_stages(tmp_path: Path):
+    rows = ["0,30,W", "10,3,Arousal", "12,1,Notification", "30,30,N2", "40,5,Dos", "60,30,REM", "75,1,Snore"]
+    hyp = read_hypnogram(_csv(tmp_path, "h.csv", rows, header="onset_s,duration_s,type"))
+    assert hyp.stages == ("W", "N2", "R") and hyp.caveats == ()
+
+
+def test_edf_annotation_with_an_unknown_stage_is_refused():
+    anns = [_ann(0, 30, "Sleep stage W"), _ann(30, 30, "Sleep stage N5"), _ann(60, 30, "Apnea")]
+    with pytest.raises(HypnogramError, match=r"rec\.edf:annotation 2: unknown sleep-stage label 'Sleep stage N5'"):
+        hypnogram_from_annotations(anns, source="rec.edf")
+
+
+def test_user_vocabulary_maps_a_label_to_a_stage(tmp_path: Path):
+    from cds.io.labels import load_labels
+
+    extra = tmp_path / "labels.yaml"
+    extra.write_text("stages:\n  N2: [N5, 'stade 2']\n  R: [sleepy]\n", encoding="utf-8")
+    path = _csv(tmp_path, "h.csv", ["0,60,W", "60,30,N5", "90,30,Stade 2", "120,30,sleepy"])
+    hyp = read_hypnogram(path, labels=load_labels(extra))
+    assert hyp.stages == ("W", "W", "N2", "N2", "R")
+
+
+def test_stage_off_the_epoch_grid_is_refused_with_its_line(tmp_path: Path):
+    path = _csv(tmp_path, "h.csv", ["0,30,W", "45,30,N1", "75,30,N2"])
+    with pytest.raises(HypnogramError, match=r"h\.csv:3: stage 'N1' starts at 45 s, off the 30-s epoch grid"):
+        read_hypnogram(path)
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("nan", r"h\.csv:3: onset nan of 'N2' is not a time"),
+        ("inf", r"h\.csv:3: onset inf of 'N2' is not a time"),
+        ("-inf", r"h\.csv:3: onset -inf of 'N2' is not a time"),
+        ("1e300", r"h\.csv:3: onset 1e\+300 s of 'N2' is more than 7 days from the recording start"),
+    ],
+)
+def test_onsets_that_are_not_times_are_refused(tmp_path: Path, cell: str, message: str):
+    """Regression (issue 16): NaN, inf or 1e300 onsets ended in an internal error (exit 4)."""
+    path = _csv(tmp_path, "h.csv", ["0,30,W", f"{cell},30,N2", "60,30,N2"])
+    with pytest.raises(HypnogramError, match=message):
+        read_hypnogram(path, recording_duration_s=90.0)
+    with pytest.raises(HypnogramError, match=message):
+        read_hypnogram(path)
+
+
+@pytest.mark.parametrize("cell", ["nan", "-30", "inf"])
+def test_durations_that_are_not_lengths_are_refused(tmp_path: Path, cell: str):
+    path = _csv(tmp_path, "h.csv", ["0,30,W", f"30,{cell},N2"])
+    with pytest.raises(HypnogramError, match=rf"h\.csv:3: duration {cell.lstrip('+')}.* is not a length of time"):
+        read_hypnogram(path)
+
+
+def test_binary_bytes_as_a_table_are_refused(tmp_path: Path):
+    path = tmp_path / "h.csv"
+    path.write_bytes(b"onset,duration,stage\n0,30,W\n" + bytes(range(256)) * 4)
+    with pytest.raises(HypnogramError, match=r"h\.csv:3: not a text table: control character 0x00"):
+        read_hypnogram(path)
+
+
+def test_hypnogram_far_longer_than_the_recording_is_refused():
+    """Regression (issue 16): 200 000 epochs for a 1-hour recording gave TST 100 000 min and efficiency 100 %."""
+    anns = [_ann(0.0, 200_000 * 30.0, "Sleep stage 2")]
+    with pytest.raises(HypnogramError, match=r"99940\.0 min of scored stages lie outside the recording \(0-3600 s"):
+        hypnogram_from_annotations(anns, source="h.edf", recording_duration_s=3600.0)
+
+
+def test_fifty_thousand_epochs_for_one_hour_are_refused_for_their_length(tmp_path: Path):
+    path = _csv(tmp_path, "h.csv", [f"{30 * i},30,N2" for i in range(50_000)])
+    with pytest.raises(HypnogramError, match=r"h\.csv: 24940\.0 min of scored stages lie outside the recording"):
+        read_hypnogram(path, recording_duration_s=3600.0)
+
+
+def test_two_hundred_thousand_rows_are_refused_before_they_are_parsed(tmp_path: Path):
+    """Regression (issue 16): 200 000 epochs for a 1-hour recording gave TST 100 000 min; over the row limit
+    (cds.limits.MAX_TABLE_ROWS) the file is refused from its line count alone."""
+    path = _csv(tmp_path, "h.csv", [f"{30 * i},30,N2" for i in range(200_000)])
+    with pytest.raises(HypnogramError, match=r"h\.csv: 200001 lines, more than a table of 100000 rows \(limit\)"):
+        read_hypnogram(path, recording_duration_s=3600.0)
+
+
+def test_a_few_epochs_past_the_end_are_dropped_with_a_caveat(tmp_path: Path):
+    path = _csv(tmp_path, "h.csv", ["0,60,W", "60,240,N2", "300,60,R"])  # 360 s of stages, recording 300 s
+    hyp = read_hypnogram(path, recording_duration_s=300.0)
+    assert hyp.stages == ("W", "W", "N2", "N2", "N2", "N2", "N2", "N2", "N2", "N2")
+    (cav,) = hyp.caveats
+    assert cav.code == "hypnogram_beyond_recording"
+    assert "2 scored epochs (1.0 min) (from line 4) lie outside the recording (0-300 s)" in cav.text
+
+
+def test_hypnogram_of_another_night_is_refused():
+    anns = [_ann(90_000.0, 600.0, "Sleep stage 2")]
+    with pytest.raises(HypnogramError, match=r"h\.edf: hypnogram does not overlap the recording"):
+        hypnogram_from_annotations(anns, source="h.edf", recording_duration_s=3600.0)
+
+
+def test_unscored_epochs_inside_the_night_are_named(tmp_path: Path):
+    path = _csv(tmp_path, "h.csv", ["0,30,?", "30,30,W", "60,30,N2", "120,30,?", "150,30,N2", "180,30,?"])
+    hyp = read_hypnogram(path)
+    assert hyp.stages == ("?", "W", "N2", "?", "?", "N2", "?")
+    (cav,) = hyp.caveats
+    assert cav.code == "hypnogram_unscored_epochs"
+    assert "2 epochs (1.0 min) between the first and the last scored epoch" in cav.text
+    assert "1 with no stage in the file, 1 marked unscored" in cav.text
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (["0,30,W", "20,0,Lights on", "25,0,Lights off"], r"lights on \(20 s\) is not after lights off \(25 s\)"),
+        (["0,30,W", "400,0,Lights off"], r"lights off at 400 s is after the end of the recording \(300 s\)"),
+    ],
+)
+def test_impossible_lights_are_refused(tmp_path: Path, rows: list[str], message: str):
+    path = _csv(tmp_path, "h.csv", rows, header="onset_s,duration_s,type")
+    with pytest.raises(HypnogramError, match=message):
+        read_hypnogram(path, recording_duration_s=300.0)
+
+
+def test_table_over_the_row_limit_is_refused_quickly(tmp_path: Path, monkeypatch):
+    from cds.io import events
+
+    monkeypatch.setattr(events, "MAX_TABLE_ROWS", 10)
+    path = _csv(tmp_path, "h.csv", [f"{30 * i},30,N2" for i in range(50)])
+    with pytest.raises(HypnogramError, match=r"h\.csv: 51 lines, more than a table of 10 rows \(limit\)"):
+        read_hypnogram(path)
+    quoted = _csv(tmp_path, "q.csv", [f'{30 * i},30,"N2"' for i in range(3)] + ['90,30,"a\nb\nc"'] * 12)
+    with pytest.raises(HypnogramError, match=r"q\.csv: \d+ lines, more than a table of 10 rows"):
+        read_hypnogram(quoted)
+
+
+def test_table_over_the_size_limit_is_refused_before_reading(tmp_path: Path, monkeypatch):
+    from cds.io import events
+
+    monkeypatch.setattr(events, "MAX_TABLE_BYTES", 1024)
+    path = _csv(tmp_path, "h.csv", [f"{30 * i},30,N2" for i in range(200)])
+    with pytest.raises(HypnogramError, match=r"h\.csv: 2 182 bytes is larger than a hypnogram or event table can be"):
+        read_hypnogram(path)
+
+
+def test_lights_outside_the_recording_are_named(tmp_path: Path):
+    path = _csv(tmp_path, "h.csv", ["0,60,W", "60,120,N2", "-20,0,Lights off", "10000,0,Lights on"],
+                header="onset_s,duration_s,type")  # fmt: skip
+    hyp = read_hypnogram(path, recording_duration_s=180.0)
+    (cav,) = hyp.caveats
+    assert cav.code == "lights_outside_recording"
+    assert (
+        "lights off at -20 s is before the recording starts and lights on at 10000 s is after the recording ends"
+        in (cav.text)
+    )

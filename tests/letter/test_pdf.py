@@ -32,8 +32,12 @@ def test_pdf_is_deterministic_and_laid_out_on_a4_pages(decision, analysis):
         for child in getattr(box, "children", None) or []:
             yield from boxes(child)
 
-    images = [b for page in pages for b in boxes(page._page_box) if type(getattr(b, "replacement", None)).__name__ ==
-              "SVGImage"]  # fmt: skip
+    images = [
+        b
+        for page in pages
+        for b in boxes(page._page_box)
+        if type(getattr(b, "replacement", None)).__name__ == "SVGImage"
+    ]
     assert len(images) == 1  # the night figure is laid out in the PDF, not dropped
 
 

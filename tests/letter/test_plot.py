@@ -38,8 +38,11 @@ def test_stage_segments_merge_runs_and_skip_unknown_labels():
     hyp = {"epoch_s": 30.0, "stages": ["W", "W", "N1", "?", "N2", "N2", "REM"]}
     runs = _stage_segments(hyp)
     assert [(round(a * 3600), round(b * 3600), s) for a, b, s in runs] == [
-        (0, 60, "W"), (60, 90, "N1"), (120, 180, "N2"), (180, 210, "R"),
-    ]  # fmt: skip
+        (0, 60, "W"),
+        (60, 90, "N1"),
+        (120, 180, "N2"),
+        (180, 210, "R"),
+    ]
     assert _stage_segments(None) == []
 
 

@@ -50,9 +50,16 @@ def _parse(html: str) -> _Sections:
 def test_html_letter_has_every_section_in_order(decision, analysis):
     html = render_letter(decision, analysis=analysis).html
     assert _parse(html).sections == [
-        "decision", "findings", "recommendations", "treatments", "unknowns", "limits", "figure", "references",
+        "decision",
+        "findings",
+        "recommendations",
+        "treatments",
+        "unknowns",
+        "limits",
+        "figure",
+        "references",
         "sign-off",
-    ]  # fmt: skip
+    ]
 
 
 def test_every_recommendation_and_treatment_carries_rule_and_reference(decision, analysis):
@@ -172,8 +179,9 @@ def test_broken_template_is_a_template_error_with_line(decision, tmp_path):
 
 
 def test_treatments_asked_about_first_then_least_restrictive(decision):
-    decision["facts"].append({"field": "requested_treatment", "value": "sodium_valproate", "known": True,
-                              "source": "patient"})  # fmt: skip
+    decision["facts"].append(
+        {"field": "requested_treatment", "value": "sodium_valproate", "known": True, "source": "patient"}
+    )
     view = render_letter(decision).view
     assert [(t["drug"], t["requested"]) for t in view["treatments"]] == [
         ("sodium_valproate", True),

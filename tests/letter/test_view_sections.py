@@ -69,8 +69,11 @@ def test_recording_numbers_give_the_reason_a_value_is_missing():
     view = vs.recording_view(analysis, None)
     assert view["duration_h"] == "1.5"
     assert view["sfreq_hz"] == "chin 256.0, left leg 200.0"
-    assert {c["role"]: c["label"] for c in view["channels"]} == {"left leg": "LAT", "right leg": "not found",
-                                                                 "chin": "not found"}  # fmt: skip
+    assert {c["role"]: c["label"] for c in view["channels"]} == {
+        "left leg": "LAT",
+        "right leg": "not found",
+        "chin": "not found",
+    }
     numbers = {label: value for label, value, _unit in view["numbers"]}
     assert numbers["total sleep time"] == "unknown (no hypnogram)"
     assert numbers["leg movements scored"] == "12" and numbers["jerks at sleep onset"] == "unknown"
@@ -86,9 +89,11 @@ def test_caveats_are_listed_once_with_their_origin():
         "caveats": [{"code": "b", "text": "B.", "channel": None}, {"code": "d", "text": "D.", "channel": "LAT"}]
     }
     assert vs.caveat_texts(decision, analysis) == [
-        {"text": "A.", "origin": "R-1"}, {"text": "B.", "origin": "input"}, {"text": "C.", "origin": ""},
+        {"text": "A.", "origin": "R-1"},
+        {"text": "B.", "origin": "input"},
+        {"text": "C.", "origin": ""},
         {"text": "D.", "origin": "recording, channel LAT"},
-    ]  # fmt: skip
+    ]
 
 
 def test_infant_limit_only_with_a_recording_and_age_under_one_year():

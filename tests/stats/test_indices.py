@@ -22,8 +22,9 @@ def _stats(onsets, sides="left", arousals=None, **kw):
     lms = make_leg_movements(onsets, np.ones(len(onsets)), sides)
     series = find_plm_series(lms, AASM)
     assoc = None if arousals is None else np.asarray(arousals, dtype=bool)
-    return compute_leg_movement_stats(lms, series, AASM, hypnogram=HYP, sleep=compute_sleep_summary(HYP),
-                                      arousal_associated=assoc, **kw)  # fmt: skip
+    return compute_leg_movement_stats(
+        lms, series, AASM, hypnogram=HYP, sleep=compute_sleep_summary(HYP), arousal_associated=assoc, **kw
+    )
 
 
 def test_known_indices():

@@ -79,8 +79,20 @@ def test_unknown_preset_raises():
 
 def test_module_cli_writes_edf_and_truth(tmp_path):
     out, truth = tmp_path / "x.edf", tmp_path / "truth.json"
-    cmd = [sys.executable, "-m", "cds.synth", str(out), "--preset", "sparse", "--hours", "0.1", "--seed", "1",
-           "--truth", str(truth)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "cds.synth",
+        str(out),
+        "--preset",
+        "sparse",
+        "--hours",
+        "0.1",
+        "--seed",
+        "1",
+        "--truth",
+        str(truth),
+    ]
     subprocess.run(cmd, check=True, capture_output=True)
     data = json.loads(truth.read_text())
     assert out.stat().st_size > 0 and data["seed"] == 1 and data["config"]["hours"] == 0.1

@@ -13,8 +13,15 @@ from cds.synth.generate import write_synthetic_psg
 
 def test_default_knobs_leave_truth_json_and_file_unchanged(tmp_path):
     base = SynthConfig.preset("sparse").replace(hours=0.1)
-    explicit = base.replace(lm_shape="flat", resting_wander=0.0, ecg_bpm=None, hum_span=(0.0, 1.0),
-                            pop_shape="burst", pop_uv=(80.0, 200.0), fm_uv=(50.0, 120.0))  # fmt: skip
+    explicit = base.replace(
+        lm_shape="flat",
+        resting_wander=0.0,
+        ecg_bpm=None,
+        hum_span=(0.0, 1.0),
+        pop_shape="burst",
+        pop_uv=(80.0, 200.0),
+        fm_uv=(50.0, 120.0),
+    )
     a = write_synthetic_psg(tmp_path / "a.edf", base, seed=4)
     write_synthetic_psg(tmp_path / "b.edf", explicit, seed=4)
     assert (tmp_path / "a.edf").read_bytes() == (tmp_path / "b.edf").read_bytes()
@@ -44,8 +51,16 @@ def test_knobs_write_readable_nights(tmp_path, changes):
 
 def test_hum_only_in_its_span(tmp_path):
     path = tmp_path / "hum.edf"
-    cfg = SynthConfig(hours=0.2, series_per_h=0.0, sparse_lm_per_h=0.0, jerks=False, fm_per_min=0.0,
-                      hum_hz=50.0, hum_uv=40.0, hum_span=(0.5, 1.0))  # fmt: skip
+    cfg = SynthConfig(
+        hours=0.2,
+        series_per_h=0.0,
+        sparse_lm_per_h=0.0,
+        jerks=False,
+        fm_per_min=0.0,
+        hum_hz=50.0,
+        hum_uv=40.0,
+        hum_span=(0.5, 1.0),
+    )
     write_synthetic_psg(path, cfg, seed=0)
     leg = read_recording(path).signals[ChannelRole.LEFT_LEG].data_uv
     half = leg.size // 2
@@ -53,8 +68,9 @@ def test_hum_only_in_its_span(tmp_path):
 
 
 def test_long_movements_with_short_intervals_never_overlap(tmp_path):
-    cfg = SynthConfig.preset("periodic").replace(hours=0.5, lm_duration_s=(6.0, 9.8), imi_s=(5.0, 12.0),
-                                                 bilateral_lag_s=(0.0, 6.0), bilateral_fraction=0.8)  # fmt: skip
+    cfg = SynthConfig.preset("periodic").replace(
+        hours=0.5, lm_duration_s=(6.0, 9.8), imi_s=(5.0, 12.0), bilateral_lag_s=(0.0, 6.0), bilateral_fraction=0.8
+    )
     e = write_synthetic_psg(tmp_path / "long.edf", cfg, seed=2).events
     for side in ("left", "right"):
         sel = e.side == side
@@ -73,8 +89,16 @@ def test_band_limited_emg_keeps_its_in_band_rms_at_any_sampling_rate(tmp_path):
     in_band = {}
     for band in (None, (20.0, 150.0)):
         for fs in (200, 512):
-            cfg = SynthConfig(hours=0.1, sfreq_hz=fs, series_per_h=0.0, sparse_lm_per_h=0.0, jerks=False,
-                              fm_per_min=0.0, resting_uv=(5.0,) * 5, emg_band_hz=band)  # fmt: skip
+            cfg = SynthConfig(
+                hours=0.1,
+                sfreq_hz=fs,
+                series_per_h=0.0,
+                sparse_lm_per_h=0.0,
+                jerks=False,
+                fm_per_min=0.0,
+                resting_uv=(5.0,) * 5,
+                emg_band_hz=band,
+            )
             write_synthetic_psg(tmp_path / f"{fs}-{band}.edf", cfg, seed=3)
             leg = read_recording(tmp_path / f"{fs}-{band}.edf").signals[ChannelRole.LEFT_LEG].data_uv
             in_band[band, fs] = float(np.std(filter_emg(leg, fs, rules).data_uv[fs:-fs]))
