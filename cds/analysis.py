@@ -88,6 +88,7 @@ def _load_hypnogram(
     rec: Recording, hypnogram_path: str | Path | None, labels: LabelVocabulary
 ) -> tuple[Hypnogram | None, list[Caveat]]:
     """The hypnogram (file, else the recording's annotations) checked against the recording (cds.io.hypnogram)."""
+    hyp: Hypnogram | None
     if hypnogram_path is not None:
         hyp = read_hypnogram(hypnogram_path, recording_start=rec.start, recording_duration_s=rec.duration_s,
                              labels=labels)  # fmt: skip
@@ -157,8 +158,9 @@ def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | Non
         except SignalError as exc:
             raise SignalError(exc.problem, path=rec.path, location=sig.label) from exc
 
-    filtered_by_role = dict(zip(present, map_channels(band_pass, present), strict=True))
-    filtered_by_role, beats, ecg_caveats = cancel_ecg(filtered_by_role)
+    by_role = {str(role): emg for role, emg in zip(present, map_channels(band_pass, present), strict=True)}
+    cancelled, beats, ecg_caveats = cancel_ecg(by_role)
+    filtered_by_role = {ChannelRole(role): emg for role, emg in cancelled.items()}
     caveats += ecg_caveats
 
     def score(role: ChannelRole) -> tuple[LegMovements, ChannelQuality]:
@@ -475,7 +477,7 @@ def _jerks(
         reason = "no hypnogram: wake-to-N1 transitions unknown"
     elif chin is None:
         reason = "no usable chin EMG: a generalized (chin and legs) burst cannot be recognised"
-    if reason:
+    if reason or chin is None:
         keys = ("count", "events", "transitions")
         return None, {**dict.fromkeys(keys), "unavailable": dict.fromkeys(keys, reason)}
     transitions = find_wake_to_n1_transitions(hyp.stages, hyp.epoch_s, hyp.start_s)

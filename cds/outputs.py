@@ -151,6 +151,7 @@ class StagedOutputs:
         return {name: self.out / name for name in self.files}
 
     def _roll_back(self, backup: Path, placed: list[str], moved_old: list[str]) -> None:
+        assert self._stage is not None  # called by commit() only, after staging
         for name in placed:
             try:
                 os.replace(self.out / name, self._stage / name)

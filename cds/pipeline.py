@@ -60,6 +60,7 @@ class TriageRequest:
     stage_labels_path: Path | None = None  # additions to knowledge/labels.yaml (default $CDS_STAGE_LABELS)
     letter_date: str | None = None
     pdf: bool = False
+    sign_off: Mapping[str, str] | None = None  # name, role, date of the physician who signs the letter
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,9 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     if progress:
         progress("rules", 1.0)
         progress("letter", 0.0)
-    letter = render_letter(decision, analysis=analysis, letter_date=letter_date, hypnogram=stages)
+    letter = render_letter(
+        decision, analysis=analysis, letter_date=letter_date, hypnogram=stages, sign_off=request.sign_off
+    )
     files: dict[str, str | bytes] = {
         "decision.json": decision_json if decision_json.endswith("\n") else decision_json + "\n",
         "letter.html": letter.html,
@@ -220,6 +223,7 @@ def _analyse(request: TriageRequest, progress: ProgressFn | None) -> tuple[dict[
     figure, taken from the hypnogram the analysis scored against (the record only summarises it)."""
     from cds.analysis import analyze_recording
 
+    assert request.recording_path is not None  # called only when a recording was given
     report = analyze_recording(
         request.recording_path,
         hypnogram_path=request.hypnogram_path,

@@ -136,7 +136,8 @@ class LogEntry:
     @property
     def decision(self) -> dict[str, Any]:
         """The logged decision (``cds.decision/v1``) as a dict (for a delivery-failure record: its note)."""
-        return json.loads(self.decision_json)
+        decision: dict[str, Any] = json.loads(self.decision_json)
+        return decision
 
     @property
     def delivery_failure(self) -> dict[str, Any] | None:
@@ -318,7 +319,7 @@ class DecisionLog:
     ) -> LogEntry:
         last = conn.execute("SELECT seq, record_hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
         seq, previous = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-        content = {
+        content: dict[str, Any] = {
             "seq": seq,
             "created_at": self._clock(),
             "decision_sha256": sha256_hex(decision_json),

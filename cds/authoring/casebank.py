@@ -55,9 +55,9 @@ class ClinicalCase:
 
     name: str
     note: str
-    patient: dict
-    want: dict
-    want_not: dict
+    patient: dict[str, Any]
+    want: dict[str, Any]
+    want_not: dict[str, Any]
     safety_contraindicated: tuple[str, ...]
 
     @property
@@ -135,7 +135,7 @@ def load_cases(cases_dir: str | Path) -> list[ClinicalCase]:
     return cases
 
 
-def _statuses(decision: dict) -> dict[str, str]:
+def _statuses(decision: dict[str, Any]) -> dict[str, str]:
     """Drug -> status; if a drug were listed twice, the more permissive status counts (the unsafe reading)."""
     order = ("option", "caution", "specialist_only", "not_recommended", "contraindicated")
     out: dict[str, str] = {}
@@ -146,7 +146,7 @@ def _statuses(decision: dict) -> dict[str, str]:
     return out
 
 
-def _urgencies(decision: dict, *, covering: bool = True) -> dict[str, str | None]:
+def _urgencies(decision: dict[str, Any], *, covering: bool = True) -> dict[str, str | None]:
     """Action -> its most urgent urgency (None when the recommendation has none). A study merged into a more
     capable one (``consolidated_from``, clinical review 2 A3: one study, all reasons) counts as requested, with the
     urgency of the study that covers it."""
@@ -160,7 +160,7 @@ def _urgencies(decision: dict, *, covering: bool = True) -> dict[str, str | None
     return out
 
 
-def _rec_items(want: dict, decision: dict, negate: bool) -> list[Item]:
+def _rec_items(want: dict[str, Any], decision: dict[str, Any], negate: bool) -> list[Item]:
     # a study merged into a more capable one answers a wanted request, but is not a separate study a case forbids
     urg = _urgencies(decision, covering=not negate)
     recs = decision.get("recommendations", [])
@@ -188,7 +188,7 @@ def _rec_items(want: dict, decision: dict, negate: bool) -> list[Item]:
     return items
 
 
-def score_case(case: ClinicalCase, decision: dict) -> CaseScore:
+def score_case(case: ClinicalCase, decision: dict[str, Any]) -> CaseScore:
     """Score one decision record against one case's expectations (rules in the module docstring)."""
     codes = {f["code"] for f in decision.get("findings", [])}
     statuses = _statuses(decision)
@@ -229,7 +229,7 @@ def score_case(case: ClinicalCase, decision: dict) -> CaseScore:
     return CaseScore(case.name, tuple(items), tuple(safety))
 
 
-def _pathway_items(case: ClinicalCase, decision: dict) -> list[Item]:
+def _pathway_items(case: ClinicalCase, decision: dict[str, Any]) -> list[Item]:
     """``want.pathway {action, urgency}``: what to do first (decision.conclusion); ``want.conditional``."""
     conclusion = decision.get("conclusion") or {}
     items = []
@@ -254,7 +254,7 @@ def _pathway_items(case: ClinicalCase, decision: dict) -> list[Item]:
     return items
 
 
-def check_decision_spec(decision: dict) -> tuple[str, ...]:
+def check_decision_spec(decision: dict[str, Any]) -> tuple[str, ...]:
     """decision-v1 breaches visible without expectations: seed drugs all listed when drug treatment is discussed
     (a treatment rule considered some drug; a bare safety restriction is not a discussion); rules named."""
     notes = []
@@ -285,7 +285,7 @@ def score_cases(scores: Iterable[CaseScore]) -> BenchmarkScore:
     return BenchmarkScore(scores, right, total)
 
 
-def decide_case(case: ClinicalCase, rulebase: Any) -> dict:
+def decide_case(case: ClinicalCase, rulebase: Any) -> dict[str, Any]:
     """Run one case through the real engine and return the ``cds.decision/v1`` record."""
     from cds.decision import decide
     from cds.facts.patient import parse_patient

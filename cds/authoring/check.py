@@ -157,7 +157,7 @@ class _Knowledge:
 
 
 def _read_knowledge(knowledge: Path) -> _Knowledge:
-    def _load(name: str) -> Mapping:
+    def _load(name: str) -> Mapping[str, Any]:
         return read_raw(knowledge, name)  # problems in it are reported by the loader's checks (E100)
 
     thresholds = {
@@ -238,7 +238,7 @@ def _asserted(docs: list[RuleDoc], statuses: set[str]) -> set[tuple[str, str]]:
     return found
 
 
-def _actions(doc: RuleDoc) -> list[Mapping]:
+def _actions(doc: RuleDoc) -> list[Mapping[str, Any]]:
     then = doc.data.get("then")
     then = [then] if isinstance(then, Mapping) else then
     return [a for a in then or [] if isinstance(a, Mapping)]

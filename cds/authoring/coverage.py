@@ -69,7 +69,7 @@ def _atom_text(node: Mapping[str, Any]) -> str:
     return "{" + ", ".join(f"{k}: {v}" for k, v in node.items()) + "}"
 
 
-def _derived(firings: list[dict]) -> dict[str, set[str]]:
+def _derived(firings: list[dict[str, Any]]) -> dict[str, set[str]]:
     derived: dict[str, set[str]] = {"evidence": set(), "findings": set(), "recommendations": set()}
     for firing in firings:
         for item in firing.get("asserted") or []:

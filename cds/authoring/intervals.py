@@ -70,7 +70,7 @@ class NumSet:
 class ValueSet:
     """A finite set of values, or (``cofinite``) every value except those."""
 
-    values: frozenset
+    values: frozenset[Any]
     cofinite: bool = False
 
     @classmethod
@@ -206,7 +206,7 @@ def _hashable(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) else repr(value)
 
 
-def _numeric_domain(node: Mapping[str, Any], resolve: Resolve, field_range: tuple | None) -> Domain | None:
+def _numeric_domain(node: Mapping[str, Any], resolve: Resolve, field_range: tuple[Any, ...] | None) -> Domain | None:
     known, seen = NumSet.everything(), False
     for op in _COMPARISONS:
         if op not in node:
@@ -280,7 +280,7 @@ def find_dead_branches(
 
 
 def _first_contradiction(
-    term: Term, resolve: Resolve, field_range: Callable, single_source: Callable
+    term: Term, resolve: Resolve, field_range: Callable[..., Any], single_source: Callable[..., Any]
 ) -> tuple[str, str | None, tuple[Atom, ...]] | None:
     domains: dict[tuple[str, str, str | None], tuple[Domain, tuple[Atom, ...]]] = {}
     for atom, negated in term:
@@ -299,7 +299,7 @@ def _first_contradiction(
     return None
 
 
-def _constrain(domains: dict, atom: Atom, domain: Domain, negated: bool, source: str | None) -> bool:
+def _constrain(domains: dict[Any, Any], atom: Atom, domain: Domain, negated: bool, source: str | None) -> bool:
     """Add one atom's admitted values to the search state; False when some fact can then have no value.
 
     One fact per slot (a derived fact, a single-source field, or a field restricted to one source): its
@@ -349,7 +349,7 @@ def can_hold_together(
     """
     steps = [0]
 
-    def search(stack: list[tuple[Any, bool, int]], domains: dict) -> bool:
+    def search(stack: list[tuple[Any, bool, int]], domains: dict[str, Any]) -> bool:
         while stack:
             node, negated, depth = stack.pop()
             steps[0] += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from cds.authoring.check import find_version_problems, read_rule_docs
 from cds.errors import RuleFileError
@@ -103,7 +104,7 @@ def update_manifest(
     target: Path | None = None,
     version: str | None = None,
     force: bool = False,
-) -> tuple[Manifest | None, list]:
+) -> tuple[Manifest | None, list[Any]]:
     """Rewrite the manifest at ``target`` (default ``rules/MANIFEST.yaml``) from ``rules`` and ``knowledge``.
 
     Refuses (returns None and the problems) when a rule changed without a version bump against the manifest

@@ -56,7 +56,7 @@ class Coverage:
         return [r.id for r in rules.active() if r.id not in self.blocked]
 
 
-def given_facts(given: dict, kb: Knowledge) -> tuple[list[DatumRecord], dict[str, list[str]]]:
+def given_facts(given: dict[str, Any], kb: Knowledge) -> tuple[list[DatumRecord], dict[str, list[str]]]:
     """Records and derived codes of an inline case's ``given``."""
     records = []
     derived: dict[str, list[str]] = {"evidence": [], "findings": [], "recommendations": []}
@@ -127,7 +127,7 @@ def _patient_of(case: Any, path: Path, kb: Knowledge, name: str) -> Any:
     return parse_patient(patient, path=path, knowledge=kb)
 
 
-def _compare(decision: dict, want: dict, negate: bool) -> list[str]:
+def _compare(decision: dict[str, Any], want: dict[str, Any], negate: bool) -> list[str]:
     problems = []
     findings = {f["code"] for f in decision["findings"]}
     recs = {r["action"]: r["urgency"] for r in decision["recommendations"]}
@@ -216,7 +216,7 @@ def _run_case(
     return CaseResult(where, name, not problems, todo, tuple(problems))
 
 
-def _decide(rulebase: Any, patient: Any, extra: list[DatumRecord], analysis: Any) -> dict:
+def _decide(rulebase: Any, patient: Any, extra: list[DatumRecord], analysis: Any) -> dict[str, Any]:
     from cds.decision.record import build_decision_record
     from cds.facts.build import build_patient_facts
     from cds.rules.engine import RunResult

@@ -117,8 +117,9 @@ def show(
                    f"{note.get('reason')} (files: {', '.join(map(str, note.get('files') or []))})")  # fmt: skip
         return
     if marked_by is not None:
+        failure = marked_by.delivery_failure or {}
         typer.echo(f"NOT DELIVERED: record {marked_by.seq} says this decision's letter was never written out: "
-                   f"{marked_by.delivery_failure.get('reason')}")  # fmt: skip
+                   f"{failure.get('reason')}")  # fmt: skip
     typer.echo("decision:")
     typer.echo(json.dumps(entry.decision, sort_keys=True, indent=2, ensure_ascii=False))
     if entry.patient_text is not None:

@@ -7,7 +7,7 @@ import re
 from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,9 @@ from cds.cli._exit import ProblemsFoundError
 from cds.paths import knowledge_dir, rules_dir
 
 __all__ = ["app"]
+
+if TYPE_CHECKING:
+    from cds.authoring.coverage import CoverageReport
 
 app = typer.Typer(name="rules", help="Check, test, list, show, book and diff the rule base.", no_args_is_help=True)
 
@@ -193,7 +196,7 @@ def test(
     typer.echo(summary, err=True)
 
 
-def _coverage_dict(coverage: object) -> dict:
+def _coverage_dict(coverage: CoverageReport) -> dict:
     out = {k: v for k, v in coverage.__dict__.items() if k != "conditions"}
     out["uncovered_conditions"] = [c.__dict__ for c in coverage.uncovered_conditions]
     out |= {"rule_pct": coverage.rule_pct, "condition_pct": coverage.condition_pct}
@@ -212,7 +215,7 @@ def _as_diff(problem: str) -> list[str]:
     return [f"    - {label} {expected}", f"    + got {actual}"]
 
 
-def _print_test_report(results: list, coverage: object) -> None:
+def _print_test_report(results: list, coverage: CoverageReport) -> None:
     for result in results:
         if result.passed:
             continue

@@ -17,11 +17,11 @@ def decide(
     rulebase: Any,
     patient: PatientContext,
     *,
-    analysis: dict | None = None,
+    analysis: dict[str, Any] | None = None,
     patient_sha256: str,
     recording_name: str | None = None,
     counterfactuals: bool = True,
-) -> dict:
+) -> dict[str, Any]:
     """Run ``rulebase`` (a ``cds.rules.engine.RuleBase``) for one patient and optional ``cds analyze`` result;
     return the decision record. ``counterfactuals=False`` skips the reruns that find conditional branches."""
     result = rulebase.run(patient, analysis)
@@ -36,6 +36,6 @@ def decide(
     )
 
 
-def dump_decision(decision: dict) -> str:
+def dump_decision(decision: dict[str, Any]) -> str:
     """The decision as canonical JSON text: sorted keys, 2-space indent, UTF-8 characters, final newline."""
     return json.dumps(decision, sort_keys=True, indent=2, ensure_ascii=False) + "\n"

@@ -44,12 +44,12 @@ def _refs(rules: Iterable[str], rulebase: Any, *, role: str = "evidence") -> lis
     )
 
 
-def _items(firings: list[dict], kind: str) -> list[tuple[dict, dict]]:
+def _items(firings: list[dict[str, Any]], kind: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return [(f, item) for f in firings for item in f["asserted"] if item["type"] == kind]
 
 
-def _findings(firings: list[dict], rulebase: Any) -> list[dict]:
-    by_code: dict[str, dict] = {}
+def _findings(firings: list[dict[str, Any]], rulebase: Any) -> list[dict[str, Any]]:
+    by_code: dict[str, dict[str, Any]] = {}
     for firing, item in _items(firings, "finding"):
         entry = by_code.setdefault(item["code"], {"code": item["code"], "rules": [], "because": []})
         if firing["rule"] not in entry["rules"]:
@@ -66,9 +66,11 @@ def _findings(firings: list[dict], rulebase: Any) -> list[dict]:
     return out
 
 
-def _recommendation_groups(firings: list[dict], policy: Policy) -> dict[str, list[tuple[dict, dict]]]:
+def _recommendation_groups(
+    firings: list[dict[str, Any]], policy: Policy
+) -> dict[str, list[tuple[dict[str, Any], dict[str, Any]]]]:
     """Action -> the (firing, item) pairs behind it, study requests merged into the most capable study asked."""
-    by_action: dict[str, list[tuple[dict, dict]]] = defaultdict(list)
+    by_action: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
     for firing, item in _items(firings, "recommendation"):
         by_action[item["action"]].append((firing, item))
     asked = [s for s in policy.studies if s in by_action]
@@ -77,7 +79,7 @@ def _recommendation_groups(firings: list[dict], policy: Policy) -> dict[str, lis
     return by_action
 
 
-def _recommendations(firings: list[dict], rulebase: Any, policy: Policy) -> list[dict]:
+def _recommendations(firings: list[dict[str, Any]], rulebase: Any, policy: Policy) -> list[dict[str, Any]]:
     out = []
     for action, pairs in sorted(_recommendation_groups(firings, policy).items()):
         urgency = policy.most_urgent(i["urgency"] for _, i in pairs)
@@ -100,20 +102,22 @@ def _recommendations(firings: list[dict], rulebase: Any, policy: Policy) -> list
     return out
 
 
-def first_step(recommendations: list[dict], policy: Policy) -> dict | None:
+def first_step(recommendations: list[dict[str, Any]], policy: Policy) -> dict[str, Any] | None:
     """The recommendation to act on first: the most urgent, ties by the policy's action order."""
     if not recommendations:
         return None
     return min(recommendations, key=lambda r: policy.first_step_key(r["action"], r["urgency"]))
 
 
-def resolve_treatments(firings: list[dict], policy: Policy) -> dict[str, tuple[str, list[tuple[dict, dict]]]]:
+def resolve_treatments(
+    firings: list[dict[str, Any]], policy: Policy
+) -> dict[str, tuple[str, list[tuple[dict[str, Any], dict[str, Any]]]]]:
     """drug -> (final status, the (firing, item) pairs behind it). Drugs not to be shown are left out."""
-    proposals: dict[str, list[tuple[dict, dict]]] = defaultdict(list)
-    safety: dict[str, list[tuple[dict, dict]]] = defaultdict(list)
+    proposals: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
+    safety: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
     for firing, item in _items(firings, "treatment"):
         (safety if item["layer"] == "safety" else proposals)[item["drug"]].append((firing, item))
-    out: dict[str, tuple[str, list[tuple[dict, dict]]]] = {}
+    out: dict[str, tuple[str, list[tuple[dict[str, Any], dict[str, Any]]]]] = {}
     for drug in sorted(set(proposals) | set(safety)):
         proposed = min((i["status"] for _, i in proposals[drug]), key=policy.status_rank, default=None)
         vetoed = max((i["status"] for _, i in safety[drug]), key=policy.status_rank, default=None)
@@ -137,7 +141,9 @@ def _current_names(patient: Any) -> list[str]:
     return sorted(set(patient.medications or ()) | {str(c["drug"]) for c in patient.medication_changes or ()})
 
 
-def _treatments(firings: list[dict], rulebase: Any, policy: Policy, current: set[str], child: bool) -> list[dict]:
+def _treatments(
+    firings: list[dict[str, Any]], rulebase: Any, policy: Policy, current: set[str], child: bool
+) -> list[dict[str, Any]]:
     out = []
     drop = policy.not_for_current_drugs
     kept = [
@@ -190,10 +196,10 @@ def _treatments(firings: list[dict], rulebase: Any, policy: Policy, current: set
 
 
 def _current_medications(
-    firings: list[dict], rulebase: Any, policy: Policy, patient: Any, treatments: list[dict]
-) -> list[dict]:
+    firings: list[dict[str, Any]], rulebase: Any, policy: Policy, patient: Any, treatments: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """One row per current drug: the most far-reaching action proposed, else the policy's default row."""
-    by_drug: dict[str, list[tuple[dict, dict]]] = defaultdict(list)
+    by_drug: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
     for firing, item in _items(firings, "medication"):
         by_drug[item["drug"]].append((firing, item))
     status = {t["drug"]: t for t in treatments}
@@ -242,8 +248,8 @@ def _current_medications(
     return out
 
 
-def _measurements(facts: tuple, kb: Any, provisional: bool) -> dict[str, dict]:
-    by_field: dict[str, list] = defaultdict(list)
+def _measurements(facts: tuple[Any, ...], kb: Any, provisional: bool) -> dict[str, dict[str, Any]]:
+    by_field: dict[str, list[Any]] = defaultdict(list)
     for rec in facts:
         if rec.known and rec.field.startswith("psg."):
             by_field[rec.field].append(rec)
@@ -263,7 +269,7 @@ def _measurements(facts: tuple, kb: Any, provisional: bool) -> dict[str, dict]:
     return out
 
 
-def _caveats(firings: list[dict], input_caveats: tuple) -> list[dict]:
+def _caveats(firings: list[dict[str, Any]], input_caveats: tuple[Any, ...]) -> list[dict[str, Any]]:
     details = []
     for entry in input_caveats:  # (Caveat, source) pairs; a bare Caveat (older callers) has source "input"
         c, source = entry if isinstance(entry, tuple) else (entry, "input")
@@ -279,8 +285,8 @@ def _caveats(firings: list[dict], input_caveats: tuple) -> list[dict]:
     return details
 
 
-def _asks(firings: list[dict], kb: Any) -> list[dict]:
-    by_field: dict[str, dict] = {}
+def _asks(firings: list[dict[str, Any]], kb: Any) -> list[dict[str, Any]]:
+    by_field: dict[str, dict[str, Any]] = {}
     for firing, item in _items(firings, "ask"):
         entry = by_field.setdefault(item["field"], {"field": item["field"], "text": item["text"], "rules": []})
         entry["rules"] = sorted({*entry["rules"], firing["rule"]})
@@ -292,7 +298,9 @@ def _asks(firings: list[dict], kb: Any) -> list[dict]:
     return [by_field[k] for k in sorted(by_field)]
 
 
-def _branches(rulebase: Any, facts: tuple, asks: list[dict], step: dict | None, policy: Policy) -> list[dict]:
+def _branches(
+    rulebase: Any, facts: tuple[Any, ...], asks: list[dict[str, Any]], step: dict[str, Any] | None, policy: Policy
+) -> list[dict[str, Any]]:
     """For each unanswered yes/no question: the first step for an answer that would change it.
 
     The same rules run again with that one answer added (source patient); nothing else changes. An answer is kept
@@ -331,7 +339,9 @@ def _branches(rulebase: Any, facts: tuple, asks: list[dict], step: dict | None, 
     return out
 
 
-def _conclusion(step: dict | None, branches: list[dict], policy: Policy, treatments: list[dict]) -> dict:
+def _conclusion(
+    step: dict[str, Any] | None, branches: list[dict[str, Any]], policy: Policy, treatments: list[dict[str, Any]]
+) -> dict[str, Any]:
     if step is None:
         fallback = policy.fallback
         return {
@@ -364,11 +374,11 @@ def build_decision_record(
     patient: Any,
     result: Any,
     *,
-    analysis: dict | None,
+    analysis: dict[str, Any] | None,
     patient_sha256: str,
     recording_name: str | None,
     counterfactuals: bool = True,
-) -> dict:
+) -> dict[str, Any]:
     """The cds.decision/v1 record of one run: JSON-ready, deterministic, no timestamps or paths.
 
     ``counterfactuals=False`` leaves out the branches of unanswered questions (one engine run instead of one per

@@ -365,7 +365,8 @@ def _running_rank(x: NDArray[np.float32], size: int, rank: int) -> NDArray[np.fl
 
         def smallest(order: range, cols: NDArray[np.float32] = cols) -> list[list[NDArray[np.float32]]]:
             """For L = 1, 2, ...: the min(L, m) smallest of the first L columns in ``order``, ascending."""
-            runs, cur = [], []
+            runs: list[list[NDArray[np.float32]]] = []
+            cur: list[NDArray[np.float32]] = []
             for c in order:
                 carry, grown = cols[c], []
                 for value in cur:

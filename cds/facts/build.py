@@ -46,6 +46,22 @@ def _family(
             out.append(DatumRecord(name, None, False, "patient"))
 
 
+def _conditions(out: list[DatumRecord], names: list[str], patient: PatientContext) -> None:
+    """``conditions.*``: listed true; with v1.1 ``conditions_absent``, those false and every other unknown; without
+    it, a given ``conditions:`` list makes the others false (v1) and no list leaves them unknown."""
+    present = set(patient.conditions or ())
+    if patient.conditions_absent is None:
+        _family(out, names, present, patient.conditions is not None)
+        return
+    absent = set(patient.conditions_absent)
+    for name in names:
+        code = name.split(".", 1)[1]
+        if code in present or code in absent:
+            out.append(DatumRecord(name, code in present, True, "patient"))
+        else:
+            out.append(DatumRecord(name, None, False, "patient"))
+
+
 def _classes(names: list[str], kb: Knowledge) -> tuple[set[str], bool]:
     """Classes of ``names`` and whether any name had unknown classes."""
     classes: set[str] = set()
@@ -96,10 +112,10 @@ def build_patient_facts(patient: PatientContext, knowledge: Knowledge) -> list[D
         risk = ancestry_hla_b1502_risk(values["ancestry"], knowledge)
         if risk is not None:
             values["ancestry_hla_b1502_risk"] = risk
-    if patient.medications is not None:
+    if patient.medications is not None and patient.medications_complete:
         changed_names = {str(c["drug"]) for c in patient.medication_changes or ()}
         values["medications_count"] = len(set(patient.medications) | changed_names)
-    if patient.past_medications is not None:
+    if patient.past_medications is not None and patient.past_medications_complete:
         values["past_medications_count"] = len({str(m["drug"]) for m in patient.past_medications})
     for name, spec in fields.items():
         if name.split(".", 1)[0] in FAMILIES:
@@ -114,11 +130,11 @@ def build_patient_facts(patient: PatientContext, knowledge: Knowledge) -> list[D
     by_prefix: dict[str, list[str]] = {}
     for name in fields:
         by_prefix.setdefault(name.split(".", 1)[0], []).append(name)
-    conditions = set(patient.conditions or ())
-    _family(out, by_prefix.get("conditions", []), conditions, patient.conditions is not None)
+    _conditions(out, by_prefix.get("conditions", []), patient)
     changed = [str(c["drug"]) for c in patient.medication_changes or ()]
     current = sorted(set(patient.medications or ()) | set(changed))
     current_known = patient.medications is not None
+    complete = patient.medications_complete  # v1.1: false = a drug not listed is unknown
     changes_known = patient.medication_changes is not None
     past = list(patient.past_medications or ())
     past_known = patient.past_medications is not None
@@ -140,7 +156,10 @@ def build_patient_facts(patient: PatientContext, knowledge: Knowledge) -> list[D
         with_products = set(listed) | {knowledge.products[n] for n in listed if n in knowledge.products}
         if prefix == "past_allergy":  # a hypersensitivity is to the active drug, whichever product delivers it
             with_products |= {d for n in set(with_products) for d in knowledge.same_active.get(n, ())}
-        _family(out, by_prefix.get(prefix, []), with_products, known)
+        partial = (prefix == "medications" and not complete) or (
+            prefix.startswith("past_") and not patient.past_medications_complete
+        )
+        _family(out, by_prefix.get(prefix, []), with_products, known, unknown_others=partial)
     class_lists = {  # drug-class family -> (drugs whose classes count, whether the list is known)
         "drug_classes": (current, current_known),
         "recent_drug_classes": (changed, changes_known),
@@ -152,10 +171,12 @@ def build_patient_facts(patient: PatientContext, knowledge: Knowledge) -> list[D
     for prefix in DRUG_CLASS_FAMILIES:
         drugs, known = class_lists[prefix]
         classes, unknown = _classes(drugs, knowledge)
+        unknown = unknown or (prefix == "drug_classes" and not complete)
+        unknown = unknown or (prefix.startswith("past_") and not patient.past_medications_complete)
         _family(out, by_prefix.get(prefix, []), classes, known, unknown_others=unknown)
     for name in by_prefix.get(COUNT_FAMILY, []):
         cls = name.split(".", 1)[1]
-        if current_known:
+        if current_known and complete:
             count = sum(1 for d in current if cls in (knowledge.medication_classes(d) or ()))
             out.append(DatumRecord(name, count, True, "patient"))
         else:
@@ -173,9 +194,10 @@ def _class_months(cls: str, current: list[str], patient: PatientContext, knowled
     when no current drug is of the class or when one of them does not say how long it has been taken."""
     members = [d for d in current if cls in (knowledge.medication_classes(d) or ())]
     months = [(patient.medication_details.get(d) or {}).get("since_months") for d in members]
-    if not members or any(m is None for m in months):
+    known = [float(m) for m in months if m is not None]
+    if not members or len(known) < len(months):
         return None
-    return float(min(months))
+    return min(known)
 
 
 def _count_leg_channels(analysis: dict[str, Any]) -> int | None:

@@ -25,7 +25,10 @@ SCHEMA = "cds.patient/v1.1"
 SCHEMAS = ("cds.patient/v1", "cds.patient/v1.1")  # v1.1 adds documented fields; every v1 file stays valid
 # Patient-file section -> field-name prefix (rules/README.md: fields follow the file with dots).
 SECTIONS = {"symptoms": "symptoms.", "labs": "labs.", "polysomnography": "psg."}
-_SPECIAL_TOP = ("schema", "id", "conditions", "medications", "medication_changes", "past_medications")
+_SPECIAL_TOP = (
+    "schema", "id", "conditions", "conditions_absent", "medications", "medications_complete", "medication_changes",
+    "past_medications", "past_medications_complete",
+)  # fmt: skip
 _CHANGE_KEYS = {"drug": str, "days_ago": (int, float), "dose_mg_per_day": (int, float)}
 _MEDICATION_KEYS = {"drug": str, "dose_mg_per_day": (int, float), "since_months": (int, float)}
 _PAST_KEYS = {"drug": str, "outcome": str, "note": str}
@@ -39,12 +42,19 @@ class PatientContext:
     (unknown), a tuple when given (possibly empty)."""
 
     id: str
-    values: MappingProxyType
+    values: MappingProxyType[str, Any]
     conditions: tuple[str, ...] | None = None
     medications: tuple[str, ...] | None = None
-    medication_changes: tuple[MappingProxyType, ...] | None = None
-    past_medications: tuple[MappingProxyType, ...] | None = None  # v1.1: {drug, outcome[, note]}
-    medication_details: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # name -> details
+    medication_changes: tuple[MappingProxyType[str, Any], ...] | None = None
+    past_medications: tuple[MappingProxyType[str, Any], ...] | None = None  # v1.1: {drug, outcome[, note]}
+    # v1.1: conditions asked about and absent; when given, a condition in neither list is unknown (not false)
+    conditions_absent: tuple[str, ...] | None = None
+    # v1.1: false when the medication list may be incomplete (a drug not listed is unknown, not "not taken")
+    medications_complete: bool = True
+    past_medications_complete: bool = True  # v1.1: false = a drug not listed under past_medications is unknown
+    medication_details: MappingProxyType[str, Any] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # name -> details
     psg_date: str | None = None
     caveats: tuple[Caveat, ...] = ()
     source_name: str = field(default="", compare=False)
@@ -78,16 +88,17 @@ class _Reader:
         self.problems = Problems()
         self.values: dict[str, Any] = {}
         self.caveats: list[Caveat] = []
-        self.details: dict[str, MappingProxyType] = {}
-        self.lists: tuple = (None, None, None, None)
+        self.details: dict[str, MappingProxyType[str, Any]] = {}
+        self.lists: tuple[Any, ...] = (None, None, None, None, None)
+        self.complete: dict[str, bool] = {}
 
-    def bad(self, keys: list, text: str, *, at_value: bool = True) -> None:
+    def bad(self, keys: list[Any], text: str, *, at_value: bool = True) -> None:
         where = locate_value(self.root, keys) if at_value else locate(self.root, keys)
         self.problems.add(self.path, where, f"{'.'.join(map(str, keys))}: {text}")
         if len(self.problems) >= MAX_PATIENT_PROBLEMS:
             raise _TooManyProblemsError
 
-    def scalar(self, keys: list, name: str, value: Any) -> None:
+    def scalar(self, keys: list[Any], name: str, value: Any) -> None:
         spec = self.kb.fields[name]
         value = to_plain(value)  # ruamel scalar subclasses (quoted strings, formatted ints) -> plain values
         problem = spec.check_value(value)
@@ -123,7 +134,7 @@ class _Reader:
                 out.append(code)
         return tuple(sorted(set(out)))
 
-    def drug_name(self, keys: list, value: Any) -> str | None:
+    def drug_name(self, keys: list[Any], value: Any) -> str | None:
         """A drug name as written (any case, spaces or hyphens, a known alias) -> the knowledge base's name."""
         if not isinstance(value, str) or not value.strip():
             self.bad(keys, f"expected a drug name, got {value!r}")
@@ -151,7 +162,7 @@ class _Reader:
                 out.append(name)
         return tuple(sorted(set(out)))
 
-    def mapping(self, keys: list, item: dict, spec: dict, required: str) -> bool:
+    def mapping(self, keys: list[Any], item: dict[str, Any], spec: dict[str, Any], required: str) -> bool:
         """Check one list item mapping against ``spec`` (key -> type); False when it is unusable."""
         if required not in item:
             self.bad(keys, f"expected a mapping with at least '{required}'")
@@ -172,7 +183,7 @@ class _Reader:
                 ok = False
         return ok
 
-    def past(self, data: Any) -> tuple[MappingProxyType, ...] | None:
+    def past(self, data: Any) -> tuple[MappingProxyType[str, Any], ...] | None:
         """v1.1 ``past_medications:`` ``{drug, outcome[, note]}`` with outcome from vocab.yaml past_outcomes."""
         if not isinstance(data, list):
             self.bad(["past_medications"], f"expected a list of {{drug, outcome}}, got {data!r}")
@@ -197,7 +208,7 @@ class _Reader:
                 out.append(MappingProxyType({**to_plain(item), "drug": name, "outcome": outcome}))
         return tuple(sorted(out, key=lambda m: (m["drug"], m["outcome"])))
 
-    def changes(self, data: Any) -> tuple[MappingProxyType, ...] | None:
+    def changes(self, data: Any) -> tuple[MappingProxyType[str, Any], ...] | None:
         if not isinstance(data, list):
             self.bad(["medication_changes"], f"expected a list of {{drug, days_ago, dose_mg_per_day}}, got {data!r}")
             return None
@@ -221,7 +232,7 @@ class _Reader:
                 self.caveats.append(Caveat("medication_classes_unknown", text))
 
 
-def _check_top(r: _Reader, data: dict, kb: Knowledge) -> None:
+def _check_top(r: _Reader, data: dict[str, Any], kb: Knowledge) -> None:
     """Check every top-level key of a patient mapping into ``r`` (values, problems, lists)."""
     if data.get("schema") not in SCHEMAS:
         r.bad(
@@ -230,7 +241,8 @@ def _check_top(r: _Reader, data: dict, kb: Knowledge) -> None:
     if not isinstance(data.get("id"), str | int) or isinstance(data.get("id"), bool) or str(data.get("id")) == "":
         r.bad(["id"], f"required: a pseudonym such as P-0042 (got {data.get('id')!r})", at_value="id" in data)
     allowed = _allowed_keys(kb, None)
-    conditions = medications = changes = past = None
+    conditions = medications = changes = past = absent = None
+    complete = {"medications_complete": True, "past_medications_complete": True}
     for key, value in data.items():
         if key in ("schema", "id"):
             continue
@@ -240,6 +252,13 @@ def _check_top(r: _Reader, data: dict, kb: Knowledge) -> None:
             r.section(key, value)
         elif key == "conditions":
             conditions = r.code_list(key, value, sorted(kb.vocab["conditions"]))
+        elif key == "conditions_absent":
+            absent = r.code_list(key, value, sorted(kb.vocab["conditions"]))
+        elif key in complete:
+            if isinstance(value, bool):
+                complete[key] = value
+            else:
+                r.bad([key], f"expected true or false, got {value!r}")
         elif key == "medications":
             medications = r.medications(value)
         elif key == "medication_changes":
@@ -252,7 +271,10 @@ def _check_top(r: _Reader, data: dict, kb: Knowledge) -> None:
         r.bad(["age_years"], "exactly one of age_years or age_days is required", at_value=False)
     names = list(medications or ()) + [str(c["drug"]) for c in changes or () if "drug" in c]
     r.medication_caveats(names + [str(m["drug"]) for m in past or ()])
-    r.lists = (conditions, medications, changes, past)
+    for code in sorted(set(conditions or ()) & set(absent or ())):
+        r.bad(["conditions_absent"], f"'{code}' is listed both as present (conditions) and as absent")
+    r.lists = (conditions, medications, changes, past, absent)
+    r.complete = complete
 
 
 def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = None) -> PatientContext:
@@ -274,7 +296,8 @@ def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = 
         )
         error.problems = r.problems.lines()  # type: ignore[attr-defined]
         raise error from None
-    conditions, medications, changes, past = r.lists
+    conditions, medications, changes, past, absent = r.lists
+    complete = r.complete
     r.problems.raise_if_any(PatientFileError)
     values = dict(r.values)
     psg_date = values.pop("psg.date", None)
@@ -282,6 +305,9 @@ def parse_patient(data: Any, *, path: str | Path, knowledge: Knowledge | None = 
         id=str(data["id"]),
         values=MappingProxyType(values),
         conditions=conditions,
+        conditions_absent=absent,
+        medications_complete=complete["medications_complete"],
+        past_medications_complete=complete["past_medications_complete"],
         medications=medications,
         medication_changes=changes,
         past_medications=past,

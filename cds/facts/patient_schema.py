@@ -97,6 +97,22 @@ def build_patient_schema(kb: Knowledge) -> dict[str, Any]:
             "items": {"enum": sorted(kb.vocab["conditions"])},
             "description": "Coded conditions; codes not listed are false when the list is given",
         },
+        "conditions_absent": {
+            "type": "array",
+            "items": {"enum": sorted(kb.vocab["conditions"])},
+            "description": "v1.1: conditions asked about and absent; when given, a condition in neither list is "
+            "unknown (not false)",
+        },
+        "medications_complete": {
+            "type": "boolean",
+            "description": "v1.1: false when the medication list may be incomplete: a drug not listed is then "
+            "unknown, not 'not taken' (default true)",
+        },
+        "past_medications_complete": {
+            "type": "boolean",
+            "description": "v1.1: false when past_medications may be incomplete (e.g. only the allergies an EHR "
+            "records): a drug not listed is then unknown (default true)",
+        },
         "medications": {
             "type": "array",
             "items": {"oneOf": [{"type": "string", "minLength": 1}, medication]},

@@ -195,9 +195,10 @@ def resolve_channel_roles(
     Raises: InputError when two labels fit one role and neither is the only bipolar derivation;
     RecordingError when an override names a label that is not in the file.
     """
-    overrides = parse_channel_overrides(overrides)
+    given = None if overrides is None else {str(role): label for role, label in overrides.items()}
+    parsed = parse_channel_overrides(given)
     roles: dict[ChannelRole, str | None] = {}
-    for role, label in overrides.items():
+    for role, label in parsed.items():
         matched = _match_override(label, labels)
         if matched is None:
             raise RecordingError(

@@ -136,7 +136,7 @@ class _Reader:
         self.path = path
         self.header = header
         self._py = None
-        self._edf = None
+        self._edf: Any = None
         self.sha256: str | None = None  # set when a single-pass read hashed the whole file
         try:
             import pyedflib
@@ -228,8 +228,9 @@ class _Reader:
                 k = min(per_chunk, n_records - done)
                 nbytes = k * record_bytes
                 buffer = buffers[turn]
-                if pending[turn] is not None:
-                    pending[turn].result()
+                previous = pending[turn]
+                if previous is not None:
+                    previous.result()
                 view = memoryview(buffer)[:nbytes]
                 if fh.readinto(view) != nbytes:
                     return None  # shorter than the header said: leave the diagnosis to pyedflib
@@ -401,7 +402,8 @@ def read_recording(
     resolved = resolve_channel_roles(data_labels, overrides, path=path)
     reader = _Reader(path, header)
     try:
-        signals = _read_signals(reader, header, {role: resolved[role] for role in wanted if resolved[role] is not None})
+        chosen = {role: label for role in wanted if (label := resolved[role]) is not None}
+        signals = _read_signals(reader, header, chosen)
         annotations = reader.annotations()
     finally:
         reader.close()

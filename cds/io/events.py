@@ -253,16 +253,18 @@ def _to_seconds(
         return [float(c) for c in cells], []
     except ValueError:
         pass
-    stamps = [_parse_datetime(c) for c in cells]
-    if all(s is not None for s in stamps):
+    parsed = [_parse_datetime(c) for c in cells]
+    stamps = [s for s in parsed if s is not None]
+    if len(stamps) == len(parsed):
         ref = recording_start or stamps[0]
         secs = [(s - ref).total_seconds() for s in stamps]
     else:
-        clocks = [_clock_s(c) for c in cells]
-        bad = next(((c, n) for c, n, s in zip(cells, lines, clocks, strict=True) if s is None), None)
+        maybe_clocks = [_clock_s(c) for c in cells]
+        bad = next(((c, n) for c, n, s in zip(cells, lines, maybe_clocks, strict=True) if s is None), None)
         if bad is not None:
             raise InputError(f"onset {bad[0]!r} is neither seconds nor a clock time hh:mm:ss", path=path,
                              location=str(bad[1]))  # fmt: skip
+        clocks = [float(s) for s in maybe_clocks if s is not None]
         ref_s = (
             clocks[0]
             if recording_start is None

@@ -104,19 +104,19 @@ def stage_of(
 
 def _epoch_of(rows: list[Row], path: str | Path) -> float:
     """30 s (AASM) when every stage duration is a multiple of it, else the shortest duration (old 20-s R&K)."""
-    positive = [r for r in rows if r.duration_s is not None and r.duration_s > 0]
+    positive = [(r, r.duration_s) for r in rows if r.duration_s is not None and r.duration_s > 0]
     if not positive:
         return DEFAULT_EPOCH_S
-    for epoch in (DEFAULT_EPOCH_S, min(r.duration_s for r in positive)):
-        off_grid = [r for r in positive if not _on_grid(r.duration_s, epoch) or round(r.duration_s / epoch) == 0]
+    for epoch in (DEFAULT_EPOCH_S, min(d for _, d in positive)):
+        off_grid = [(r, d) for r, d in positive if not _on_grid(d, epoch) or round(d / epoch) == 0]
         if not off_grid:
             return epoch
-    durations = sorted({r.duration_s for r in off_grid})
+    durations = sorted({d for _, d in off_grid})
     raise HypnogramError(
         f"stage durations {', '.join(f'{d:g}' for d in durations[:5])} s are not whole multiples "
         f"of the {epoch:g}-s epoch",
         path=path,
-        location=off_grid[0].where or None,
+        location=off_grid[0][0].where or None,
     )
 
 
@@ -125,7 +125,7 @@ class _Staged(NamedTuple):
     stage: str
     rk: bool
     first: int = 0  # epoch index from the first stage onset
-    count: int = 1
+    n_epochs: int = 1
 
 
 def _unknown_stage(row: Row, labels: LabelVocabulary, path: str | Path, why: str = "") -> HypnogramError:
@@ -149,7 +149,7 @@ def _classify(
         if row.label not in meaning:
             meaning[row.label] = _label_meaning(row.label, labels, mode)
         what, hit = meaning[row.label]
-        if what == "stage":
+        if what == "stage" and hit is not None:
             staged.append(_Staged(row, hit[0], hit[1]))
         elif what == "refuse":
             raise _unknown_stage(row, labels, path)
@@ -228,11 +228,11 @@ def _build(
     epoch_s = _epoch_of([s.row for s in staged], path)
     start_s = min(s.row.onset_s for s in staged)
     staged = _place(staged, epoch_s, start_s, path)
-    last = max(s.first + s.count - 1 for s in staged)
+    last = max(s.first + s.n_epochs - 1 for s in staged)
     if recording_duration_s is None and (last + 1) * epoch_s > MAX_SPAN_S:
         raise HypnogramError(f"stages span {(last + 1) * epoch_s / 86400:.1f} days: not one night", path=path)
     lo, hi = _window(start_s, epoch_s, last, recording_duration_s)
-    expanded = sum(max(0, min(s.first + s.count - 1, hi) - max(s.first, lo) + 1) for s in staged)
+    expanded = sum(max(0, min(s.first + s.n_epochs - 1, hi) - max(s.first, lo) + 1) for s in staged)
     if expanded > _MAX_EXPANSION * max(1, hi - lo + 1) + len(staged):
         raise HypnogramError(f"stage annotations overlap {expanded} times over {hi - lo + 1} epochs", path=path)
     slots: dict[int, str] = {}
@@ -241,10 +241,10 @@ def _build(
     rk = False
     for s in staged:
         rk = rk or s.rk
-        inside_from, inside_to = max(s.first, lo), min(s.first + s.count - 1, hi)
+        inside_from, inside_to = max(s.first, lo), min(s.first + s.n_epochs - 1, hi)
         n_inside = max(0, inside_to - inside_from + 1)
-        if s.stage != UNSCORED and n_inside < s.count:
-            outside_scored += s.count - n_inside
+        if s.stage != UNSCORED and n_inside < s.n_epochs:
+            outside_scored += s.n_epochs - n_inside
             first_outside = first_outside or s
         for i in range(inside_from, inside_to + 1):
             if slots.get(i, s.stage) != s.stage:

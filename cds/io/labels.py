@@ -149,7 +149,7 @@ def _parse(path: Path, text: str | None = None) -> dict[str, Any]:
 
 def _merge(base: dict[str, Any], extra: dict[str, Any], path: Path) -> dict[str, Any]:
     """The shipped vocabulary plus a user's additions; an addition may not remap a shipped label."""
-    merged = {section: dict(base[section]) for section in ("stages", "rk_stages", "events")}
+    merged: dict[str, Any] = {section: dict(base[section]) for section in ("stages", "rk_stages", "events")}
     meaning = {**{k: f"stage {v}" for k, v in base["stages"].items()},
                **{k: f"R&K stage {v}" for k, v in base["rk_stages"].items()},
                **{k: f"event {v}" for k, v in base["events"].items()},

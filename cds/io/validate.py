@@ -48,8 +48,8 @@ def where_text(where: str) -> str:
     return f"line {where}" if where.isdigit() else where
 
 
-def _seconds(value: float) -> str:
-    return f"{value:g} s"
+def _seconds(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:g} s"
 
 
 def check_row_times(

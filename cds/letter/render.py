@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from cds.errors import TemplateError
 from cds.letter import view_sections as sections
@@ -47,17 +48,20 @@ def render_letter(
     letter_date: str | None = None,
     template_dir: Path | None = None,
     hypnogram: Mapping[str, Any] | None = None,
+    sign_off: Mapping[str, str] | None = None,
 ) -> RenderedLetter:
     """Render ``decision`` (and ``analysis`` when a recording was scored) as HTML and Markdown letters.
 
     ``letter_date`` (YYYY-MM-DD) is printed only when given: without it the output has no wall-clock content.
-    ``hypnogram`` (stages per epoch) draws the hypnogram in the night figure.
+    ``hypnogram`` (stages per epoch) draws the hypnogram in the night figure. ``sign_off`` (``name``, ``role``,
+    ``date``) fills the sign-off block; without it the block has empty lines to sign on paper.
     Raises TemplateError naming the template when one is missing or broken.
     """
     from cds.letter.plot import render_night_figure
 
     knowledge = knowledge or load_letter_knowledge()
     view = build_letter_view(decision, analysis=analysis, knowledge=knowledge, letter_date=letter_date)
+    view["sign_off"] = sections.sign_off_view(sign_off)
     figure_svg = render_night_figure(analysis, hypnogram=hypnogram) if analysis else None
     folder = template_dir or templates_dir()
     html = _render(folder, "letter.html.j2", {**view, "figure_svg": figure_svg}, autoescape=True)
@@ -98,6 +102,7 @@ def _new_environment(folder: Path, *, autoescape: bool) -> jinja2.Environment:
         auto_reload=True,
     )
     env.filters["md"] = _md_escape
+    env.filters["css_string"] = _css_string
     return env
 
 
@@ -128,6 +133,15 @@ def _render(folder: Path, name: str, view: Mapping[str, Any], *, autoescape: boo
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"template uses an undefined value: {exc.message}", path=name) from exc
     return text.rstrip("\n") + "\n"
+
+
+def _css_string(value: Any) -> Markup:
+    """``value`` as a quoted CSS string in which every character but letters, digits, space and ``-_.`` is a hex
+    escape: safe inside a ``<style>`` element (no quote, backslash, ``<`` or ``&`` survives as itself)."""
+    out = []
+    for ch in str(value):
+        out.append(ch if ch.isascii() and (ch.isalnum() or ch in " -_.") else f"\\{ord(ch):06x}")
+    return Markup('"' + "".join(out) + '"')
 
 
 def _md_escape(value: Any) -> str:
@@ -186,6 +200,8 @@ def build_letter_view(
     return {
         "patient_id": str(decision.get("patient_id") or "unknown"),
         "patient_line": _patient_line(decision, knowledge),
+        "patient_age": sections.age_text(sections.fact_value(decision, "age_years"), knowledge),
+        "patient_sex": str(sections.fact_value(decision, "sex") or "not given"),
         "letter_date": letter_date,
         "summary": sections.summary_sentences(
             recommendations, findings, treatments, conclusion=conclusion, medications=medications

@@ -219,6 +219,15 @@ def footer_view(inputs: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def sign_off_view(sign_off: Mapping[str, Any] | None) -> dict[str, str]:
+    """The sign-off block: who reviewed the letter, in which role, on which date (empty strings: to sign on paper).
+    Only ``name``, ``role`` and ``date`` are read; ``signed`` says whether a name was given."""
+    given = sign_off or {}
+    view = {key: " ".join(str(given.get(key) or "").split()) for key in ("name", "role", "date")}
+    view["signed"] = "yes" if view["name"] else ""
+    return view
+
+
 def age_text(age_years: Any, knowledge: LetterKnowledge) -> str:
     """An age as the letter writes it: years, or months and weeks under the policy's limit (never a fraction)."""
     if not isinstance(age_years, int | float) or isinstance(age_years, bool):

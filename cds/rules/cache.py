@@ -10,7 +10,7 @@ The cache lives in ``$CDS_CACHE_DIR``, else ``$XDG_CACHE_HOME/cds``, else ``~/.c
 turns it off. It is the user's own folder, written only by cds (pickle, like Python's own bytecode cache):
 rule, patient and template files are still never executed.
 
-Within one process the compiled rule base is kept by cds.rulebase.engine.load_rulebase; ``file_stamps`` and
+Within one process the compiled rule base is kept by cds.rules.engine.load_rulebase; ``file_stamps`` and
 ``is_racy`` here tell it when the files must be read again.
 """
 
@@ -34,7 +34,7 @@ __all__ = ["RACY_NS", "cache_dir", "content_key", "file_stamps", "is_racy", "rea
 log = logging.getLogger(__name__)
 
 
-def _mappingproxy(data: dict) -> types.MappingProxyType:
+def _mappingproxy(data: dict[str, Any]) -> types.MappingProxyType[str, Any]:
     return types.MappingProxyType(data)
 
 
@@ -84,7 +84,7 @@ def content_key(*folders: Path) -> str:
 RACY_NS = 2_000_000_000  # a file changed this close to a check may change again with the same stamp
 
 
-def file_stamps(*folders: Path) -> tuple:
+def file_stamps(*folders: Path) -> tuple[Any, ...]:
     """Each folder's resolved path, then (relative path, size, mtime_ns, ctime_ns) of every file under it.
 
     Equal stamps mean unchanged files (the same file set, and no write since, which would move ctime), except
@@ -105,7 +105,7 @@ def file_stamps(*folders: Path) -> tuple:
     return tuple(out)
 
 
-def is_racy(stamps: tuple, checked_ns: int) -> bool:
+def is_racy(stamps: tuple[Any, ...], checked_ns: int) -> bool:
     """Whether a file was modified less than ``RACY_NS`` before ``checked_ns`` (time.time_ns() taken before its
     content was read), so that a rewrite right after the check could keep its stamp within the file system's
     timestamp granularity (git's "racy clean" rule, on mtime as git does): such stamps must not be trusted

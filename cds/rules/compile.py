@@ -25,7 +25,7 @@ __all__ = ["compile_condition", "compile_engine_class", "push_not"]
 _DERIVED = {"evidence": (Evidence, "code"), "finding": (Finding, "code"), "recommendation": (Recommendation, "action")}
 
 
-def push_not(node: dict, negate: bool = False) -> dict:
+def push_not(node: dict[str, Any], negate: bool = False) -> dict[str, Any]:
     """Return an equivalent AST where ``not`` wraps only atoms (De Morgan; double negation removed)."""
     if "not" in node:
         return push_not(node["not"], not negate)
@@ -36,7 +36,7 @@ def push_not(node: dict, negate: bool = False) -> dict:
     return {"not": node} if negate else node
 
 
-def _pattern(atom: dict, kb: Knowledge) -> tuple[Any, bool]:
+def _pattern(atom: dict[str, Any], kb: Knowledge) -> tuple[Any, bool]:
     """(experta pattern, negated) for one positive atom; ``is: unknown`` becomes a negated presence test."""
     for kind, (fact_cls, slot) in _DERIVED.items():
         if kind in atom:
@@ -50,7 +50,7 @@ def _pattern(atom: dict, kb: Knowledge) -> tuple[Any, bool]:
     return datum_class(atom["field"])(**constraints), atom.get("is") == "unknown"
 
 
-def compile_condition(node: dict, kb: Knowledge) -> Any:
+def compile_condition(node: dict[str, Any], kb: Knowledge) -> Any:
     """Compile a (pushed-down) AST node to an experta conditional element."""
     if "all" in node:
         return AND(*(compile_condition(child, kb) for child in node["all"]))

@@ -130,7 +130,7 @@ def render_text(template: str, values: dict[str, Any], known: dict[str, Any], kb
     return _PLACEHOLDER.sub(sub, template)
 
 
-def render_because(template: str, matched: Iterable[dict], known: dict[str, Any], kb: Knowledge) -> str:
+def render_because(template: str, matched: Iterable[dict[str, Any]], known: dict[str, Any], kb: Knowledge) -> str:
     """Replace ``{FIELD}`` by the matched value (else the best known value), and the other placeholders."""
     values: dict[str, Any] = {}
     for fact in sorted(matched, key=lambda f: _SOURCE_PREF.get(f.get("source", ""), 3)):
@@ -146,7 +146,7 @@ def _dispatch_root_by_type(root: Any) -> None:
     (``type(fact) == T``), so sending a fact only to the children testing its own type gives the same matches
     while skipping hundreds of failing tests per fact (with one Datum subclass per field).
     """
-    by_type: dict[Any, list] = defaultdict(list)
+    by_type: dict[Any, list[Any]] = defaultdict(list)
     other = []
     for child in root.children:
         matcher = getattr(child.node, "matcher", None)
@@ -216,7 +216,7 @@ class TracingEngine(KnowledgeEngine):
         self.running = False
 
 
-def _expand_drugs(action: dict, kb: Knowledge, known: dict[str, Any]) -> list[str]:
+def _expand_drugs(action: dict[str, Any], kb: Knowledge, known: dict[str, Any]) -> list[str]:
     """The treatment codes a treatment action names: one, a list, a group, the drug asked about, or the
     candidates whose ``<family>.<drug>`` fact is true (``{family: past_failed}``: tried before and failed)."""
     target = action.get("treatment", action.get("treatments"))
@@ -234,7 +234,7 @@ def _expand_drugs(action: dict, kb: Knowledge, known: dict[str, Any]) -> list[st
     return [target] if isinstance(target, str) else list(target or [])
 
 
-def expand_current(target: dict, kb: Knowledge, known: dict[str, Any]) -> list[str]:
+def expand_current(target: dict[str, Any], kb: Knowledge, known: dict[str, Any]) -> list[str]:
     """The patient's current drugs a ``medication:`` action names: of a class (or classes), in a group, listed
     by name, or all; ``recent: true`` keeps those started or increased shortly before the jerks."""
     drugs = current_drugs(known)
@@ -252,7 +252,9 @@ def expand_current(target: dict, kb: Knowledge, known: dict[str, Any]) -> list[s
     return drugs
 
 
-def _assert_action(engine: TracingEngine, spec: RuleSpec, action: dict, kb: Knowledge) -> list[dict]:
+def _assert_action(
+    engine: TracingEngine, spec: RuleSpec, action: dict[str, Any], kb: Knowledge
+) -> list[dict[str, Any]]:
     """Declare the facts of one ``then`` item; return them as dicts for the trace."""
     if "evidence" in action:
         engine.declare(Evidence(code=action["evidence"]))
@@ -293,7 +295,7 @@ def _assert_action(engine: TracingEngine, spec: RuleSpec, action: dict, kb: Know
     return out
 
 
-def _assert_medication(engine: TracingEngine, action: dict, kb: Knowledge) -> list[dict]:
+def _assert_medication(engine: TracingEngine, action: dict[str, Any], kb: Knowledge) -> list[dict[str, Any]]:
     """Current-medication rows: one per current drug the action names (none when the patient takes none)."""
     out = []
     for drug in expand_current(action["medication"], kb, engine.known):
@@ -354,7 +356,7 @@ class RunResult:
     with source ``patient`` or ``recording``."""
 
     facts: tuple[DatumRecord, ...]
-    firings: tuple[dict, ...]
+    firings: tuple[dict[str, Any], ...]
     input_caveats: tuple[Any, ...]
 
 
@@ -381,14 +383,16 @@ class RuleBase:
     def sha256(self) -> str:
         return self.rules.sha256
 
-    def run_facts(self, records: Iterable[DatumRecord], derived: Iterable[Any] = ()) -> list[dict]:
+    def run_facts(self, records: Iterable[DatumRecord], derived: Iterable[Any] = ()) -> list[dict[str, Any]]:
         """Run the engine on input records (plus optional derived facts for inline tests); return firings."""
         with self._lock:
             if self._engine is None:
                 self._engine = self.engine_class()
             return self._run_on(self._engine, records, derived)
 
-    def _run_on(self, engine: TracingEngine, records: Iterable[DatumRecord], derived: Iterable[Any]) -> list[dict]:
+    def _run_on(
+        self, engine: TracingEngine, records: Iterable[DatumRecord], derived: Iterable[Any]
+    ) -> list[dict[str, Any]]:
         engine.kb = self.kb
         engine.firings = []
         # a total, deterministic order of the known records (unknown ones never enter working memory)
@@ -407,7 +411,7 @@ class RuleBase:
         engine.run()
         return engine.firings
 
-    def run(self, patient: PatientContext | None, analysis: dict | None = None) -> RunResult:
+    def run(self, patient: PatientContext | None, analysis: dict[str, Any] | None = None) -> RunResult:
         records: list[DatumRecord] = build_patient_facts(patient, self.kb) if patient is not None else []
         caveats: list[Any] = [(c, "patient") for c in patient.caveats] if patient is not None else []
         if analysis is not None:
@@ -422,7 +426,7 @@ class RuleBase:
 class _Seen:
     """What one pair of folders held when last checked: file stamps, content key, and whether to re-read."""
 
-    stamps: tuple
+    stamps: tuple[Any, ...]
     key: str
     racy: bool
 
@@ -433,7 +437,7 @@ _SEEN: OrderedDict[tuple[str, str], _Seen] = OrderedDict()  # resolved (rules, k
 _LOAD_LOCK = threading.Lock()
 
 
-def _remember(cache: OrderedDict, key: Any, value: Any) -> None:
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
     """Store ``value`` as the most recent entry, dropping the oldest beyond ``_MAX_KEPT``."""
     cache[key] = value
     cache.move_to_end(key)

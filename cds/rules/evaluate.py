@@ -43,7 +43,7 @@ class FactView:
         return view
 
 
-def view_of_decision(decision: dict, *, before_layer: str | None = None) -> FactView:
+def view_of_decision(decision: dict[str, Any], *, before_layer: str | None = None) -> FactView:
     """The facts of a stored decision record (``facts`` and the derived facts its ``trace`` asserted).
 
     ``before_layer`` keeps only derived facts asserted by layers before it: what a rule of that layer could see.
@@ -71,8 +71,8 @@ def view_of_decision(decision: dict, *, before_layer: str | None = None) -> Fact
 def resolve_operand(operand: Any, thresholds: Any) -> float:
     """A constant, or the value of ``{threshold: NAME}`` from knowledge/thresholds.yaml."""
     if isinstance(operand, dict):
-        return thresholds[operand["threshold"]]["value"]
-    return operand
+        return float(thresholds[operand["threshold"]]["value"])
+    return float(operand)
 
 
 def _is_number(v: Any) -> bool:
@@ -83,7 +83,7 @@ def _comparison(compare: Callable[[Any, Any], Any], bound: float) -> Callable[[A
     return lambda v: _is_number(v) and bool(compare(v, bound))
 
 
-def atom_predicate(atom: dict, thresholds: Any) -> Callable[[Any], bool] | None:
+def atom_predicate(atom: dict[str, Any], thresholds: Any) -> Callable[[Any], bool] | None:
     """The value test of a field atom as a closure (None for ``is: known/unknown``, which test presence only)."""
     if "is" in atom:
         target = atom["is"]
@@ -105,7 +105,7 @@ def atom_predicate(atom: dict, thresholds: Any) -> Callable[[Any], bool] | None:
     raise ValueError(f"not a field atom: {atom!r}")
 
 
-def _field_atom(atom: dict, facts: FactView, thresholds: Any) -> tuple[bool, Any]:
+def _field_atom(atom: dict[str, Any], facts: FactView, thresholds: Any) -> tuple[bool, Any]:
     values = [v for v, src in facts.data.get(atom["field"], []) if atom.get("source") in (None, src)]
     if atom.get("is") == "unknown":
         return not values, values[0] if values else None
@@ -119,7 +119,7 @@ def _field_atom(atom: dict, facts: FactView, thresholds: Any) -> tuple[bool, Any
     return False, values[0] if values else None
 
 
-def evaluate(node: dict, facts: FactView, thresholds: Any = None) -> tuple[bool, dict | None, Any]:
+def evaluate(node: dict[str, Any], facts: FactView, thresholds: Any = None) -> tuple[bool, dict[str, Any] | None, Any]:
     """Evaluate ``node``: (holds, first failing atom or None, actual value of that atom).
 
     For ``all`` the first child that fails is reported; for ``any`` with no branch holding, the first branch's
@@ -132,7 +132,7 @@ def evaluate(node: dict, facts: FactView, thresholds: Any = None) -> tuple[bool,
                 return False, atom, actual
         return True, None, None
     if "any" in node:
-        first: tuple[bool, dict | None, Any] | None = None
+        first: tuple[bool, dict[str, Any] | None, Any] | None = None
         for child in node["any"]:
             result = evaluate(child, facts, thresholds)
             if result[0]:

@@ -80,8 +80,9 @@ def _check_shape(data: Mapping[str, Any], path: Path) -> None:
             for sub in ("because", "reasons"):
                 if item.get(sub) is not None and not isinstance(item[sub], list | str):
                     raise bad(f"{key}[{i}].{sub}", "a list or a text", item[sub])
-            for sub in ("rule", *(f"rules[{k}]" for k in range(len(item.get("rules") or [])))):
-                value = item.get("rules")[int(sub[6:-1])] if sub.startswith("rules[") else item.get("rule")
+            rule_ids = item.get("rules") or []
+            for sub in ("rule", *(f"rules[{k}]" for k in range(len(rule_ids)))):
+                value = rule_ids[int(sub[6:-1])] if sub.startswith("rules[") else item.get("rule")
                 if value is not None and not isinstance(value, str):
                     raise bad(f"{key}[{i}].{sub}", "a rule id", value)
             if key == "trace" and not all(isinstance(f, Mapping) for k in ("facts", "asserted")

@@ -34,14 +34,14 @@ class RuleSpec:
     version: int
     status: str
     layer: str
-    references: tuple[dict, ...]
+    references: tuple[dict[str, Any], ...]
     when: Any
-    then: tuple[dict, ...]
+    then: tuple[dict[str, Any], ...]
     because: str
-    tests: tuple[dict, ...]
+    tests: tuple[dict[str, Any], ...]
     path: str
     sha256: str
-    data: dict = field(compare=False, repr=False)
+    data: dict[str, Any] = field(compare=False, repr=False)
     root: Any = field(default=None, compare=False, repr=False)  # the ruamel mapping, for line:col
 
     @property
@@ -81,11 +81,11 @@ def _best(error: Any) -> Any:
     """For a ``oneOf`` failure, the error of the branch the author most likely meant (its keys are present)."""
     if not error.context:
         return error
-    branches: dict[Any, list] = {}
+    branches: dict[Any, list[Any]] = {}
     for sub in error.context:
         branches.setdefault(sub.schema_path[0], []).append(sub)
 
-    def score(errs: list) -> tuple[int, int]:
+    def score(errs: list[Any]) -> tuple[int, int]:
         shallow = sum(1 for e in errs if not e.relative_path and e.validator in ("required", "additionalProperties"))
         return shallow, len(errs)
 
@@ -93,7 +93,7 @@ def _best(error: Any) -> Any:
     return _best(max(chosen, key=lambda e: len(e.absolute_path)))
 
 
-def _message(error: Any) -> tuple[list, str]:
+def _message(error: Any) -> tuple[list[Any], str]:
     keys = list(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(error.schema.get("properties", {}))
@@ -104,7 +104,7 @@ def _message(error: Any) -> tuple[list, str]:
     return keys, error.message
 
 
-def _schema_problems(path: Path, root: Any, data: dict, problems: Problems) -> bool:
+def _schema_problems(path: Path, root: Any, data: dict[str, Any], problems: Problems) -> bool:
     errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     for error in errors:
         keys, text = _message(_best(error))

@@ -69,8 +69,8 @@ class Manifest:
 
     version: str
     sha256: str
-    files: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
-    rules: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # rule id -> RuleStamp
+    files: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    rules: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # rule id -> RuleStamp
 
 
 def _is_ruleset_file(path: Path, relative: Path) -> bool:
@@ -97,7 +97,7 @@ def scan_ruleset(rules: Path | None = None, knowledge: Path | None = None) -> di
     return dict(sorted(found.items()))
 
 
-def compute_ruleset_sha256(files: dict[str, str] | MappingProxyType) -> str:
+def compute_ruleset_sha256(files: dict[str, str] | MappingProxyType[str, Any]) -> str:
     """sha256 of the sorted ``sha256sum`` listing of ``files``."""
     listing = "".join(f"{digest}  {name}\n" for name, digest in sorted(files.items()))
     return hashlib.sha256(listing.encode("utf-8")).hexdigest()

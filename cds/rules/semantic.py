@@ -47,20 +47,20 @@ def parse_given_key(key: str) -> tuple[str, str | None]:
 
 
 class _Checker:
-    def __init__(self, data: dict, root: Any, path: Path, kb: Knowledge, problems: Problems) -> None:
+    def __init__(self, data: dict[str, Any], root: Any, path: Path, kb: Knowledge, problems: Problems) -> None:
         self.data, self.root, self.path, self.kb, self.problems = data, root, path, kb, problems
         self.layer = data["layer"]
 
-    def add(self, keys: list, text: str) -> None:
+    def add(self, keys: list[Any], text: str) -> None:
         self.problems.add(self.path, locate(self.root, keys), text)
 
-    def threshold(self, keys: list, operand: Any) -> None:
+    def threshold(self, keys: list[Any], operand: Any) -> None:
         if isinstance(operand, dict):
             name = operand["threshold"]
             if name not in self.kb.thresholds:
                 self.add(keys, f"unknown threshold '{name}'{_hint(name, self.kb.thresholds)}")
 
-    def atom(self, node: dict, keys: list) -> None:
+    def atom(self, node: dict[str, Any], keys: list[Any]) -> None:
         name = node["field"]
         spec = self.kb.fields.get(name)
         if spec is None:
@@ -94,10 +94,10 @@ class _Checker:
     def operand_value(self, operand: Any) -> float | None:
         if isinstance(operand, dict):
             entry = self.kb.thresholds.get(operand["threshold"])
-            return entry["value"] if entry else None
-        return operand
+            return float(entry["value"]) if entry else None
+        return float(operand) if isinstance(operand, int | float) and not isinstance(operand, bool) else None
 
-    def node(self, node: dict, keys: list) -> None:
+    def node(self, node: dict[str, Any], keys: list[Any]) -> None:
         if "all" in node or "any" in node:
             kind = "all" if "all" in node else "any"
             for i, child in enumerate(node[kind]):
@@ -148,7 +148,7 @@ class _Checker:
                         action[key], [*keys, key], drug_row=kind in ("medication", "treatment", "treatments")
                     )
 
-    def medication(self, action: dict, keys: list) -> None:
+    def medication(self, action: dict[str, Any], keys: list[Any]) -> None:
         vocab = self.kb.vocab
         if action["action"] not in vocab.get("medication_actions", {}):
             self.add(
@@ -173,7 +173,7 @@ class _Checker:
             if drug not in names:
                 self.add([*keys, "medication"], f"unknown drug '{drug}'{_hint(drug, names)}")
 
-    def treatment(self, action: dict, keys: list) -> None:
+    def treatment(self, action: dict[str, Any], keys: list[Any]) -> None:
         if action["reason"] not in self.kb.vocab.get("reasons", {}):
             self.add(
                 [*keys, "reason"],
@@ -208,7 +208,7 @@ class _Checker:
     def because(self) -> None:
         self.placeholders(self.data["because"], ["because"], drug_row=False)
 
-    def placeholders(self, text: str, keys: list, *, drug_row: bool) -> None:
+    def placeholders(self, text: str, keys: list[Any], *, drug_row: bool) -> None:
         """Every ``{...}`` of a text resolves: a field, ``threshold:``, ``class:``, ``interval:`` or ``drug``."""
         what = str(keys[-1]) if isinstance(keys[-1], str) else "text"
         for name in _PLACEHOLDER.findall(text):
@@ -253,9 +253,9 @@ class _Checker:
             self.add(["tests"], f"an active rule needs at least one {missing} test case")
 
 
-def _texts(data: dict) -> list[tuple[list, str]]:
+def _texts(data: dict[str, Any]) -> list[tuple[list[Any], str]]:
     """(key path, text) of every prose field of a rule: title, rationale, because and its actions' texts."""
-    out: list[tuple[list, str]] = [
+    out: list[tuple[list[Any], str]] = [
         ([k], data[k]) for k in ("title", "rationale", "because") if isinstance(data.get(k), str)
     ]
     for i, action in enumerate(data["then"]):
@@ -263,7 +263,7 @@ def _texts(data: dict) -> list[tuple[list, str]]:
     return out
 
 
-def check_time_frames(data: dict, kb: Knowledge) -> list[tuple[list, str]]:
+def check_time_frames(data: dict[str, Any], kb: Knowledge) -> list[tuple[list[Any], str]]:
     """Time frames written in a rule's prose must be those of the urgency the rule sets (policy.yaml is the one
     place that words them; clinical review 2, A4). A rule that sets no urgency states no time frame."""
     policy = kb.policy_obj
@@ -296,7 +296,7 @@ def check_time_frames(data: dict, kb: Knowledge) -> list[tuple[list, str]]:
     return out
 
 
-def check_rule_semantics(data: dict, root: Any, path: Path, kb: Knowledge, problems: Problems) -> None:
+def check_rule_semantics(data: dict[str, Any], root: Any, path: Path, kb: Knowledge, problems: Problems) -> None:
     """Add every semantic problem of one schema-valid rule to ``problems``."""
     checker = _Checker(data, root, path, kb, problems)
     checker.node(data["when"], ["when"])

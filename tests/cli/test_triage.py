@@ -96,7 +96,7 @@ def test_patient_without_recording_writes_record_and_letters(triaged):
     assert decision["inputs"]["recording"] is None  # named by decision-v1, null without a recording
     letter = _letter(out / "letter.html")
     assert letter.sections[:6] == ["decision", "findings", "recommendations", "medications", "treatments", "unknowns"]
-    assert letter.sections[-1] == "references" and "figure" not in letter.sections
+    assert letter.sections[-2:] == ["references", "sign-off"] and "figure" not in letter.sections
     assert "No recording was analysed by cds" in "".join(letter.text)
 
 

@@ -106,3 +106,50 @@ def test_an_allergy_covers_every_product_of_the_same_active_drug():
     assert value(failed, "past_failed.gabapentin_enacarbil") is False
     fos = facts(kb, **base, past_medications=[{"drug": "fosphenytoin", "outcome": "allergy"}])
     assert value(fos, "past_allergy.phenytoin") is True
+
+
+def test_conditions_absent_lists_the_negatives_and_leaves_the_rest_unknown(tiny_kb):
+    """Patient v1.1 (issue 12): what an EHR problem list says is present, and what was refuted, and no more."""
+    f = facts(tiny_kb, age_years=40, conditions=["epilepsy"], conditions_absent=["restless_legs_syndrome"])
+    assert value(f, "conditions.epilepsy") is True
+    assert value(f, "conditions.restless_legs_syndrome") is False
+    assert value(f, "conditions.chronic_kidney_disease") == "unknown"
+    only_absent = facts(tiny_kb, age_years=40, conditions_absent=["epilepsy"])
+    assert value(only_absent, "conditions.epilepsy") is False
+    assert value(only_absent, "conditions.restless_legs_syndrome") == "unknown"
+
+
+def test_condition_both_present_and_absent_is_an_error(tiny_kb):
+    import pytest
+
+    from cds.errors import PatientFileError
+
+    with pytest.raises(PatientFileError, match="'epilepsy' is listed both as present"):
+        facts(tiny_kb, age_years=40, conditions=["epilepsy"], conditions_absent=["epilepsy"])
+    with pytest.raises(PatientFileError, match="medications_complete: expected true or false"):
+        facts(tiny_kb, age_years=40, medications=[], medications_complete="no")
+
+
+def test_incomplete_medication_list_leaves_unlisted_drugs_and_classes_unknown(tiny_kb):
+    complete = facts(tiny_kb, age_years=40, medications=["sertraline"])
+    partial = facts(tiny_kb, age_years=40, medications=["sertraline"], medications_complete=False)
+    assert value(complete, "medications.sertraline") is True and value(partial, "medications.sertraline") is True
+    assert value(complete, "drug_classes.ssri") is True and value(partial, "drug_classes.ssri") is True
+    assert value(complete, "drug_classes.opioid") is False
+    assert value(partial, "drug_classes.opioid") == "unknown"
+    assert value(complete, "drug_class_counts.ssri") == 1
+    assert value(partial, "drug_class_counts.ssri") == "unknown"  # only a lower bound
+
+
+def test_incomplete_past_medication_list_leaves_unlisted_drugs_unknown():
+    from cds.kb import load_knowledge
+
+    kb = load_knowledge()
+    past = [{"drug": "carbamazepine", "outcome": "allergy"}]
+    partial = facts(kb, age_years=40, past_medications=past, past_medications_complete=False)
+    assert value(partial, "past_allergy.carbamazepine") is True
+    assert value(partial, "past_allergy.phenytoin") == "unknown"
+    assert value(partial, "past_failed.gabapentin") == "unknown"
+    assert value(partial, "past_medications_count") == "unknown"
+    complete = facts(kb, age_years=40, past_medications=past)
+    assert value(complete, "past_failed.gabapentin") is False

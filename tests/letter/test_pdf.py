@@ -46,3 +46,22 @@ def test_svg_presentation_properties_do_not_flood_the_log(analysis, decision, ca
     with caplog.at_level("WARNING"):
         render_pdf(render_letter(decision, analysis=analysis).html)
     assert not [r for r in caplog.records if "unknown property" in r.getMessage()]
+
+
+@pytest.mark.parametrize("padding", [0, 12, 18])  # 12 and 18 caveat lines pushed the closing alone onto a page
+def test_pdf_pages_carry_patient_and_page_number_and_the_last_page_is_not_the_footer_alone(decision, analysis, padding):
+    pytest.importorskip("weasyprint", reason="the optional pdf extra is not installed")
+    pypdf = pytest.importorskip("pypdf", reason="pypdf (test extra) reads the PDF text back")
+    import io
+
+    decision["caveats"] = [f"caveat line number {i} with some text to fill the page" for i in range(padding)]
+    pdf = render_pdf(render_letter(decision, analysis=analysis).html)
+    pages = [p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+    assert len(pages) >= 2
+    for number, text in enumerate(pages, start=1):
+        assert "Patient P-0042" in text
+        assert f"page {number} of {len(pages)}" in text
+    last = pages[-1]
+    assert "Sign-off" in last and "Rule set 2026.11.0" in last
+    before_closing = last.split("Sign-off", 1)[0]
+    assert before_closing.strip(), "the sign-off and footer stand alone on the last page"

@@ -58,6 +58,7 @@ def test_html_letter_has_every_section_in_order(decision, analysis):
         "limits",
         "figure",
         "references",
+        "sign-off",
     ]
 
 
@@ -208,3 +209,41 @@ def test_each_recommendation_cites_the_input_facts_of_its_whole_chain(decision):
     assert basis[1].endswith(f": 31.5 {kb.units['psg.plms_index']} (measured by cds)")
     assert basis[2].endswith(": yes (patient file)")
     assert recs["medication_review"]["basis"] == []  # TRI-SSRI-REVIEW is not in the trace: nothing invented
+
+
+def test_header_states_age_and_sex_and_says_when_they_are_unknown(decision):
+    decision["facts"].append({"field": "sex", "value": "female", "known": True, "source": "patient"})
+    letter = render_letter(decision)
+    assert '<span class="patient-age">46 years</span>' in letter.html
+    assert '<span class="patient-sex">female</span>' in letter.html
+    assert "- Age: 46 years\n- Sex: female\n" in letter.markdown
+    decision["facts"] = [f for f in decision["facts"] if f["field"] not in ("age_years", "sex")]
+    letter = render_letter(decision)
+    assert '<span class="patient-age">age unknown</span>' in letter.html
+    assert '<span class="patient-sex">not given</span>' in letter.html
+
+
+def test_sign_off_block_is_blank_to_sign_on_paper_or_names_the_signer(decision):
+    blank = render_letter(decision)
+    assert 'id="sign-off"' in blank.html and "Signature</span>" in blank.html
+    assert "- Reviewed and signed by: (name)" in blank.markdown
+    signer = {"name": "Dr A. Example", "role": "sleep physician", "date": "2026-03-01"}
+    signed = render_letter(decision, sign_off=signer)
+    assert '<span class="line signer">Dr A. Example</span>' in signed.html
+    assert "Signature</span>" not in signed.html  # signed in the app: no empty signature line left
+    lines = "- Reviewed and signed by: Dr A. Example\n- Role: sleep physician\n- Signed on: 2026-03-01"
+    assert lines in signed.markdown
+    again = render_letter(decision, sign_off=dict(signer))
+    assert again.html == signed.html
+
+
+def test_page_footer_names_the_patient_safely_inside_the_style_sheet(decision):
+    decision["patient_id"] = 'P-1"; } body { display: none } </style><script>x</script>'
+    html = render_letter(decision).html
+    style = html.split("<style>", 1)[1].split("</style>", 1)[0]
+    assert "<script>" not in style and "display: none" not in style  # the id stays inside one CSS string
+    line = next(x for x in style.splitlines() if "@bottom-left" in x)
+    assert line.count('"') == 4  # "Patient " and the escaped id: no quote of the id survives
+    assert "\\000022" in line and "\\00003c" in line  # the quote and '<' as CSS hex escapes
+    assert 'counter(page) " of " counter(pages)' in style
+    assert "<strong>P-1&#34;; } body { display: none } &lt;/style&gt;&lt;script&gt;x&lt;/script&gt;</strong>" in html
