@@ -25,7 +25,7 @@ LEAVES = {
     "cds.yamlfile",
     "cds.outputs",
 }
-KNOWLEDGE = {"cds.policy", "cds.standards", "cds.fieldspec", "cds.kb"}
+KNOWLEDGE = {"cds.policy", "cds.standards", "cds.fieldspec", "cds.kb", "cds.knowledge_schema"}
 SIGNAL = {"cds.io", "cds.detect", "cds.stats", "cds.analysis"}
 
 # package -> the cds packages it may import (besides itself and the leaves); keep in step with the table in
@@ -36,6 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "cds.standards": set(),
     "cds.fieldspec": set(),
     "cds.kb": {"cds.policy", "cds.fieldspec"},
+    "cds.knowledge_schema": {"cds.kb", "cds.fieldspec"},
     "cds.io": set(),
     "cds.detect": {"cds.standards"},
     "cds.stats": {"cds.standards", "cds.detect"},
