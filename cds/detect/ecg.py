@@ -21,14 +21,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
-from scipy import ndimage, signal
-
-try:  # find_peaks' own distance rule, so the peaks above a level are thinned exactly as find_peaks would
-    from scipy.signal._peak_finding_utils import _select_by_peak_distance
-except ImportError:  # pragma: no cover - moved in a future scipy: find_peaks on the whole energy instead
-    _select_by_peak_distance = None
 
 from cds.caveats import Caveat
+from cds.detect import _kernels
 from cds.detect.preprocess import FilteredEmg
 from cds.parallel import map_channels
 
@@ -174,7 +169,7 @@ def _block_level(energy: NDArray[np.float32], sfreq_hz: float) -> tuple[NDArray[
     med = np.empty(n_blocks, dtype=energy.dtype)
     for a in range(0, n_blocks, per):  # in cache-sized groups of blocks (the partition copies its input)
         med[a : a + per] = _median_axis1(rows[a : a + per])
-    return ndimage.median_filter(med, size=max(1, round(LOCAL_LEVEL_S)) | 1, mode="nearest"), block
+    return _kernels.median_filter(med, max(1, round(LOCAL_LEVEL_S)) | 1), block
 
 
 def _level_at(level: tuple[NDArray[np.float32], int], idx: NDArray[np.int64]) -> NDArray[np.float32]:
@@ -187,8 +182,6 @@ def _peaks_at_or_above(energy: NDArray[np.float32], lowest: np.float32, distance
     """``find_peaks(energy, height=lowest, distance=distance)`` (same peaks), in cache-sized chunks cut at samples
     below ``lowest`` (no peak or plateau at that height spans a cut), each searched only in its stretches at or
     above ``lowest`` with one sample either side; then scipy's own distance rule on all of them."""
-    if _select_by_peak_distance is None:
-        return signal.find_peaks(energy, height=lowest, distance=distance)[0]
     found, heights, a, n = [], [], 0, energy.size
     while a < n - 1:
         b = min(a + _CHUNK, n - 1)
@@ -201,13 +194,13 @@ def _peaks_at_or_above(energy: NDArray[np.float32], lowest: np.float32, distance
         keep[1:] |= above[:-1]  # the sample after each stretch ...
         keep[:-1] |= above[1:]  # ... and the one before it
         src = np.flatnonzero(keep)
-        peaks, props = signal.find_peaks(part[src], height=lowest)
+        peaks, peak_heights = _kernels.find_peaks(part[src], lowest)
         found.append(src[peaks] + a)  # a stretch's end samples lie below lowest: no maximum spans two stretches
-        heights.append(props["peak_heights"])
+        heights.append(peak_heights)
         a = b
     peaks = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
     if distance > 1 and peaks.size > 1:
-        peaks = peaks[_select_by_peak_distance(peaks, np.concatenate(heights), np.float64(distance))]
+        peaks = peaks[_kernels.select_by_peak_distance(peaks, np.concatenate(heights), distance)]
     return peaks
 
 
@@ -353,19 +346,15 @@ def _strongest_apart(positions: NDArray[np.int64], score: NDArray[np.floating], 
     """Sorted positions at least ``distance`` apart, the higher ``score`` winning: ``find_peaks`` on a sparse
     array of ``n`` samples holding the scores, run on its occupied samples only (with a zero between two that are
     not neighbours, so local maxima are the same), then scipy's own distance rule."""
-    if _select_by_peak_distance is None:
-        sparse = np.zeros(n + 2, dtype=np.float32)
-        np.maximum.at(sparse, positions + 1, np.asarray(score, dtype=np.float32) + 2.0)
-        return signal.find_peaks(sparse, height=1.0, distance=max(1, distance))[0] - 1
     occupied, which = np.unique(positions, return_inverse=True)
     values = np.zeros(occupied.size, dtype=np.float32)
     np.maximum.at(values, which, np.asarray(score, dtype=np.float32) + 2.0)
     at = np.arange(occupied.size) + 1 + np.cumsum(np.diff(occupied, prepend=occupied[:1]) > 1)
     compact = np.zeros(at[-1] + 2 if at.size else 2, dtype=np.float32)
     compact[at] = values
-    found, props = signal.find_peaks(compact, height=1.0)
+    found, peak_heights = _kernels.find_peaks(compact, 1.0)
     kept = occupied[np.searchsorted(at, found)]
-    return kept[_select_by_peak_distance(kept, props["peak_heights"], np.float64(max(1, distance)))]
+    return kept[_kernels.select_by_peak_distance(kept, peak_heights, max(1, distance))]
 
 
 def _fill_single_gaps(channels: Sequence[NDArray], r_idx: NDArray[np.int64], sfreq_hz: float) -> NDArray[np.int64]:
@@ -376,7 +365,7 @@ def _fill_single_gaps(channels: Sequence[NDArray], r_idx: NDArray[np.int64], sfr
     if r_idx.size < 5:
         return r_idx
     rr = np.diff(r_idx)
-    local = ndimage.median_filter(rr.astype(np.float64), size=9, mode="nearest")
+    local = _kernels.median_filter(rr.astype(np.float64), 9)
     gap = np.flatnonzero((rr >= 1.6 * local) & (rr <= 2.5 * local))
     margin = round(MIN_RR_S * sfreq_hz)
     lo, hi = r_idx[gap] + margin, r_idx[gap + 1] - margin
@@ -414,8 +403,8 @@ def _regular(r_peak_s: NDArray[np.float64], duration_s: float) -> NDArray[np.boo
     starts, ends = r_peak_s[:-1][ok], r_peak_s[1:][ok]
     np.add.at(grid, np.minimum((starts / step).astype(np.int64), grid.size - 1), ends - starts)
     size = max(1, round(REGULAR_WINDOW_S / step))
-    inside = ndimage.uniform_filter1d(np.ones(grid.size), size, mode="constant")  # the window's part in the night
-    covered = ndimage.uniform_filter1d(grid, size, mode="constant") / inside / step
+    inside = _kernels.uniform_filter1d(np.ones(grid.size), size)  # the window's part in the night
+    covered = _kernels.uniform_filter1d(grid, size) / inside / step
     return covered[np.minimum((r_peak_s / step).astype(np.int64), grid.size - 1)] >= MIN_REGULAR_FRACTION
 
 
@@ -476,7 +465,7 @@ def remove_ecg(filtered: NDArray[np.floating], sfreq_hz: float, beats: EcgBeats)
         return out
     windows = sliding_window_view(x, pre + post)  # beats are sorted (find_ecg_beats): windows overlap neighbours
     medians, weights = _block_medians(lambda rows: windows[idx[rows] - pre], idx.size, TEMPLATE_BEATS)
-    taper = signal.windows.tukey(pre + post, TAPER_FRACTION).astype(np.float32)[None, :]
+    taper = _kernels.tukey(pre + post, TAPER_FRACTION).astype(np.float32)[None, :]
     core = slice(max(0, pre - round(SHAPE_HALF_S * sfreq_hz)), pre + round(SHAPE_HALF_S * sfreq_hz) + 1)
 
     def fitted(start: int, stop: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:  # beats start to stop
