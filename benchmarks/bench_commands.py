@@ -114,8 +114,25 @@ def _night(folder: Path, hours: float) -> tuple[Path, Path]:
     stages = folder / f"night-{hours:g}h.stages.txt"
     if not path.exists() or not stages.exists():
         truth = folder / f"night-{hours:g}h.truth.json"
-        subprocess.run([sys.executable, "-m", "cds.synth", str(path), "--preset", "periodic", "--hours", f"{hours:g}",
-                        "--seed", "1", "--truth", str(truth)], check=True, cwd=ROOT, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cds.synth",
+                str(path),
+                "--preset",
+                "periodic",
+                "--hours",
+                f"{hours:g}",
+                "--seed",
+                "1",
+                "--truth",
+                str(truth),
+            ],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+        )
         stages.write_text(" ".join(json.loads(truth.read_text())["hypnogram"]["stages"]) + "\n")
     return path, stages
 
@@ -136,8 +153,10 @@ def main() -> None:
     cds = str(Path(sys.executable).with_name("cds"))
     psg = _has_psgscoring()
     print(f"machine: {_machine()}")
-    print(f"nights: 3 channels (2 legs, chin) at 256 Hz, 'periodic' preset; best / median of {args.repeat} runs; "
-          "wall time and peak RSS of the whole process")  # fmt: skip
+    print(
+        f"nights: 3 channels (2 legs, chin) at 256 Hz, 'periodic' preset; best / median of {args.repeat} runs; "
+        "wall time and peak RSS of the whole process"
+    )
     print(f"psgscoring: {'installed' if psg else 'not installed (pip install psgscoring to compare)'}")
     print()
     header = f"{'hours':>5}  {'command':<34} {'best s':>7} {'median s':>8} {'x read':>7} {'peak MB':>8}"
@@ -178,8 +197,10 @@ def main() -> None:
     if eight:
         read = eight["pyedflib read (all 3 channels)"]
         analyze, triage = eight["cds analyze night.edf"], eight["cds triage --recording night.edf"]
-        inproc = [json.loads(_run([sys.executable, "-c", _IN_PROCESS, str(_night(folder, 8.0)[0])],
-                                           ROOT)[2]) for _ in range(args.repeat)]  # fmt: skip
+        inproc = [
+            json.loads(_run([sys.executable, "-c", _IN_PROCESS, str(_night(folder, 8.0)[0])], ROOT)[2])
+            for _ in range(args.repeat)
+        ]
         in_ratio = min(r["analyze_s"] for r in inproc) / min(r["read_s"] for r in inproc)
         checks = [
             ("whole process: analyze <= 2.5 x read", analyze[0] / read[0], 2.5),

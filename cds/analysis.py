@@ -38,6 +38,7 @@ from cds.detect.preprocess import (
     slice_filtered,
 )
 from cds.detect.quality import ChannelQuality, assess_channel
+from cds.detect.rswa import RemEmgActivity, describe_rswa, detect_rem_emg_activity
 from cds.errors import SignalError
 from cds.io.channels import ChannelRole, parse_channel_overrides
 from cds.io.edf import Recording, Signal, read_recording
@@ -45,7 +46,8 @@ from cds.io.events import ScoredEvents, events_from_annotations, read_events
 from cds.io.hypnogram import Hypnogram, check_hypnogram, hypnogram_from_annotations, read_hypnogram
 from cds.io.labels import LabelVocabulary, load_labels
 from cds.parallel import map_channels
-from cds.standards import ScoringStandard, Standard, load_standard
+from cds.stages import to_stages
+from cds.standards import ScoringStandard, Standard, load_rswa_rules, load_standard
 from cds.stats.fragmentary import EFM_KEYS, compute_efm
 from cds.stats.indices import compute_leg_movement_stats
 from cds.stats.sleep import compute_sleep_summary, null_sleep_dict
@@ -251,6 +253,7 @@ def analyze_recording(
     chin = _chin(rec, std, quality, caveats)
     jerks, jerk_section = _jerks(chin, std, hyp, filtered, lms, beats)
     efm_section = _efm(std, hyp, filtered, lms, jerks, beats)
+    rswa_section = _rswa(chin, std, hyp, events, beats)
     if progress:
         progress("statistics", 1.0)
     data = {
@@ -262,6 +265,7 @@ def analyze_recording(
         "parameters": {"standard": std.id, "standard_title": std.title, "references": list(std.references),
                        **describe_detection(next(iter(filtered.values())), std, std.signal.envelope_bin_s),
                        **_parameters_used(found, quality), **describe_grammar(std), **describe_ecg_parameters(),
+                       "rswa": describe_rswa(load_rswa_rules()),
                        "label_vocabulary": labels.to_dict()},
         "ecg": _ecg_section(beats),
         "hypnogram": _hypnogram_section(hyp),
@@ -275,6 +279,7 @@ def analyze_recording(
                         "respiratory_events": len(events.respiratory), "arousals": len(events.arousals)},
         "sleep_onset_jerks": jerk_section,
         "fragmentary_myoclonus": efm_section,
+        "rswa": rswa_section,
         "quality": _quality_section(quality),
         "caveats": [c.to_dict() for c in sorted(set(caveats))],
     }  # fmt: skip
@@ -537,6 +542,50 @@ def _efm(std, hyp, filtered, lms, jerks, beats: EcgBeats) -> dict[str, Any]:
     }
 
 
+def _rswa(
+    chin: Signal | None, std: ScoringStandard, hyp: Hypnogram | None, events: ScoredEvents, beats: EcgBeats
+) -> dict[str, Any]:
+    """REM sleep without atonia from the chin EMG (cds.detect.rswa); every value null with its reason when the
+    stages or a usable chin are missing. ECG beats found in the leg channels are cancelled in the chin too."""
+    rules = load_rswa_rules()
+    reason = None
+    if hyp is None:
+        reason = "no hypnogram: REM epochs unknown"
+    elif chin is None:
+        reason = "no usable chin EMG channel (see quality.channels.chin)"
+    if reason is not None or chin is None or hyp is None:
+        shape = {k: v for k, v in _null_like(RemEmgActivity.empty().to_dict()).items() if k != "unavailable"}
+        return {**shape, "channels": [], "unavailable": dict.fromkeys(sorted(shape), reason)}
+    filtered = clean_channel(filter_emg(chin.data_uv, chin.sfreq_hz, std.signal), beats)
+
+    def spans(table: np.ndarray) -> np.ndarray:
+        t = _span(table)
+        return np.column_stack([t[:, 0], t[:, 0] + t[:, 1]])
+
+    found = detect_rem_emg_activity(
+        filtered,
+        to_stages(hyp.stages),
+        hyp.epoch_s,
+        hyp.start_s,
+        rules,
+        arousals_s=spans(events.arousals),
+        respiratory_s=spans(events.respiratory),
+    )
+    data = found.to_dict()
+    if not events.has_respiratory_scoring:
+        data["excluded_mini_epochs"]["respiratory"] = None
+        data["unavailable"]["excluded_mini_epochs.respiratory"] = (
+            "no respiratory events scored: REM mini-epochs with apneas or hypopneas could not be left out"
+        )
+    if not len(events.arousals):
+        data["excluded_mini_epochs"]["arousal"] = None
+        data["unavailable"]["excluded_mini_epochs.arousal"] = (
+            "no arousals scored: REM mini-epochs with arousal-related activity could not be left out"
+        )
+    data["unavailable"] = dict(sorted(data["unavailable"].items()))
+    return {**data, "channels": ["chin"]}
+
+
 def export_events(report: AnalysisReport, path: str | Path) -> None:
     """Write the detected events for review: EDF+ annotations (``.edf``) or CSV (``.csv``), via cds.io.export."""
     from cds.io.export import write_events_csv, write_events_edf
@@ -580,6 +629,8 @@ def render_summary(report: AnalysisReport) -> str:
         f"sleep-onset jerks: {val(d['sleep_onset_jerks'], 'count')}",
         f"fragmentary myoclonus: excessive {val(d['fragmentary_myoclonus'], 'excessive')}, "
         f"{val(d['fragmentary_myoclonus'], 'potentials_per_min_nrem', '/min NREM')}",
+        f"REM sleep without atonia (chin): tonic {val(d['rswa'], 'tonic_chin_pct', '% of REM epochs')}, phasic "
+        f"{val(d['rswa'], 'phasic_chin_pct', '% of 3-s mini-epochs')}, any {val(d['rswa'], 'any_chin_pct', '%')}",
     ]
     lines += [f"caveat [{c['code']}]: {c['text']}" for c in d["caveats"]]
     return "\n".join(lines)

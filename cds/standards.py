@@ -28,11 +28,14 @@ __all__ = [
     "PeriodicityRules",
     "QualityRules",
     "RespiratoryRules",
+    "RswaRules",
     "ScoringStandard",
     "SeriesRules",
     "SignalRules",
     "Standard",
     "StatisticsRules",
+    "load_rswa_rules",
+    "load_rswa_rules_file",
     "load_standard",
 ]
 
@@ -172,6 +175,42 @@ class ScoringStandard:
         return _jsonable(dataclasses.asdict(self))
 
 
+@dataclass(frozen=True)
+class RswaRules:
+    """How REM sleep without atonia is scored, as read from ``knowledge/standards/rswa.yaml`` (every field is
+    described there, with its source)."""
+
+    id: str
+    title: str
+    references: tuple[str, ...]
+    epoch_s: float
+    mini_epoch_s: float
+    amplitude_bin_s: float
+    tonic_bin_s: float
+    background_percentile: float
+    min_background_uv: float
+    tonic_ratio: float
+    tonic_absolute_uv: float
+    tonic_min_fraction: float
+    aasm_sustained_percentile: float
+    phasic_ratio: float
+    phasic_min_duration_s: float
+    phasic_max_duration_s: float
+    burst_gap_s: float
+    aasm_transient_min_mini_epochs: int
+    any_ratio: float
+    any_min_duration_s: float
+    exclude_arousals: bool
+    exclude_respiratory: bool
+    artefact_uv: float
+    flat_uv: float
+    max_excluded_fraction: float
+    min_rem_minutes: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(dataclasses.asdict(self))
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
@@ -242,6 +281,27 @@ def load_standard_file(path: str | Path) -> ScoringStandard:
             location="respiratory.anchor",
         )
     return standard
+
+
+def load_rswa_rules_file(path: str | Path) -> RswaRules:
+    """Load and validate an RSWA rules file (``load_rswa_rules`` and tests on broken copies)."""
+    path = Path(path)
+    try:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as exc:
+        raise RuleFileError(f"cannot read RSWA rules: {exc}", path=path) from exc
+    rules: RswaRules = _build(RswaRules, data, path, "")
+    if not 0 < rules.amplitude_bin_s <= rules.tonic_bin_s <= rules.mini_epoch_s <= rules.epoch_s:
+        raise RuleFileError("need 0 < amplitude_bin_s <= tonic_bin_s <= mini_epoch_s <= epoch_s", path=path)
+    if abs(rules.epoch_s / rules.mini_epoch_s - round(rules.epoch_s / rules.mini_epoch_s)) > 1e-9:
+        raise RuleFileError("epoch_s must be a whole number of mini-epochs", path=path, location="mini_epoch_s")
+    return rules
+
+
+@functools.cache
+def load_rswa_rules() -> RswaRules:
+    """The frozen ``RswaRules`` of knowledge/standards/rswa.yaml."""
+    return load_rswa_rules_file(knowledge_dir() / "standards" / "rswa.yaml")
 
 
 @functools.cache

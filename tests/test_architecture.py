@@ -24,6 +24,7 @@ LEAVES = {
     "cds.limits",
     "cds.yamlfile",
     "cds.outputs",
+    "cds.stages",
 }
 KNOWLEDGE = {"cds.policy", "cds.standards", "cds.fieldspec", "cds.kb", "cds.knowledge_schema"}
 SIGNAL = {"cds.io", "cds.detect", "cds.stats", "cds.analysis"}

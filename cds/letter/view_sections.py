@@ -111,6 +111,7 @@ def recording_view(analysis: Mapping[str, Any] | None, recording_input: Mapping[
     legs = analysis.get("leg_movements") or {}
     jerks = analysis.get("sleep_onset_jerks") or {}
     efm = analysis.get("fragmentary_myoclonus") or {}
+    rswa = analysis.get("rswa") or {}
     parameters = analysis.get("parameters") or {}
     standard = str(parameters.get("standard") or "")
     rec = analysis.get("recording") or {}
@@ -133,6 +134,19 @@ def recording_view(analysis: Mapping[str, Any] | None, recording_input: Mapping[
             ("of them in PLM series", _value(legs, "plm_count"), ""),
             ("jerks at sleep onset", _value(jerks, "count"), ""),
             ("excessive fragmentary myoclonus", _value(efm, "excessive"), ""),
+            *(
+                [
+                    ("REM without atonia: tonic chin, of REM epochs", _value(rswa, "tonic_chin_pct"), "%"),
+                    ("REM without atonia: phasic chin, of 3-s REM mini-epochs", _value(rswa, "phasic_chin_pct"), "%"),
+                    (
+                        "REM without atonia: any chin activity (SINBAR), of 3-s mini-epochs",
+                        _value(rswa, "any_chin_pct"),
+                        "%",
+                    ),
+                ]
+                if rswa
+                else []
+            ),
         ],
     }
 

@@ -31,8 +31,9 @@ def test_notch_is_scipys(f0: float, sfreq_hz: float) -> None:
 
 
 def test_section_states_are_scipys_in_float32() -> None:
-    sos = np.vstack([signal.butter(4, [10, 100], "bandpass", fs=256, output="sos"),
-                     signal.tf2sos(*signal.iirnotch(50, 10, fs=256))]).astype(np.float32)  # fmt: skip
+    sos = np.vstack(
+        [signal.butter(4, [10, 100], "bandpass", fs=256, output="sos"), signal.tf2sos(*signal.iirnotch(50, 10, fs=256))]
+    ).astype(np.float32)
     ours = k.sosfilt_zi(sos)
     assert ours.dtype == np.float32
     np.testing.assert_allclose(ours, signal.sosfilt_zi(sos), rtol=2e-5, atol=1e-6)
@@ -67,8 +68,9 @@ def test_rank_and_median_filters_are_ndimages(size: int) -> None:
 @pytest.mark.parametrize("size", [1, 2, 5, 30, 31])
 def test_moving_average_is_uniform_filter1d(size: int) -> None:
     y = np.random.default_rng(3).standard_normal(500)
-    np.testing.assert_allclose(k.uniform_filter1d(y, size), ndimage.uniform_filter1d(y, size, mode="constant"),
-                               atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        k.uniform_filter1d(y, size), ndimage.uniform_filter1d(y, size, mode="constant"), atol=1e-12
+    )
 
 
 @pytest.mark.parametrize(("m", "alpha"), [(20, 0.5), (21, 0.25), (5, 1.0), (10, 0.0), (1, 0.5)])
