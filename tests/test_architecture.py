@@ -43,6 +43,7 @@ ALLOWED: dict[str, set[str]] = {
     "cds.stats": {"cds.standards", "cds.detect"},
     "cds.analysis": {"cds.standards", "cds.io", "cds.detect", "cds.stats"},
     "cds.synth": {"cds.standards", "cds.io", "cds.detect", "cds.stats"},
+    "cds.validation": {"cds.standards", "cds.io", "cds.detect", "cds.stats", "cds.analysis"},
     "cds.facts": KNOWLEDGE,
     "cds.rules": KNOWLEDGE | {"cds.facts"},
     "cds.decision": KNOWLEDGE | {"cds.facts", "cds.rules"},
