@@ -253,6 +253,9 @@ def analyze_recording(
     chin = _chin(rec, std, quality, caveats)
     jerks, jerk_section = _jerks(chin, std, hyp, filtered, lms, beats)
     efm_section = _efm(std, hyp, filtered, lms, jerks, beats)
+    efm_section["trains_not_leg_movements"] = sum(
+        0 if f.fragmentary_trains_s is None else len(f.fragmentary_trains_s) for f in found.values()
+    )
     rswa_section = _rswa(chin, std, hyp, events, beats)
     if progress:
         progress("statistics", 1.0)
@@ -628,7 +631,8 @@ def render_summary(report: AnalysisReport) -> str:
         f"{val(lm, 'periodicity_index')}",
         f"sleep-onset jerks: {val(d['sleep_onset_jerks'], 'count')}",
         f"fragmentary myoclonus: excessive {val(d['fragmentary_myoclonus'], 'excessive')}, "
-        f"{val(d['fragmentary_myoclonus'], 'potentials_per_min_nrem', '/min NREM')}",
+        f"{val(d['fragmentary_myoclonus'], 'potentials_per_min_nrem', '/min NREM')}; trains of discrete potentials "
+        f"not scored as leg movements: {d['fragmentary_myoclonus'].get('trains_not_leg_movements', 0)}",
         f"REM sleep without atonia (chin): tonic {val(d['rswa'], 'tonic_chin_pct', '% of REM epochs')}, phasic "
         f"{val(d['rswa'], 'phasic_chin_pct', '% of 3-s mini-epochs')}, any {val(d['rswa'], 'any_chin_pct', '%')}",
     ]

@@ -139,6 +139,9 @@ class FragmentaryRules:
     onset_above_rest_uv: float
     min_rate_per_min: float
     min_nrem_minutes: float
+    train_min_potentials: int
+    train_silence_s: float
+    train_silence_above_rest_uv: float
 
 
 @dataclass(frozen=True)

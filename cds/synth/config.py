@@ -69,6 +69,8 @@ class SynthConfig:
     rswa_tonic_uv: tuple[float, float] = (5.0, 10.0)
     rswa_phasic_uv: tuple[float, float] = (10.0, 30.0)
     fm_trains_per_h: float = 0.0
+    fm_train_potential_s: tuple[float, float] = (0.05, 0.12)  # duration of each potential of a train
+    fm_train_gap_s: tuple[float, float] = (0.15, 0.4)  # silence between two potentials of a train
 
     @classmethod
     def preset(cls, name: str) -> SynthConfig:

@@ -51,6 +51,8 @@ _ROBUSTNESS_KNOBS = (
     "rswa_tonic_uv",
     "rswa_phasic_uv",
     "fm_trains_per_h",
+    "fm_train_potential_s",
+    "fm_train_gap_s",
 )
 # Knobs left out of the truth JSON at their defaults, so truth files of the older nights stay identical.
 _ROBUSTNESS_DEFAULTS = {f.name: f.default for f in fields(SynthConfig) if f.name in _ROBUSTNESS_KNOBS}

@@ -112,9 +112,9 @@ def plant_motor(config: SynthConfig, stages: list[str], busy_s: list[tuple[float
             count = int(rng.integers(4, 9))
             pots, at = [], t
             for _k in range(count):
-                d = float(rng.uniform(0.05, 0.12))
+                d = float(rng.uniform(*config.fm_train_potential_s))
                 pots.append((at, d))
-                at += d + float(rng.uniform(0.15, 0.4))  # silence between potentials
+                at += d + float(rng.uniform(*config.fm_train_gap_s))  # silence between potentials
             if nrem and _free(t, busy_s, at - t + 3.0):
                 busy_s.append((t - 3.0, at + 3.0))
                 trains.append(("left" if rng.random() < 0.5 else "right", tuple(pots)))

@@ -198,3 +198,78 @@ def test_lms_just_over_half_a_second_are_kept_within_the_stated_tolerance():
     assert (lm.duration_s[6:] < rule.min_duration_s).any()  # weak ones measured short: kept thanks to the tolerance
     assert lm.duration_s.min() >= rule.min_duration_s - rule.duration_tolerance_s - 1e-9
     assert lm.parameters["duration_tolerance_s"] == pytest.approx(0.04)
+
+
+# --- issue 13: trains of fragmentary-myoclonus potentials are not leg movements (production path) ---------------
+
+
+def _train_signal(gaps_s: list[float], potential_s: float = 0.1, level_uv: float = 100.0) -> np.ndarray:
+    """60 s of 2 µV resting EMG with, from 30 s, potentials of ``potential_s`` separated by ``gaps_s`` of rest."""
+    fs = 256
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(60 * fs) * 2.0
+    t = 30.0
+    for gap in [*gaps_s, None]:
+        a, m = int(t * fs), int(potential_s * fs)
+        x[a : a + m] += level_uv * rng.standard_normal(m) * np.hanning(m)
+        t += potential_s + (gap or 0.0)
+    return x
+
+
+def _production(x: np.ndarray, standard=None):
+    from cds.detect.legmovements import detect_leg_movements_filtered
+    from cds.detect.preprocess import filter_emg
+
+    std = standard or load_standard("aasm")
+    return detect_leg_movements_filtered(filter_emg(x, 256.0, std.signal), side="left", standard=std)
+
+
+@pytest.mark.parametrize(("potential_s", "gaps_s"), [(0.13, [0.07, 0.06, 0.08, 0.07]), (0.1, [0.06, 0.06, 0.07, 0.06])])
+def test_a_train_of_discrete_potentials_is_not_a_leg_movement(potential_s, gaps_s):
+    """Five potentials (<= 150 ms) with 60-80 ms of silence: the 0.5-s offset hold would make them one LM."""
+    import dataclasses
+
+    x = _train_signal(gaps_s, potential_s=potential_s)
+    lms = _production(x)
+    assert len(lms) == 0
+    assert lms.fragmentary_trains_s is not None and len(lms.fragmentary_trains_s) == 1
+    onset, end = lms.fragmentary_trains_s[0]
+    assert 29.8 <= onset <= 30.2 and end - onset >= 0.5
+    std = load_standard("aasm")  # the same signal with the train rule switched off: scored as one LM
+    off = dataclasses.replace(
+        std, fragmentary_myoclonus=dataclasses.replace(std.fragmentary_myoclonus, train_min_potentials=99)
+    )
+    assert len(_production(x, off)) == 1
+
+
+def test_a_continuous_burst_and_a_long_potential_train_stay_leg_movements():
+    fs = 256
+    x = np.random.default_rng(4).standard_normal(60 * fs) * 2.0
+    x[30 * fs : int(31.5 * fs)] += 40.0 * np.random.default_rng(5).standard_normal(int(1.5 * fs))
+    lms = _production(x)
+    assert len(lms) == 1 and len(lms.fragmentary_trains_s) == 0
+    # bursts of 0.3 s (longer than any fragmentary potential) with 0.1-s gaps: one LM (a clonic movement)
+    lms = _production(_train_signal([0.1, 0.1, 0.1], potential_s=0.3))
+    assert len(lms) == 1 and len(lms.fragmentary_trains_s) == 0
+
+
+def test_generated_fragmentary_trains_are_reported_as_fragmentary_myoclonus(synth_night):
+    from cds.analysis import analyze_recording
+    from cds.synth.evaluate import match_events
+
+    # dense trains (50-100 ms of silence): without the train rule every one of them is scored as an LM
+    path, truth = synth_night(
+        "fm_trains", seed=1, hours=3.0, fm_train_potential_s=(0.12, 0.145), fm_train_gap_s=(0.05, 0.1)
+    )
+    report = analyze_recording(path)
+    spans = [(p[0][0] - 0.5, p[-1][0] + p[-1][1] + 0.5) for _, p in truth.motor.trains]
+    in_trains = [o for o in report.leg_movements.onset_s if any(a <= o <= b for a, b in spans)]
+    assert len(truth.motor.trains) > 30
+    assert len(in_trains) <= 0.1 * len(truth.motor.trains)
+    planted = truth.leg_movements("aasm")
+    match = match_events(planted.onset_s, report.leg_movements.onset_s, tolerance_s=0.5)
+    assert match.sensitivity == 1.0 and match.ppv >= 0.9  # the few trains not recognised are the extra LMs
+    efm = report.to_dict()["fragmentary_myoclonus"]
+    assert efm["trains_not_leg_movements"] >= 0.85 * len(truth.motor.trains)
+    potentials = sum(len(p) for _, p in truth.motor.trains)
+    assert efm["potential_count"] >= 0.7 * potentials
