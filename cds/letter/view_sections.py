@@ -131,7 +131,14 @@ def recording_view(analysis: Mapping[str, Any] | None, recording_input: Mapping[
             ("total sleep time", _value(sleep, "total_sleep_time_min"), "min"),
             ("sleep efficiency", _value(sleep, "sleep_efficiency_pct"), "%"),
             ("leg movements scored", _value(legs, "count"), ""),
-            ("of them in PLM series", _value(legs, "plm_count"), ""),
+            (
+                "of them in PLM series"
+                if (analysis.get("hypnogram") or {}).get("source")
+                else "of them in PLM series, sleep and wake together (no hypnogram: no PLMS index; the figure "
+                "shows the same series)",
+                _value(legs, "plm_count"),
+                "",
+            ),
             ("jerks at sleep onset", _value(jerks, "count"), ""),
             ("excessive fragmentary myoclonus", _value(efm, "excessive"), ""),
             *(
