@@ -5,13 +5,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cds.detect.legmovements import detect_leg_movements, find_threshold_events
+from cds.detect.ecg import cancel_ecg
+from cds.detect.legmovements import detect_leg_movements_filtered, find_threshold_events
 from cds.detect.plm import find_bilateral_movements
+from cds.detect.preprocess import compute_envelope, filter_emg
 from cds.errors import SignalError
 from cds.io.channels import ChannelRole
 from cds.io.edf import read_recording
 from cds.standards import load_standard
 from cds.synth.evaluate import match_events
+
+
+def _production_path(emg_uv, sfreq_hz, *, side, standard):
+    """The calls cds.analysis makes for one leg (issue 15: tests go through the production path): band-pass, ECG
+    cancellation, envelope, ``detect_leg_movements_filtered`` with that envelope."""
+    filtered = cancel_ecg({side: filter_emg(np.asarray(emg_uv), float(sfreq_hz), standard.signal)})[0][side]
+    return detect_leg_movements_filtered(
+        filtered, side=side, standard=standard, envelope=compute_envelope(filtered, standard.signal)
+    )
+
 
 AASM = load_standard("aasm")
 SCENARIOS = ["periodic", "sparse", "noisy", "low_rate", "wake_lms"]
@@ -22,7 +34,7 @@ def _detect(path, standard):
     sides = []
     for role, side in ((ChannelRole.LEFT_LEG, "left"), (ChannelRole.RIGHT_LEG, "right")):
         sig = rec.signals[role]
-        sides.append(detect_leg_movements(sig.data_uv, sig.sfreq_hz, side=side, standard=standard))
+        sides.append(_production_path(sig.data_uv, sig.sfreq_hz, side=side, standard=standard))
     return find_bilateral_movements(*sides, standard)
 
 
@@ -60,7 +72,7 @@ def test_ecg_beats_and_short_pops_are_not_leg_movements():
         x[s : s + qrs.size] += qrs
     x[int(50 * fs) : int(50.3 * fs)] += 80 * rng.standard_normal(int(0.3 * fs))  # 0.3-s electrode pop
     x[int(80 * fs) : int(82 * fs)] += 40 * rng.standard_normal(2 * fs)  # one real 2-s LM
-    lm = detect_leg_movements(x, fs, side="left", standard=AASM)
+    lm = _production_path(x, fs, side="left", standard=AASM)
     assert lm.onset_s.round(0).tolist() == [80.0]
 
 
@@ -72,7 +84,7 @@ def test_mains_hum_is_notched_and_drift_and_dc_do_not_matter():
     onsets = [30.0, 60.0, 95.0, 130.0, 200.0]
     for o in onsets:
         x[int(o * fs) : int((o + 1.5) * fs)] += 20.0 * rng.standard_normal(int(1.5 * fs))  # low-amplitude LMs
-    lm = detect_leg_movements(x, fs, side="right", standard=AASM)
+    lm = _production_path(x, fs, side="right", standard=AASM)
     assert lm.parameters["notch_hz"] == [50.0]
     assert match_events(onsets, lm.onset_s, tolerance_s=0.3).sensitivity == 1.0
     assert len(lm) == len(onsets)
@@ -85,7 +97,7 @@ def test_local_baseline_follows_a_step_in_resting_level():
     onsets = [60.0, 150.0, 240.0, 360.0, 450.0, 540.0]
     for o in onsets:
         x[int(o * fs) : int((o + 2) * fs)] += 25.0 * rng.standard_normal(2 * fs)
-    lm = detect_leg_movements(x, fs, side="left", standard=AASM)
+    lm = _production_path(x, fs, side="left", standard=AASM)
     assert match_events(onsets, lm.onset_s, tolerance_s=0.3).true_positives == 6
     assert len(lm) == 6
 
@@ -94,20 +106,22 @@ def test_aasm_drops_movements_longer_than_10_s_and_wasm_keeps_them():
     fs, rng = 256, np.random.default_rng(6)
     x = _noise(120, fs, rng)
     x[int(30 * fs) : int(45 * fs)] += 40 * rng.standard_normal(15 * fs)
-    assert len(detect_leg_movements(x, fs, side="left", standard=AASM)) == 0
-    wasm = detect_leg_movements(x, fs, side="left", standard=load_standard("wasm2016"))
+    assert len(_production_path(x, fs, side="left", standard=AASM)) == 0
+    wasm = _production_path(x, fs, side="left", standard=load_standard("wasm2016"))
     assert len(wasm) == 1 and wasm.duration_s[0] == pytest.approx(15.0, abs=0.3)
 
 
 def test_quiet_signal_gives_an_empty_table():
-    lm = detect_leg_movements(np.random.default_rng(0).standard_normal(60 * 256), 256, side="left", standard=AASM)
+    lm = _production_path(np.random.default_rng(0).standard_normal(60 * 256), 256, side="left", standard=AASM)
     assert len(lm) == 0 and lm.onset_s.dtype == np.float64
 
 
-@pytest.mark.parametrize(("signal", "match"), [(np.zeros((2, 1000)), "1-D"), (np.zeros(100), "too short")])
+@pytest.mark.parametrize(
+    ("signal", "match"), [(np.zeros((2, 1000)), r"shape \(2, 1000\)"), (np.zeros(100), r"shape \(100,\).*at least 2 s")]
+)
 def test_unusable_signal_raises(signal, match):
     with pytest.raises(SignalError, match=match):
-        detect_leg_movements(signal, 256, side="left", standard=AASM)
+        _production_path(signal, 256, side="left", standard=AASM)
 
 
 def test_threshold_events_end_at_the_start_of_the_hold_period():
@@ -151,7 +165,7 @@ def test_threshold_spans_feed_the_offset_check():
     x = _noise(600, fs, rng)
     x[int(100 * fs) : int(102 * fs)] += 40 * rng.standard_normal(2 * fs)  # a 2-s LM
     x[int(200 * fs) : int(290 * fs)] += 40 * rng.standard_normal(90 * fs)  # 90 s of activity: never an LM
-    lm = detect_leg_movements(x, fs, side="left", standard=AASM)
+    lm = _production_path(x, fs, side="left", standard=AASM)
     assert lm.onset_s.round(0).tolist() == [100.0]
     spans = lm.threshold_spans_s
     assert spans.shape == (2, 2) and spans[1, 1] - spans[1, 0] == pytest.approx(90, abs=0.5)
@@ -191,7 +205,7 @@ def test_lms_just_over_half_a_second_are_kept_within_the_stated_tolerance():
     for o, d, a in zip(onsets, lengths, amplitudes, strict=True):
         x[int(o * fs) : int(o * fs) + round(d * fs)] += a * rng.standard_normal(round(d * fs))
     x[int(300 * fs) : int(300.3 * fs)] += 25.0 * rng.standard_normal(int(0.3 * fs))  # 0.3 s: never an LM
-    lm = detect_leg_movements(x, fs, side="left", standard=AASM)
+    lm = _production_path(x, fs, side="left", standard=AASM)
     assert match_events(onsets, lm.onset_s, tolerance_s=0.3).sensitivity == 1.0 and len(lm) == len(onsets)
     rule = AASM.leg_movement
     assert np.abs(lm.duration_s - np.array(lengths)).max() <= rule.duration_tolerance_s + 0.02  # within a bin
