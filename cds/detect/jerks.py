@@ -7,6 +7,7 @@ in every leg EMG starting within ``max_lag_s``, within ``transition_window_s`` o
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from numpy.typing import NDArray
 
 from cds.detect.bursts import Bursts, detect_bursts
 from cds.detect.preprocess import FilteredEmg
+from cds.stages import SleepStage
 from cds.standards import ScoringStandard
 
 __all__ = ["SleepOnsetJerks", "detect_sleep_onset_jerks", "find_wake_to_n1_transitions"]
@@ -46,10 +48,10 @@ class SleepOnsetJerks:
         }
 
 
-def find_wake_to_n1_transitions(stages: tuple[str, ...] | list[str], epoch_s: float, start_s: float) -> NDArray:
-    """Times (s) of the boundaries where a W epoch is followed by an N1 epoch."""
-    arr = np.asarray(stages, dtype="<U2")
-    idx = np.flatnonzero((arr[:-1] == "W") & (arr[1:] == "N1")) + 1
+def find_wake_to_n1_transitions(stages: Sequence[str], epoch_s: float, start_s: float) -> NDArray:
+    """Times (s) of the boundaries where a W epoch is followed by an N1 epoch (``SleepStage`` members or labels)."""
+    arr = np.asarray([str(s) for s in stages], dtype="<U2")
+    idx = np.flatnonzero((arr[:-1] == SleepStage.W.value) & (arr[1:] == SleepStage.N1.value)) + 1
     return start_s + idx * epoch_s
 
 

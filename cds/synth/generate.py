@@ -19,6 +19,7 @@ from scipy import signal as sps
 
 from cds.detect.legmovements import LegMovements, make_leg_movements
 from cds.detect.plm import find_bilateral_movements, find_plm_series
+from cds.stages import SleepStage, to_stages
 from cds.standards import Standard, load_standard
 from cds.stats.fragmentary import compute_efm
 from cds.stats.indices import compute_leg_movement_stats
@@ -62,7 +63,7 @@ _ROBUSTNESS_DEFAULTS = {f.name: f.default for f in fields(SynthConfig) if f.name
 class SynthHypnogram:
     """The planted hypnogram, with the attributes the statistics use (same shape as cds.io's Hypnogram)."""
 
-    stages: tuple[str, ...]
+    stages: tuple[SleepStage, ...]
     epoch_s: float = EPOCH_S
     start_s: float = 0.0
     lights_off_s: float | None = None
@@ -372,7 +373,7 @@ def write_synthetic_psg(path: str | Path, config: SynthConfig, *, seed: int) -> 
         _write_edf(path, config, signals, [])
         hyp_path = path.with_suffix(".hypnogram.csv")
         write_events_csv(hyp_path, stage_rows)
-    hyp = SynthHypnogram(tuple(stages))
+    hyp = SynthHypnogram(to_stages(stages))
     truth = SynthTruth(config, seed, hyp, events, {}, {}, 0.0, False, hyp_path, motor)
     sleep = compute_sleep_summary(hyp)
     for std_name in Standard:
