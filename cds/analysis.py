@@ -47,7 +47,7 @@ from cds.io.hypnogram import Hypnogram, check_hypnogram, hypnogram_from_annotati
 from cds.io.labels import LabelVocabulary, load_labels
 from cds.parallel import map_channels
 from cds.stages import to_stages
-from cds.standards import ScoringStandard, Standard, load_rswa_rules, load_standard
+from cds.standards import ScoringStandard, Standard, load_detector_heuristics, load_rswa_rules, load_standard
 from cds.stats.fragmentary import EFM_KEYS, compute_efm
 from cds.stats.indices import compute_leg_movement_stats
 from cds.stats.sleep import compute_sleep_summary, null_sleep_dict
@@ -59,7 +59,8 @@ log = logging.getLogger(__name__)
 SCHEMA = "cds.analysis/v1"
 ProgressFn = Callable[[str, float], None]
 LEGS = (ChannelRole.LEFT_LEG, ChannelRole.RIGHT_LEG)
-_WINDOW_MARGIN_S = 40.0  # signal kept on each side of a jerk search window (filter edges, local resting level)
+# signal kept on each side of a jerk search window (filter edges, local resting level): detectors.yaml
+_WINDOW_MARGIN_S = load_detector_heuristics().sleep_onset_jerk.window_margin_s
 NO_HYPNOGRAM_STAGES = "no hypnogram (file or recording annotations): sleep stages unknown"
 
 
@@ -269,6 +270,7 @@ def analyze_recording(
                        **describe_detection(next(iter(filtered.values())), std, std.signal.envelope_bin_s),
                        **_parameters_used(found, quality), **describe_grammar(std), **describe_ecg_parameters(),
                        "rswa": describe_rswa(load_rswa_rules()),
+                       "detectors": load_detector_heuristics().to_dict(),
                        "label_vocabulary": labels.to_dict()},
         "ecg": _ecg_section(beats),
         "hypnogram": _hypnogram_section(hyp),

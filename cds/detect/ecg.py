@@ -26,35 +26,28 @@ from cds.caveats import Caveat
 from cds.detect import _kernels
 from cds.detect.preprocess import FilteredEmg
 from cds.parallel import map_channels
+from cds.standards import load_detector_heuristics
 
 __all__ = ["EcgBeats", "cancel_ecg", "clean_channel", "describe_ecg_parameters", "find_ecg_beats", "remove_ecg"]
 
 log = logging.getLogger(__name__)
 
+# The method's numbers, from knowledge/standards/detectors.yaml (section ecg, each described there).
+_H = load_detector_heuristics().ecg
 # Beat finding (R peaks on the combined channels)
-QRS_SMOOTH_S = 0.04  # moving mean of the summed, noise-normalised squared channels (QRS energy)
-MIN_RR_S = 0.33  # beat-to-beat interval bounds: 40-180 bpm
-MAX_RR_S = 1.5
-CANDIDATE_SEPARATION_S = 0.15  # energy peaks examined at least this far apart (a burst next to a beat hides no beat)
-PEAK_ABOVE_LOCAL = 6.0  # a candidate R peak's energy exceeds this multiple of the local median energy ...
-LOCAL_LEVEL_S = 10.0  # ... taken over this span
-SHAPE_HALF_S = 0.08  # waveform compared with the beat template: R peak ± this
-SHAPE_MAX_LAG_S = 0.03  # candidates are aligned on the template within this lag
-MIN_SHAPE_CORR = 0.6  # candidates correlating less with their neighbours' median shape are not beats
-SHAPE_BEATS = 30  # neighbouring candidates (a block) whose median shape is the template of the shape test
-REGULAR_WINDOW_S = 60.0  # a beat is kept only where, in this window, ...
-MIN_REGULAR_FRACTION = 0.6  # ... at least this fraction of the time is spanned by beat-to-beat intervals in bounds
-FILL_MIN_SCALE = 0.5  # a beat hidden under a burst (one missing in a gap of about two intervals) is added where the
-# template fits best in the gap, when its least-squares scale there is at least this
+QRS_SMOOTH_S = _H.qrs_smooth_s
+MIN_RR_S, MAX_RR_S = _H.min_rr_s, _H.max_rr_s
+CANDIDATE_SEPARATION_S = _H.candidate_separation_s
+PEAK_ABOVE_LOCAL, LOCAL_LEVEL_S = _H.peak_above_local, _H.local_level_s
+SHAPE_HALF_S, SHAPE_MAX_LAG_S = _H.shape_half_s, _H.shape_max_lag_s
+MIN_SHAPE_CORR, SHAPE_BEATS = _H.min_shape_corr, _H.shape_beats
+REGULAR_WINDOW_S, MIN_REGULAR_FRACTION = _H.regular_window_s, _H.min_regular_fraction
+FILL_MIN_SCALE = _H.fill_min_scale
 # Removal (template subtraction per channel)
-TEMPLATE_PRE_S = 0.2  # template window before the R peak ...
-TEMPLATE_POST_S = 0.3  # ... and after it
-TEMPLATE_BEATS = 30  # beats per median template block; a beat's template is interpolated between block medians
-SCALE_BOUNDS = (0.7, 1.3)  # per-beat least-squares scale (on R ± SHAPE_HALF_S), clipped: breathing modulates the
-# beat by about ±15%; an LM or jerk over a beat would otherwise bend the fit
-SCREEN_CHUNKS = 9  # before searching a whole night, look for a regular ECG in this many stretches spread over it ...
-SCREEN_CHUNK_S = 120.0  # ... of this length; a night with none in any stretch is taken as ECG-free (cost ~4 %)
-TAPER_FRACTION = 0.2  # Tukey taper of the subtracted template, so the window edges leave no step
+TEMPLATE_PRE_S, TEMPLATE_POST_S, TEMPLATE_BEATS = _H.template_pre_s, _H.template_post_s, _H.template_beats
+SCALE_BOUNDS = (_H.scale_bounds[0], _H.scale_bounds[1])
+SCREEN_CHUNKS, SCREEN_CHUNK_S = _H.screen_chunks, _H.screen_chunk_s
+TAPER_FRACTION = _H.taper_fraction
 _CHUNK = 1 << 16  # samples per chunk of whole-channel arithmetic (fits in cache; no whole-channel temporaries)
 _SORT_AT_MOST = 512  # medians over at most this many values: by sorting rows (faster than partitioning them)
 _GROUP_BEATS = 1024  # beat windows worked on at once (small temporaries)

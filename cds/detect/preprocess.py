@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from cds.detect import _kernels
 from cds.errors import SignalError
-from cds.standards import SignalRules
+from cds.standards import SignalRules, load_detector_heuristics
 
 __all__ = [
     "Envelope",
@@ -194,8 +194,9 @@ def find_mains_notches(data: FloatArray, sfreq_hz: float, rules: SignalRules) ->
     return _mains_notches_spread(np.asarray(data), sfreq_hz, rules, np.float32(0.0))
 
 
-HUM_CHUNKS = 9  # 1-min stretches spread over the night that the hum search reads (hum may cover part of it only)
-HUM_CHUNK_S = 60.0
+# stretches spread over the night that the hum search reads (hum may cover part of it only): detectors.yaml, hum
+HUM_CHUNKS = load_detector_heuristics().hum.chunks
+HUM_CHUNK_S = load_detector_heuristics().hum.chunk_s
 
 
 def describe_notch_check() -> str:
