@@ -25,6 +25,7 @@ from cds.detect.preprocess import (
     filter_emg,
     rms_calibration,
     short_envelope,
+    slice_filtered,
 )
 from cds.errors import SignalError
 from cds.standards import ScoringStandard
@@ -260,42 +261,35 @@ def find_fragmentary_trains(
     separated by >= ``train_silence_s`` of EMG back within ``train_silence_above_rest_uv`` of rest. AASM v2.6:
     fragmentary-myoclonus potentials usually last <= 150 ms; a
     leg movement is one EMG rise lasting >= 0.5 s, which a train only seems to be because the 0.5-s offset hold
-    bridges its silences. Only candidates holding such a silence are examined (vectorised pre-check).
+    bridges its silences. Each candidate is examined on its own stretch of signal (no whole-channel arrays).
     """
     out = np.zeros(onsets.size, dtype=bool)
-    if onsets.size == 0:
-        return out
     fm = standard.fragmentary_myoclonus
-    env = short_envelope(filtered, fm.envelope_s)
-    ratio = step_s / env.step_s
-    rest_short = rest[np.minimum((np.arange(env.values_uv.size) / ratio).astype(np.int64), rest.size - 1)]
-    quiet = env.values_uv <= rest_short + fm.train_silence_above_rest_uv
-    hold = max(1, round(fm.train_silence_s / env.step_s))
-    padded = np.concatenate(([False], quiet, [False]))
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    q_start, q_end = edges[0::2], edges[1::2]
-    q_start = q_start[(q_end - q_start) >= hold]
-    first = np.round(onsets * ratio).astype(np.int64)
-    last = np.round(ends * ratio).astype(np.int64)
-    candidates = np.flatnonzero(np.searchsorted(q_start, last) > np.searchsorted(q_start, first, side="right"))
     longest = fm.max_duration_s + fm.duration_tolerance_s + 1e-9
     shortest = fm.min_duration_s - fm.duration_tolerance_s - 1e-9
-    above = env.values_uv > rest_short + fm.onset_above_rest_uv
-    for i in candidates:
-        a, b = first[i], last[i]
-        padded = np.concatenate(([False], above[a:b], [False]))
+    for i, (a, b) in enumerate(zip(onsets, ends, strict=True)):  # per candidate: no whole-channel temporaries
+        part = slice_filtered(filtered, a * step_s, b * step_s)
+        env = short_envelope(part, fm.envelope_s)
+        level = float(np.median(rest[a:b])) if b > a else 0.0
+        quiet = env.values_uv <= level + fm.train_silence_above_rest_uv
+        hold = max(1, round(fm.train_silence_s / env.step_s))
+        if env.values_uv.size < hold or np.convolve(quiet, np.ones(hold), "valid").max(initial=0) < hold:
+            continue  # no silence inside: one continuous rise (almost every LM stops here)
+        padded = np.concatenate(([False], env.values_uv > level + fm.onset_above_rest_uv, [False]))
         edges = np.flatnonzero(padded[1:] != padded[:-1])
         on, off = edges[0::2], edges[1::2]  # potentials: stretches above the onset level, ...
         real = (off - on) * env.step_s >= shortest  # ... not one-bin blips of the resting EMG
         on, off = on[real], off[real]
         if on.size < fm.train_min_potentials or ((off - on) * env.step_s > longest).any():
             continue
-        start = np.round((a + on) * env.step_s * filtered.sfreq_hz).astype(np.int64)
-        stop = np.maximum(np.round((a + off) * env.step_s * filtered.sfreq_hz).astype(np.int64), start + 1)
-        peaks = [float(np.abs(filtered.data_uv[p:q]).max()) for p, q in zip(start, stop, strict=True)]
+        width = round(env.step_s * filtered.sfreq_hz)
+        peaks = [
+            float(np.abs(part.data_uv[p * width : max(q * width, p * width + 1)]).max())
+            for p, q in zip(on, off, strict=True)
+        ]
         if min(peaks) < fm.min_amplitude_uv:
             continue  # weak bursts: not fragmentary-myoclonus potentials (> 50 µV)
-        gaps = [quiet[a + e : a + s] for e, s in zip(off[:-1], on[1:], strict=True)]
+        gaps = [quiet[e:s] for e, s in zip(off[:-1], on[1:], strict=True)]
         out[i] = all(g.size >= hold and np.convolve(g, np.ones(hold), "valid").max() >= hold for g in gaps)
     if out.any():
         log.info("%d LM candidates were trains of fragmentary potentials (not LMs)", int(out.sum()))
