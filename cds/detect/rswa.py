@@ -24,7 +24,7 @@ from cds.detect.preprocess import FilteredEmg
 from cds.stages import NREM, SleepStage
 from cds.standards import RswaRules
 
-__all__ = ["RemEmgActivity", "compute_rms_bins", "describe_rswa", "detect_rem_emg_activity"]
+__all__ = ["RemEmgActivity", "RmsTrace", "compute_rms_bins", "describe_rswa", "detect_rem_emg_activity", "rms_trace"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,22 @@ class RemEmgActivity:
             "nrem_minimum_uv": r(self.nrem_minimum_uv, 3),
             "unavailable": dict(sorted(self.unavailable.items())),
         }
+
+
+@dataclass(frozen=True, eq=False)
+class RmsTrace:
+    """RMS (µV) of a band-passed EMG in consecutive bins of ``step_s`` (bin k starts at k x step_s), and the
+    length of the signal it was computed from."""
+
+    values_uv: NDArray[np.float64]
+    step_s: float
+    duration_s: float
+
+
+def rms_trace(emg: FilteredEmg, bin_s: float) -> RmsTrace:
+    """The ``RmsTrace`` of a whole filtered channel (``compute_rms_bins``)."""
+    values, step = compute_rms_bins(emg, bin_s)
+    return RmsTrace(values, step, emg.data_uv.size / emg.sfreq_hz)
 
 
 def compute_rms_bins(emg: FilteredEmg, bin_s: float) -> tuple[NDArray[np.float64], float]:
@@ -164,7 +180,7 @@ def _pct(num: int, den: int) -> float | None:
 
 
 def detect_rem_emg_activity(
-    chin: FilteredEmg,
+    chin: FilteredEmg | RmsTrace,
     stages: Sequence[SleepStage],
     epoch_s: float,
     start_s: float,
@@ -172,9 +188,10 @@ def detect_rem_emg_activity(
     *,
     arousals_s: NDArray[np.floating] | None = None,
     respiratory_s: NDArray[np.floating] | None = None,
-    fds: Sequence[FilteredEmg] = (),
+    fds: Sequence[FilteredEmg | RmsTrace] = (),
 ) -> RemEmgActivity:
-    """Score REM sleep without atonia on a band-passed chin EMG (µV, time 0 = recording start).
+    """Score REM sleep without atonia on a band-passed chin EMG (µV, time 0 = recording start), given whole or as
+    its ``RmsTrace`` in ``amplitude_bin_s`` bins (what ``cds.analysis`` computes piecewise, to save memory).
 
     ``stages``: one ``SleepStage`` per hypnogram epoch of ``epoch_s`` starting ``start_s``; RSWA epochs are the
     REM epochs lying wholly inside the signal, cut into ``mini_epoch_s`` mini-epochs. ``arousals_s`` and
@@ -186,12 +203,13 @@ def detect_rem_emg_activity(
        level: a night whose REM is almost all tonic has a raised background and under-reads tonic activity.
     """
     mini_per_epoch = round(rules.epoch_s / rules.mini_epoch_s)
-    rms, step = compute_rms_bins(chin, rules.amplitude_bin_s)
+    trace = chin if isinstance(chin, RmsTrace) else rms_trace(chin, rules.amplitude_bin_s)
+    rms, step = trace.values_uv, trace.step_s
     per_tonic = max(1, round(rules.tonic_bin_s / step))
     n_tonic = rms.size // per_tonic
     rms1 = np.sqrt(np.mean(rms[: n_tonic * per_tonic].reshape(n_tonic, per_tonic) ** 2, axis=1))
     tonic_step = per_tonic * step
-    duration = chin.data_uv.size / chin.sfreq_hz
+    duration = trace.duration_s
     labels = np.asarray([str(s) for s in stages], dtype="<U2")
     ep_start = (start_s + np.arange(labels.size) * epoch_s).astype(np.float64)
     rswa_starts = np.concatenate(
@@ -248,7 +266,8 @@ def detect_rem_emg_activity(
     any_chin = (_mark_mini_epochs(on, off, grid, rules.mini_epoch_s, rules.any_min_duration_s) | phasic) & scorable
     any_fds = any_chin.copy()
     for arm in fds:
-        arm_rms, arm_step = compute_rms_bins(arm, rules.amplitude_bin_s)
+        arm_trace = arm if isinstance(arm, RmsTrace) else rms_trace(arm, rules.amplitude_bin_s)
+        arm_rms, arm_step = arm_trace.values_uv, arm_trace.step_s
         arm_bg = max(float(np.percentile(arm_rms, rules.background_percentile)), rules.min_background_uv)
         arm_any = min(rules.any_ratio * arm_bg, rules.tonic_absolute_uv)
         any_fds |= _phasic(arm_rms, arm_step, arm_any, rules.phasic_ratio * arm_bg, rules, grid) & scorable
