@@ -68,8 +68,8 @@ print(json.dumps({"read_s": read_s, "analyze_s": time.perf_counter() - t}))
 
 
 def _run(argv: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Wall time (s) and peak RSS (MB) of one child process, and its stdout. The child is reaped with ``wait4``
-    (not Popen.wait), which returns that child's own resource usage."""
+    """Wall time (s) and peak RSS (MB, 10^6 bytes) of one child process, and its stdout. The child is reaped with
+    ``wait4`` (not Popen.wait), which returns that child's own resource usage."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err)
@@ -80,7 +80,7 @@ def _run(argv: list[str], cwd: Path) -> tuple[float, float, str]:
         err.seek(0)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(argv[:4])} ... failed ({proc.returncode}):\n{err.read()[-2000:]}")
-        return wall, usage.ru_maxrss / 1024, out.read()
+        return wall, usage.ru_maxrss * 1024 / 1e6, out.read()  # ru_maxrss is in KiB on Linux; MB = 10^6 bytes
 
 
 def _machine() -> str:
