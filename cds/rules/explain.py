@@ -20,7 +20,14 @@ from cds.errors import InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["explain_decision", "explain_rule", "format_explanation", "read_decision", "record_fact_view"]
+__all__ = [
+    "check_decision",
+    "explain_decision",
+    "explain_rule",
+    "format_explanation",
+    "read_decision",
+    "record_fact_view",
+]
 
 _DERIVED_KEYS = ("code", "action", "drug", "field")
 
@@ -51,6 +58,15 @@ def read_decision(path: str | Path) -> dict[str, Any]:
         got = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise InputError(f"not a decision record (allowed: schema cds.decision/v1, got: {got!r})", path=path)
     _check_shape(data, path)
+    return data
+
+
+def check_decision(data: Any, where: str) -> dict[str, Any]:
+    """A decision read from elsewhere (the decision log) checked as :func:`read_decision` checks a file."""
+    if not isinstance(data, dict) or data.get("schema") != "cds.decision/v1":
+        got = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise InputError(f"not a decision record (allowed: schema cds.decision/v1, got: {got!r})", path=where)
+    _check_shape(data, Path(where))
     return data
 
 
