@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cds import __version__
-from cds.errors import CdsError
+from cds.errors import SafetyError
 from cds.policy import Policy
 
 __all__ = ["SCHEMA", "SafetyInvariantError", "build_decision_record", "resolve_treatments"]
@@ -33,8 +33,17 @@ __all__ = ["SCHEMA", "SafetyInvariantError", "build_decision_record", "resolve_t
 SCHEMA = "cds.decision/v1"
 
 
-class SafetyInvariantError(CdsError):
-    """A contraindicated drug came out of resolution as offered: a bug in the engine (exit code 4)."""
+class SafetyInvariantError(SafetyError):
+    """A contraindicated drug came out of resolution as offered: a bug in the engine or the policy (exit code 4).
+    The message names the drug, the safety rule(s) that contraindicated it and the rule(s) behind the status it
+    got; no decision, letter or log record is written."""
+
+    def __init__(self, drug: str, status: str, safety_rules: list[str], rules: list[str]) -> None:
+        self.drug, self.status, self.safety_rules, self.rules = drug, status, safety_rules, rules
+        super().__init__(
+            f"safety invariant violated: {drug} is contraindicated by {', '.join(safety_rules)} but resolved to "
+            f"'{status}' (rules: {', '.join(rules)}); no decision was written"
+        )
 
 
 def _refs(rules: Iterable[str], rulebase: Any, *, role: str = "evidence") -> list[str]:
@@ -180,18 +189,13 @@ def _treatments(
         if strengths:
             entry["strength"] = strengths
         out.append(entry)
-    vetoed = {
-        i["drug"]
-        for _, i in _items(firings, "treatment")
-        if i["layer"] == "safety" and i["status"] == "contraindicated"
-    }
+    vetoed: dict[str, set[str]] = {}
+    for firing, i in _items(firings, "treatment"):
+        if i["layer"] == "safety" and i["status"] == "contraindicated":
+            vetoed.setdefault(i["drug"], set()).add(firing["rule"])
     for entry in out:  # belt and braces: no contraindicated drug may be offered
         if entry["drug"] in vetoed and entry["status"] != "contraindicated":
-            named = ", ".join(entry["rules"])
-            raise SafetyInvariantError(
-                f"{entry['drug']} was contraindicated by a safety rule but resolved to '{entry['status']}' "
-                f"(rules: {named})"
-            )
+            raise SafetyInvariantError(entry["drug"], entry["status"], sorted(vetoed[entry["drug"]]), entry["rules"])
     return out
 
 

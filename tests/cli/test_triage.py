@@ -479,3 +479,28 @@ def _record_free(folder: Path, name: str) -> bytes:
     text = data.decode("utf-8")
     text = text.replace(json.dumps(record, indent=2, sort_keys=True).replace("\n", "\n  "), "RECORD")
     return text.replace(record["id"], "RECORD-ID").encode("utf-8")
+
+
+def test_a_safety_invariant_violation_exits_4_naming_rule_and_drug(tmp_path, capsys, monkeypatch):
+    """Issue 11, item 7: should resolution ever offer a drug a safety rule contraindicated (a policy or engine
+    bug, simulated here), triage stops with exit 4 and one line naming the drug and the safety rule; nothing is
+    written or logged."""
+    import cds.decision.record as record
+
+    original = record.resolve_treatments
+
+    def broken(firings, policy):
+        out = original(firings, policy)
+        status, behind = out["sodium_valproate"]
+        assert status == "contraindicated"
+        return {**out, "sodium_valproate": ("option", behind)}
+
+    monkeypatch.setattr(record, "resolve_treatments", broken)
+    log = tmp_path / "log.sqlite"
+    args = ["triage", "--patient", str(REPO / "examples" / "pregnant-rls.yaml"), "--out", str(tmp_path / "out")]
+    assert run([*args, "--log", str(log)]) == 4
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "traceback" not in err[0].lower()
+    assert err[0].startswith("cds: error: safety invariant violated: sodium_valproate is contraindicated by ")
+    assert "SAF-PREGNANCY-VALPROATE" in err[0] and "resolved to 'option'" in err[0]
+    assert not (tmp_path / "out").exists() and not log.exists()
