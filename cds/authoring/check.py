@@ -23,7 +23,9 @@ from cds.authoring.intervals import atoms_of, can_hold_together, find_dead_branc
 from cds.errors import RuleFileError
 from cds.kb import expand_groups, read_raw
 from cds.paths import knowledge_dir, rules_dir
+from cds.rules.load import rule_files
 from cds.rules.manifest import MANIFEST_NAME, read_manifest, read_rule_stamp, scan_ruleset
+from cds.yamlfile import bad_date
 
 __all__ = ["CheckReport", "Problem", "RuleDoc", "check_ruleset", "find_version_problems", "read_rule_docs"]
 
@@ -115,9 +117,7 @@ def read_rule_docs(rules: Path, problems: list[Problem], parsed: Mapping[Path, A
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     docs = []
-    for path in sorted(rules.rglob("*.yaml")):
-        if path.name == MANIFEST_NAME or path.name.endswith(".scenario.yaml"):
-            continue
+    for path in rule_files(rules) if rules.is_dir() else []:  # the loader's own discovery (misplaced: its errors)
         shown = f"rules/{path.relative_to(rules).as_posix()}"
         if path in parsed:
             docs.append(RuleDoc(path, shown, parsed[path]))
@@ -128,6 +128,11 @@ def read_rule_docs(rules: Path, problems: list[Problem], parsed: Mapping[Path, A
             mark = exc.problem_mark or exc.context_mark
             text = " ".join(str(p) for p in (exc.context, exc.problem) if p).replace("\n", " ")
             problems.append(Problem(shown, mark.line + 1, mark.column + 1, "E100", f"invalid YAML: {text}"))
+            continue
+        except ValueError as exc:  # a date-shaped value that is no date (reviewed: 2026-13-45)
+            found = bad_date(path.read_text(encoding="utf-8"))
+            line, col, text = found if found is not None else (None, None, f"invalid value: {exc}")
+            problems.append(Problem(shown, line, col, "E100", text))
             continue
         except (OSError, UnicodeDecodeError, YAMLError) as exc:
             problems.append(Problem(shown, None, None, "E100", f"unreadable: {exc}".replace("\n", " ")))
