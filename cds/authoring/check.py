@@ -337,10 +337,30 @@ def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
     items = [(doc, *c) for doc in docs if doc.data.get("status") != "retired" for c in _conclusions(doc, kb.groups)]
     expand = _expander(docs)
     exclusive = _exclusive(docs)
+    declared = {str(d.data.get("id")): set(_overrides(d)) for d in docs}
+    seen_pairs: set[tuple[str, str, str]] = set()
     for doc, kind, index, code, status in items:
         for other, other_kind, _, other_code, other_status in items:
             if other is doc:
                 continue
+            doc_id, other_id = str(doc.data.get("id")), str(other.data.get("id"))
+            if (
+                kind == "treat" == other_kind
+                and code == other_code
+                and status != other_status
+                and other_id not in declared.get(doc_id, set())
+                and doc_id not in declared.get(other_id, set())
+                and (min(doc_id, other_id), max(doc_id, other_id), code) not in seen_pairs
+            ) and _can_fire_together(doc, other, kb, expand, exclusive):
+                seen_pairs.add((min(doc_id, other_id), max(doc_id, other_id), code))
+                yield _problem(
+                    doc,
+                    doc.where("then", index),
+                    "E404",
+                    f"conflicting treatment statuses: {code} is {status} here but {other_status} in {other_id} "
+                    f"({other.shown}) when both fire; declare which one stands (overrides: [{other_id}] here, or "
+                    f"overrides: [{doc_id}] there)",
+                )
             if kind == "reassure" and other_kind == "urgent":
                 code_text, text = (
                     "E401",
@@ -371,6 +391,40 @@ def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
                 yield _problem(doc, doc.where("then", index), code_text, text)
             elif together is None:
                 log.info("rules check: %s and %s too complex to compare; no conflict reported", doc.shown, other.shown)
+
+
+def _overrides(doc: RuleDoc) -> list[str]:
+    value = doc.data.get("overrides")
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _can_fire_together(
+    doc: RuleDoc, other: RuleDoc, kb: _Knowledge, expand: Callable[[Any], Any], exclusive: Callable[[Any, Any], bool]
+) -> bool:
+    if exclusive(doc.data.get("when"), other.data.get("when")):
+        return False
+    together = _satisfiable([doc.data.get("when") or {}, other.data.get("when") or {}], kb, expand)
+    if together is None:
+        log.info("rules check: %s and %s too complex to compare; no conflict reported", doc.shown, other.shown)
+    return bool(together)
+
+
+def _check_overrides(docs: list[RuleDoc], groups: Mapping[str, Any]) -> Iterable[Problem]:
+    """E405: ``overrides:`` naming a rule that does not exist, that rates none of this rule's drugs, or that
+    overrides this rule in turn (no precedence at all)."""
+    by_id = {str(d.data.get("id")): d for d in docs}
+    drugs = {i: {c[2] for c in _conclusions(d, groups) if c[0] == "treat"} for i, d in by_id.items()}
+    for doc in docs:
+        doc_id = str(doc.data.get("id"))
+        for index, other_id in enumerate(_overrides(doc)):
+            where = doc.where("overrides", index)
+            other = by_id.get(other_id)
+            if other is None:
+                yield _problem(doc, where, "E405", f"overrides unknown rule {other_id}")
+            elif not drugs.get(doc_id, set()) & drugs.get(other_id, set()):
+                yield _problem(doc, where, "E405", f"overrides {other_id}, which rates none of this rule's drugs")
+            elif doc_id in _overrides(other):
+                yield _problem(doc, where, "E405", f"{other_id} overrides this rule in turn: no precedence declared")
 
 
 def _top_atoms(when: Any) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
@@ -534,6 +588,7 @@ def check_ruleset(rules: Path | None = None, knowledge: Path | None = None) -> C
     problems += _check_provenance(docs)
     problems += _check_never_fire(docs, kb)
     problems += _check_conflicts(docs, kb)
+    problems += _check_overrides(docs, kb.groups)
     problems += _check_manifest(docs, rules, knowledge)
     problems += _check_template_time_frames(rules.parent / "templates")
     unique = {(p.path, p.line or 0, p.col or 0, p.code, p.message): p for p in problems}

@@ -21,7 +21,7 @@ strength``, ``current_medications``, ``conclusion``, ``branches``, ``measurement
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cds import __version__
@@ -119,16 +119,27 @@ def first_step(recommendations: list[dict[str, Any]], policy: Policy) -> dict[st
 
 
 def resolve_treatments(
-    firings: list[dict[str, Any]], policy: Policy
+    firings: list[dict[str, Any]], policy: Policy, overrides: Mapping[str, frozenset[str]] | None = None
 ) -> dict[str, tuple[str, list[tuple[dict[str, Any], dict[str, Any]]]]]:
-    """drug -> (final status, the (firing, item) pairs behind it). Drugs not to be shown are left out."""
+    """drug -> (final status, the (firing, item) pairs behind it). Drugs not to be shown are left out.
+
+    ``overrides`` (rule id -> the rules it ``overrides:``): a treatment-layer proposal for a drug is set aside when
+    another fired rule proposing the same drug declares precedence over its rule (issue 11: conflicting treatment
+    statuses are resolved by a declared precedence, which ``rules check`` requires)."""
     proposals: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
     safety: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
     for firing, item in _items(firings, "treatment"):
         (safety if item["layer"] == "safety" else proposals)[item["drug"]].append((firing, item))
+    standing = dict(proposals)  # the proposals that compete for the status (behind it: every agreeing one)
+    if overrides:
+        for drug, pairs in proposals.items():
+            rules = {f["rule"] for f, _ in pairs}
+            beaten = {r for rule in rules for r in overrides.get(rule, frozenset()) if r in rules and r != rule}
+            if beaten and len(beaten) < len(rules):
+                standing[drug] = [(f, i) for f, i in pairs if f["rule"] not in beaten]
     out: dict[str, tuple[str, list[tuple[dict[str, Any], dict[str, Any]]]]] = {}
     for drug in sorted(set(proposals) | set(safety)):
-        proposed = min((i["status"] for _, i in proposals[drug]), key=policy.status_rank, default=None)
+        proposed = min((i["status"] for _, i in standing.get(drug, [])), key=policy.status_rank, default=None)
         vetoed = max((i["status"] for _, i in safety[drug]), key=policy.status_rank, default=None)
         if proposed is None and (vetoed is None or policy.is_offered(vetoed)):
             continue  # a bare caution without a proposal is not an offer
@@ -167,7 +178,12 @@ def _treatments(
         for f in firings
     ]
     proposed = {i["drug"] for _, i in _items(kept, "treatment") if i["layer"] != "safety"}
-    for drug, (status, behind) in resolve_treatments(kept, policy).items():
+    overrides = {
+        rule: frozenset(rulebase.by_id[rule].data.get("overrides") or ())
+        for rule in {f["rule"] for f in kept}
+        if rule in rulebase.by_id
+    }
+    for drug, (status, behind) in resolve_treatments(kept, policy, overrides).items():
         rules = sorted({f["rule"] for f, _ in behind})
         drug_info = rulebase.kb.drugs.get(drug, {})
         entry: dict[str, Any] = {

@@ -175,6 +175,13 @@ def rule_schema() -> dict[str, Any]:
                 "description": "what the conclusions concern: the presenting complaint (default), or a drug the "
                 "patient already takes (such a recommendation may stand beside reassurance about the complaint)",
             },
+            "overrides": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$"},
+                "uniqueItems": True,
+                "description": "treatment rules whose status for a drug this rule also rates is set aside when both "
+                "fire: the declared precedence that `rules check` requires between conflicting treatment statuses",
+            },
             "when": node_ref,
             "then": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/action"}},
             "because": {"type": "string", "minLength": 1},
