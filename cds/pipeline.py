@@ -33,6 +33,7 @@ __all__ = [
     "cached_rulebase",
     "check_letter_date",
     "check_pdf_available",
+    "check_released",
     "check_triage_paths",
     "deliver_triage",
     "log_decision",
@@ -62,6 +63,7 @@ class TriageRequest:
     letter_date: str | None = None
     pdf: bool = False
     sign_off: Mapping[str, str] | None = None  # name, role, date of the physician who signs the letter
+    require_release: bool = False  # refuse a rule set whose files are not those of its manifest (a release)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     from cds.decision import decide
 
     rulebase = cached_rulebase()  # compiled once per process; validated files come from the content cache
+    if request.require_release:
+        check_released(rulebase.stamp)
     patient = read_patient(request.patient_path, knowledge=rulebase.kb, text=patient_text)
     patient_sha256 = sha256_hex(patient_text)
     analysis, stages = _analyse(request, progress) if request.recording_path is not None else (None, None)
@@ -302,6 +306,19 @@ def cached_rulebase() -> RuleBase:
     from cds.rules.engine import load_rulebase
 
     return load_rulebase()
+
+
+def check_released(stamp: Mapping[str, Any]) -> None:
+    """InputError (exit 3) unless the rule set is exactly a release (its files those of rules/MANIFEST.yaml):
+    ``cds triage --require-release``. Without it, an unreleased rule set is named in decision.json
+    (``inputs.ruleset.version`` ``<version>+modified`` or null) and in the letter (``UNRELEASED rule set``)."""
+    from cds.letter.view_sections import release_text
+
+    version = stamp.get("version")
+    if not version or str(version).endswith("+modified"):
+        raise InputError(f"the rule set is not a release: {release_text(version)}",
+                         hint="review the changes, then `cds rules manifest --update`; or triage without "
+                         "--require-release")  # fmt: skip
 
 
 def check_letter_date(text: str | None) -> str | None:

@@ -38,6 +38,9 @@ def triage(
     log: Annotated[
         Path | None, typer.Option("--log", envvar="CDS_DECISION_LOG", help="Decision log (default: user data folder).")
     ] = None,
+    require_release: Annotated[
+        bool, typer.Option("--require-release", help="Refuse a rule set that is not a release (files changed).")
+    ] = False,
     log_full: Annotated[
         bool,
         typer.Option(
@@ -64,6 +67,7 @@ def triage(
         stage_labels_path=stage_labels,
         letter_date=check_letter_date(date),
         pdf=pdf,
+        require_release=require_release,
     )
     check_triage_paths(request, out, log)
     result = run_triage(request, progress=stderr_progress())

@@ -504,3 +504,37 @@ def test_a_safety_invariant_violation_exits_4_naming_rule_and_drug(tmp_path, cap
     assert err[0].startswith("cds: error: safety invariant violated: sodium_valproate is contraindicated by ")
     assert "SAF-PREGNANCY-VALPROATE" in err[0] and "resolved to 'option'" in err[0]
     assert not (tmp_path / "out").exists() and not log.exists()
+
+
+def test_an_unreleased_rule_set_is_named_in_the_letter_and_refused_on_request(tmp_path, capsys, monkeypatch):
+    """Issue 11, item 4 (governance): rules edited since the manifest are not a release."""
+    import shutil
+
+    from cds.rules import engine
+
+    rules, knowledge = tmp_path / "rules", tmp_path / "knowledge"
+    shutil.copytree(REPO / "rules", rules)
+    shutil.copytree(REPO / "knowledge", knowledge)
+    path = rules / "3-triage" / "TRI-IRON-STUDIES.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "# edited after the release\n", encoding="utf-8")
+    monkeypatch.setattr("cds.paths.rules_dir", lambda: rules)
+    monkeypatch.setattr("cds.paths.knowledge_dir", lambda: knowledge)
+    original = engine.load_rulebase
+    monkeypatch.setattr(engine, "load_rulebase", lambda r=None, k=None: original(r or rules, k or knowledge))
+    out, log = tmp_path / "out", tmp_path / "log.sqlite"
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(out), "--log", str(log)]
+    assert run([*args, "--require-release"]) == 3
+    err = capsys.readouterr().err
+    assert "the rule set is not a release: UNRELEASED rule set (changed since release " in err
+    assert not out.exists() and not log.exists()
+    assert run(args) == 0
+    decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
+    assert decision["inputs"]["ruleset"]["version"].endswith("+modified")
+    assert "UNRELEASED rule set (changed since release" in (out / "letter.md").read_text(encoding="utf-8")
+
+
+def test_the_shipped_rule_set_is_a_release(tmp_path, capsys):
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path / "o"), "--log", str(tmp_path / "l")]
+    assert run([*args, "--require-release"]) == 0
+    decision = json.loads((tmp_path / "o" / "decision.json").read_text(encoding="utf-8"))
+    assert f"rule set release {decision['inputs']['ruleset']['version']}" in (tmp_path / "o" / "letter.md").read_text()
