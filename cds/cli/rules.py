@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from contextlib import nullcontext
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -164,21 +165,52 @@ def show(
     typer.echo(f"  tests: {'; '.join(info.tests) or 'none'}")
 
 
+_RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
+_RULE_OPTION = typer.Option(None, "--rule", help="Run only this rule's tests (repeatable).")
+
+
 @app.command("test")
 def test(
     path: _PATH = None,
     knowledge: Path | None = _KNOWLEDGE,
+    rule: list[str] | None = _RULE_OPTION,
     min_coverage: int = typer.Option(0, "--min-coverage", help="Fail below this condition coverage (percent)."),
     scenarios_only: bool = typer.Option(False, "--scenarios-only", help="Coverage by scenario cases alone."),
     fmt: OutputFormat = _FORMAT,
 ) -> None:
-    """Run every rule's inline tests and the scenario files; print failures and coverage; exit 1 on failure."""
+    """Run every rule's inline tests and the scenario files; print failures and coverage; exit 1 on failure.
+    ``cds rules test RULE_ID`` (or ``--rule RULE_ID``) runs one rule's inline tests only."""
     from cds.authoring.coverage import compute_coverage
     from cds.authoring.scenarios import run_inline_tests, run_scenarios
+    from cds.errors import UsageError
     from cds.rules.engine import load_rulebase
 
+    wanted = list(rule or [])
+    if path is not None and not path.exists() and _RULE_ID.match(str(path)):
+        wanted, path = [*wanted, str(path)], None  # `cds rules test RULE_ID`
     rules, knowledge = _folders(path, knowledge)
     rulebase = load_rulebase(rules, knowledge)
+    if wanted:
+        by_id = {spec.id: spec for spec in rulebase.rules.rules}
+        unknown = [r for r in wanted if r not in by_id]
+        if unknown:
+            raise UsageError(f"no such rule: {', '.join(unknown)} (see `cds rules list`)", option="--rule")
+        subset = replace(rulebase.rules, rules=tuple(by_id[r] for r in dict.fromkeys(wanted)))
+        results = run_inline_tests(subset, rulebase.kb)
+        failed = [r for r in results if r.failed]
+        if fmt is OutputFormat.JSON:
+            typer.echo(json.dumps({"results": [r.__dict__ for r in results]}, indent=2, sort_keys=True, default=list))
+        else:
+            for result in results:
+                typer.echo(f"{'ok  ' if result.passed else 'TODO' if result.todo else 'FAIL'} {result.where}: "
+                           f"{result.name}")  # fmt: skip
+                for problem in result.problems:
+                    typer.echo("\n".join(_as_diff(problem)))
+        summary = f"{', '.join(dict.fromkeys(wanted))}: {len(results)} cases, {len(failed)} failed"
+        if failed:
+            raise ProblemsFoundError(summary)
+        typer.echo(summary, err=True)
+        return
     results = run_inline_tests(rulebase.rules, rulebase.kb) + run_scenarios(rulebase, rules)
     coverage = compute_coverage(rulebase, rules, inline=not scenarios_only)
     failed = [r for r in results if r.failed]

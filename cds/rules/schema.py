@@ -248,7 +248,25 @@ def rule_schema() -> dict[str, Any]:
                     "given": {"type": "object"},
                     "expect": {
                         "type": "object",
-                        "properties": {"fires": {"type": "boolean"}},
+                        "description": "fires: whether the rule fires on `given`; where it fires, what it concludes "
+                        "(each key listed is compared exactly with the rule's conclusions of that kind) and a phrase "
+                        "its rendered `because` contains (issue 11: tests that assert outputs)",
+                        "properties": {
+                            "fires": {"type": "boolean"},
+                            "evidence": {"type": "array", "items": {"type": "string"}},
+                            "findings": {"type": "array", "items": {"type": "string"}},
+                            "recommendations": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {"action": {"type": "string"}, "urgency": {"type": "string"}},
+                                    "required": ["action", "urgency"],
+                                    "additionalProperties": False,
+                                },
+                            },
+                            "treatments": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "because": {"type": "string", "minLength": 1},
+                        },
                         "required": ["fires"],
                         "additionalProperties": False,
                     },
