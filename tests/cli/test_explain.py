@@ -248,3 +248,22 @@ def test_a_triaged_decision_traces_to_its_log_record(tmp_path, capsys):
     assert "not verified against the decision log" in capsys.readouterr().err
     assert run(["explain"]) == 2
     assert run(["explain", "--record", "99", "--log", str(log)]) == 3
+
+
+def test_why_not_names_every_failed_condition_in_words(tmp_path, capsys):
+    """Issue 11, item 5: not only the first failed condition, every one, with the fact values that failed it."""
+    out = tmp_path / "out"
+    args = ["triage", "--patient", str(REPO / "examples" / "demo-patient.yaml"), "--out", str(out)]
+    assert run([*args, "--log", str(tmp_path / "l.sqlite")]) == 0
+    capsys.readouterr()
+    explain = ["explain", str(out / "decision.json"), "--log", str(tmp_path / "l.sqlite"), "--rule"]
+    assert run([*explain, "TRI-URGENT-FOCAL-DEFICIT", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["fired"] is False
+    assert report["failed"] == [
+        "finding red_flag_focal is absent; the rule needs it",
+        "New focal neurological deficit (symptoms.new_focal_deficit) is unknown; the rule needs yes",
+    ]
+    assert run([*explain, "TRI-URGENT-FOCAL-DEFICIT"]) == 0
+    text = capsys.readouterr().out
+    assert "every condition that failed:" in text and "- finding red_flag_focal is absent" in text
