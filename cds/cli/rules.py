@@ -117,6 +117,73 @@ def manifest(
     typer.echo(f"rule set {written.version} sha256 {written.sha256} ({len(written.files)} files)")
 
 
+_APPROVER_OPTION = typer.Option(None, "--approver", help="Who approves this release (name, role).")
+_RELEASE_KEY_OPTION = typer.Option(
+    None, "--key", envvar="CDS_RELEASE_KEY", help="Key ring that signs releases (default: the audit key ring)."
+)
+
+
+@app.command("release")
+def release(
+    path: _PATH = None,
+    knowledge: Path | None = _KNOWLEDGE,
+    approver: str | None = _APPROVER_OPTION,
+    date: str | None = typer.Option(None, "--date", help="Release date, YYYY-MM-DD (default: today, UTC)."),
+    key: Path | None = _RELEASE_KEY_OPTION,
+    verify: bool = typer.Option(False, "--verify", help="Check the latest release record and the files against it."),
+) -> None:
+    """Write a signed release record (releases/VERSION.json beside rules/): rule-set version and hash, approver,
+    date, every rule's version and the changes since the last release; `--verify` checks it against the files."""
+    import datetime as dt
+
+    from cds.audit.keys import KeyRing, key_id_of, verify_signature
+    from cds.audit.log import canonical_json
+    from cds.authoring.release import RELEASES_DIR, build_release, latest_release
+    from cds.errors import UsageError
+    from cds.files import write_atomic
+    from cds.rules.manifest import ruleset_stamp
+
+    rules, knowledge = _folders(path, knowledge)
+    if verify:
+        found = latest_release(rules)
+        if found is None:
+            raise ProblemsFoundError(f"no release record in {RELEASES_DIR}/ beside {rules.name}/: unreleased")
+        record, where = found
+        body = {k: v for k, v in record.items() if k not in ("signature",)}
+        public = str(record.get("public_key") or "")
+        problems = []
+        if not verify_signature(public, canonical_json(body).encode("utf-8"), str(record.get("signature") or "")):
+            problems.append("its signature is invalid (the record was edited)")
+        elif key_id_of(bytes.fromhex(public)) != record.get("key_id"):
+            problems.append("its key id does not match its public key")
+        current = ruleset_stamp(rules, knowledge).get("sha256")
+        if current != record.get("sha256"):
+            released = str(record.get("sha256"))[:12]
+            problems.append(f"the files have changed since (sha256 {str(current)[:12]}, released {released})")
+        if problems:
+            raise ProblemsFoundError(f"release {record.get('version')} ({where.name}): " + "; ".join(problems))
+        typer.echo(f"release {record['version']} approved by {record['approver']} on {record['date']}, signed by key "
+                   f"{record['key_id']}: matches the files (sha256 {record['sha256'][:12]})")  # fmt: skip
+        return
+    if not approver or not approver.strip():
+        raise UsageError("a release needs an approver", option="--approver")
+    day = date or dt.datetime.now(dt.UTC).date().isoformat()
+    try:
+        dt.date.fromisoformat(day)
+    except ValueError as exc:
+        raise UsageError(f"not a date (allowed: YYYY-MM-DD, got: {day!r})", option="--date") from exc
+    record = build_release(rules, knowledge, approver=" ".join(approver.split()), date=day)
+    ring = KeyRing.load(key)
+    record |= {"key_id": ring.active, "public_key": ring.public_of(ring.active)}
+    record["signature"] = ring.sign(canonical_json(record).encode("utf-8"))[1]
+    target = rules.parent / RELEASES_DIR / f"{record['version']}.json"
+    write_atomic(target, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    changes = record["changes"]
+    typer.echo(f"release {record['version']} (sha256 {record['sha256'][:12]}) approved by {record['approver']} on "
+               f"{day}: {len(changes['added'])} rules added, {len(changes['changed'])} changed, "
+               f"{len(changes['removed'])} removed; written to {target}")  # fmt: skip
+
+
 @app.command("list")
 def list_rules(path: _PATH = None, knowledge: Path | None = _KNOWLEDGE, fmt: OutputFormat = _FORMAT) -> None:
     """One line per rule: id, version, status, layer, last review, file:line, content hash."""
