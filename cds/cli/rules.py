@@ -338,7 +338,7 @@ def book(
     no_scenarios: bool = typer.Option(False, "--no-scenarios", help="Skip running scenarios for coverage."),
 ) -> None:
     """Write the whole rule base as browsable HTML and Markdown, grouped by layer."""
-    from cds.authoring.book import describe_rules, render_book, scenario_cover
+    from cds.authoring.book import describe_rules, front_matter, render_book, scenario_cover
     from cds.errors import InputError
     from cds.outputs import check_output_dir
 
@@ -347,7 +347,9 @@ def book(
     covered = {} if no_scenarios else scenario_cover(rules, knowledge)
     version = _manifest_version(rules)
     try:
-        written_files = list(render_book(describe_rules(rules, knowledge), out, covered=covered, version=version))
+        infos = describe_rules(rules, knowledge)
+        front = front_matter(rules, knowledge)
+        written_files = list(render_book(infos, out, covered=covered, version=version, front=front))
     except OSError as exc:
         raise InputError(f"cannot write the rule book: {exc.strerror or exc}", path=out) from exc
     for written in written_files:

@@ -42,3 +42,27 @@ def test_release_records_changes_and_verifies(tmp_path, capsys):
     capsys.readouterr()
     assert run([*rules, "--verify"]) == 1
     assert "its signature is invalid (the record was edited)" in capsys.readouterr().err
+
+
+def test_the_rule_book_opens_with_hash_release_summary_thresholds_legend_changes_and_sign_off(tmp_path, capsys):
+    root = write_minibase(tmp_path / "mb")
+    key = ["--key", str(tmp_path / "keys" / "ring.json")]
+    base = [str(root / "rules"), "--knowledge", str(root / "knowledge")]
+    book = ["rules", "book", *base, "--no-scenarios", "--out"]
+    assert run([*book, str(tmp_path / "before")]) == 0
+    text = (tmp_path / "before" / "rulebook.md").read_text()
+    assert "release: unreleased (manifest version 0.1.0; no signed release record)" in text
+    assert "| plms_index_adult_per_h | 15 | per_h | ICSD-3 |" in text
+    assert "- **C**: confirmed in stored primary" in text and "- **M**:" in text
+    assert "| findings | 1 | 0 | 0 |" in text and "Approved by: (name, role)" in text
+    assert run(["audit", "init", "--log", str(tmp_path / "l.sqlite"), *key]) == 0
+    assert run(["rules", "release", *base, *key, "--approver", "Dr A, CSO", "--date", "2026-12-01"]) == 0
+    assert run([*book, str(tmp_path / "after")]) == 0
+    text = (tmp_path / "after" / "rulebook.md").read_text()
+    sha = json.loads((root / "releases" / "0.1.0.json").read_text())["sha256"]
+    assert f"rule-set sha256: `{sha}`" in text
+    assert "release: release 0.1.0, approved by Dr A, CSO on 2026-12-01" in text
+    assert "release 0.1.0 against the first release: added: EVD-ADULT, FND-PLMD, TRI-PSG, TRI-REASSURE" in text
+    assert "Approved by: Dr A, CSO" in text and "Date: 2026-12-01" in text and "(signed release record, key " in text
+    html = (tmp_path / "after" / "rulebook.html").read_text()
+    assert "<h2>Sign-off</h2>" in html and "<h2>Grading legend</h2>" in html
