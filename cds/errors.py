@@ -14,6 +14,7 @@ __all__ = [
     "PatientFileError",
     "RecordingError",
     "RuleFileError",
+    "SafetyError",
     "SignalError",
     "TemplateError",
     "UsageError",
@@ -22,6 +23,11 @@ __all__ = [
 
 class CdsError(Exception):
     """Base class of every error cds raises on purpose."""
+
+
+class SafetyError(CdsError):
+    """A safety check of cds itself failed (exit code 4): not the user's mistake, never a traceback; the message
+    names what failed (rule and drug)."""
 
 
 class UsageError(CdsError):

@@ -33,11 +33,13 @@ __all__ = [
     "cached_rulebase",
     "check_letter_date",
     "check_pdf_available",
+    "check_released",
     "check_triage_paths",
     "deliver_triage",
     "log_decision",
     "run_demo",
     "run_triage",
+    "stamp_record",
     "write_triage",
 ]
 
@@ -61,6 +63,7 @@ class TriageRequest:
     letter_date: str | None = None
     pdf: bool = False
     sign_off: Mapping[str, str] | None = None  # name, role, date of the physician who signs the letter
+    require_release: bool = False  # refuse a rule set whose files are not those of its manifest (a release)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,9 @@ class TriageResult:
     letter: RenderedLetter
     files: Mapping[str, str | bytes]
     patient_text: str | None = None  # the patient file's text as it was read and parsed (for the decision log)
+    # what rendering the letter again needs (the night's stages, the date, the signer, PDF or not): the decision
+    # log's record id goes into decision.json and the letter once the log has given it (stamp_record)
+    render_context: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
 def check_pdf_available() -> None:
@@ -100,9 +106,11 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     check_templates()  # a missing or broken template fails now, not after a long analysis
     if request.pdf:
         check_pdf_available()
-    from cds.decision import decide, dump_decision
+    from cds.decision import decide
 
     rulebase = cached_rulebase()  # compiled once per process; validated files come from the content cache
+    if request.require_release:
+        check_released(rulebase.stamp)
     patient = read_patient(request.patient_path, knowledge=rulebase.kb, text=patient_text)
     patient_sha256 = sha256_hex(patient_text)
     analysis, stages = _analyse(request, progress) if request.recording_path is not None else (None, None)
@@ -115,14 +123,28 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
         patient_sha256=patient_sha256,
         recording_name=request.recording_path.name if request.recording_path is not None else None,
     )
-    decision_json = dump_decision(decision)
-    decision = json.loads(decision_json)  # the letter shows exactly what the record says
     if progress:
         progress("rules", 1.0)
         progress("letter", 0.0)
-    letter = render_letter(
-        decision, analysis=analysis, letter_date=letter_date, hypnogram=stages, sign_off=request.sign_off
-    )
+    context = {"analysis": analysis, "stages": stages, "letter_date": letter_date, "sign_off": request.sign_off,
+               "pdf": request.pdf, "patient_text": patient_text}  # fmt: skip
+    result = _package(decision, context)
+    if progress:
+        progress("letter", 1.0)
+    log.info("triage of %s: %d recommendations, %d treatments", result.decision.get("patient_id"),
+             len(decision.get("recommendations") or []), len(decision.get("treatments") or []))  # fmt: skip
+    return result
+
+
+def _package(decision: Mapping[str, Any], context: Mapping[str, Any]) -> TriageResult:
+    """decision.json, the letter (HTML, Markdown, PDF) and analysis.json of one decision."""
+    from cds.decision import dump_decision
+
+    decision_json = dump_decision(dict(decision))
+    record = json.loads(decision_json)  # the letter shows exactly what the record says
+    analysis = context["analysis"]
+    letter = render_letter(record, analysis=analysis, letter_date=context["letter_date"],
+                           hypnogram=context["stages"], sign_off=context["sign_off"])  # fmt: skip
     files: dict[str, str | bytes] = {
         "decision.json": decision_json if decision_json.endswith("\n") else decision_json + "\n",
         "letter.html": letter.html,
@@ -130,15 +152,21 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     }
     if analysis is not None:
         files["analysis.json"] = json.dumps(analysis, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    if request.pdf:
+    if context["pdf"]:
         from cds.letter.pdf import render_pdf
 
         files["letter.pdf"] = render_pdf(letter.html)
-    if progress:
-        progress("letter", 1.0)
-    log.info("triage of %s: %d recommendations, %d treatments", decision.get("patient_id"),
-             len(decision.get("recommendations") or []), len(decision.get("treatments") or []))  # fmt: skip
-    return TriageResult(decision=decision, analysis=analysis, letter=letter, files=files, patient_text=patient_text)
+    return TriageResult(decision=record, analysis=analysis, letter=letter, files=files,
+                        patient_text=context["patient_text"], render_context=context)  # fmt: skip
+
+
+def stamp_record(result: TriageResult, record: Mapping[str, Any]) -> TriageResult:
+    """The result with its decision-log record (``{"id", "log", "seq"}``) in decision.json and the letter."""
+    decision = {**result.decision, "record": dict(record)}
+    if result.render_context is None:  # built by hand (tests): only the decision can carry it
+        return TriageResult(decision=decision, analysis=result.analysis, letter=result.letter, files=result.files,
+                            patient_text=result.patient_text)  # fmt: skip
+    return _package(decision, result.render_context)
 
 
 def check_triage_paths(request: TriageRequest, out_dir: str | Path, log_path: str | Path | None = None) -> None:
@@ -170,20 +198,37 @@ def write_triage(result: TriageResult, out_dir: str | Path) -> dict[str, Path]:
 
 
 def deliver_triage(
-    result: TriageResult, out_dir: str | Path, log_path: str | Path | None = None, *, patient_path: str | Path
+    result: TriageResult,
+    out_dir: str | Path,
+    log_path: str | Path | None = None,
+    *,
+    patient_path: str | Path,
+    full_log: bool = False,
 ) -> tuple[dict[str, Path], Any]:
     """Write the outputs and log the decision as one transaction; returns (name -> path, the log entry).
 
-    1. every file is written to a staging folder inside ``out_dir`` (a failure: nothing logged, exit 3);
-    2. the decision is appended to the decision log (a failure: the staged files are dropped, nothing delivered);
+    1. inside the log's write transaction, once the log has given the record its id, the id is written into
+       decision.json and the letter and every file is written to a staging folder inside ``out_dir`` (a failure:
+       the record is rolled back, nothing logged, exit 3);
+    2. the record is committed (a failure: the staged files are dropped, nothing delivered);
     3. the files are moved into place together. Should that fail after the decision was logged, a
        "delivery failed" record naming the decision's record is appended, which ``cds audit list/show`` display
        as such, and InputError says so: the log never holds a decision as delivered whose letter does not exist.
     """
     from cds.outputs import StagedOutputs
 
-    with StagedOutputs(out_dir, result.files, stale=OUTPUT_NAMES) as staged:
-        entry = log_decision(result, patient_path, log_path)
+    staging: list[StagedOutputs] = []
+
+    def stage(final: TriageResult) -> None:
+        staging.append(StagedOutputs(out_dir, final.files, stale=OUTPUT_NAMES))
+
+    try:
+        entry = log_decision(result, patient_path, log_path, full=full_log, on_record=stage)
+    except BaseException:
+        for staged in staging:
+            staged.discard()
+        raise
+    with staging[0] as staged:
         try:
             written = staged.commit()
         except OSError as exc:
@@ -204,16 +249,32 @@ def _log_delivery_failure(entry: Any, reason: str, files: list[str], log_path: s
         return None
 
 
-def log_decision(result: TriageResult, patient_path: str | Path, log_path: str | Path | None = None) -> Any:
-    """Append the decision and the patient file's text (as read by run_triage) to the hash-chained decision log
-    (cds.audit.log; ``log_path`` default: ``$CDS_DECISION_LOG`` or the user's data folder). Returns the entry."""
+def log_decision(
+    result: TriageResult,
+    patient_path: str | Path,
+    log_path: str | Path | None = None,
+    *,
+    full: bool = False,
+    on_record: Callable[[TriageResult], None] | None = None,
+) -> Any:
+    """Append the decision, stamped with its record id, to the signed decision log (cds.audit.log; ``log_path``
+    default: ``$CDS_DECISION_LOG`` or the user's data folder). The log keeps a pseudonym and the patient file's
+    hash; ``full``: the delivered decision and the patient file's text. ``on_record`` gets the stamped result
+    inside the log's transaction (an exception rolls the record back). Returns the entry."""
     from cds.audit.log import DecisionLog
     from cds.facts.patient import read_patient_text
 
     patient_text = result.patient_text if result.patient_text is not None else read_patient_text(patient_path)
-    decision_log = DecisionLog(log_path)
+    decision_log = DecisionLog(log_path, full=full)
+
+    def stamp(record: dict[str, Any]) -> dict[str, Any]:
+        final = stamp_record(result, record)
+        if on_record is not None:
+            on_record(final)
+        return dict(final.decision)
+
     try:
-        return decision_log.append(dict(result.decision), patient_text=patient_text)
+        return decision_log.append(dict(result.decision), patient_text=patient_text, stamp=stamp)
     except OSError as exc:  # the folder of the log cannot be created or written
         raise InputError(f"cannot write the decision log: {exc.strerror or exc}", path=decision_log.path) from exc
 
@@ -245,6 +306,19 @@ def cached_rulebase() -> RuleBase:
     from cds.rules.engine import load_rulebase
 
     return load_rulebase()
+
+
+def check_released(stamp: Mapping[str, Any]) -> None:
+    """InputError (exit 3) unless the rule set is exactly a release (its files those of rules/MANIFEST.yaml):
+    ``cds triage --require-release``. Without it, an unreleased rule set is named in decision.json
+    (``inputs.ruleset.version`` ``<version>+modified`` or null) and in the letter (``UNRELEASED rule set``)."""
+    from cds.letter.view_sections import release_text
+
+    version = stamp.get("version")
+    if not version or str(version).endswith("+modified"):
+        raise InputError(f"the rule set is not a release: {release_text(version)}",
+                         hint="review the changes, then `cds rules manifest --update`; or triage without "
+                         "--require-release")  # fmt: skip
 
 
 def check_letter_date(text: str | None) -> str | None:

@@ -8,6 +8,7 @@ JSON files are read by the same loader (JSON is a subset of YAML 1.2) so their e
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from ruamel.yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 
 from cds.errors import InputError
 
-__all__ = ["PathKey", "Problems", "load_yaml", "locate", "locate_value", "to_plain"]
+__all__ = ["PathKey", "Problems", "bad_date", "load_yaml", "locate", "locate_value", "to_plain"]
 
 PathKey = Sequence[str | int]
 
@@ -33,6 +34,26 @@ def _yaml() -> YAML:
 def _mark(exc: MarkedYAMLError) -> str | None:
     mark = exc.problem_mark or exc.context_mark
     return f"{mark.line + 1}:{mark.column + 1}" if mark is not None else None
+
+
+_DATE_LIKE = re.compile(r"""(?<![\w.:-])['"]?(\d{4})-(\d{1,2})-(\d{1,2})(?![\w.:-])""")
+
+
+def bad_date(text: str) -> tuple[int, int, str] | None:
+    """(line, column, message), 1-based, of the first date-shaped scalar that is no calendar date
+    (``reviewed: 2026-13-45``): YAML reads such a value as a date and fails without saying where."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        code = line.split(" #", 1)[0]
+        for match in _DATE_LIKE.finditer(code):
+            if match.group(0).startswith(("'", '"')):
+                continue  # quoted: a string, not a date
+            year, month, day = (int(g) for g in match.groups())
+            try:
+                _dt.date(year, month, day)
+            except ValueError as exc:
+                value = match.group(0)
+                return number, match.start() + 1, f"not a date: {value} ({exc}; allowed: YYYY-MM-DD)"
+    return None
 
 
 def load_yaml(path: str | Path, *, error_cls: type[InputError] = InputError, text: str | None = None) -> Any:
@@ -62,6 +83,9 @@ def load_yaml(path: str | Path, *, error_cls: type[InputError] = InputError, tex
     except Exception as exc:  # ruamel raises a few unmarked errors (e.g. duplicate keys in old versions)
         if isinstance(exc, InputError):
             raise
+        found = bad_date(text) if isinstance(exc, ValueError) else None
+        if found is not None:
+            raise error_cls(found[2], path=path, location=f"{found[0]}:{found[1]}") from exc
         raise error_cls(f"invalid YAML: {exc}".replace("\n", " "), path=path) from exc
     return data
 

@@ -45,10 +45,11 @@ def synth_night(tmp_path_factory) -> Callable[..., tuple[Path, object]]:
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache_and_log(tmp_path_factory):
     """Keep the test run out of the user's folders: the rule-set cache and the decision log go to temp dirs
-    (the cache is still exercised: the first load fills it, later loads read it back)."""
-    saved = {k: os.environ.get(k) for k in ("CDS_CACHE_DIR", "CDS_DECISION_LOG")}
+    and so does the log's key ring (the cache is still exercised: the first load fills it, later loads read it back)."""
+    saved = {k: os.environ.get(k) for k in ("CDS_CACHE_DIR", "CDS_DECISION_LOG", "CDS_AUDIT_KEY")}
     os.environ["CDS_CACHE_DIR"] = str(tmp_path_factory.mktemp("cds-cache"))
     os.environ["CDS_DECISION_LOG"] = str(tmp_path_factory.mktemp("cds-log") / "decisions.sqlite")
+    os.environ["CDS_AUDIT_KEY"] = str(tmp_path_factory.mktemp("cds-key") / "audit-key.json")
     yield
     for key, value in saved.items():
         if value is None:

@@ -23,7 +23,9 @@ from cds.authoring.intervals import atoms_of, can_hold_together, find_dead_branc
 from cds.errors import RuleFileError
 from cds.kb import expand_groups, read_raw
 from cds.paths import knowledge_dir, rules_dir
+from cds.rules.load import rule_files
 from cds.rules.manifest import MANIFEST_NAME, read_manifest, read_rule_stamp, scan_ruleset
+from cds.yamlfile import bad_date
 
 __all__ = ["CheckReport", "Problem", "RuleDoc", "check_ruleset", "find_version_problems", "read_rule_docs"]
 
@@ -115,9 +117,7 @@ def read_rule_docs(rules: Path, problems: list[Problem], parsed: Mapping[Path, A
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     docs = []
-    for path in sorted(rules.rglob("*.yaml")):
-        if path.name == MANIFEST_NAME or path.name.endswith(".scenario.yaml"):
-            continue
+    for path in rule_files(rules) if rules.is_dir() else []:  # the loader's own discovery (misplaced: its errors)
         shown = f"rules/{path.relative_to(rules).as_posix()}"
         if path in parsed:
             docs.append(RuleDoc(path, shown, parsed[path]))
@@ -128,6 +128,11 @@ def read_rule_docs(rules: Path, problems: list[Problem], parsed: Mapping[Path, A
             mark = exc.problem_mark or exc.context_mark
             text = " ".join(str(p) for p in (exc.context, exc.problem) if p).replace("\n", " ")
             problems.append(Problem(shown, mark.line + 1, mark.column + 1, "E100", f"invalid YAML: {text}"))
+            continue
+        except ValueError as exc:  # a date-shaped value that is no date (reviewed: 2026-13-45)
+            found = bad_date(path.read_text(encoding="utf-8"))
+            line, col, text = found if found is not None else (None, None, f"invalid value: {exc}")
+            problems.append(Problem(shown, line, col, "E100", text))
             continue
         except (OSError, UnicodeDecodeError, YAMLError) as exc:
             problems.append(Problem(shown, None, None, "E100", f"unreadable: {exc}".replace("\n", " ")))
@@ -332,10 +337,30 @@ def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
     items = [(doc, *c) for doc in docs if doc.data.get("status") != "retired" for c in _conclusions(doc, kb.groups)]
     expand = _expander(docs)
     exclusive = _exclusive(docs)
+    declared = {str(d.data.get("id")): set(_overrides(d)) for d in docs}
+    seen_pairs: set[tuple[str, str, str]] = set()
     for doc, kind, index, code, status in items:
         for other, other_kind, _, other_code, other_status in items:
             if other is doc:
                 continue
+            doc_id, other_id = str(doc.data.get("id")), str(other.data.get("id"))
+            if (
+                kind == "treat" == other_kind
+                and code == other_code
+                and status != other_status
+                and other_id not in declared.get(doc_id, set())
+                and doc_id not in declared.get(other_id, set())
+                and (min(doc_id, other_id), max(doc_id, other_id), code) not in seen_pairs
+            ) and _can_fire_together(doc, other, kb, expand, exclusive):
+                seen_pairs.add((min(doc_id, other_id), max(doc_id, other_id), code))
+                yield _problem(
+                    doc,
+                    doc.where("then", index),
+                    "E404",
+                    f"conflicting treatment statuses: {code} is {status} here but {other_status} in {other_id} "
+                    f"({other.shown}) when both fire; declare which one stands (overrides: [{other_id}] here, or "
+                    f"overrides: [{doc_id}] there)",
+                )
             if kind == "reassure" and other_kind == "urgent":
                 code_text, text = (
                     "E401",
@@ -366,6 +391,40 @@ def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
                 yield _problem(doc, doc.where("then", index), code_text, text)
             elif together is None:
                 log.info("rules check: %s and %s too complex to compare; no conflict reported", doc.shown, other.shown)
+
+
+def _overrides(doc: RuleDoc) -> list[str]:
+    value = doc.data.get("overrides")
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _can_fire_together(
+    doc: RuleDoc, other: RuleDoc, kb: _Knowledge, expand: Callable[[Any], Any], exclusive: Callable[[Any, Any], bool]
+) -> bool:
+    if exclusive(doc.data.get("when"), other.data.get("when")):
+        return False
+    together = _satisfiable([doc.data.get("when") or {}, other.data.get("when") or {}], kb, expand)
+    if together is None:
+        log.info("rules check: %s and %s too complex to compare; no conflict reported", doc.shown, other.shown)
+    return bool(together)
+
+
+def _check_overrides(docs: list[RuleDoc], groups: Mapping[str, Any]) -> Iterable[Problem]:
+    """E405: ``overrides:`` naming a rule that does not exist, that rates none of this rule's drugs, or that
+    overrides this rule in turn (no precedence at all)."""
+    by_id = {str(d.data.get("id")): d for d in docs}
+    drugs = {i: {c[2] for c in _conclusions(d, groups) if c[0] == "treat"} for i, d in by_id.items()}
+    for doc in docs:
+        doc_id = str(doc.data.get("id"))
+        for index, other_id in enumerate(_overrides(doc)):
+            where = doc.where("overrides", index)
+            other = by_id.get(other_id)
+            if other is None:
+                yield _problem(doc, where, "E405", f"overrides unknown rule {other_id}")
+            elif not drugs.get(doc_id, set()) & drugs.get(other_id, set()):
+                yield _problem(doc, where, "E405", f"overrides {other_id}, which rates none of this rule's drugs")
+            elif doc_id in _overrides(other):
+                yield _problem(doc, where, "E405", f"{other_id} overrides this rule in turn: no precedence declared")
 
 
 def _top_atoms(when: Any) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
@@ -529,6 +588,7 @@ def check_ruleset(rules: Path | None = None, knowledge: Path | None = None) -> C
     problems += _check_provenance(docs)
     problems += _check_never_fire(docs, kb)
     problems += _check_conflicts(docs, kb)
+    problems += _check_overrides(docs, kb.groups)
     problems += _check_manifest(docs, rules, knowledge)
     problems += _check_template_time_frames(rules.parent / "templates")
     unique = {(p.path, p.line or 0, p.col or 0, p.code, p.message): p for p in problems}

@@ -28,7 +28,20 @@ from cds.rules.manifest import (
     scan_ruleset,
 )
 
-__all__ = ["build_manifest", "bump_version", "render_manifest", "update_manifest", "write_manifest"]
+__all__ = [
+    "RELEASES_DIR",
+    "RELEASE_SCHEMA",
+    "build_manifest",
+    "build_release",
+    "bump_version",
+    "latest_release",
+    "render_manifest",
+    "update_manifest",
+    "write_manifest",
+]
+
+RELEASE_SCHEMA = "cds.ruleset-release/v1"
+RELEASES_DIR = "releases"  # releases/<version>.json beside rules/: signed release records (cds rules release)
 
 log = logging.getLogger(__name__)
 
@@ -119,3 +132,61 @@ def update_manifest(
     manifest = build_manifest(rules, knowledge, previous=previous, version=version)
     write_manifest(manifest, target)
     return manifest, []
+
+
+def _release_sort_key(record: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(int(x) for x in str(record.get("version", "0")).split(".") if x.isdigit())
+
+
+def latest_release(rules: Path) -> tuple[dict[str, Any], Path] | None:
+    """The newest release record in ``releases/`` beside ``rules`` (by version) and its path, or None."""
+    import json
+
+    folder = Path(rules).parent / RELEASES_DIR
+    records = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RuleFileError(f"unreadable release record: {exc}", path=path) from exc
+        if isinstance(data, dict) and data.get("schema") == RELEASE_SCHEMA:
+            records.append((data, path))
+    return max(records, key=lambda r: _release_sort_key(r[0])) if records else None
+
+
+def build_release(rules: Path, knowledge: Path, *, approver: str, date: str) -> dict[str, Any]:
+    """The (unsigned) release record of the rule set as it is: version and hash from the manifest, which must
+    match the files; the approver and date; every rule's version; the changes since the last release."""
+    from cds.rules.manifest import ruleset_stamp
+
+    rules, knowledge = Path(rules), Path(knowledge)
+    stamp = ruleset_stamp(rules, knowledge)
+    version = stamp.get("version")
+    if not version or str(version).endswith("+modified"):
+        raise RuleFileError("the files do not match rules/MANIFEST.yaml: run `cds rules check`, then "
+                            "`cds rules manifest --update`, before releasing", path=rules / MANIFEST_NAME)  # fmt: skip
+    manifest = read_manifest(rules / MANIFEST_NAME)
+    versions = {rule_id: stamp_.version for rule_id, stamp_ in manifest.rules.items()}
+    previous = latest_release(rules)
+    if previous is not None and previous[0].get("version") == version:
+        raise RuleFileError(f"rule set {version} was released already", path=previous[1])
+    before: dict[str, int] = dict(previous[0].get("rules") or {}) if previous else {}
+    changes = {
+        "added": sorted(set(versions) - set(before)),
+        "removed": sorted(set(before) - set(versions)),
+        "changed": [
+            {"rule": r, "from": before[r], "to": versions[r]}
+            for r in sorted(set(versions) & set(before))
+            if before[r] != versions[r]
+        ],
+    }
+    return {
+        "schema": RELEASE_SCHEMA,
+        "version": str(version),
+        "sha256": stamp["sha256"],
+        "approver": approver,
+        "date": date,
+        "previous": None if previous is None else {k: previous[0].get(k) for k in ("version", "sha256")},
+        "changes": changes,
+        "rules": dict(sorted(versions.items())),
+    }

@@ -85,6 +85,8 @@ def run_inline_tests(rules: RuleSet, kb: Knowledge, coverage: Coverage | None = 
                     problems.append(f"expected to fire; failed at {_atom_text(atom)} (actual: {_actual(actual)})")
                 else:
                     problems.append("expected not to fire, but every condition held")
+            elif holds:
+                problems += check_outputs(spec, case["expect"], records, kb)
             where = f"rules/{spec.path}:{locate(spec_root(spec), ['tests', i]) or ''}".rstrip(":")
             results.append(
                 CaseResult(where, f"{spec.id}: {case['name']}", not problems, bool(case.get("todo")), tuple(problems))
@@ -92,6 +94,68 @@ def run_inline_tests(rules: RuleSet, kb: Knowledge, coverage: Coverage | None = 
             if coverage is not None and spec.status == "active":
                 (coverage.fired if holds else coverage.blocked).add(spec.id)
     return results
+
+
+_OUTPUT_KEYS = ("evidence", "findings", "recommendations", "treatments", "because")
+
+
+def rule_outputs(spec: RuleSpec, kb: Knowledge, known: dict[str, Any]) -> dict[str, Any]:
+    """What a rule concludes when it fires, by kind, as a test states it: evidence and finding codes,
+    recommendations (action, urgency), treatment statuses by drug (groups expanded)."""
+    from cds.rules.engine import _expand_drugs
+
+    out: dict[str, Any] = {"evidence": [], "findings": [], "recommendations": [], "treatments": {}}
+    for action in spec.then:
+        if "evidence" in action:
+            out["evidence"].append(action["evidence"])
+        elif "finding" in action:
+            out["findings"].append(action["finding"])
+        elif "recommend" in action:
+            out["recommendations"].append({"action": action["recommend"], "urgency": action["urgency"]})
+        elif "status" in action and ("treatment" in action or "treatments" in action):
+            for drug in _expand_drugs(action, kb, known):
+                out["treatments"][drug] = action["status"]
+    out["evidence"].sort()
+    out["findings"].sort()
+    out["recommendations"].sort(key=lambda r: (r["action"], r["urgency"]))
+    return out
+
+
+def check_outputs(spec: RuleSpec, expect: dict[str, Any], records: list[DatumRecord], kb: Knowledge) -> list[str]:
+    """``want KIND X: got Y`` for every output an inline test states that the rule does not conclude."""
+    from cds.rules.engine import render_because
+
+    if not any(key in expect for key in _OUTPUT_KEYS):
+        return []
+    known = {r.field: r.value for r in records if r.known}
+    got = rule_outputs(spec, kb, known)
+    problems = []
+    for key in ("evidence", "findings"):
+        if key in expect and sorted(expect[key]) != got[key]:
+            want_codes, got_codes = ", ".join(sorted(expect[key])) or "none", ", ".join(got[key]) or "none"
+            problems.append(f"want {key} {want_codes}: got {got_codes}")
+    if "recommendations" in expect:
+        want = sorted(({"action": r["action"], "urgency": r["urgency"]} for r in expect["recommendations"]),
+                      key=lambda r: (r["action"], r["urgency"]))  # fmt: skip
+        if want != got["recommendations"]:
+            problems.append(f"want recommendations {_recs(want)}: got {_recs(got['recommendations'])}")
+    if "treatments" in expect and dict(expect["treatments"]) != got["treatments"]:
+        problems.append(f"want treatments {_statuses(expect['treatments'])}: got {_statuses(got['treatments'])}")
+    if "because" in expect:
+        matched = [{"type": "datum", "field": r.field, "value": r.value, "known": r.known, "source": r.source}
+                   for r in records]  # fmt: skip
+        text = render_because(spec.because, matched, known, kb)
+        if expect["because"] not in text:
+            problems.append(f"want because containing {expect['because']!r}: got {text!r}")
+    return problems
+
+
+def _recs(recs: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{r['action']} ({r['urgency']})" for r in recs) or "none"
+
+
+def _statuses(statuses: dict[str, Any]) -> str:
+    return ", ".join(f"{drug}={status}" for drug, status in sorted(statuses.items())) or "none"
 
 
 def spec_root(spec: RuleSpec) -> Any:

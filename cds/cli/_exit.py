@@ -6,7 +6,8 @@
 | 1 | the verb ran and found problems (rule-check errors, failing scenarios, tampered log) |
 | 2 | command-line usage error (Click's own, and ``cds.errors.UsageError``) |
 | 3 | an input cannot be used (recording, hypnogram, events, patient, rule or template file, output path) |
-| 4 | internal error: one line plus where the traceback was saved; ``--debug`` prints it |
+| 4 | internal error: one line plus where the traceback was saved; ``--debug`` prints it; a failed safety check
+      of cds itself (``cds.errors.SafetyError``: one line naming the rule and the drug) |
 
 Python warnings raised while cds works on a user's file never reach stderr as such (they would be noise the user
 cannot act on): they go to the ``cds`` log at INFO (``-v`` shows them). Inputs that would cause one are refused or
@@ -22,7 +23,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 
-from cds.errors import CdsError, InputError, UsageError
+from cds.errors import CdsError, InputError, SafetyError, UsageError
 
 __all__ = [
     "EXIT_FOUND_PROBLEMS",
@@ -99,6 +100,9 @@ def run_guarded(fn: Callable[[], object], *, debug: bool = False) -> int:
     except InputError as exc:
         print(f"cds: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_INPUT
+    except SafetyError as exc:  # a safety check of cds failed: internal, but named, not a traceback
+        print(f"cds: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_INTERNAL
     except CdsError as exc:
         print(f"cds: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_INPUT

@@ -1,4 +1,4 @@
-"""``cds audit verify|list|show|replay``: read and check the hash-chained decision log."""
+"""``cds audit init|verify|anchor|rotate-key|list|show|replay``: set up, check and read the signed decision log."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from pathlib import Path
 
 import typer
 
+from cds.audit.keys import default_key_path
 from cds.audit.log import DecisionLog, LogEntry, default_log_path
 from cds.cli._exit import ProblemsFoundError
 
 __all__ = ["app"]
 
-app = typer.Typer(name="audit", help="Verify, list, show and replay the decision log.", no_args_is_help=True)
+app = typer.Typer(
+    name="audit", help="Set up, verify, anchor, list, show and replay the decision log.", no_args_is_help=True
+)
 
 
 class OutputFormat(StrEnum):
@@ -24,7 +27,14 @@ class OutputFormat(StrEnum):
 _LOG_OPTION = typer.Option(
     None, "--log", envvar="CDS_DECISION_LOG", help=f"Decision log (default {default_log_path()})."
 )
+_KEY_OPTION = typer.Option(
+    None, "--key", envvar="CDS_AUDIT_KEY", help=f"The log's key ring (default {default_key_path()})."
+)
 _FORMAT_OPTION = typer.Option(OutputFormat.TEXT, "--format", help="text or json.")
+_ANCHOR_OUT_OPTION = typer.Option(None, "--out", help="Write the anchor here (default: print it).")
+_REPLAY_PATIENT_OPTION = typer.Option(
+    None, "--patient", help="The patient file, when the log kept only its hash (checked against it)."
+)
 _RULES_OPTION = typer.Option(None, "--rules", help="rules/ folder (default: the installed rule base).")
 _KNOWLEDGE_OPTION = typer.Option(None, "--knowledge", help="knowledge/ folder (default: the installed one).")
 
@@ -41,8 +51,9 @@ def _summary(entry: LogEntry, marked_by: LogEntry | None = None) -> str:
     recording = inputs.get("recording") or {}
     name = recording.get("name", "-") if isinstance(recording, dict) else "-"
     line = (
-        f"{entry.seq:>5}  {entry.created_at}  {entry.record_hash[:12]}  patient {entry.patient_id or '-'}  "
-        f"rules {entry.ruleset_version or '-'}  engine {entry.engine_version}  recording {name}"
+        f"{entry.seq:>5}  {entry.created_at}  {entry.record_id}  {entry.record_hash[:12]}  "
+        f"patient {entry.patient_id or '-'}  rules {entry.ruleset_version or '-'}  engine {entry.engine_version}  "
+        f"recording {name}"
     )
     return line + (f"  NOT DELIVERED (see record {marked_by.seq})" if marked_by is not None else "")
 
@@ -60,32 +71,111 @@ def _stamp_text(stamp: dict) -> str:
     return f"{stamp.get('version') or 'unversioned'} ({str(stamp.get('sha256') or '?')[:12]})"
 
 
+def _read_anchor(text: str) -> str | dict:
+    """An anchor file written by ``cds audit anchor``, or (as before) a record hash noted by hand."""
+    from cds.audit.log import DecisionLogError
+
+    path = Path(text)
+    if not path.is_file():
+        return text
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DecisionLogError(f"cannot read the anchor: {exc}", path=path) from exc
+    if not isinstance(data, dict):
+        raise DecisionLogError("not a cds audit anchor (not a JSON object)", path=path)
+    return data
+
+
+@app.command("init")
+def init(
+    log_path: Path | None = _LOG_OPTION,
+    key: Path | None = _KEY_OPTION,
+    new_log: bool = typer.Option(
+        False, "--new-log", help="Start a new log where one this key ring saw is missing (the new log names it)."
+    ),
+) -> None:
+    """Create the key ring (if missing, file 0600 in a 0700 folder) and an empty signed log (if missing)."""
+    decision_log = DecisionLog(log_path, key_path=key)
+    log_id = decision_log.init(new_log=new_log)
+    ring = decision_log.ring()
+    typer.echo(f"log {decision_log.path}: id {log_id}")
+    typer.echo(f"key ring {ring.path}: active key {ring.active} (public {ring.public_of(ring.active)})")
+
+
+@app.command("rotate-key")
+def rotate_key(key: Path | None = _KEY_OPTION) -> None:
+    """Make a new signing key; the old key's private half is destroyed, its public half kept for verifying."""
+    from cds.audit.keys import KeyRing
+
+    ring = KeyRing.load(key)
+    old = ring.active
+    new = ring.rotate()
+    typer.echo(f"key ring {ring.path}: key {old} retired, new active key {new.key_id} (public {new.public})")
+    typer.echo("take a new anchor now (`cds audit anchor --out FILE`) and give it to the auditor")
+
+
+@app.command("anchor")
+def anchor(
+    log_path: Path | None = _LOG_OPTION,
+    key: Path | None = _KEY_OPTION,
+    out: Path | None = _ANCHOR_OUT_OPTION,
+    record: int | None = typer.Option(None, "--record", help="Anchor this record (default: the last one)."),
+) -> None:
+    """A signed head of the log for the auditor to keep elsewhere: `verify --anchor FILE` then fails for a
+    history rewritten up to it, even by someone holding the key."""
+    from cds.files import write_atomic
+
+    data = DecisionLog(log_path, key_path=key).anchor(record)
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    write_atomic(out, text)
+    typer.echo(f"anchor of record {data['seq']} ({data['record_hash'][:12]}) written to {out}")
+
+
 @app.command("verify")
 def verify(
     log_path: Path | None = _LOG_OPTION,
-    anchor: str | None = typer.Option(None, "--anchor", help="A head hash noted earlier: must still be in the log."),
+    key: Path | None = _KEY_OPTION,
+    anchor: str | None = typer.Option(
+        None, "--anchor", help="An anchor file from `cds audit anchor` (or a head hash noted earlier)."
+    ),
     fmt: OutputFormat = _FORMAT_OPTION,
 ) -> None:
-    """Check the whole hash chain; exit 1 naming the first edited, removed or reordered record."""
-    result = DecisionLog(log_path).verify(anchor=anchor)
+    """Check the whole signed chain, the times, the witness and an anchor; exit 1 naming the first edited,
+    removed, reordered or back-dated record, or a truncated, missing or replaced log."""
+    decision_log = DecisionLog(log_path, key_path=key)
+    result = decision_log.verify(anchor=None if anchor is None else _read_anchor(anchor))
     if fmt is OutputFormat.JSON:
         typer.echo(json.dumps(result.__dict__, sort_keys=True, indent=2))
     elif result.ok:
-        typer.echo(f"ok: {result.records} records, chain intact, head {result.head_hash}")
+        against = " and the anchor" if anchor is not None else ""
+        typer.echo(f"ok: {result.records} records, chain intact and signed{against}, log {result.log_id}, "
+                   f"head {result.head_hash}")  # fmt: skip
     if not result.ok:
         raise ProblemsFoundError(f"decision log tampered: {result.problem}")
 
 
 @app.command("list")
-def list_records(log_path: Path | None = _LOG_OPTION, fmt: OutputFormat = _FORMAT_OPTION) -> None:
+def list_records(
+    log_path: Path | None = _LOG_OPTION,
+    key: Path | None = _KEY_OPTION,
+    patient: str | None = typer.Option(None, "--patient", help="Only this patient's records (found by pseudonym)."),
+    fmt: OutputFormat = _FORMAT_OPTION,
+) -> None:
     """One line per logged decision, oldest first; a decision whose letter was not delivered is marked."""
     from cds.audit.log import DecisionLogError
 
-    decision_log = DecisionLog(log_path)
+    decision_log = DecisionLog(log_path, key_path=key)
     if not decision_log.path.exists():  # a mistyped --log must not look like an empty log
         raise DecisionLogError("no decision log here", path=decision_log.path, hint="run `cds triage` first")
     entries = list(decision_log.entries())
     marks = {e.delivery_failure["record"]: e for e in entries if e.delivery_failure is not None}
+    if patient is not None:
+        pseudonym = decision_log.pseudonym(patient)
+        entries = [e for e in entries if e.patient_id == pseudonym]
     if fmt is OutputFormat.JSON:
         rows = [{**e.to_dict(), **_delivery(e, marks.get(e.seq))} for e in entries]
         typer.echo(json.dumps(rows, sort_keys=True, indent=2))
@@ -96,7 +186,7 @@ def list_records(log_path: Path | None = _LOG_OPTION, fmt: OutputFormat = _FORMA
 
 @app.command("show")
 def show(
-    record: str = typer.Argument(..., help="Seq number or record-hash prefix (8+ hex digits)."),
+    record: str = typer.Argument(..., help="Record id (as the letter prints it), seq number or hash prefix."),
     log_path: Path | None = _LOG_OPTION,
     fmt: OutputFormat = _FORMAT_OPTION,
 ) -> None:
@@ -129,14 +219,16 @@ def show(
 
 @app.command("replay")
 def replay(
-    record: str = typer.Argument(..., help="Seq number or record-hash prefix (8+ hex digits)."),
+    record: str = typer.Argument(..., help="Record id (as the letter prints it), seq number or hash prefix."),
     log_path: Path | None = _LOG_OPTION,
     rules: Path | None = _RULES_OPTION,
     knowledge: Path | None = _KNOWLEDGE_OPTION,
+    patient: Path | None = _REPLAY_PATIENT_OPTION,
     fmt: OutputFormat = _FORMAT_OPTION,
 ) -> None:
-    """Re-run a logged decision (stored patient file + stored recording facts) on the current rule set."""
-    from cds.audit.log import DecisionLogError
+    """Re-run a logged decision (patient file + stored recording facts) on the current rule set; name the rules
+    whose firing changed; exit 1 when the same rule set no longer gives the logged decision (not reproducible)."""
+    from cds.audit.log import DecisionLogError, sha256_hex
     from cds.authoring.diff import diff_outcomes, replay_decision
     from cds.rules.engine import load_rulebase
 
@@ -147,20 +239,46 @@ def replay(
             "not a decision: cannot replay",
             path=log_path,
         )
-    if entry.patient_text is None:
-        raise DecisionLogError(f"record {entry.seq} has no stored patient file: cannot replay", path=log_path)
+    patient_text = entry.patient_text
+    if patient_text is None and patient is not None:
+        from cds.facts.patient import read_patient_text
+
+        patient_text = read_patient_text(patient)
+        if sha256_hex(patient_text) != entry.patient_text_sha256:
+            raise DecisionLogError(f"this is not the patient file of record {entry.seq} (its sha256 differs)",
+                                   path=patient)  # fmt: skip
+    if patient_text is None:
+        raise DecisionLogError(f"record {entry.seq} has no stored patient file: cannot replay", path=log_path,
+                               hint="the log keeps only its hash: pass the file with --patient")  # fmt: skip
     rulebase = load_rulebase(rules, knowledge)
-    replayed = replay_decision(entry.decision, entry.patient_text, rulebase)
-    changes = diff_outcomes(entry.decision, replayed)
-    logged = _stamp_text(entry.inputs.get("ruleset") or {})
-    now = _stamp_text(getattr(rulebase, "stamp", None) or {"sha256": rulebase.sha256})
+    logged_decision = entry.decision
+    replayed = replay_decision(logged_decision, patient_text, rulebase)
+    changes = diff_outcomes(logged_decision, replayed)
+    fired = {str(f.get("rule")) for f in logged_decision.get("trace") or [] if isinstance(f, dict)}
+    fires = {str(f.get("rule")) for f in replayed.get("trace") or [] if isinstance(f, dict)}
+    rules_changed = {"no longer fire": sorted(fired - fires), "now fire": sorted(fires - fired)}
+    logged_stamp = entry.inputs.get("ruleset") or {}
+    current_stamp = getattr(rulebase, "stamp", None) or {"sha256": rulebase.sha256}
+    same_rules = logged_stamp.get("sha256") == current_stamp.get("sha256")
+    reproducible = not same_rules or not (changes or rules_changed["no longer fire"] or rules_changed["now fire"])
+    logged = _stamp_text(logged_stamp)
+    now = _stamp_text(current_stamp)
     if fmt is OutputFormat.JSON:
-        report = {"seq": entry.seq, "ruleset": {"logged": logged, "now": now}, "changes": changes}
+        report = {"seq": entry.seq, "record_id": entry.record_id, "ruleset": {"logged": logged, "now": now},
+                  "same_ruleset": same_rules, "changes": changes, "rules": rules_changed,
+                  "reproducible": reproducible}  # fmt: skip
         typer.echo(json.dumps(report, indent=2, sort_keys=True))
-        return
-    typer.echo(f"record {entry.seq} ({entry.patient_id}): rule set {logged} -> {now}")
-    typer.echo(
-        "\n".join(f"  {c}" for c in changes)
-        if changes
-        else "  same decision (findings, recommendations, treatments, asks)"
-    )
+    else:
+        typer.echo(f"record {entry.seq} ({entry.record_id}, patient {entry.patient_id}): rule set {logged} -> {now}")
+        typer.echo(
+            "\n".join(f"  {c}" for c in changes)
+            if changes
+            else "  same decision (findings, recommendations, treatments, asks)"
+        )
+        for what, names in rules_changed.items():
+            if names:
+                typer.echo(f"  rules that {what}: {', '.join(names)}")
+    if not reproducible:
+        raise ProblemsFoundError(
+            f"record {entry.seq} cannot be reproduced: the same rule set ({logged}) now gives another decision"
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from contextlib import nullcontext
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -116,6 +117,73 @@ def manifest(
     typer.echo(f"rule set {written.version} sha256 {written.sha256} ({len(written.files)} files)")
 
 
+_APPROVER_OPTION = typer.Option(None, "--approver", help="Who approves this release (name, role).")
+_RELEASE_KEY_OPTION = typer.Option(
+    None, "--key", envvar="CDS_RELEASE_KEY", help="Key ring that signs releases (default: the audit key ring)."
+)
+
+
+@app.command("release")
+def release(
+    path: _PATH = None,
+    knowledge: Path | None = _KNOWLEDGE,
+    approver: str | None = _APPROVER_OPTION,
+    date: str | None = typer.Option(None, "--date", help="Release date, YYYY-MM-DD (default: today, UTC)."),
+    key: Path | None = _RELEASE_KEY_OPTION,
+    verify: bool = typer.Option(False, "--verify", help="Check the latest release record and the files against it."),
+) -> None:
+    """Write a signed release record (releases/VERSION.json beside rules/): rule-set version and hash, approver,
+    date, every rule's version and the changes since the last release; `--verify` checks it against the files."""
+    import datetime as dt
+
+    from cds.audit.keys import KeyRing, key_id_of, verify_signature
+    from cds.audit.log import canonical_json
+    from cds.authoring.release import RELEASES_DIR, build_release, latest_release
+    from cds.errors import UsageError
+    from cds.files import write_atomic
+    from cds.rules.manifest import ruleset_stamp
+
+    rules, knowledge = _folders(path, knowledge)
+    if verify:
+        found = latest_release(rules)
+        if found is None:
+            raise ProblemsFoundError(f"no release record in {RELEASES_DIR}/ beside {rules.name}/: unreleased")
+        record, where = found
+        body = {k: v for k, v in record.items() if k not in ("signature",)}
+        public = str(record.get("public_key") or "")
+        problems = []
+        if not verify_signature(public, canonical_json(body).encode("utf-8"), str(record.get("signature") or "")):
+            problems.append("its signature is invalid (the record was edited)")
+        elif key_id_of(bytes.fromhex(public)) != record.get("key_id"):
+            problems.append("its key id does not match its public key")
+        current = ruleset_stamp(rules, knowledge).get("sha256")
+        if current != record.get("sha256"):
+            released = str(record.get("sha256"))[:12]
+            problems.append(f"the files have changed since (sha256 {str(current)[:12]}, released {released})")
+        if problems:
+            raise ProblemsFoundError(f"release {record.get('version')} ({where.name}): " + "; ".join(problems))
+        typer.echo(f"release {record['version']} approved by {record['approver']} on {record['date']}, signed by key "
+                   f"{record['key_id']}: matches the files (sha256 {record['sha256'][:12]})")  # fmt: skip
+        return
+    if not approver or not approver.strip():
+        raise UsageError("a release needs an approver", option="--approver")
+    day = date or dt.datetime.now(dt.UTC).date().isoformat()
+    try:
+        dt.date.fromisoformat(day)
+    except ValueError as exc:
+        raise UsageError(f"not a date (allowed: YYYY-MM-DD, got: {day!r})", option="--date") from exc
+    record = build_release(rules, knowledge, approver=" ".join(approver.split()), date=day)
+    ring = KeyRing.load(key)
+    record |= {"key_id": ring.active, "public_key": ring.public_of(ring.active)}
+    record["signature"] = ring.sign(canonical_json(record).encode("utf-8"))[1]
+    target = rules.parent / RELEASES_DIR / f"{record['version']}.json"
+    write_atomic(target, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    changes = record["changes"]
+    typer.echo(f"release {record['version']} (sha256 {record['sha256'][:12]}) approved by {record['approver']} on "
+               f"{day}: {len(changes['added'])} rules added, {len(changes['changed'])} changed, "
+               f"{len(changes['removed'])} removed; written to {target}")  # fmt: skip
+
+
 @app.command("list")
 def list_rules(path: _PATH = None, knowledge: Path | None = _KNOWLEDGE, fmt: OutputFormat = _FORMAT) -> None:
     """One line per rule: id, version, status, layer, last review, file:line, content hash."""
@@ -164,21 +232,52 @@ def show(
     typer.echo(f"  tests: {'; '.join(info.tests) or 'none'}")
 
 
+_RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
+_RULE_OPTION = typer.Option(None, "--rule", help="Run only this rule's tests (repeatable).")
+
+
 @app.command("test")
 def test(
     path: _PATH = None,
     knowledge: Path | None = _KNOWLEDGE,
+    rule: list[str] | None = _RULE_OPTION,
     min_coverage: int = typer.Option(0, "--min-coverage", help="Fail below this condition coverage (percent)."),
     scenarios_only: bool = typer.Option(False, "--scenarios-only", help="Coverage by scenario cases alone."),
     fmt: OutputFormat = _FORMAT,
 ) -> None:
-    """Run every rule's inline tests and the scenario files; print failures and coverage; exit 1 on failure."""
+    """Run every rule's inline tests and the scenario files; print failures and coverage; exit 1 on failure.
+    ``cds rules test RULE_ID`` (or ``--rule RULE_ID``) runs one rule's inline tests only."""
     from cds.authoring.coverage import compute_coverage
     from cds.authoring.scenarios import run_inline_tests, run_scenarios
+    from cds.errors import UsageError
     from cds.rules.engine import load_rulebase
 
+    wanted = list(rule or [])
+    if path is not None and not path.exists() and _RULE_ID.match(str(path)):
+        wanted, path = [*wanted, str(path)], None  # `cds rules test RULE_ID`
     rules, knowledge = _folders(path, knowledge)
     rulebase = load_rulebase(rules, knowledge)
+    if wanted:
+        by_id = {spec.id: spec for spec in rulebase.rules.rules}
+        unknown = [r for r in wanted if r not in by_id]
+        if unknown:
+            raise UsageError(f"no such rule: {', '.join(unknown)} (see `cds rules list`)", option="--rule")
+        subset = replace(rulebase.rules, rules=tuple(by_id[r] for r in dict.fromkeys(wanted)))
+        results = run_inline_tests(subset, rulebase.kb)
+        failed = [r for r in results if r.failed]
+        if fmt is OutputFormat.JSON:
+            typer.echo(json.dumps({"results": [r.__dict__ for r in results]}, indent=2, sort_keys=True, default=list))
+        else:
+            for result in results:
+                typer.echo(f"{'ok  ' if result.passed else 'TODO' if result.todo else 'FAIL'} {result.where}: "
+                           f"{result.name}")  # fmt: skip
+                for problem in result.problems:
+                    typer.echo("\n".join(_as_diff(problem)))
+        summary = f"{', '.join(dict.fromkeys(wanted))}: {len(results)} cases, {len(failed)} failed"
+        if failed:
+            raise ProblemsFoundError(summary)
+        typer.echo(summary, err=True)
+        return
     results = run_inline_tests(rulebase.rules, rulebase.kb) + run_scenarios(rulebase, rules)
     coverage = compute_coverage(rulebase, rules, inline=not scenarios_only)
     failed = [r for r in results if r.failed]
@@ -239,7 +338,7 @@ def book(
     no_scenarios: bool = typer.Option(False, "--no-scenarios", help="Skip running scenarios for coverage."),
 ) -> None:
     """Write the whole rule base as browsable HTML and Markdown, grouped by layer."""
-    from cds.authoring.book import describe_rules, render_book, scenario_cover
+    from cds.authoring.book import describe_rules, front_matter, render_book, scenario_cover
     from cds.errors import InputError
     from cds.outputs import check_output_dir
 
@@ -248,7 +347,9 @@ def book(
     covered = {} if no_scenarios else scenario_cover(rules, knowledge)
     version = _manifest_version(rules)
     try:
-        written_files = list(render_book(describe_rules(rules, knowledge), out, covered=covered, version=version))
+        infos = describe_rules(rules, knowledge)
+        front = front_matter(rules, knowledge)
+        written_files = list(render_book(infos, out, covered=covered, version=version, front=front))
     except OSError as exc:
         raise InputError(f"cannot write the rule book: {exc.strerror or exc}", path=out) from exc
     for written in written_files:

@@ -38,6 +38,17 @@ def triage(
     log: Annotated[
         Path | None, typer.Option("--log", envvar="CDS_DECISION_LOG", help="Decision log (default: user data folder).")
     ] = None,
+    require_release: Annotated[
+        bool, typer.Option("--require-release", help="Refuse a rule set that is not a release (files changed).")
+    ] = False,
+    log_full: Annotated[
+        bool,
+        typer.Option(
+            "--log-full",
+            help="Keep the patient id and the patient file's text in the log (default: "
+            "a pseudonym and the file's hash).",
+        ),
+    ] = False,
 ) -> None:
     """Run the whole pipeline, append the decision to the decision log, and write decision.json, letter.html,
     letter.md (+ analysis.json, letter.pdf)."""
@@ -56,9 +67,12 @@ def triage(
         stage_labels_path=stage_labels,
         letter_date=check_letter_date(date),
         pdf=pdf,
+        require_release=require_release,
     )
     check_triage_paths(request, out, log)
     result = run_triage(request, progress=stderr_progress())
-    written, _ = deliver_triage(result, out, log, patient_path=patient)  # staged, logged, then moved into place
+    written, _ = deliver_triage(
+        result, out, log, patient_path=patient, full_log=log_full
+    )  # staged, logged, then moved into place
     for name in sorted(written):
         typer.echo(str(written[name]))

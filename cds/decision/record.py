@@ -21,11 +21,11 @@ strength``, ``current_medications``, ``conclusion``, ``branches``, ``measurement
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cds import __version__
-from cds.errors import CdsError
+from cds.errors import SafetyError
 from cds.policy import Policy
 
 __all__ = ["SCHEMA", "SafetyInvariantError", "build_decision_record", "resolve_treatments"]
@@ -33,8 +33,17 @@ __all__ = ["SCHEMA", "SafetyInvariantError", "build_decision_record", "resolve_t
 SCHEMA = "cds.decision/v1"
 
 
-class SafetyInvariantError(CdsError):
-    """A contraindicated drug came out of resolution as offered: a bug in the engine (exit code 4)."""
+class SafetyInvariantError(SafetyError):
+    """A contraindicated drug came out of resolution as offered: a bug in the engine or the policy (exit code 4).
+    The message names the drug, the safety rule(s) that contraindicated it and the rule(s) behind the status it
+    got; no decision, letter or log record is written."""
+
+    def __init__(self, drug: str, status: str, safety_rules: list[str], rules: list[str]) -> None:
+        self.drug, self.status, self.safety_rules, self.rules = drug, status, safety_rules, rules
+        super().__init__(
+            f"safety invariant violated: {drug} is contraindicated by {', '.join(safety_rules)} but resolved to "
+            f"'{status}' (rules: {', '.join(rules)}); no decision was written"
+        )
 
 
 def _refs(rules: Iterable[str], rulebase: Any, *, role: str = "evidence") -> list[str]:
@@ -110,16 +119,27 @@ def first_step(recommendations: list[dict[str, Any]], policy: Policy) -> dict[st
 
 
 def resolve_treatments(
-    firings: list[dict[str, Any]], policy: Policy
+    firings: list[dict[str, Any]], policy: Policy, overrides: Mapping[str, frozenset[str]] | None = None
 ) -> dict[str, tuple[str, list[tuple[dict[str, Any], dict[str, Any]]]]]:
-    """drug -> (final status, the (firing, item) pairs behind it). Drugs not to be shown are left out."""
+    """drug -> (final status, the (firing, item) pairs behind it). Drugs not to be shown are left out.
+
+    ``overrides`` (rule id -> the rules it ``overrides:``): a treatment-layer proposal for a drug is set aside when
+    another fired rule proposing the same drug declares precedence over its rule (issue 11: conflicting treatment
+    statuses are resolved by a declared precedence, which ``rules check`` requires)."""
     proposals: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
     safety: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
     for firing, item in _items(firings, "treatment"):
         (safety if item["layer"] == "safety" else proposals)[item["drug"]].append((firing, item))
+    standing = dict(proposals)  # the proposals that compete for the status (behind it: every agreeing one)
+    if overrides:
+        for drug, pairs in proposals.items():
+            rules = {f["rule"] for f, _ in pairs}
+            beaten = {r for rule in rules for r in overrides.get(rule, frozenset()) if r in rules and r != rule}
+            if beaten and len(beaten) < len(rules):
+                standing[drug] = [(f, i) for f, i in pairs if f["rule"] not in beaten]
     out: dict[str, tuple[str, list[tuple[dict[str, Any], dict[str, Any]]]]] = {}
     for drug in sorted(set(proposals) | set(safety)):
-        proposed = min((i["status"] for _, i in proposals[drug]), key=policy.status_rank, default=None)
+        proposed = min((i["status"] for _, i in standing.get(drug, [])), key=policy.status_rank, default=None)
         vetoed = max((i["status"] for _, i in safety[drug]), key=policy.status_rank, default=None)
         if proposed is None and (vetoed is None or policy.is_offered(vetoed)):
             continue  # a bare caution without a proposal is not an offer
@@ -158,7 +178,12 @@ def _treatments(
         for f in firings
     ]
     proposed = {i["drug"] for _, i in _items(kept, "treatment") if i["layer"] != "safety"}
-    for drug, (status, behind) in resolve_treatments(kept, policy).items():
+    overrides = {
+        rule: frozenset(rulebase.by_id[rule].data.get("overrides") or ())
+        for rule in {f["rule"] for f in kept}
+        if rule in rulebase.by_id
+    }
+    for drug, (status, behind) in resolve_treatments(kept, policy, overrides).items():
         rules = sorted({f["rule"] for f, _ in behind})
         drug_info = rulebase.kb.drugs.get(drug, {})
         entry: dict[str, Any] = {
@@ -180,18 +205,13 @@ def _treatments(
         if strengths:
             entry["strength"] = strengths
         out.append(entry)
-    vetoed = {
-        i["drug"]
-        for _, i in _items(firings, "treatment")
-        if i["layer"] == "safety" and i["status"] == "contraindicated"
-    }
+    vetoed: dict[str, set[str]] = {}
+    for firing, i in _items(firings, "treatment"):
+        if i["layer"] == "safety" and i["status"] == "contraindicated":
+            vetoed.setdefault(i["drug"], set()).add(firing["rule"])
     for entry in out:  # belt and braces: no contraindicated drug may be offered
         if entry["drug"] in vetoed and entry["status"] != "contraindicated":
-            named = ", ".join(entry["rules"])
-            raise SafetyInvariantError(
-                f"{entry['drug']} was contraindicated by a safety rule but resolved to '{entry['status']}' "
-                f"(rules: {named})"
-            )
+            raise SafetyInvariantError(entry["drug"], entry["status"], sorted(vetoed[entry["drug"]]), entry["rules"])
     return out
 
 

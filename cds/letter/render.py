@@ -223,7 +223,7 @@ def build_letter_view(
         "limits": sections.limit_texts(analysis, decision),
         "references": [{"key": k, "citation": knowledge.citation(k)} for k in prov.used_refs],
         "background": [{"key": k, "citation": knowledge.citation(k)} for k in background],
-        "footer": sections.footer_view(inputs),
+        "footer": sections.footer_view(inputs, decision.get("record")),
     }
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "measurement_rows",
     "order_treatments",
     "recording_view",
+    "release_text",
     "summary_sentences",
 ]
 
@@ -227,10 +228,24 @@ def order_treatments(treatments: list[dict[str, Any]], requested: Any) -> list[d
     return sorted(treatments, key=lambda t: (not t["requested"], rank.get(t["status"], len(rank))))
 
 
-def footer_view(inputs: Mapping[str, Any]) -> dict[str, str]:
+def release_text(version: Any) -> str:
+    """The rule set's release as a letter states it: ``release 0.1.25``, or why the rule set is not a release."""
+    text = str(version or "")
+    if not text:
+        return "UNRELEASED rule set (no release manifest)"
+    if text.endswith("+modified"):
+        return f"UNRELEASED rule set (changed since release {text.removesuffix('+modified')})"
+    return f"release {text}"
+
+
+def footer_view(inputs: Mapping[str, Any], record: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The letter's last line: the decision-log record (issue 11: a printed letter traces to its record), the
+    rule set's release and hash, the engine and the input hashes."""
     ruleset = inputs.get("ruleset") or {}
     engine = inputs.get("engine") or {}
     return {
+        "record": str((record or {}).get("id") or "not logged"),
+        "release": release_text(ruleset.get("version")),
         "ruleset_version": str(ruleset.get("version") or "unknown"),
         "ruleset_sha256": str(ruleset.get("sha256") or "unknown"),
         "engine": f"{engine.get('name') or 'cds'} {engine.get('version') or ''}".strip(),

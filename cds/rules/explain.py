@@ -20,7 +20,14 @@ from cds.errors import InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["explain_decision", "explain_rule", "format_explanation", "read_decision", "record_fact_view"]
+__all__ = [
+    "check_decision",
+    "explain_decision",
+    "explain_rule",
+    "format_explanation",
+    "read_decision",
+    "record_fact_view",
+]
 
 _DERIVED_KEYS = ("code", "action", "drug", "field")
 
@@ -51,6 +58,15 @@ def read_decision(path: str | Path) -> dict[str, Any]:
         got = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise InputError(f"not a decision record (allowed: schema cds.decision/v1, got: {got!r})", path=path)
     _check_shape(data, path)
+    return data
+
+
+def check_decision(data: Any, where: str) -> dict[str, Any]:
+    """A decision read from elsewhere (the decision log) checked as :func:`read_decision` checks a file."""
+    if not isinstance(data, dict) or data.get("schema") != "cds.decision/v1":
+        got = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise InputError(f"not a decision record (allowed: schema cds.decision/v1, got: {got!r})", path=where)
+    _check_shape(data, Path(where))
     return data
 
 
@@ -246,6 +262,9 @@ def _format_rule(report: Mapping[str, Any]) -> list[str]:
     elif failing is not None:
         lines.append(f"  first failing condition: {json.dumps(failing, sort_keys=True)}")
         lines.append(f"  actual value: {json.dumps(report.get('actual'), sort_keys=True)}")
+        if report.get("failed"):
+            lines.append("  every condition that failed:")
+            lines += [f"    - {text}" for text in report["failed"]]
     return lines
 
 
@@ -280,9 +299,88 @@ def _why_not(decision: Mapping[str, Any], rule_id: str, *, rules_dir: Path | Non
     spec = rules.by_id().get(rule_id)
     if spec is None:
         raise InputError(f"no rule {rule_id} in the current rule set (nor in the decision's trace)", path=folder.name)
-    holds, failing, actual = evaluate(spec.when, record_fact_view(decision), kb.thresholds)
+    view = record_fact_view(decision)
+    holds, failing, actual = evaluate(spec.when, view, kb.thresholds)
+    failed = [] if holds else why_not_words(spec.when, view, kb)
     return {"version": spec.version, "layer": spec.layer, "holds": bool(holds), "first_failing": _plain(failing),
-            "actual": _plain(actual), "ruleset_sha256": rules.sha256}  # fmt: skip
+            "actual": _plain(actual), "failed": failed, "ruleset_sha256": rules.sha256}  # fmt: skip
+
+
+_OPS = {"gt": "above", "gte": "at least", "lt": "below", "lte": "at most", "eq": "equal to"}
+
+
+def _operand_words(value: Any, kb: Any) -> str:
+    if isinstance(value, Mapping) and "threshold" in value:
+        name = str(value["threshold"])
+        entry = kb.thresholds.get(name) or {}
+        unit = f" {entry['unit']}" if entry.get("unit") else ""
+        return f"{entry.get('value', '?')}{unit} ({name})"
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def _value_words(values: list[Any]) -> str:
+    def one(v: Any) -> str:
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        return v if isinstance(v, str) else json.dumps(v)
+
+    return " / ".join(one(v) for v in values) if values else "unknown"
+
+
+def atom_words(atom: Mapping[str, Any], view: Any, kb: Any, *, negated: bool = False) -> str:
+    """One failed condition in words, with the value the facts hold (``the PLMS index is 12, the rule needs
+    above 15 /h (plms_index_adult_per_h)``)."""
+    for kind, pool, label in (("evidence", "evidence", "evidence"), ("finding", "findings", "finding"),
+                              ("recommend", "recommendations", "recommendation")):  # fmt: skip
+        if kind in atom:
+            present = str(atom[kind]) in getattr(view, pool)
+            if negated:
+                return f"{label} {atom[kind]} is present; the rule needs it absent"
+            return f"{label} {atom[kind]} is {'present' if present else 'absent'}; the rule needs it"
+    if "field" not in atom:
+        return f"{json.dumps(_plain(atom), sort_keys=True)} {'holds' if negated else 'does not hold'}"
+    field_name = str(atom["field"])
+    spec = (getattr(kb, "fields", None) or {}).get(field_name)
+    name = f"{getattr(spec, 'description', None) or field_name} ({field_name})"
+    source = atom.get("source")
+    values = [v for v, src in view.data.get(field_name, []) if source in (None, src)]
+    where = f" ({source})" if source else ""
+    if "is" in atom and atom["is"] in ("known", "unknown"):
+        need = atom["is"]
+    elif "is" in atom:
+        need = f"{'yes' if atom['is'] else 'no'}"
+    elif "in" in atom:
+        need = "one of " + ", ".join(map(str, atom["in"]))
+    elif "between" in atom:
+        lo, hi = atom["between"]
+        need = f"from {_operand_words(lo, kb)} to below {_operand_words(hi, kb)}"
+    else:
+        op = next((o for o in _OPS if o in atom), None)
+        need = f"{_OPS[op]} {_operand_words(atom[op], kb)}" if op else json.dumps(_plain(atom))
+    if negated:
+        return f"{name}{where} is {_value_words(values)}; the rule needs it not {need}"
+    return f"{name}{where} is {_value_words(values)}; the rule needs {need}"
+
+
+def why_not_words(node: Mapping[str, Any], view: Any, kb: Any, *, negated: bool = False) -> list[str]:
+    """Every condition that fails (not only the first), each in words with the fact values that failed it."""
+    from cds.rules.evaluate import evaluate
+
+    if "all" in node and not negated:
+        out: list[str] = []
+        for child in node["all"]:
+            if not evaluate(child, view, kb.thresholds)[0]:
+                out += why_not_words(child, view, kb)
+        return out
+    if "any" in node and not negated:
+        parts = [" / ".join(why_not_words(child, view, kb)) for child in node["any"]]
+        return ["none of these holds: " + "; or ".join(f"({p})" for p in parts)]
+    if "not" in node:
+        inner = node["not"]
+        if isinstance(inner, Mapping) and ("all" in inner or "any" in inner):
+            return [f"this must not hold, but it does: {json.dumps(_plain(inner), sort_keys=True)}"]
+        return [atom_words(inner, view, kb, negated=True)]
+    return [atom_words(node, view, kb)]
 
 
 def _current_rules(folder: Path, default: bool) -> tuple[Any, Any]:

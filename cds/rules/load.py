@@ -20,7 +20,7 @@ from cds.rules.schema import LAYERS, rule_schema
 from cds.rules.semantic import check_rule_semantics
 from cds.yamlfile import Problems, load_yaml, locate, to_plain
 
-__all__ = ["RuleSet", "RuleSpec", "check_rules", "load_rules", "rule_files"]
+__all__ = ["RULE_SUFFIXES", "RuleSet", "RuleSpec", "check_rules", "load_rules", "misplaced_rule_files", "rule_files"]
 
 _VALIDATOR = Draft202012Validator(rule_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
@@ -68,13 +68,41 @@ class RuleSet:
         return {r.id: r for r in self.rules}
 
 
+RULE_SUFFIXES = (".yaml", ".yml")
+_NOT_RULES = ("MANIFEST.yaml",)
+
+
+def _is_rule_like(path: Path) -> bool:
+    return (
+        path.suffix in RULE_SUFFIXES
+        and not path.name.startswith(".")
+        and not path.name.endswith((".scenario.yaml", ".scenario.yml"))
+        and path.is_file()
+    )
+
+
 def rule_files(rules_dir: Path) -> list[Path]:
-    """Rule files of every layer folder, sorted by path (``*.scenario.yaml`` excluded)."""
+    """THE rule-file discovery (issue 11): ``*.yaml``/``*.yml`` directly inside a layer folder of ``rules_dir``,
+    sorted by path; scenario and hidden files excluded. Loading, listing, the manifest, the checks and the rule
+    book all use it, and :func:`misplaced_rule_files` names every other YAML file, which is an error."""
     out = []
-    for folder in sorted(p for p in rules_dir.iterdir() if p.is_dir()):
-        out += [p for p in folder.glob("*.yaml") if not p.name.endswith(".scenario.yaml")]
-        out += list(folder.glob("*.yml"))
+    for folder in sorted(p for p in rules_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        out += [p for p in folder.iterdir() if _is_rule_like(p)]
     return sorted(out)
+
+
+def misplaced_rule_files(rules_dir: Path) -> list[Path]:
+    """YAML files under ``rules_dir`` that :func:`rule_files` does not load: in the rules folder itself (other
+    than the manifest) or in a folder below a layer folder. Subfolders are rejected, never half-used."""
+    loaded = set(rule_files(rules_dir))
+    return sorted(
+        p
+        for p in rules_dir.rglob("*")
+        if _is_rule_like(p)
+        and p not in loaded
+        and p.name not in _NOT_RULES
+        and not any(part.startswith(".") for part in p.relative_to(rules_dir).parts)
+    )
 
 
 def _best(error: Any) -> Any:
@@ -172,6 +200,10 @@ def _collect(rules_dir: Path, kb: Knowledge) -> tuple[RuleSet, Problems]:
                 None,
                 f"unknown layer folder (allowed: {', '.join(LAYERS)} with a number prefix)",
             )
+    for stray in misplaced_rule_files(rules_dir):
+        where = Path(rules_dir.name) / stray.relative_to(rules_dir)
+        problems.add(where, None, "rule file outside a layer folder: it would not be loaded (rules/<n-layer>/ID.yaml; "
+                     "subfolders of a layer folder are not read)")  # fmt: skip
     specs: list[RuleSpec] = []
     seen: dict[str, Path] = {}
     digest = hashlib.sha256(kb.sha256.encode())

@@ -86,11 +86,14 @@ def _is_ruleset_file(path: Path, relative: Path) -> bool:
 def scan_ruleset(rules: Path | None = None, knowledge: Path | None = None) -> dict[str, str]:
     """Map ``rules/<relpath>`` and ``knowledge/<relpath>`` (POSIX separators) to the sha256 of each data file."""
     found: dict[str, str] = {}
+    from cds.rules.load import rule_files
+
     for prefix, root in (("rules", rules or rules_dir()), ("knowledge", knowledge or knowledge_dir())):
         root = Path(root)
         if not root.is_dir():
             continue
-        for path in sorted(root.rglob("*")):
+        # rules: exactly the files the loader loads (a misplaced file is a load error, never manifested)
+        for path in rule_files(root) if prefix == "rules" else sorted(root.rglob("*")):
             relative = path.relative_to(root)
             if _is_ruleset_file(path, relative):
                 found[f"{prefix}/{relative.as_posix()}"] = hash_file(path)
@@ -107,7 +110,7 @@ def read_rule_stamp(path: Path, relative: str) -> RuleStamp | None:
     """The ``id`` and integer ``version`` at the top of a rule file, or None when the file does not state them."""
     try:
         data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, YAMLError, ValueError) as exc:  # ValueError: a date that is no date
         log.debug("%s: not read for the manifest (%s)", path, exc)
         return None
     if not isinstance(data, dict):

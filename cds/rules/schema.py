@@ -175,6 +175,13 @@ def rule_schema() -> dict[str, Any]:
                 "description": "what the conclusions concern: the presenting complaint (default), or a drug the "
                 "patient already takes (such a recommendation may stand beside reassurance about the complaint)",
             },
+            "overrides": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$"},
+                "uniqueItems": True,
+                "description": "treatment rules whose status for a drug this rule also rates is set aside when both "
+                "fire: the declared precedence that `rules check` requires between conflicting treatment statuses",
+            },
             "when": node_ref,
             "then": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/action"}},
             "because": {"type": "string", "minLength": 1},
@@ -241,7 +248,25 @@ def rule_schema() -> dict[str, Any]:
                     "given": {"type": "object"},
                     "expect": {
                         "type": "object",
-                        "properties": {"fires": {"type": "boolean"}},
+                        "description": "fires: whether the rule fires on `given`; where it fires, what it concludes "
+                        "(each key listed is compared exactly with the rule's conclusions of that kind) and a phrase "
+                        "its rendered `because` contains (issue 11: tests that assert outputs)",
+                        "properties": {
+                            "fires": {"type": "boolean"},
+                            "evidence": {"type": "array", "items": {"type": "string"}},
+                            "findings": {"type": "array", "items": {"type": "string"}},
+                            "recommendations": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {"action": {"type": "string"}, "urgency": {"type": "string"}},
+                                    "required": ["action", "urgency"],
+                                    "additionalProperties": False,
+                                },
+                            },
+                            "treatments": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "because": {"type": "string", "minLength": 1},
+                        },
                         "required": ["fires"],
                         "additionalProperties": False,
                     },

@@ -37,7 +37,7 @@ def _make_service(config: ServerConfig, state: Any) -> Any:
 
     def triage(path: Path) -> TriageOutcome:
         result = run_triage(TriageRequest(patient_path=path))
-        entry = log_decision(result, path, config.log_path)
+        entry = log_decision(result, path, config.log_path, full=True)  # the card's letter link renders from the log
         return TriageOutcome(view=result.letter.view, decision=result.decision, record_hash=entry.record_hash,
                              letter_path=f"/records/{entry.seq}/letter")  # fmt: skip
 

@@ -164,7 +164,8 @@ def _work(config: ServerConfig, job: Job, inputs: dict[str, str], sign_off: dict
     try:
         result = run_triage(request, progress=progress)
         out = config.data_dir / "results" / job.id
-        _, entry = deliver_triage(result, out, config.log_path, patient_path=request.patient_path)
+        # full log: the server shows letters again from the log (/records/N/letter); its data folder is 0700
+        _, entry = deliver_triage(result, out, config.log_path, patient_path=request.patient_path, full_log=True)
     except CdsError as exc:  # readable, without the server's folders
         raise type(exc)(str(exc).replace(f"{folder}/", "").replace(str(config.data_dir), "")) from exc
     (out / "patient.yaml").write_bytes(request.patient_path.read_bytes())

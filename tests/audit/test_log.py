@@ -1,4 +1,5 @@
-"""Decision log (issue 5, item 7): chain, concurrency, a killed writer, and every kind of tampering."""
+"""Decision log (issue 5, item 7; issue 11, item 1): chain, signatures, concurrency, a killed writer, and every
+kind of tampering, including an insider who recomputes every hash."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from cds.audit.keys import KeyRing, verify_signature
 from cds.audit.log import GENESIS_HASH, DecisionLog, DecisionLogError, default_log_path
 
 FIXED_TIME = "2026-11-23T12:00:00.000000+00:00"
@@ -34,11 +36,17 @@ def _decision(n: int, patient_id: str = "P-0042") -> dict:
     }
 
 
-def _filled(tmp_path: Path, n: int = 5) -> DecisionLog:
-    book = DecisionLog(tmp_path / "decisions.sqlite", clock=lambda: FIXED_TIME)
+def _filled(tmp_path: Path, n: int = 5, *, full: bool = True) -> DecisionLog:
+    book = DecisionLog(tmp_path / "decisions.sqlite", clock=lambda: FIXED_TIME, full=full)
     for i in range(1, n + 1):
         book.append(_decision(i), patient_text=f"schema: cds.patient/v1\nid: P-0042\nnight: {i}\n")
     return book
+
+
+def _remove(path: Path) -> None:
+    path.unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _tamper(path: Path, *statements: str) -> None:
@@ -51,24 +59,35 @@ def _tamper(path: Path, *statements: str) -> None:
     conn.close()
 
 
-def test_first_record_hash_is_sha256_of_the_canonical_fields(tmp_path):
+def _sha(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def test_first_record_hash_is_sha256_of_the_canonical_fields_and_is_signed(tmp_path):
     book = DecisionLog(tmp_path / "log.sqlite", clock=lambda: FIXED_TIME)
     entry = book.append(_decision(1), patient_text="id: P-0042\n")
-    decision_bytes = json.dumps(_decision(1), sort_keys=True, separators=(",", ":")).encode()
+    ring = KeyRing.load()
+    pseudonym = ring.pseudonym("P-0042")
+    assert pseudonym.startswith("p-") and len(pseudonym) == 18
+    stored = {**_decision(1), "patient_id": pseudonym}  # minimised: no patient id, no patient text
     content = {
         "seq": 1,
+        "log_id": book.info()["log_id"],
         "created_at": FIXED_TIME,
-        "decision_sha256": hashlib.sha256(decision_bytes).hexdigest(),
-        "patient_id": "P-0042",
+        "decision_sha256": _sha(stored),
+        "patient_id": pseudonym,
         "inputs": _decision(1)["inputs"],
         "ruleset_version": "0.3.0",
         "engine_version": "0.1.0",
         "patient_text_sha256": hashlib.sha256(b"id: P-0042\n").hexdigest(),
         "previous_record_hash": GENESIS_HASH,
+        "key_id": ring.active,
     }
-    expected = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    assert entry.record_hash == expected
-    assert entry.decision == _decision(1)
+    assert entry.record_hash == _sha(content)
+    assert verify_signature(ring.public_of(ring.active), entry.record_hash.encode(), entry.signature)
+    assert entry.decision == stored and entry.patient_text is None
+    assert "P-0042" not in book.path.read_bytes().decode("latin-1")  # the id is nowhere in the file
+    assert entry.record_id == f"{content['log_id'][:8]}-1" and book.get(entry.record_id).seq == 1
     second = book.append(_decision(2), patient_text=None)
     assert second.previous_record_hash == entry.record_hash
     assert second.patient_text_sha256 is None
@@ -189,7 +208,7 @@ def test_editing_the_last_record_and_rehashing_it_is_caught_by_the_head(tmp_path
     _tamper(book.path, f"UPDATE records SET patient_id = 'P-0099', record_hash = '{forged}' WHERE seq = 4")
     result = book.verify()
     assert (result.ok, result.first_bad) == (False, 4)
-    assert "its head says 4 records" in result.problem
+    assert result.problem == "record 4: signature does not match (edited and re-hashed without the key)"
 
 
 def _append_many(path: str, worker: int, count: int) -> None:
@@ -211,7 +230,7 @@ def test_concurrent_writers_serialise_into_one_valid_chain(tmp_path):
     result = book.verify()
     assert (result.ok, result.records) == (True, 100)
     ids = sorted(e.patient_id for e in book.entries())
-    assert ids == sorted(f"W{w}-{i:02d}" for w in range(4) for i in range(25))
+    assert ids == sorted(book.pseudonym(f"W{w}-{i:02d}") for w in range(4) for i in range(25))
 
 
 _KILLED_WRITER = """
@@ -249,7 +268,7 @@ def test_a_writer_killed_mid_transaction_leaves_no_partial_record(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     result = book.verify()
     assert (result.ok, result.records) == (True, 3)
-    assert "KILLED" not in {e.patient_id for e in book.entries()}
+    assert book.pseudonym("KILLED") not in {e.patient_id for e in book.entries()}
     entry = book.append(_decision(4))
     assert (entry.seq, entry.previous_record_hash) == (4, result.head_hash)
     assert book.verify().ok
@@ -258,10 +277,9 @@ def test_a_writer_killed_mid_transaction_leaves_no_partial_record(tmp_path):
 def test_a_log_rewritten_from_scratch_is_caught_by_an_anchor(tmp_path):
     book = _filled(tmp_path, 4)
     anchor = book.verify().head_hash  # noted outside the log, e.g. in a release note
-    book.path.unlink()
-    for suffix in ("-wal", "-shm"):
-        Path(f"{book.path}{suffix}").unlink(missing_ok=True)
+    _remove(book.path)
     forged = DecisionLog(book.path, clock=lambda: FIXED_TIME)
+    forged.init(new_log=True)  # an insider holding the key ring starts a log on purpose
     for i in range(1, 5):
         forged.append(_decision(i, patient_id="P-0666"), patient_text="forged\n")
     assert forged.verify().ok  # internally consistent

@@ -162,6 +162,7 @@ def test_rule_that_did_not_fire_shows_first_failing_condition_on_real_triage(tmp
         assert step_rule in fired
     # the same question on a record made with another rule set: answered, with a warning on stderr
     record["inputs"]["ruleset"]["sha256"] = "0" * 64
+    del record["record"]  # a decision from another installation: not in this log
     other = tmp_path / "other-ruleset.json"
     other.write_text(json.dumps(record), encoding="utf-8")
     assert run(["explain", str(other), "--rule", candidates[0]]) == 0
@@ -202,3 +203,67 @@ def test_references_that_are_not_text_are_shown_not_crashed_on(tmp_path, capsys)
     path.write_text(json.dumps(record), encoding="utf-8")
     assert run(["explain", str(path)]) == 0
     assert "references: None, 3" in capsys.readouterr().out
+
+
+# --- issue 11: a letter traces to its log record; an edited decision.json is caught -------------------------------
+
+
+def test_a_triaged_decision_traces_to_its_log_record(tmp_path, capsys):
+    from cds.audit.log import DecisionLog
+
+    out = tmp_path / "out"
+    log = tmp_path / "log.sqlite"
+    args = ["triage", "--patient", str(REPO / "examples" / "demo-patient.yaml"), "--out", str(out), "--log", str(log)]
+    assert run(args) == 0
+    decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
+    entry = DecisionLog(log).get(decision["record"]["id"])
+    assert decision["record"] == {"id": entry.record_id, "log": entry.log_id, "seq": 1}
+    ruleset = decision["inputs"]["ruleset"]
+    for name in ("letter.md", "letter.html"):
+        letter = (out / name).read_text(encoding="utf-8")
+        assert entry.record_id in letter and ruleset["sha256"] in letter
+        assert (f"release {ruleset['version']}" in letter) or ("UNRELEASED rule set" in letter)
+    capsys.readouterr()
+    assert run(["explain", str(out / "decision.json"), "--log", str(log)]) == 0
+    captured = capsys.readouterr()
+    assert f"verified: decision.json is log record {entry.record_id}" in captured.err
+    by_record = run(["explain", "--record", entry.record_id, "--log", str(log), "--format", "json"])
+    assert by_record == 0
+    from_log = json.loads(capsys.readouterr().out)
+    assert run(["explain", str(out / "decision.json"), "--log", str(log), "--format", "json"]) == 0
+    from_file = json.loads(capsys.readouterr().out)
+    assert from_log["patient_id"] == DecisionLog(log).pseudonym("DEMO-0001") and from_file["patient_id"] == "DEMO-0001"
+    assert {**from_file, "patient_id": None} == {**from_log, "patient_id": None}  # the log holds only the pseudonym
+    # an edited decision.json is not explained as if it were the logged decision
+    decision["recommendations"][0]["urgency"] = (
+        "routine" if decision["recommendations"][0]["urgency"] != ("routine") else "urgent"
+    )
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(decision), encoding="utf-8")
+    assert run(["explain", str(edited), "--log", str(log)]) == 1
+    err = capsys.readouterr().err
+    assert f"decision.json is not what log record {entry.record_id} holds" in err and "recommendations" in err
+    # without the log at hand: explained, and said to be unverified
+    assert run(["explain", str(out / "decision.json"), "--log", str(tmp_path / "elsewhere.sqlite")]) == 0
+    assert "not verified against the decision log" in capsys.readouterr().err
+    assert run(["explain"]) == 2
+    assert run(["explain", "--record", "99", "--log", str(log)]) == 3
+
+
+def test_why_not_names_every_failed_condition_in_words(tmp_path, capsys):
+    """Issue 11, item 5: not only the first failed condition, every one, with the fact values that failed it."""
+    out = tmp_path / "out"
+    args = ["triage", "--patient", str(REPO / "examples" / "demo-patient.yaml"), "--out", str(out)]
+    assert run([*args, "--log", str(tmp_path / "l.sqlite")]) == 0
+    capsys.readouterr()
+    explain = ["explain", str(out / "decision.json"), "--log", str(tmp_path / "l.sqlite"), "--rule"]
+    assert run([*explain, "TRI-URGENT-FOCAL-DEFICIT", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["fired"] is False
+    assert report["failed"] == [
+        "finding red_flag_focal is absent; the rule needs it",
+        "New focal neurological deficit (symptoms.new_focal_deficit) is unknown; the rule needs yes",
+    ]
+    assert run([*explain, "TRI-URGENT-FOCAL-DEFICIT"]) == 0
+    text = capsys.readouterr().out
+    assert "every condition that failed:" in text and "- finding red_flag_focal is absent" in text

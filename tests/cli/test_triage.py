@@ -119,7 +119,7 @@ def test_every_recommendation_and_treatment_in_the_letter_names_a_rule_and_a_ref
 def test_output_files_are_byte_identical_across_runs(triaged, tmp_path):
     assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path / "again")]) == 0
     for name in ("decision.json", "letter.md", "letter.html"):
-        assert (triaged / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+        assert _record_free(triaged, name) == _record_free(tmp_path / "again", name), name
         text = (tmp_path / "again" / name).read_text(encoding="utf-8")
         assert str(tmp_path) not in text and str(REPO) not in text
 
@@ -162,7 +162,7 @@ def test_patient_with_recording_scores_it_and_draws_the_night(tmp_path, short_ni
     again = tmp_path / "again"
     assert run(["triage", "--patient", str(DEMO_PATIENT), "--recording", str(short_night), "--out", str(again)]) == 0
     for name in ("analysis.json", "decision.json", "letter.md", "letter.html"):
-        assert (out / name).read_bytes() == (again / name).read_bytes(), name
+        assert _record_free(out, name) == _record_free(again, name), name
 
 
 def test_missing_patient_file_is_exit_3_naming_it(tmp_path, capsys):
@@ -232,7 +232,7 @@ def test_pdf_is_written_when_asked(triaged, tmp_path):
     pytest.importorskip("weasyprint", reason="the optional pdf extra is not installed")
     assert run(["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path), "--pdf"]) == 0
     assert (tmp_path / "letter.pdf").read_bytes().startswith(b"%PDF-")
-    assert (tmp_path / "letter.html").read_bytes() == (triaged / "letter.html").read_bytes()
+    assert _record_free(tmp_path, "letter.html") == _record_free(triaged, "letter.html")
 
 
 def test_unreadable_recording_is_exit_3_naming_it(tmp_path, capsys):
@@ -301,18 +301,24 @@ def test_reported_and_measured_values_both_in_the_letter_when_they_differ(tmp_pa
     assert "3 /h (reported in the referral" in html and "<em>differs</em>" in html
 
 
-def test_each_triage_appends_the_decision_and_patient_text_to_the_log(tmp_path, capsys):
-    from cds.audit.log import DecisionLog
+def test_each_triage_appends_the_decision_to_the_log_minimised_unless_asked(tmp_path, capsys):
+    from cds.audit.log import DecisionLog, sha256_hex
 
     log = tmp_path / "audit.sqlite"
-    for name in ("a", "b"):
-        args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path / name), "--log", str(log)]
+    for name, extra in (("a", []), ("b", ["--log-full"])):
+        args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path / name), "--log", str(log), *extra]
         assert run(args) == 0
-    entries = list(DecisionLog(log).entries())
+    book = DecisionLog(log)
+    entries = list(book.entries())
     assert [e.seq for e in entries] == [1, 2]
-    decision = json.loads((tmp_path / "a" / "decision.json").read_text(encoding="utf-8"))
-    assert entries[0].decision == decision and entries[1].decision == decision
-    assert entries[0].patient_text == DEMO_PATIENT.read_text(encoding="utf-8")
+    a, b = (json.loads((tmp_path / n / "decision.json").read_text(encoding="utf-8")) for n in ("a", "b"))
+    assert (a["record"]["seq"], b["record"]["seq"]) == (1, 2)
+    pseudonym = book.pseudonym(a["patient_id"])
+    assert entries[0].decision == {**a, "patient_id": pseudonym} and entries[1].decision == b  # --log-full: as is
+    assert entries[0].patient_id == entries[1].patient_id == pseudonym
+    text = DEMO_PATIENT.read_text(encoding="utf-8")
+    assert entries[0].patient_text is None and entries[0].patient_text_sha256 == sha256_hex(text)
+    assert entries[1].patient_text == text
     capsys.readouterr()
     assert run(["audit", "verify", "--log", str(log)]) == 0
     assert "2 records, chain intact" in capsys.readouterr().out
@@ -461,3 +467,74 @@ def test_a_partial_answer_names_what_was_left_out_in_analysis_decision_and_lette
     decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
     assert any(c.startswith(text) for c in decision["caveats"])
     assert text in (out / "letter.md").read_text(encoding="utf-8")
+
+
+def _record_free(folder: Path, name: str) -> bytes:
+    """An output with its decision-log record id masked: the same inputs give the same bytes apart from the id
+    of the log record each run was given (issue 11: decision.json and the letter name their record)."""
+    record = json.loads((folder / "decision.json").read_text(encoding="utf-8")).get("record")
+    data = (folder / name).read_bytes()
+    if record is None or name == "analysis.json":
+        return data
+    text = data.decode("utf-8")
+    text = text.replace(json.dumps(record, indent=2, sort_keys=True).replace("\n", "\n  "), "RECORD")
+    return text.replace(record["id"], "RECORD-ID").encode("utf-8")
+
+
+def test_a_safety_invariant_violation_exits_4_naming_rule_and_drug(tmp_path, capsys, monkeypatch):
+    """Issue 11, item 7: should resolution ever offer a drug a safety rule contraindicated (a policy or engine
+    bug, simulated here), triage stops with exit 4 and one line naming the drug and the safety rule; nothing is
+    written or logged."""
+    import cds.decision.record as record
+
+    original = record.resolve_treatments
+
+    def broken(firings, policy):
+        out = original(firings, policy)
+        status, behind = out["sodium_valproate"]
+        assert status == "contraindicated"
+        return {**out, "sodium_valproate": ("option", behind)}
+
+    monkeypatch.setattr(record, "resolve_treatments", broken)
+    log = tmp_path / "log.sqlite"
+    args = ["triage", "--patient", str(REPO / "examples" / "pregnant-rls.yaml"), "--out", str(tmp_path / "out")]
+    assert run([*args, "--log", str(log)]) == 4
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "traceback" not in err[0].lower()
+    assert err[0].startswith("cds: error: safety invariant violated: sodium_valproate is contraindicated by ")
+    assert "SAF-PREGNANCY-VALPROATE" in err[0] and "resolved to 'option'" in err[0]
+    assert not (tmp_path / "out").exists() and not log.exists()
+
+
+def test_an_unreleased_rule_set_is_named_in_the_letter_and_refused_on_request(tmp_path, capsys, monkeypatch):
+    """Issue 11, item 4 (governance): rules edited since the manifest are not a release."""
+    import shutil
+
+    from cds.rules import engine
+
+    rules, knowledge = tmp_path / "rules", tmp_path / "knowledge"
+    shutil.copytree(REPO / "rules", rules)
+    shutil.copytree(REPO / "knowledge", knowledge)
+    path = rules / "3-triage" / "TRI-IRON-STUDIES.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "# edited after the release\n", encoding="utf-8")
+    monkeypatch.setattr("cds.paths.rules_dir", lambda: rules)
+    monkeypatch.setattr("cds.paths.knowledge_dir", lambda: knowledge)
+    original = engine.load_rulebase
+    monkeypatch.setattr(engine, "load_rulebase", lambda r=None, k=None: original(r or rules, k or knowledge))
+    out, log = tmp_path / "out", tmp_path / "log.sqlite"
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(out), "--log", str(log)]
+    assert run([*args, "--require-release"]) == 3
+    err = capsys.readouterr().err
+    assert "the rule set is not a release: UNRELEASED rule set (changed since release " in err
+    assert not out.exists() and not log.exists()
+    assert run(args) == 0
+    decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
+    assert decision["inputs"]["ruleset"]["version"].endswith("+modified")
+    assert "UNRELEASED rule set (changed since release" in (out / "letter.md").read_text(encoding="utf-8")
+
+
+def test_the_shipped_rule_set_is_a_release(tmp_path, capsys):
+    args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path / "o"), "--log", str(tmp_path / "l")]
+    assert run([*args, "--require-release"]) == 0
+    decision = json.loads((tmp_path / "o" / "decision.json").read_text(encoding="utf-8"))
+    assert f"rule set release {decision['inputs']['ruleset']['version']}" in (tmp_path / "o" / "letter.md").read_text()

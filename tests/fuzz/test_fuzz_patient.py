@@ -119,6 +119,18 @@ def test_triage_on_fuzzed_patients_logs_only_what_it_delivers(tmp_path_factory, 
         again = folder / "again"
         assert run_cds(["triage", "--patient", patient, "--out", again, "--log", log]).code == 0
         for name in ("decision.json", "letter.md", "letter.html"):  # the same inputs give the same bytes
-            assert (again / name).read_bytes() == (out / name).read_bytes(), name
+            assert _record_free(again, name) == _record_free(out, name), name
     else:
         assert records == [] and snapshot(out) == before
+
+
+def _record_free(folder: Path, name: str) -> bytes:
+    """An output with its decision-log record id masked: the same inputs give the same bytes apart from the id
+    of the log record each run was given (issue 11: decision.json and the letter name their record)."""
+    record = json.loads((folder / "decision.json").read_text(encoding="utf-8")).get("record")
+    data = (folder / name).read_bytes()
+    if record is None or name == "analysis.json":
+        return data
+    text = data.decode("utf-8")
+    text = text.replace(json.dumps(record, indent=2, sort_keys=True).replace("\n", "\n  "), "RECORD")
+    return text.replace(record["id"], "RECORD-ID").encode("utf-8")

@@ -62,6 +62,6 @@ def test_pdf_pages_carry_patient_and_page_number_and_the_last_page_is_not_the_fo
         assert "Patient P-0042" in text
         assert f"page {number} of {len(pages)}" in text
     last = pages[-1]
-    assert "Sign-off" in last and "Rule set 2026.11.0" in last
+    assert "Sign-off" in last and "Rule set release 2026.11.0" in last
     before_closing = last.split("Sign-off", 1)[0]
     assert before_closing.strip(), "the sign-off and footer stand alone on the last page"

@@ -290,7 +290,9 @@ def test_contraindication_in_the_treatment_layer_overridden_by_an_offer(base):
     _add(base, "TRT-OFFER", _triage("TRT-OFFER", when_adult, offer, "treatment"), "4-treatment")
     [warning] = [p for p in _found(base) if " W402 " in p]
     assert warning.startswith("rules/4-treatment/TRT-VETO.yaml:15:5: W402 treatment clonazepam contraindicated")
-    assert check_ruleset(base / "rules", base / "knowledge").ok
+    # issue 11: an undeclared conflict between treatment statuses is an error, no longer a silent shadowing
+    report = check_ruleset(base / "rules", base / "knowledge")
+    assert not report.ok and [p.code for p in report.errors] == ["E404"]
 
 
 def test_layer_folder_and_duplicate_ids_without_the_loader(base):
