@@ -10,6 +10,7 @@ import typer
 
 from cds.audit.log import DecisionLog, LogEntry, default_log_path
 from cds.cli._exit import ProblemsFoundError
+from cds.cli._replay import SCHEDULER_OPTION, WORKERS_OPTION, echo_replay, replay_backend, replay_progress
 
 __all__ = ["app"]
 
@@ -127,19 +128,40 @@ def show(
         typer.echo(entry.patient_text.rstrip("\n"))
 
 
+_RECORD_ARGUMENT = typer.Argument(None, help="Seq number or record-hash prefix (8+ hex digits).")
+_ALL_OPTION = typer.Option(False, "--all", help="Replay every record of the log (or of --cohort).")
+_COHORT_OPTION = typer.Option(None, "--cohort", help="With --all: a cds batch cohort table (cohort.csv/.parquet).")
+
+
 @app.command("replay")
 def replay(
-    record: str = typer.Argument(..., help="Seq number or record-hash prefix (8+ hex digits)."),
+    record: str | None = _RECORD_ARGUMENT,
+    all_records: bool = _ALL_OPTION,
+    cohort: Path | None = _COHORT_OPTION,
     log_path: Path | None = _LOG_OPTION,
     rules: Path | None = _RULES_OPTION,
     knowledge: Path | None = _KNOWLEDGE_OPTION,
+    workers: int | None = WORKERS_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
     fmt: OutputFormat = _FORMAT_OPTION,
 ) -> None:
-    """Re-run a logged decision (stored patient file + stored recording facts) on the current rule set."""
+    """Re-run a logged decision (stored patient file + stored recording facts) on the current rule set; with
+    --all, every record (on Dask for large logs), naming the decisions that change and through which rules."""
     from cds.audit.log import DecisionLogError
     from cds.authoring.diff import diff_outcomes, replay_decision
+    from cds.errors import UsageError
     from cds.rules.engine import load_rulebase
 
+    if all_records == (record is not None):
+        raise UsageError("give one RECORD or --all", option="--all")
+    if cohort is not None and not all_records:
+        raise UsageError("--cohort needs --all", option="--cohort")
+    if not all_records and (workers is not None or scheduler is not None):
+        raise UsageError("--workers and --scheduler need --all", option="--workers")
+    if all_records:
+        _replay_all(cohort, log_path, rules, knowledge, workers, scheduler, fmt)
+        return
+    assert record is not None
     entry = DecisionLog(log_path).get(record)
     if entry.delivery_failure is not None:
         raise DecisionLogError(
@@ -164,3 +186,30 @@ def replay(
         if changes
         else "  same decision (findings, recommendations, treatments, asks)"
     )
+
+
+def _replay_all(
+    cohort: Path | None,
+    log_path: Path | None,
+    rules: Path | None,
+    knowledge: Path | None,
+    workers: int | None,
+    scheduler: str | None,
+    fmt: OutputFormat,
+) -> None:
+    """``--all``: every decision of the log (or cohort table) against its replay; exit 1 when any cannot be
+    reproduced (an auditor must see it)."""
+    from cds.audit.log import DecisionLogError
+    from cds.batch.replay import load_replay_cases, replay_cases
+    from cds.paths import knowledge_dir, rules_dir
+
+    source = cohort if cohort is not None else DecisionLog(log_path).path
+    if cohort is None and not source.exists():
+        raise DecisionLogError("no decision log here", path=source, hint="run `cds triage` first")
+    cases = load_replay_cases(source)
+    new = (str(rules or rules_dir()), str(knowledge or knowledge_dir())) if rules or knowledge else None
+    with replay_backend(len(cases), workers, scheduler) as backend:
+        report = replay_cases(cases, new, backend, progress=replay_progress())
+    echo_replay(report, json_out=fmt is OutputFormat.JSON, header={"source": source.name})
+    if report.failed:
+        raise ProblemsFoundError(f"{len(report.failed)} of {report.total} decisions cannot be reproduced")
