@@ -17,7 +17,19 @@ from typing import Any, TypeVar
 
 from cds.errors import InputError, UsageError
 
-__all__ = ["Backend", "default_workers", "open_backend"]
+__all__ = ["Backend", "default_workers", "open_backend", "require_extra"]
+
+_EXTRA_HINT = 'pip install -e ".[batch]"'
+
+
+def require_extra(module: str, what: str) -> None:
+    """CdsError with the install command when an optional package of the ``batch`` extra is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        from cds.errors import CdsError
+
+        raise CdsError(f"{what} needs {module}, which is not installed: {_EXTRA_HINT}")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -75,6 +87,7 @@ def open_backend(
         return
     # no cluster chatter on the user's terminal (the variable reaches the worker processes too)
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
+    require_extra("distributed", "running on Dask (--workers N or --scheduler; --workers 0 runs in this process)")
     from distributed import Client, LocalCluster
 
     for name in ("distributed", "tornado"):

@@ -112,13 +112,10 @@ def _cohort_cases(table: Path) -> list[ReplayCase]:
         raise InputError("not a cohort table of cds batch (no night_id column)", path=table)
     cases = []
     for row in rows:
-        if not row.get("patient"):
-            continue  # a night scored without a patient file has no decision
+        if not row.get("patient") or row.get("status") != "ok":
+            continue  # scored without a patient file, or failed in the batch: no decision was made
         night = table.parent / str(row["night_id"])
         name = f"night {row['night_id']}"
-        if row.get("status") != "ok":
-            cases.append(ReplayCase(name, None, None, f"the night failed in the batch: {row.get('error')}"))
-            continue
         try:
             decision = json.loads((night / "decision.json").read_text(encoding="utf-8"))
             patient = next(iter(sorted(night.glob("patient.*"))), None)

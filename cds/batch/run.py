@@ -49,8 +49,10 @@ def run_batch(
     progress: BatchProgress | None = None,
 ) -> BatchSummary:
     """Score ``nights`` into ``out_dir/<night id>/``, log their decisions, write ``out_dir/cohort.csv|parquet``."""
+    from cds.batch.backend import require_extra
     from cds.outputs import check_output_dir
 
+    require_extra("pyarrow", "the cohort table (Parquet)")  # before any night is scored, not after
     out = check_output_dir(out_dir, "batch output folder")
     try:
         out.mkdir(parents=True, exist_ok=True)

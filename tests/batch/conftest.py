@@ -9,6 +9,7 @@ from types import ModuleType
 
 import pytest
 
+from cds.cli import run
 from cds.synth.cohort import write_cohort
 
 NIGHT_HOURS = 0.25
@@ -28,3 +29,11 @@ def minibase() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def sequential(cohort6, tmp_path_factory) -> Path:
+    """cohort6 scored in this process: the reference every other backend must reproduce byte for byte."""
+    out = tmp_path_factory.mktemp("seq") / "out"
+    assert run(["batch", str(cohort6), "--out", str(out), "--no-log", "--workers", "0"]) == 1  # one night failed
+    return out

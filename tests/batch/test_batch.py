@@ -28,13 +28,6 @@ def _batch(source: Path, out: Path, *extra: str) -> int:
     return run(["batch", str(source), "--out", str(out), "--no-log", *extra])
 
 
-@pytest.fixture(scope="module")
-def sequential(cohort6, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("seq") / "out"
-    assert _batch(cohort6, out, "--workers", "0") == 1  # one night failed: exit 1 after the whole batch
-    return out
-
-
 def test_complete_table_with_one_error_row(sequential, cohort6):
     rows = _rows(sequential)
     assert sorted(rows) == [f"night-00{i}" for i in range(1, 7)]

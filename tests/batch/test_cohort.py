@@ -62,3 +62,12 @@ def test_no_recordings_is_a_usage_error_and_a_missing_source_exit_3(tmp_path, ca
         discover_nights(tmp_path)
     assert run(["batch", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--workers", "0"]) == 3
     assert "not found" in capsys.readouterr().err
+
+
+def test_a_missing_optional_package_names_the_install_command(monkeypatch, cohort6, tmp_path, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else real(name, *a))
+    assert run(["batch", str(cohort6), "--out", str(tmp_path / "o"), "--workers", "2", "--no-log"]) == 3
+    assert 'needs distributed, which is not installed: pip install -e ".[batch]"' in capsys.readouterr().err
