@@ -31,6 +31,7 @@ def require_extra(module: str, what: str) -> None:
 
         raise CdsError(f"{what} needs {module}, which is not installed: {_EXTRA_HINT}")
 
+
 T = TypeVar("T")
 R = TypeVar("R")
 
