@@ -55,6 +55,8 @@ ALLOWED: dict[str, set[str]] = {
     | SIGNAL
     | {"cds.synth", "cds.facts", "cds.rules", "cds.decision", "cds.audit", "cds.letter"},
 }
+# cohorts: the pipeline per night, the rule sets and the authoring tools' replay per case, the log
+ALLOWED["cds.batch"] = KNOWLEDGE | SIGNAL | {"cds.rules", "cds.pipeline", "cds.authoring", "cds.audit"}
 # the entry points may import everything below them
 ALLOWED["cds.server"] = set(ALLOWED) - {"cds.server"}
 ALLOWED["cds.cli"] = set(ALLOWED) - {"cds.cli"}
