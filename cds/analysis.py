@@ -263,7 +263,8 @@ def analyze_recording(
     efm_section["trains_not_leg_movements"] = sum(
         0 if f.fragmentary_trains_s is None else len(f.fragmentary_trains_s) for f in found.values()
     )
-    rswa_section = _rswa(chin, std, hyp, events, beats)
+    fds = [s for r in (ChannelRole.LEFT_FDS, ChannelRole.RIGHT_FDS) if (s := _chin(rec, std, quality, caveats, r))]
+    rswa_section = _rswa(chin, std, hyp, events, beats, fds)
     if progress:
         progress("statistics", 1.0)
     data = {
@@ -415,7 +416,7 @@ _QUALITY_REASONS = {
 }
 _CHIN_REASONS = {
     **_QUALITY_REASONS,
-    "resting_uv": "not estimated for the chin (used only to recognise sleep-onset jerks)",
+    "resting_uv": "not estimated for the chin or FDS (used for sleep-onset jerks and RSWA, not for LMs)",
     "longest_above_threshold_s": "the LM offset check applies to leg channels only",
     "above_threshold_fraction": "the LM offset check applies to leg channels only",
     "lm_reliable": "the LM offset check applies to leg channels only",
@@ -433,7 +434,7 @@ def _quality_section(quality: dict) -> dict[str, Any]:
             reasons[f"channels.{role}"] = _role_missing(role)
             continue
         channels[role] = found[role]
-        table = _CHIN_REASONS if role == "chin" else _QUALITY_REASONS
+        table = _QUALITY_REASONS if role in ("left_leg", "right_leg") else _CHIN_REASONS
         for key, value in found[role].items():
             if value is None:
                 reasons[f"channels.{role}.{key}"] = table.get(key, "not computed for this channel")
@@ -467,19 +468,23 @@ def _event_rows(lms, series, hyp, respiratory, arousal) -> list[dict[str, Any]]:
     return rows
 
 
-def _chin(rec: Recording, std: ScoringStandard, quality: dict, caveats: list) -> Signal | None:
-    """Judge the chin EMG (used for sleep-onset jerks only); the signal when present and usable."""
-    sig = rec.signals.get(ChannelRole.CHIN)
+def _chin(
+    rec: Recording, std: ScoringStandard, quality: dict, caveats: list, role: ChannelRole = ChannelRole.CHIN
+) -> Signal | None:
+    """Judge the chin EMG (sleep-onset jerks, RSWA) or an FDS EMG (RSWA); the signal when present and usable."""
+    sig = rec.signals.get(role)
     if sig is None:
         return None
     problem = _rate_problem(sig, std)
-    if problem:  # the chin only helps recognise sleep-onset jerks: name it and go on without it
-        caveats.append(Caveat("sampling_rate_too_low", f"{sig.label}: {problem}; the chin was not used", "chin"))
+    if problem:  # the chin and FDS only add to the leg scoring: name it and go on without it
+        caveats.append(
+            Caveat("sampling_rate_too_low", f"{sig.label}: {problem}; the {role.value} was not used", role.value)
+        )
     band, clipped = band_for(sig.sfreq_hz, std.signal)
     described = FilteredEmg(np.zeros(0, dtype=np.float32), sig.sfreq_hz, band, clipped, ())
-    q = assess_channel(sig.data_uv, described, None, std, role="chin", label=sig.label,
+    q = assess_channel(sig.data_uv, described, None, std, role=role.value, label=sig.label,
                        physical_range_uv=(sig.physical_min_uv, sig.physical_max_uv))  # fmt: skip
-    quality["chin"] = q
+    quality[role.value] = q
     caveats += q.caveats
     return sig if q.usable and not problem else None
 
@@ -583,10 +588,16 @@ def _chin_rms_trace(chin: Signal, std: ScoringStandard, beats: EcgBeats, bin_s: 
 
 
 def _rswa(
-    chin: Signal | None, std: ScoringStandard, hyp: Hypnogram | None, events: ScoredEvents, beats: EcgBeats
+    chin: Signal | None,
+    std: ScoringStandard,
+    hyp: Hypnogram | None,
+    events: ScoredEvents,
+    beats: EcgBeats,
+    fds: Sequence[Signal] = (),
 ) -> dict[str, Any]:
-    """REM sleep without atonia from the chin EMG (cds.detect.rswa); every value null with its reason when the
-    stages or a usable chin are missing. ECG beats found in the leg channels are cancelled in the chin too."""
+    """REM sleep without atonia from the chin EMG, with the FDS EMG when recorded (cds.detect.rswa); every value
+    null with its reason when the stages or a usable chin are missing. ECG beats found in the leg channels are
+    cancelled in the chin and FDS too."""
     rules = load_rswa_rules()
     reason = None
     if hyp is None:
@@ -610,6 +621,7 @@ def _rswa(
         rules,
         arousals_s=spans(events.arousals),
         respiratory_s=spans(events.respiratory),
+        fds=[_chin_rms_trace(sig, std, beats, rules.amplitude_bin_s) for sig in fds],
     )
     data = found.to_dict()
     if not events.has_respiratory_scoring:
@@ -623,7 +635,7 @@ def _rswa(
             "no arousals scored: REM mini-epochs with arousal-related activity could not be left out"
         )
     data["unavailable"] = dict(sorted(data["unavailable"].items()))
-    return {**data, "channels": ["chin"]}
+    return {**data, "channels": ["chin", *(str(s.role) for s in fds)]}
 
 
 def export_events(report: AnalysisReport, path: str | Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cds.errors import InputError, RecordingError, UsageError
 
-__all__ = ["ChannelRole", "normalise_label", "parse_channel_overrides", "resolve_channel_roles"]
+__all__ = ["OPTIONAL_ROLES", "ChannelRole", "normalise_label", "parse_channel_overrides", "resolve_channel_roles"]
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,12 @@ class ChannelRole(StrEnum):
     LEFT_LEG = "left_leg"
     RIGHT_LEG = "right_leg"
     CHIN = "chin"
+    LEFT_FDS = "left_fds"  # flexor digitorum superficialis (SINBAR RSWA montage): read when present, optional
+    RIGHT_FDS = "right_fds"
+
+
+# Roles read when a file has them and never missed when it has not (no caveat, no ambiguity error).
+OPTIONAL_ROLES = frozenset({ChannelRole.LEFT_FDS, ChannelRole.RIGHT_FDS})
 
 
 # Normalised alias -> (role, is_bipolar_derivation). Normalisation: see normalise_label.
@@ -50,6 +56,9 @@ _ALIASES: dict[str, tuple[ChannelRole, bool]] = {
     **{a: (ChannelRole.CHIN, False) for a in ("chin", "chinemg", "submental", "emgsubmental")},
     "emg1emg2": (ChannelRole.CHIN, True),
     "chin1chin2": (ChannelRole.CHIN, True),
+    # flexor digitorum superficialis (forearm), by alias only: no leg or chin pattern reaches them
+    **{a: (ChannelRole.LEFT_FDS, False) for a in ("fdsl", "lfds", "leftfds", "fdsleft", "arml", "larm", "leftarm")},
+    **{a: (ChannelRole.RIGHT_FDS, False) for a in ("fdsr", "rfds", "rightfds", "fdsright", "armr", "rarm", "rightarm")},
 }
 
 # Nox A1 names the chin electrodes '1', '2' and their derivation '1-2': only trusted when all three are present.
@@ -190,7 +199,8 @@ def resolve_channel_roles(
     *,
     path: str | Path | None = None,
 ) -> dict[ChannelRole, str | None]:
-    """Map each role to the one label that carries it, or None when the file has none.
+    """Map each role to the one label that carries it, or None when the file has none (an optional role, FDS, is
+    left out when the file has none).
 
     Raises: InputError when two labels fit one role and neither is the only bipolar derivation;
     RecordingError when an override names a label that is not in the file.
@@ -224,6 +234,9 @@ def resolve_channel_roles(
         if len(cands) > 1:
             bipolar = [c for c in cands if c[1]]
             cands = bipolar if bipolar else cands
+        if len(cands) > 1 and role in OPTIONAL_ROLES:
+            log.info("%s: several candidates (%s), none used", role.value, ", ".join(c[0] for c in cands))
+            cands = []
         if len(cands) > 1:
             names = ", ".join(repr(c[0]) for c in cands)
             raise InputError(
@@ -233,5 +246,6 @@ def resolve_channel_roles(
                 hint=f"choose one with --channel {role.value}=LABEL",
             )
         roles[role] = cands[0][0] if cands else None
+    roles = {r: lab for r, lab in roles.items() if lab is not None or r not in OPTIONAL_ROLES}  # optional: if found
     log.debug("channel roles resolved: %s", {r.value: lab for r, lab in roles.items()})
     return roles

@@ -24,7 +24,7 @@ from cds.caveats import Caveat
 from cds.errors import RecordingError, SignalError
 from cds.files import sha256_of
 from cds.io._header import EdfHeader, read_header, read_record_onsets
-from cds.io.channels import ChannelRole, resolve_channel_roles
+from cds.io.channels import OPTIONAL_ROLES, ChannelRole, resolve_channel_roles
 from cds.parallel import max_threads
 from cds.units import uv_scale_for
 
@@ -347,7 +347,7 @@ def _role_caveats(name: str, wanted: tuple[ChannelRole, ...], roles: Mapping[Cha
     caveats = [
         Caveat("channel_missing", f"{name}: no {role.value} channel found among the signal labels", role.value)
         for role in wanted
-        if roles.get(role) is None
+        if roles.get(role) is None and role not in OPTIONAL_ROLES
     ]
     legs = (ChannelRole.LEFT_LEG, ChannelRole.RIGHT_LEG)
     found_legs = [r for r in legs if r in wanted and roles.get(r) is not None]
@@ -413,7 +413,7 @@ def read_recording(
     resolved = resolve_channel_roles(data_labels, overrides, path=path)
     reader = _Reader(path, header)
     try:
-        chosen = {role: label for role in wanted if (label := resolved[role]) is not None}
+        chosen = {role: label for role in wanted if (label := resolved.get(role)) is not None}
         signals = _read_signals(reader, header, chosen)
         annotations = reader.annotations()
     finally:

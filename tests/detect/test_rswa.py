@@ -136,3 +136,39 @@ def test_rules_file_is_strict(tmp_path):
     with pytest.raises(RuleFileError, match="whole number of mini-epochs"):
         load_rswa_rules_file(broken)
     assert dataclasses.asdict(load_rswa_rules())["epoch_s"] == 30.0
+
+
+def test_fds_channels_are_found_by_label_and_add_to_sinbar_any(tmp_path):
+    """A recording with 'FDS L' / 'FDS R' (SINBAR montage): both read as optional roles, their phasic bursts added
+    to the chin's "any" activity; a recording without them gets no caveat for the missing FDS."""
+    from cds.analysis import analyze_recording
+    from tests.io.conftest import Chan, write_edf
+
+    stages = [N2] * 20 + [R] * 20
+    n = int(len(stages) * 30 * FS)
+    rng = np.random.default_rng(9)
+    legs = [rng.standard_normal(n) * 2.0 for _ in range(2)]
+    chin = _chin(stages, seed=10)
+    arm = _chin(stages, seed=11)
+    for epoch in range(20, 30):  # REM epochs 0-9: one phasic FDS burst each, in mini-epoch 1
+        _burst(arm, epoch * 30 + 4.0, 0.8, 12.0, epoch)
+    annotations = [(i * 30.0, 30.0, f"Sleep stage {s.value}") for i, s in enumerate(stages)]
+    chans = [
+        Chan("Leg L", legs[0], FS),
+        Chan("Leg R", legs[1], FS),
+        Chan("Chin", chin, FS),
+        Chan("EMG FDS-L", arm, FS),
+        Chan("EMG FDS-R", _chin(stages, seed=12), FS),
+    ]
+    path = write_edf(tmp_path / "sinbar.edf", chans, annotations=annotations)
+    doc = analyze_recording(path).to_dict()
+    assert doc["channels"]["left_fds"] == "EMG FDS-L" and doc["channels"]["right_fds"] == "EMG FDS-R"
+    rswa = doc["rswa"]
+    assert rswa["channels"] == ["chin", "left_fds", "right_fds"]
+    assert rswa["any_chin_pct"] == pytest.approx(0.0, abs=1.0)
+    assert rswa["any_chin_fds_pct"] == pytest.approx(100.0 * 10 / 200, abs=1.0)
+    plain = write_edf(tmp_path / "plain.edf", chans[:3], annotations=annotations)
+    doc = analyze_recording(plain).to_dict()
+    assert doc["channels"]["left_fds"] is None and "left_fds" in doc["channels"]["unavailable"]
+    assert not [c for c in doc["caveats"] if c.get("channel") in ("left_fds", "right_fds")]
+    assert doc["rswa"]["any_chin_fds_pct"] is None

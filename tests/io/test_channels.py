@@ -35,7 +35,20 @@ ALIAS_CASES = [
 
 @pytest.mark.parametrize(("labels", "left", "right", "chin"), ALIAS_CASES)
 def test_aliases_resolve_to_the_expected_labels(labels, left, right, chin):
-    assert resolve_channel_roles(labels) == {L: left, R: right, C: chin}
+    assert resolve_channel_roles(labels) == {L: left, R: right, C: chin}  # optional FDS roles: only when found
+
+
+@pytest.mark.parametrize(
+    ("labels", "left_fds", "right_fds"),
+    [
+        (["Leg L", "Leg R", "Chin", "EMG FDS-L", "EMG FDS-R"], "EMG FDS-L", "EMG FDS-R"),
+        (["LAT", "RAT", "Arm L", "Arm R"], "Arm L", "Arm R"),
+        (["LAT", "FDS L", "Arm L"], None, None),  # two candidates for an optional role: neither, no error
+    ],
+)
+def test_fds_roles_are_optional_and_found_by_alias(labels, left_fds, right_fds):
+    roles = resolve_channel_roles(labels)
+    assert (roles.get(ChannelRole.LEFT_FDS), roles.get(ChannelRole.RIGHT_FDS)) == (left_fds, right_fds)
 
 
 def test_normalise_label_drops_prefix_case_and_punctuation():
@@ -85,7 +98,7 @@ def test_parse_channel_overrides_keeps_equals_sign_in_label():
 @pytest.mark.parametrize(
     ("item", "message"),
     [
-        ("leftleg=EMG L", r"unknown channel role 'leftleg'.*allowed roles: left_leg, right_leg, chin"),
+        ("leftleg=EMG L", r"unknown channel role 'leftleg'.*allowed roles: left_leg, right_leg, chin, left_fds"),
         ("left_leg", r"bad channel override 'left_leg': expected ROLE=LABEL"),
         ("left_leg=  ", r"bad channel override"),
     ],
