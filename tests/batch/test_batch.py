@@ -220,3 +220,23 @@ def test_workers_and_scheduler_together_are_refused(cohort6, tmp_path, capsys):
 def test_unreachable_scheduler_exit_3(cohort6, tmp_path, capsys):
     assert _batch(cohort6, tmp_path / "o", "--scheduler", "tcp://127.0.0.1:9") == 3
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fifty_nights_on_the_default_local_cluster_with_one_corrupted_file(tmp_path, capsys):
+    """The issue's acceptance run: 50 generated nights (short ones: the batch is under test), one of them not
+    an EDF, on the default local cluster: a complete table, one error row, every other night scored."""
+    from cds.synth.cohort import write_cohort
+
+    source = tmp_path / "nights"
+    write_cohort(source, 50, hours=0.1, corrupt=1)
+    out = tmp_path / "out"
+    assert run(["batch", str(source), "--out", str(out), "--no-log"]) == 1
+    captured = capsys.readouterr()
+    assert "local Dask cluster" in captured.err
+    assert "49 scored, 0 already done, 1 failed" in captured.out
+    rows = _rows(out)
+    assert len(rows) == 50
+    assert [n for n, r in rows.items() if r["status"] == "error"] == ["night-050"]
+    assert all(rows[n]["plms_index_per_h"] != "" for n in rows if n != "night-050")
+    assert sum(1 for r in rows.values() if r["decision_action"]) == 24  # the patient files beside nights 2..48
