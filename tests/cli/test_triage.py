@@ -489,8 +489,8 @@ def test_a_safety_invariant_violation_exits_4_naming_rule_and_drug(tmp_path, cap
 
     original = record.resolve_treatments
 
-    def broken(firings, policy):
-        out = original(firings, policy)
+    def broken(firings, policy, overrides=None):
+        out = original(firings, policy, overrides)
         status, behind = out["sodium_valproate"]
         assert status == "contraindicated"
         return {**out, "sodium_valproate": ("option", behind)}
