@@ -38,6 +38,13 @@ from cds.detect.preprocess import (
     slice_filtered,
 )
 from cds.detect.quality import ChannelQuality, assess_channel
+from cds.detect.rswa import (
+    RemEmgActivity,
+    RmsTrace,
+    compute_rms_bins,
+    describe_rswa,
+    detect_rem_emg_activity,
+)
 from cds.errors import SignalError
 from cds.io.channels import ChannelRole, parse_channel_overrides
 from cds.io.edf import Recording, Signal, read_recording
@@ -45,7 +52,8 @@ from cds.io.events import ScoredEvents, events_from_annotations, read_events
 from cds.io.hypnogram import Hypnogram, check_hypnogram, hypnogram_from_annotations, read_hypnogram
 from cds.io.labels import LabelVocabulary, load_labels
 from cds.parallel import map_channels
-from cds.standards import ScoringStandard, Standard, load_standard
+from cds.stages import to_stages
+from cds.standards import ScoringStandard, Standard, load_detector_heuristics, load_rswa_rules, load_standard
 from cds.stats.fragmentary import EFM_KEYS, compute_efm
 from cds.stats.indices import compute_leg_movement_stats
 from cds.stats.sleep import compute_sleep_summary, null_sleep_dict
@@ -57,7 +65,8 @@ log = logging.getLogger(__name__)
 SCHEMA = "cds.analysis/v1"
 ProgressFn = Callable[[str, float], None]
 LEGS = (ChannelRole.LEFT_LEG, ChannelRole.RIGHT_LEG)
-_WINDOW_MARGIN_S = 40.0  # signal kept on each side of a jerk search window (filter edges, local resting level)
+# signal kept on each side of a jerk search window (filter edges, local resting level): detectors.yaml
+_WINDOW_MARGIN_S = load_detector_heuristics().sleep_onset_jerk.window_margin_s
 NO_HYPNOGRAM_STAGES = "no hypnogram (file or recording annotations): sleep stages unknown"
 
 
@@ -251,6 +260,10 @@ def analyze_recording(
     chin = _chin(rec, std, quality, caveats)
     jerks, jerk_section = _jerks(chin, std, hyp, filtered, lms, beats)
     efm_section = _efm(std, hyp, filtered, lms, jerks, beats)
+    efm_section["trains_not_leg_movements"] = sum(
+        0 if f.fragmentary_trains_s is None else len(f.fragmentary_trains_s) for f in found.values()
+    )
+    rswa_section = _rswa(chin, std, hyp, events, beats)
     if progress:
         progress("statistics", 1.0)
     data = {
@@ -262,6 +275,8 @@ def analyze_recording(
         "parameters": {"standard": std.id, "standard_title": std.title, "references": list(std.references),
                        **describe_detection(next(iter(filtered.values())), std, std.signal.envelope_bin_s),
                        **_parameters_used(found, quality), **describe_grammar(std), **describe_ecg_parameters(),
+                       "rswa": describe_rswa(load_rswa_rules()),
+                       "detectors": load_detector_heuristics().to_dict(),
                        "label_vocabulary": labels.to_dict()},
         "ecg": _ecg_section(beats),
         "hypnogram": _hypnogram_section(hyp),
@@ -275,6 +290,7 @@ def analyze_recording(
                         "respiratory_events": len(events.respiratory), "arousals": len(events.arousals)},
         "sleep_onset_jerks": jerk_section,
         "fragmentary_myoclonus": efm_section,
+        "rswa": rswa_section,
         "quality": _quality_section(quality),
         "caveats": [c.to_dict() for c in sorted(set(caveats))],
     }  # fmt: skip
@@ -523,9 +539,11 @@ def _efm(std, hyp, filtered, lms, jerks, beats: EcgBeats) -> dict[str, Any]:
     if jerks is not None:
         spans.append(np.column_stack([jerks.onset_s, jerks.onset_s + jerks.duration_s]))
     exclude = np.concatenate(spans)
-    per_leg = map_channels(lambda f: detect_fragmentary_potentials(f, std, exclude_spans=exclude,
-                                                                   ecg_r_peak_s=beats.r_peak_s),
-                           list(filtered.values()))  # fmt: skip
+    # one leg after the other: in parallel their whole-channel burst tables raised the night's peak memory by ~25 MB
+    per_leg = [
+        detect_fragmentary_potentials(f, std, exclude_spans=exclude, ecg_r_peak_s=beats.r_peak_s)
+        for f in filtered.values()
+    ]
     onsets = np.sort(np.concatenate(per_leg))
     efm = compute_efm(onsets, hyp, std).to_dict()
     return {
@@ -535,6 +553,77 @@ def _efm(std, hyp, filtered, lms, jerks, beats: EcgBeats) -> dict[str, Any]:
         else {},
         "rule": rule,
     }
+
+
+_RMS_PIECE_S = 1800.0  # the chin is filtered for RSWA in pieces of this length (memory), each with ...
+_RMS_MARGIN_S = 10.0  # ... this much signal on both sides, where the zero-phase filter's edge transients settle
+
+
+def _chin_rms_trace(chin: Signal, std: ScoringStandard, beats: EcgBeats, bin_s: float) -> RmsTrace:
+    """The chin's RMS in ``bin_s`` bins, band-passed and ECG-cleaned piece by piece (pieces aligned on the bins),
+    so no whole-night filtered copy is held: the same bins as filtering the whole night, to the filter's edge
+    transients, which the margins leave far below the EMG."""
+    fs = chin.sfreq_hz
+    width = max(1, round(bin_s * fs))
+    n = chin.data_uv.size
+    usable = n // width * width
+    piece = max(width, int(_RMS_PIECE_S * fs) // width * width)
+    margin = int(_RMS_MARGIN_S * fs)
+    notches = find_mains_notches(chin.data_uv, fs, std.signal)
+    parts = []
+    for a in range(0, usable, piece):
+        b = min(a + piece, usable)
+        lo, hi = max(0, a - margin), min(n, b + margin)
+        part = filter_emg(chin.data_uv[lo:hi], fs, std.signal, notch_hz=notches)
+        part = clean_channel(part, beats.shifted(lo / fs, hi / fs))
+        core = FilteredEmg(part.data_uv[a - lo : b - lo], fs, part.band_hz, part.band_clipped, part.notch_hz)
+        parts.append(compute_rms_bins(core, bin_s)[0])
+    values = np.concatenate([np.zeros(0), *parts])
+    return RmsTrace(values, width / fs, n / fs)
+
+
+def _rswa(
+    chin: Signal | None, std: ScoringStandard, hyp: Hypnogram | None, events: ScoredEvents, beats: EcgBeats
+) -> dict[str, Any]:
+    """REM sleep without atonia from the chin EMG (cds.detect.rswa); every value null with its reason when the
+    stages or a usable chin are missing. ECG beats found in the leg channels are cancelled in the chin too."""
+    rules = load_rswa_rules()
+    reason = None
+    if hyp is None:
+        reason = "no hypnogram: REM epochs unknown"
+    elif chin is None:
+        reason = "no usable chin EMG channel (see quality.channels.chin)"
+    if reason is not None or chin is None or hyp is None:
+        shape = {k: v for k, v in _null_like(RemEmgActivity.empty().to_dict()).items() if k != "unavailable"}
+        return {**shape, "channels": [], "unavailable": dict.fromkeys(sorted(shape), reason)}
+    trace = _chin_rms_trace(chin, std, beats, rules.amplitude_bin_s)
+
+    def spans(table: np.ndarray) -> np.ndarray:
+        t = _span(table)
+        return np.column_stack([t[:, 0], t[:, 0] + t[:, 1]])
+
+    found = detect_rem_emg_activity(
+        trace,
+        to_stages(hyp.stages),
+        hyp.epoch_s,
+        hyp.start_s,
+        rules,
+        arousals_s=spans(events.arousals),
+        respiratory_s=spans(events.respiratory),
+    )
+    data = found.to_dict()
+    if not events.has_respiratory_scoring:
+        data["excluded_mini_epochs"]["respiratory"] = None
+        data["unavailable"]["excluded_mini_epochs.respiratory"] = (
+            "no respiratory events scored: REM mini-epochs with apneas or hypopneas could not be left out"
+        )
+    if not len(events.arousals):
+        data["excluded_mini_epochs"]["arousal"] = None
+        data["unavailable"]["excluded_mini_epochs.arousal"] = (
+            "no arousals scored: REM mini-epochs with arousal-related activity could not be left out"
+        )
+    data["unavailable"] = dict(sorted(data["unavailable"].items()))
+    return {**data, "channels": ["chin"]}
 
 
 def export_events(report: AnalysisReport, path: str | Path) -> None:
@@ -579,7 +668,10 @@ def render_summary(report: AnalysisReport) -> str:
         f"{val(lm, 'periodicity_index')}",
         f"sleep-onset jerks: {val(d['sleep_onset_jerks'], 'count')}",
         f"fragmentary myoclonus: excessive {val(d['fragmentary_myoclonus'], 'excessive')}, "
-        f"{val(d['fragmentary_myoclonus'], 'potentials_per_min_nrem', '/min NREM')}",
+        f"{val(d['fragmentary_myoclonus'], 'potentials_per_min_nrem', '/min NREM')}; trains of discrete potentials "
+        f"not scored as leg movements: {d['fragmentary_myoclonus'].get('trains_not_leg_movements', 0)}",
+        f"REM sleep without atonia (chin): tonic {val(d['rswa'], 'tonic_chin_pct', '% of REM epochs')}, phasic "
+        f"{val(d['rswa'], 'phasic_chin_pct', '% of 3-s mini-epochs')}, any {val(d['rswa'], 'any_chin_pct', '%')}",
     ]
     lines += [f"caveat [{c['code']}]: {c['text']}" for c in d["caveats"]]
     return "\n".join(lines)

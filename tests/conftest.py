@@ -4,6 +4,7 @@ skipped with a reason when absent locally, a failure under CI=true where they mu
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,26 @@ def real_data_dir() -> Path:
     if os.environ.get("CI") == "true":
         pytest.fail(f"real test data missing under CI: expected {SHARED_REAL.name} in ../shared/data")
     pytest.skip("real recordings (../shared/data/real) not present on this machine")
+
+
+@pytest.fixture(scope="session")
+def synth_night(tmp_path_factory) -> Callable[..., tuple[Path, object]]:
+    """Synthetic nights with planted truth (cds.synth), generated once per session into a temporary folder."""
+    from cds.synth.config import SynthConfig
+    from cds.synth.generate import write_synthetic_psg
+
+    cache: dict[tuple, tuple[Path, object]] = {}
+    folder = tmp_path_factory.mktemp("synth")
+
+    def make(preset: str, seed: int = 0, **changes) -> tuple[Path, object]:
+        key = (preset, seed, tuple(sorted(changes.items())))
+        if key not in cache:
+            path = folder / f"{preset}-{seed}-{len(cache)}.edf"
+            config = SynthConfig.preset(preset).replace(**changes)
+            cache[key] = (path, write_synthetic_psg(path, config, seed=seed))
+        return cache[key]
+
+    return make
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -423,8 +423,13 @@ def test_without_respiratory_events_and_arousals_their_values_are_null_with_reas
     full, doc = nights["full"], nights["no_events"]
     assert _keys(doc) == _keys(full)
     assert full["leg_movements"]["plms_arousal_index"] is not None
-    assert _dropped(full, doc) == ["leg_movements.plms_arousal_index"]
+    assert _dropped(full, doc) == [
+        "leg_movements.plms_arousal_index",
+        "rswa.excluded_mini_epochs.arousal",  # issue 13: REM mini-epochs could not be checked for arousals ...
+        "rswa.excluded_mini_epochs.respiratory",  # ... nor for apneas: the counts are unknown, not 0
+    ]
     assert "arousal" in doc["leg_movements"]["unavailable"]["plms_arousal_index"]
+    assert "no arousals scored" in doc["rswa"]["unavailable"]["excluded_mini_epochs.arousal"]
     assert {type(e["respiratory"]) for e in full["leg_movements"]["events"]} == {bool}
     assert {e["respiratory"] for e in doc["leg_movements"]["events"]} == {None}
     assert {e["arousal"] for e in doc["leg_movements"]["events"]} == {None}

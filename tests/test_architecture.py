@@ -24,6 +24,7 @@ LEAVES = {
     "cds.limits",
     "cds.yamlfile",
     "cds.outputs",
+    "cds.stages",
 }
 KNOWLEDGE = {"cds.policy", "cds.standards", "cds.fieldspec", "cds.kb", "cds.knowledge_schema"}
 SIGNAL = {"cds.io", "cds.detect", "cds.stats", "cds.analysis"}
@@ -42,6 +43,7 @@ ALLOWED: dict[str, set[str]] = {
     "cds.stats": {"cds.standards", "cds.detect"},
     "cds.analysis": {"cds.standards", "cds.io", "cds.detect", "cds.stats"},
     "cds.synth": {"cds.standards", "cds.io", "cds.detect", "cds.stats"},
+    "cds.validation": {"cds.standards", "cds.io", "cds.detect", "cds.stats", "cds.analysis"},
     "cds.facts": KNOWLEDGE,
     "cds.rules": KNOWLEDGE | {"cds.facts"},
     "cds.decision": KNOWLEDGE | {"cds.facts", "cds.rules"},
@@ -53,6 +55,8 @@ ALLOWED: dict[str, set[str]] = {
     | SIGNAL
     | {"cds.synth", "cds.facts", "cds.rules", "cds.decision", "cds.audit", "cds.letter"},
 }
+# cohorts: the pipeline per night, the rule sets and the authoring tools' replay per case, the log
+ALLOWED["cds.batch"] = KNOWLEDGE | SIGNAL | {"cds.rules", "cds.pipeline", "cds.authoring", "cds.audit"}
 # the entry points may import everything below them
 ALLOWED["cds.server"] = set(ALLOWED) - {"cds.server"}
 ALLOWED["cds.cli"] = set(ALLOWED) - {"cds.cli"}

@@ -30,13 +30,16 @@ from cds.paths import rules_dir
 
 __all__ = [
     "CaseChange",
+    "CaseReplay",
     "RuleChange",
     "RuleSetDiff",
     "decision_outcomes",
     "diff_cases",
+    "diff_fired_rules",
     "diff_outcomes",
     "diff_rulesets",
     "materialise",
+    "replay_case",
     "replay_decision",
 ]
 
@@ -62,10 +65,21 @@ class RuleSetDiff:
 
 @dataclass(frozen=True)
 class CaseChange:
-    """How one case's decision changes: ``changes`` like ``recommendation polysomnography: routine -> none``."""
+    """How one case's decision changes: ``changes`` like ``recommendation polysomnography: routine -> none``;
+    ``rules`` the rules whose firing changed (``+RULE`` fires only with the new rule set, ``-RULE`` only before)."""
 
     case: str
     changes: tuple[str, ...]
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaseReplay:
+    """One case decided twice: what changes and through which rules, or why it could not be decided."""
+
+    changes: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    error: str | None = None
 
 
 @contextmanager
@@ -167,53 +181,67 @@ def diff_outcomes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, 
     )
 
 
+def fired_rules(decision: Mapping[str, Any]) -> set[str]:
+    """The ids of the rules that fired in a decision (its ``trace``)."""
+    return {str(step.get("rule")) for step in decision.get("trace") or [] if isinstance(step, Mapping)}
+
+
+def diff_fired_rules(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
+    """The rules whose firing changed: ``+RULE`` fires only in ``new``, ``-RULE`` only in ``old``."""
+    a, b = fired_rules(old), fired_rules(new)
+    return tuple(sorted([f"-{r}" for r in a - b] + [f"+{r}" for r in b - a], key=lambda s: (s[1:], s[0])))
+
+
 def _patient_files(cases: Path) -> list[Path]:
     if not cases.is_dir():
         raise InputError("cases folder not found", path=cases)
     return sorted(p for p in cases.rglob("*") if p.suffix in _PATIENT_SUFFIXES and not p.name.startswith("."))
 
 
-def _decide(rulebase: Any, path: Path) -> dict[str, Any]:
-    """Decide one case: a patient file (cds.patient/v1), or a case or scenario file whose ``patient:`` holds one."""
-    from cds.decision import decide
-    from cds.facts.patient import parse_patient
-    from cds.yamlfile import load_yaml
-
-    data = load_yaml(path, error_cls=PatientFileError)
-    if isinstance(data, dict) and "schema" not in data and isinstance(data.get("patient"), dict):
-        data = data["patient"]
-    patient = parse_patient(data, path=path, knowledge=rulebase.kb)
-    return decide(rulebase, patient, analysis=None, patient_sha256="", recording_name=None)
-
-
 def diff_cases(old: tuple[Path, Path], new: tuple[Path, Path], cases: Path) -> list[CaseChange]:
-    """Decide every patient file under ``cases`` with both rule sets; return the cases whose outcome changes."""
+    """Decide every patient file under ``cases`` with both rule sets; return the cases whose outcome changes.
+    (``cds rules diff --cases`` runs the same ``replay_case`` on the batch backend: cds.batch.replay.)"""
     from cds.rules.engine import load_rulebase
 
     before, after = load_rulebase(*old), load_rulebase(*new)
     changed = []
-    for path in _patient_files(Path(cases)):
+    paths = _patient_files(Path(cases))
+    for path in paths:
         name = path.relative_to(cases).as_posix()
-        results = []
-        for rulebase in (before, after):
-            try:
-                results.append(_decide(rulebase, path))
-            except InputError as exc:
-                results.append({"error": exc.problem})
-        errors = [r.get("error") for r in results]
-        if any(errors):  # never silent: a case neither rule set could decide is listed with the reason
-            text = (
-                f"patient file: {errors[0] or 'ok'} -> {errors[1] or 'ok'}"
-                if errors[0] != errors[1]
-                else f"not decided by either rule set: {errors[0]}"
-            )
-            changed.append(CaseChange(name, (text,)))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            changed.append(CaseChange(name, (f"cannot read the file: {exc}",)))
             continue
-        delta = diff_outcomes(results[0], results[1])
-        if delta:
-            changed.append(CaseChange(name, delta))
-    log.info("rules diff: %d of %d cases change", len(changed), len(_patient_files(Path(cases))))
+        result = replay_case(text, after, before=before)
+        if result.error is not None:  # never silent: a case that cannot be decided is listed with the reason
+            changed.append(CaseChange(name, (result.error,)))
+        elif result.changes:
+            changed.append(CaseChange(name, result.changes, result.rules))
+    log.info("rules diff: %d of %d cases change", len(changed), len(paths))
     return changed
+
+
+def replay_case(
+    patient_text: str, after: Any, *, before: Any = None, stored: Mapping[str, Any] | None = None
+) -> CaseReplay:
+    """Decide a case with ``after`` and compare with ``before``'s decision, or with the ``stored`` decision when no
+    ``before`` is given (a logged record: its stored recording facts are re-used on both sides)."""
+    base = dict(stored or {})
+    sides: list[dict[str, Any] | str] = [] if before is not None else [base]
+    for rulebase in ([before] if before is not None else []) + [after]:
+        try:
+            sides.append(replay_decision(base, patient_text, rulebase))
+        except InputError as exc:
+            sides.append(exc.problem)
+    a, b = sides
+    if isinstance(a, str) or isinstance(b, str):
+        if a == b:
+            return CaseReplay(error=f"not decided by either rule set: {a}")
+        return CaseReplay(
+            error=f"patient file: {a if isinstance(a, str) else 'ok'} -> {b if isinstance(b, str) else 'ok'}"
+        )
+    return CaseReplay(diff_outcomes(a, b), diff_fired_rules(a, b))
 
 
 def replay_decision(decision: Mapping[str, Any], patient_text: str, rulebase: Any) -> dict[str, Any]:
@@ -228,10 +256,11 @@ def replay_decision(decision: Mapping[str, Any], patient_text: str, rulebase: An
     from cds.rules.engine import RunResult
     from cds.yamlfile import load_yaml
 
-    patient_name = f"logged patient {decision.get('patient_id')}"
-    patient = parse_patient(
-        load_yaml(patient_name, text=patient_text, error_cls=PatientFileError), path=patient_name, knowledge=rulebase.kb
-    )
+    patient_name = f"logged patient {decision.get('patient_id')}" if decision else "patient file"
+    data = load_yaml(patient_name, text=patient_text, error_cls=PatientFileError)
+    if isinstance(data, dict) and "schema" not in data and isinstance(data.get("patient"), dict):
+        data = data["patient"]  # a case or scenario file
+    patient = parse_patient(data, path=patient_name, knowledge=rulebase.kb)
     measured = [
         DatumRecord(
             f["field"], f.get("value"), bool(f.get("known")), "recording", f.get("recording_sha256"), f.get("method")

@@ -52,7 +52,7 @@ def _attach_verbs() -> None:
     """Attach every verb module that exists (each owns a Typer with its command)."""
     import importlib
 
-    for name in ("analyze", "triage", "explain", "demo", "rules", "audit", "serve"):
+    for name in ("analyze", "triage", "batch", "explain", "demo", "rules", "audit", "serve", "validate"):
         try:
             module = importlib.import_module(f"cds.cli.{name}")
         except ModuleNotFoundError as exc:

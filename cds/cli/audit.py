@@ -11,6 +11,7 @@ import typer
 from cds.audit.keys import default_key_path
 from cds.audit.log import DecisionLog, LogEntry, default_log_path
 from cds.cli._exit import ProblemsFoundError
+from cds.cli._replay import SCHEDULER_OPTION, WORKERS_OPTION, echo_replay, replay_backend, replay_progress
 
 __all__ = ["app"]
 
@@ -217,21 +218,49 @@ def show(
         typer.echo(entry.patient_text.rstrip("\n"))
 
 
+_RECORD_ARGUMENT = typer.Argument(None, help="Record id (as the letter prints it), seq number or hash prefix.")
+_ALL_OPTION = typer.Option(False, "--all", help="Replay every record of the log (or of --cohort).")
+_COHORT_OPTION = typer.Option(None, "--cohort", help="With --all: a cds batch cohort table (cohort.csv/.parquet).")
+_PATIENTS_OPTION = typer.Option(
+    None, "--patients", help="With --all: a folder of patient files, matched to records by their sha256."
+)
+
+
 @app.command("replay")
 def replay(
-    record: str = typer.Argument(..., help="Record id (as the letter prints it), seq number or hash prefix."),
+    record: str | None = _RECORD_ARGUMENT,
+    all_records: bool = _ALL_OPTION,
+    cohort: Path | None = _COHORT_OPTION,
     log_path: Path | None = _LOG_OPTION,
     rules: Path | None = _RULES_OPTION,
     knowledge: Path | None = _KNOWLEDGE_OPTION,
     patient: Path | None = _REPLAY_PATIENT_OPTION,
+    patients: Path | None = _PATIENTS_OPTION,
+    workers: int | None = WORKERS_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
     fmt: OutputFormat = _FORMAT_OPTION,
 ) -> None:
     """Re-run a logged decision (patient file + stored recording facts) on the current rule set; name the rules
-    whose firing changed; exit 1 when the same rule set no longer gives the logged decision (not reproducible)."""
+    whose firing changed; exit 1 when the same rule set no longer gives the logged decision (not reproducible).
+    With --all, every record of the log or of a cohort table (on Dask for large ones)."""
     from cds.audit.log import DecisionLogError, sha256_hex
     from cds.authoring.diff import diff_outcomes, replay_decision
+    from cds.errors import UsageError
     from cds.rules.engine import load_rulebase
 
+    if all_records == (record is not None):
+        raise UsageError("give one RECORD or --all", option="--all")
+    if not all_records:
+        given = {"--cohort": cohort, "--patients": patients, "--workers": workers, "--scheduler": scheduler}
+        for option, value in given.items():
+            if value is not None:
+                raise UsageError(f"{option} needs --all (one record: --patient FILE)", option=option)
+    elif patient is not None:
+        raise UsageError("--patient is for one record; with --all give --patients DIR", option="--patient")
+    if all_records:
+        _replay_all(cohort, log_path, rules, knowledge, patients, workers, scheduler, fmt)
+        return
+    assert record is not None
     entry = DecisionLog(log_path).get(record)
     if entry.delivery_failure is not None:
         raise DecisionLogError(
@@ -245,11 +274,15 @@ def replay(
 
         patient_text = read_patient_text(patient)
         if sha256_hex(patient_text) != entry.patient_text_sha256:
-            raise DecisionLogError(f"this is not the patient file of record {entry.seq} (its sha256 differs)",
-                                   path=patient)  # fmt: skip
+            raise DecisionLogError(
+                f"this is not the patient file of record {entry.seq} (its sha256 differs)", path=patient
+            )
     if patient_text is None:
-        raise DecisionLogError(f"record {entry.seq} has no stored patient file: cannot replay", path=log_path,
-                               hint="the log keeps only its hash: pass the file with --patient")  # fmt: skip
+        raise DecisionLogError(
+            f"record {entry.seq} has no stored patient file: cannot replay",
+            path=log_path,
+            hint="the log keeps only its hash: pass the file with --patient",
+        )
     rulebase = load_rulebase(rules, knowledge)
     logged_decision = entry.decision
     replayed = replay_decision(logged_decision, patient_text, rulebase)
@@ -264,9 +297,15 @@ def replay(
     logged = _stamp_text(logged_stamp)
     now = _stamp_text(current_stamp)
     if fmt is OutputFormat.JSON:
-        report = {"seq": entry.seq, "record_id": entry.record_id, "ruleset": {"logged": logged, "now": now},
-                  "same_ruleset": same_rules, "changes": changes, "rules": rules_changed,
-                  "reproducible": reproducible}  # fmt: skip
+        report = {
+            "seq": entry.seq,
+            "record_id": entry.record_id,
+            "ruleset": {"logged": logged, "now": now},
+            "same_ruleset": same_rules,
+            "changes": changes,
+            "rules": rules_changed,
+            "reproducible": reproducible,
+        }
         typer.echo(json.dumps(report, indent=2, sort_keys=True))
     else:
         typer.echo(f"record {entry.seq} ({entry.record_id}, patient {entry.patient_id}): rule set {logged} -> {now}")
@@ -282,3 +321,31 @@ def replay(
         raise ProblemsFoundError(
             f"record {entry.seq} cannot be reproduced: the same rule set ({logged}) now gives another decision"
         )
+
+
+def _replay_all(
+    cohort: Path | None,
+    log_path: Path | None,
+    rules: Path | None,
+    knowledge: Path | None,
+    patients: Path | None,
+    workers: int | None,
+    scheduler: str | None,
+    fmt: OutputFormat,
+) -> None:
+    """``--all``: every decision of the log (or cohort table) against its replay; exit 1 when any cannot be
+    reproduced (an auditor must see it)."""
+    from cds.audit.log import DecisionLogError
+    from cds.batch.replay import load_replay_cases, replay_cases
+    from cds.paths import knowledge_dir, rules_dir
+
+    source = cohort if cohort is not None else DecisionLog(log_path).path
+    if cohort is None and not source.exists():
+        raise DecisionLogError("no decision log here", path=source, hint="run `cds triage` first")
+    cases = load_replay_cases(source, patients=patients)
+    new = (str(rules or rules_dir()), str(knowledge or knowledge_dir())) if rules or knowledge else None
+    with replay_backend(len(cases), workers, scheduler) as backend:
+        report = replay_cases(cases, new, backend, progress=replay_progress())
+    echo_replay(report, json_out=fmt is OutputFormat.JSON, header={"source": source.name})
+    if report.failed:
+        raise ProblemsFoundError(f"{len(report.failed)} of {report.total} decisions cannot be reproduced")

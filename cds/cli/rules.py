@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cds.cli._exit import ProblemsFoundError
+from cds.cli._replay import SCHEDULER_OPTION, WORKERS_OPTION, echo_replay, replay_backend, replay_progress
 from cds.paths import knowledge_dir, rules_dir
 
 __all__ = ["app"]
@@ -370,22 +371,50 @@ def _manifest_version(rules: Path) -> str | None:
 def diff(
     old: Annotated[str, typer.Argument(help="Old rule set: a folder or a git revision.")],
     new: Annotated[str, typer.Argument(help="New rule set: a folder or a git revision.")],
-    cases: Annotated[Path | None, typer.Option("--cases", help="Folder of patient files to decide with both.")] = None,
+    cases: Annotated[
+        Path | None,
+        typer.Option(
+            "--cases",
+            help="Decide these with both: a folder of patient files, a decision log or a cds batch cohort table.",
+        ),
+    ] = None,
+    workers: int | None = WORKERS_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
     fmt: OutputFormat = _FORMAT,
 ) -> None:
-    """Rules added, removed and changed between two rule sets; with --cases, which decisions change and how."""
-    from cds.authoring.diff import diff_cases, diff_rulesets, materialise
+    """Rules added, removed and changed between two rule sets; with --cases, which decisions change, how, and
+    through which rules (on Dask for large case sets)."""
+    from cds.authoring.diff import diff_rulesets, materialise
+    from cds.batch.replay import load_replay_cases, replay_cases
+    from cds.errors import UsageError
 
+    if cases is None and (workers is not None or scheduler is not None):
+        raise UsageError("--workers and --scheduler need --cases", option="--workers")
     with materialise(old) as before, materialise(new) as after:
         changes = diff_rulesets(before, after)
-        impact = diff_cases(before, after, cases) if cases is not None else []
+        report = None
+        if cases is not None:
+            loaded = load_replay_cases(cases)
+            with replay_backend(len(loaded), workers, scheduler) as backend:
+                report = replay_cases(
+                    loaded,
+                    (str(after[0]), str(after[1])),
+                    backend,
+                    old=(str(before[0]), str(before[1])),
+                    compare_stored=False,
+                    progress=replay_progress(),
+                )
     if fmt is OutputFormat.JSON:
-        report = {
+        body = {
             "rules": [c.__dict__ for c in changes.rules],
             "thresholds": changes.thresholds,
-            "cases": [c.__dict__ for c in impact],
+            "cases": [
+                {"case": o.name, "changes": list(o.changes) or [o.error or ""], "rules": list(o.rules)}
+                for o in (report.outcomes if report else [])
+            ],
+            "cases_total": report.total if report else 0,
         }
-        typer.echo(json.dumps(report, indent=2, sort_keys=True, default=list))
+        typer.echo(json.dumps(body, indent=2, sort_keys=True, default=list))
         return
     for text in changes.thresholds:
         typer.echo(text)
@@ -393,9 +422,5 @@ def diff(
         typer.echo(f"{change.kind} {change.rule_id}")
         for line in change.details:
             typer.echo(f"    {line}")
-    if cases is not None:
-        typer.echo(f"{len(impact)} cases change:")
-        for case in impact:
-            typer.echo(f"  {case.case}")
-            for line in case.changes:
-                typer.echo(f"    {line}")
+    if report is not None:
+        echo_replay(report, json_out=False, header={})

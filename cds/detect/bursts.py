@@ -10,12 +10,14 @@ from numpy.typing import NDArray
 
 from cds.detect.legmovements import find_threshold_events
 from cds.detect.preprocess import FilteredEmg, compute_resting_level, short_envelope
-from cds.standards import SignalRules
+from cds.standards import SignalRules, load_detector_heuristics
 
 __all__ = ["Bursts", "detect_bursts"]
 
-OFFSET_FRACTION = 0.25  # a burst ends where the envelope falls to a quarter of the onset excess (8 -> 2 µV) ...
-HOLD_S = 0.02  # ... for at least this long, so one burst is not split by a dip of its own envelope
+# knowledge/standards/detectors.yaml, section bursts: a burst ends where the envelope falls to ``OFFSET_FRACTION``
+# of the onset excess (8 -> 2 µV) for at least ``HOLD_S``, so one burst is not split by a dip of its own envelope
+OFFSET_FRACTION = load_detector_heuristics().bursts.offset_fraction
+HOLD_S = load_detector_heuristics().bursts.hold_s
 
 
 @dataclass(frozen=True, eq=False)

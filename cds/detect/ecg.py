@@ -21,45 +21,33 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
-from scipy import ndimage, signal
-
-try:  # find_peaks' own distance rule, so the peaks above a level are thinned exactly as find_peaks would
-    from scipy.signal._peak_finding_utils import _select_by_peak_distance
-except ImportError:  # pragma: no cover - moved in a future scipy: find_peaks on the whole energy instead
-    _select_by_peak_distance = None
 
 from cds.caveats import Caveat
+from cds.detect import _kernels
 from cds.detect.preprocess import FilteredEmg
 from cds.parallel import map_channels
+from cds.standards import load_detector_heuristics
 
 __all__ = ["EcgBeats", "cancel_ecg", "clean_channel", "describe_ecg_parameters", "find_ecg_beats", "remove_ecg"]
 
 log = logging.getLogger(__name__)
 
+# The method's numbers, from knowledge/standards/detectors.yaml (section ecg, each described there).
+_H = load_detector_heuristics().ecg
 # Beat finding (R peaks on the combined channels)
-QRS_SMOOTH_S = 0.04  # moving mean of the summed, noise-normalised squared channels (QRS energy)
-MIN_RR_S = 0.33  # beat-to-beat interval bounds: 40-180 bpm
-MAX_RR_S = 1.5
-CANDIDATE_SEPARATION_S = 0.15  # energy peaks examined at least this far apart (a burst next to a beat hides no beat)
-PEAK_ABOVE_LOCAL = 6.0  # a candidate R peak's energy exceeds this multiple of the local median energy ...
-LOCAL_LEVEL_S = 10.0  # ... taken over this span
-SHAPE_HALF_S = 0.08  # waveform compared with the beat template: R peak ± this
-SHAPE_MAX_LAG_S = 0.03  # candidates are aligned on the template within this lag
-MIN_SHAPE_CORR = 0.6  # candidates correlating less with their neighbours' median shape are not beats
-SHAPE_BEATS = 30  # neighbouring candidates (a block) whose median shape is the template of the shape test
-REGULAR_WINDOW_S = 60.0  # a beat is kept only where, in this window, ...
-MIN_REGULAR_FRACTION = 0.6  # ... at least this fraction of the time is spanned by beat-to-beat intervals in bounds
-FILL_MIN_SCALE = 0.5  # a beat hidden under a burst (one missing in a gap of about two intervals) is added where the
-# template fits best in the gap, when its least-squares scale there is at least this
+QRS_SMOOTH_S = _H.qrs_smooth_s
+MIN_RR_S, MAX_RR_S = _H.min_rr_s, _H.max_rr_s
+CANDIDATE_SEPARATION_S = _H.candidate_separation_s
+PEAK_ABOVE_LOCAL, LOCAL_LEVEL_S = _H.peak_above_local, _H.local_level_s
+SHAPE_HALF_S, SHAPE_MAX_LAG_S = _H.shape_half_s, _H.shape_max_lag_s
+MIN_SHAPE_CORR, SHAPE_BEATS = _H.min_shape_corr, _H.shape_beats
+REGULAR_WINDOW_S, MIN_REGULAR_FRACTION = _H.regular_window_s, _H.min_regular_fraction
+FILL_MIN_SCALE = _H.fill_min_scale
 # Removal (template subtraction per channel)
-TEMPLATE_PRE_S = 0.2  # template window before the R peak ...
-TEMPLATE_POST_S = 0.3  # ... and after it
-TEMPLATE_BEATS = 30  # beats per median template block; a beat's template is interpolated between block medians
-SCALE_BOUNDS = (0.7, 1.3)  # per-beat least-squares scale (on R ± SHAPE_HALF_S), clipped: breathing modulates the
-# beat by about ±15%; an LM or jerk over a beat would otherwise bend the fit
-SCREEN_CHUNKS = 9  # before searching a whole night, look for a regular ECG in this many stretches spread over it ...
-SCREEN_CHUNK_S = 120.0  # ... of this length; a night with none in any stretch is taken as ECG-free (cost ~4 %)
-TAPER_FRACTION = 0.2  # Tukey taper of the subtracted template, so the window edges leave no step
+TEMPLATE_PRE_S, TEMPLATE_POST_S, TEMPLATE_BEATS = _H.template_pre_s, _H.template_post_s, _H.template_beats
+SCALE_BOUNDS = (_H.scale_bounds[0], _H.scale_bounds[1])
+SCREEN_CHUNKS, SCREEN_CHUNK_S = _H.screen_chunks, _H.screen_chunk_s
+TAPER_FRACTION = _H.taper_fraction
 _CHUNK = 1 << 16  # samples per chunk of whole-channel arithmetic (fits in cache; no whole-channel temporaries)
 _SORT_AT_MOST = 512  # medians over at most this many values: by sorting rows (faster than partitioning them)
 _GROUP_BEATS = 1024  # beat windows worked on at once (small temporaries)
@@ -174,7 +162,7 @@ def _block_level(energy: NDArray[np.float32], sfreq_hz: float) -> tuple[NDArray[
     med = np.empty(n_blocks, dtype=energy.dtype)
     for a in range(0, n_blocks, per):  # in cache-sized groups of blocks (the partition copies its input)
         med[a : a + per] = _median_axis1(rows[a : a + per])
-    return ndimage.median_filter(med, size=max(1, round(LOCAL_LEVEL_S)) | 1, mode="nearest"), block
+    return _kernels.median_filter(med, max(1, round(LOCAL_LEVEL_S)) | 1), block
 
 
 def _level_at(level: tuple[NDArray[np.float32], int], idx: NDArray[np.int64]) -> NDArray[np.float32]:
@@ -187,8 +175,6 @@ def _peaks_at_or_above(energy: NDArray[np.float32], lowest: np.float32, distance
     """``find_peaks(energy, height=lowest, distance=distance)`` (same peaks), in cache-sized chunks cut at samples
     below ``lowest`` (no peak or plateau at that height spans a cut), each searched only in its stretches at or
     above ``lowest`` with one sample either side; then scipy's own distance rule on all of them."""
-    if _select_by_peak_distance is None:
-        return signal.find_peaks(energy, height=lowest, distance=distance)[0]
     found, heights, a, n = [], [], 0, energy.size
     while a < n - 1:
         b = min(a + _CHUNK, n - 1)
@@ -201,13 +187,13 @@ def _peaks_at_or_above(energy: NDArray[np.float32], lowest: np.float32, distance
         keep[1:] |= above[:-1]  # the sample after each stretch ...
         keep[:-1] |= above[1:]  # ... and the one before it
         src = np.flatnonzero(keep)
-        peaks, props = signal.find_peaks(part[src], height=lowest)
+        peaks, peak_heights = _kernels.find_peaks(part[src], lowest)
         found.append(src[peaks] + a)  # a stretch's end samples lie below lowest: no maximum spans two stretches
-        heights.append(props["peak_heights"])
+        heights.append(peak_heights)
         a = b
     peaks = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
     if distance > 1 and peaks.size > 1:
-        peaks = peaks[_select_by_peak_distance(peaks, np.concatenate(heights), np.float64(distance))]
+        peaks = peaks[_kernels.select_by_peak_distance(peaks, np.concatenate(heights), distance)]
     return peaks
 
 
@@ -353,19 +339,15 @@ def _strongest_apart(positions: NDArray[np.int64], score: NDArray[np.floating], 
     """Sorted positions at least ``distance`` apart, the higher ``score`` winning: ``find_peaks`` on a sparse
     array of ``n`` samples holding the scores, run on its occupied samples only (with a zero between two that are
     not neighbours, so local maxima are the same), then scipy's own distance rule."""
-    if _select_by_peak_distance is None:
-        sparse = np.zeros(n + 2, dtype=np.float32)
-        np.maximum.at(sparse, positions + 1, np.asarray(score, dtype=np.float32) + 2.0)
-        return signal.find_peaks(sparse, height=1.0, distance=max(1, distance))[0] - 1
     occupied, which = np.unique(positions, return_inverse=True)
     values = np.zeros(occupied.size, dtype=np.float32)
     np.maximum.at(values, which, np.asarray(score, dtype=np.float32) + 2.0)
     at = np.arange(occupied.size) + 1 + np.cumsum(np.diff(occupied, prepend=occupied[:1]) > 1)
     compact = np.zeros(at[-1] + 2 if at.size else 2, dtype=np.float32)
     compact[at] = values
-    found, props = signal.find_peaks(compact, height=1.0)
+    found, peak_heights = _kernels.find_peaks(compact, 1.0)
     kept = occupied[np.searchsorted(at, found)]
-    return kept[_select_by_peak_distance(kept, props["peak_heights"], np.float64(max(1, distance)))]
+    return kept[_kernels.select_by_peak_distance(kept, peak_heights, max(1, distance))]
 
 
 def _fill_single_gaps(channels: Sequence[NDArray], r_idx: NDArray[np.int64], sfreq_hz: float) -> NDArray[np.int64]:
@@ -376,7 +358,7 @@ def _fill_single_gaps(channels: Sequence[NDArray], r_idx: NDArray[np.int64], sfr
     if r_idx.size < 5:
         return r_idx
     rr = np.diff(r_idx)
-    local = ndimage.median_filter(rr.astype(np.float64), size=9, mode="nearest")
+    local = _kernels.median_filter(rr.astype(np.float64), 9)
     gap = np.flatnonzero((rr >= 1.6 * local) & (rr <= 2.5 * local))
     margin = round(MIN_RR_S * sfreq_hz)
     lo, hi = r_idx[gap] + margin, r_idx[gap + 1] - margin
@@ -414,8 +396,8 @@ def _regular(r_peak_s: NDArray[np.float64], duration_s: float) -> NDArray[np.boo
     starts, ends = r_peak_s[:-1][ok], r_peak_s[1:][ok]
     np.add.at(grid, np.minimum((starts / step).astype(np.int64), grid.size - 1), ends - starts)
     size = max(1, round(REGULAR_WINDOW_S / step))
-    inside = ndimage.uniform_filter1d(np.ones(grid.size), size, mode="constant")  # the window's part in the night
-    covered = ndimage.uniform_filter1d(grid, size, mode="constant") / inside / step
+    inside = _kernels.uniform_filter1d(np.ones(grid.size), size)  # the window's part in the night
+    covered = _kernels.uniform_filter1d(grid, size) / inside / step
     return covered[np.minimum((r_peak_s / step).astype(np.int64), grid.size - 1)] >= MIN_REGULAR_FRACTION
 
 
@@ -476,7 +458,7 @@ def remove_ecg(filtered: NDArray[np.floating], sfreq_hz: float, beats: EcgBeats)
         return out
     windows = sliding_window_view(x, pre + post)  # beats are sorted (find_ecg_beats): windows overlap neighbours
     medians, weights = _block_medians(lambda rows: windows[idx[rows] - pre], idx.size, TEMPLATE_BEATS)
-    taper = signal.windows.tukey(pre + post, TAPER_FRACTION).astype(np.float32)[None, :]
+    taper = _kernels.tukey(pre + post, TAPER_FRACTION).astype(np.float32)[None, :]
     core = slice(max(0, pre - round(SHAPE_HALF_S * sfreq_hz)), pre + round(SHAPE_HALF_S * sfreq_hz) + 1)
 
     def fitted(start: int, stop: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:  # beats start to stop

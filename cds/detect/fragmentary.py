@@ -13,14 +13,15 @@ from numpy.typing import NDArray
 
 from cds.detect.bursts import detect_bursts
 from cds.detect.preprocess import FilteredEmg
-from cds.standards import ScoringStandard
+from cds.standards import ScoringStandard, load_detector_heuristics
 
 __all__ = ["detect_fragmentary_potentials"]
 
 log = logging.getLogger(__name__)
 
 
-ECG_EXCLUSION_S = 0.06  # a brief burst starting within this time of an R peak is (residual) ECG, not a potential
+# a brief burst starting within this time of an R peak is (residual) ECG, not a potential (detectors.yaml, ecg)
+ECG_EXCLUSION_S = load_detector_heuristics().ecg.fragmentary_exclusion_s
 
 
 def detect_fragmentary_potentials(

@@ -7,6 +7,7 @@ in every leg EMG starting within ``max_lag_s``, within ``transition_window_s`` o
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,20 +16,21 @@ from numpy.typing import NDArray
 
 from cds.detect.bursts import Bursts, detect_bursts
 from cds.detect.preprocess import FilteredEmg
-from cds.standards import ScoringStandard
+from cds.stages import SleepStage
+from cds.standards import ScoringStandard, load_detector_heuristics
 
 __all__ = ["SleepOnsetJerks", "detect_sleep_onset_jerks", "find_wake_to_n1_transitions"]
 
 log = logging.getLogger(__name__)
 
-ISOLATION_S = 2.0  # another burst in the chin within this time: rhythmic (ECG, tremor), not a single jerk
-LEG_MAX_DURATION_S = 0.5  # a leg burst matching a chin burst may last this long (the weakest leg's envelope
-# crosses the threshold for less time than the chin's, and a strong one for longer), down to a single bin
-BEAT_LOCK_S = 0.1  # a burst starting within this time of an ECG R peak is beat-locked
-BEAT_OVER_ECG_RATIO = 2.0  # a beat-locked burst is still a jerk if its chin peak is this many times the median
-# chin peak of the other beat-locked bursts (a jerk that happens to fall on a heart beat)
-DURATION_TOLERANCE_S = 0.02  # one envelope bin: a tapered burst crosses the thresholds a bin late or early
-MIN_BEAT_LOCKED = 3  # fewer beat-locked bursts than this: no ECG train among the bursts, none is taken as a beat
+# knowledge/standards/detectors.yaml, section sleep_onset_jerk (each number described there)
+_H = load_detector_heuristics().sleep_onset_jerk
+ISOLATION_S = _H.isolation_s
+LEG_MAX_DURATION_S = _H.leg_max_duration_s
+BEAT_LOCK_S = _H.beat_lock_s
+BEAT_OVER_ECG_RATIO = _H.beat_over_ecg_ratio
+DURATION_TOLERANCE_S = _H.duration_tolerance_s
+MIN_BEAT_LOCKED = _H.min_beat_locked
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,10 +48,10 @@ class SleepOnsetJerks:
         }
 
 
-def find_wake_to_n1_transitions(stages: tuple[str, ...] | list[str], epoch_s: float, start_s: float) -> NDArray:
-    """Times (s) of the boundaries where a W epoch is followed by an N1 epoch."""
-    arr = np.asarray(stages, dtype="<U2")
-    idx = np.flatnonzero((arr[:-1] == "W") & (arr[1:] == "N1")) + 1
+def find_wake_to_n1_transitions(stages: Sequence[str], epoch_s: float, start_s: float) -> NDArray:
+    """Times (s) of the boundaries where a W epoch is followed by an N1 epoch (``SleepStage`` members or labels)."""
+    arr = np.asarray([str(s) for s in stages], dtype="<U2")
+    idx = np.flatnonzero((arr[:-1] == SleepStage.W.value) & (arr[1:] == SleepStage.N1.value)) + 1
     return start_s + idx * epoch_s
 
 

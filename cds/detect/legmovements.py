@@ -24,6 +24,8 @@ from cds.detect.preprocess import (
     describe_notch_check,
     filter_emg,
     rms_calibration,
+    short_envelope,
+    slice_filtered,
 )
 from cds.errors import SignalError
 from cds.standards import ScoringStandard
@@ -33,6 +35,7 @@ __all__ = [
     "describe_detection",
     "detect_leg_movements",
     "detect_leg_movements_filtered",
+    "find_fragmentary_trains",
     "find_threshold_events",
     "make_leg_movements",
 ]
@@ -61,6 +64,9 @@ class LegMovements:
     # data-quality check reads them: a stretch that never ends means the offset rule was never met); None for
     # tables not detected from a signal (hand-made lists, bilateral merges).
     threshold_spans_s: NDArray[np.float64] | None = field(default=None, repr=False)
+    # (n, 2) onset/end (s) of candidates that met the LM rules but were trains of discrete fragmentary-myoclonus
+    # potentials (``find_fragmentary_trains``): not leg movements; their potentials count as fragmentary myoclonus.
+    fragmentary_trains_s: NDArray[np.float64] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.onset_s.size)
@@ -80,6 +86,7 @@ class LegMovements:
             self.parameters,
             self.resting_uv,
             self.threshold_spans_s,
+            self.fragmentary_trains_s,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -217,6 +224,9 @@ def detect_leg_movements_filtered(
         tolerance = round(lm_rules.duration_tolerance_s / step)
         keep &= _morphology_ok(values - rest, onsets, ends, hold, lm_rules.offset_above_rest_uv, tolerance)
     onsets, ends = onsets[keep], ends[keep]
+    train = find_fragmentary_trains(filtered, onsets, ends, step, rest, standard)
+    trains_s = np.column_stack([onsets[train] * step, ends[train] * step]).astype(np.float64)
+    onsets, ends = onsets[~train], ends[~train]
     peak = np.array([float((values[a:b] - rest[a:b]).max()) for a, b in zip(onsets, ends, strict=True)])
     resting_uv = float(np.median(rest)) if rest.size else None
     params = describe_detection(filtered, standard, step)
@@ -230,7 +240,60 @@ def detect_leg_movements_filtered(
         params,
         resting_uv,
         spans,
+        trains_s,
     )
+
+
+def find_fragmentary_trains(
+    filtered: FilteredEmg,
+    onsets: NDArray[np.int64],
+    ends: NDArray[np.int64],
+    step_s: float,
+    rest: NDArray[np.float32],
+    standard: ScoringStandard,
+) -> NDArray[np.bool_]:
+    """Which LM candidates (envelope bins ``onsets``-``ends`` of ``step_s``, local resting level ``rest`` per bin)
+    are trains of discrete fragmentary-myoclonus potentials rather than leg movements.
+
+    On the short (``fragmentary_myoclonus.envelope_s``) envelope, a train holds >= ``train_min_potentials``
+    potentials (stretches above ``onset_above_rest_uv`` over rest), each no longer than the longest fragmentary
+    potential (``max_duration_s`` + ``duration_tolerance_s``) and peaking at >= ``min_amplitude_uv``, every two
+    separated by >= ``train_silence_s`` of EMG back within ``train_silence_above_rest_uv`` of rest. AASM v2.6:
+    fragmentary-myoclonus potentials usually last <= 150 ms; a
+    leg movement is one EMG rise lasting >= 0.5 s, which a train only seems to be because the 0.5-s offset hold
+    bridges its silences. Each candidate is examined on its own stretch of signal (no whole-channel arrays).
+    """
+    out = np.zeros(onsets.size, dtype=bool)
+    fm = standard.fragmentary_myoclonus
+    longest = fm.max_duration_s + fm.duration_tolerance_s + 1e-9
+    shortest = fm.min_duration_s - fm.duration_tolerance_s - 1e-9
+    for i, (a, b) in enumerate(zip(onsets, ends, strict=True)):  # per candidate: no whole-channel temporaries
+        part = slice_filtered(filtered, a * step_s, b * step_s)
+        env = short_envelope(part, fm.envelope_s)
+        level = float(np.median(rest[a:b])) if b > a else 0.0
+        quiet = env.values_uv <= level + fm.train_silence_above_rest_uv
+        hold = max(1, round(fm.train_silence_s / env.step_s))
+        if env.values_uv.size < hold or np.convolve(quiet, np.ones(hold), "valid").max(initial=0) < hold:
+            continue  # no silence inside: one continuous rise (almost every LM stops here)
+        padded = np.concatenate(([False], env.values_uv > level + fm.onset_above_rest_uv, [False]))
+        edges = np.flatnonzero(padded[1:] != padded[:-1])
+        on, off = edges[0::2], edges[1::2]  # potentials: stretches above the onset level, ...
+        real = (off - on) * env.step_s >= shortest  # ... not one-bin blips of the resting EMG
+        on, off = on[real], off[real]
+        if on.size < fm.train_min_potentials or ((off - on) * env.step_s > longest).any():
+            continue
+        width = round(env.step_s * filtered.sfreq_hz)
+        peaks = [
+            float(np.abs(part.data_uv[p * width : max(q * width, p * width + 1)]).max())
+            for p, q in zip(on, off, strict=True)
+        ]
+        if min(peaks) < fm.min_amplitude_uv:
+            continue  # weak bursts: not fragmentary-myoclonus potentials (> 50 µV)
+        gaps = [quiet[e:s] for e, s in zip(off[:-1], on[1:], strict=True)]
+        out[i] = all(g.size >= hold and np.convolve(g, np.ones(hold), "valid").max() >= hold for g in gaps)
+    if out.any():
+        log.info("%d LM candidates were trains of fragmentary potentials (not LMs)", int(out.sum()))
+    return out
 
 
 def _morphology_ok(

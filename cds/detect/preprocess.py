@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage, signal
 
+from cds.detect import _kernels
 from cds.errors import SignalError
-from cds.standards import SignalRules
+from cds.standards import SignalRules, load_detector_heuristics
 
 __all__ = [
     "Envelope",
@@ -35,10 +35,6 @@ log = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.floating]
 
-try:  # scipy's SOS kernel filters in place; sosfiltfilt copies the signal three times around it
-    from scipy.signal._sosfilt import _sosfilt as _sosfilt_inplace
-except ImportError:  # a private module: without it, fall back to sosfiltfilt (same values, more memory)
-    _sosfilt_inplace = None
 _BASELINE_STRIDE = 4  # envelope samples per baseline sample
 
 
@@ -112,14 +108,13 @@ def _filter_design(
 ) -> _Design:
     """Band-pass plus notches as one SOS cascade. Cached: the jerk search filters dozens of chin windows with the
     same design, and ``butter`` costs about a millisecond each time."""
-    sos = signal.butter(order, [low, high], btype="bandpass", fs=sfreq_hz, output="sos")
+    sos = _kernels.butter_bandpass_sos(order, low, high, sfreq_hz)
     for f0 in notches:
-        b, a = signal.iirnotch(f0, Q=notch_q, fs=sfreq_hz)
-        sos = np.vstack([sos, signal.tf2sos(b, a)])
+        sos = np.vstack([sos, _kernels.iirnotch_sos(f0, notch_q, sfreq_hz)])
     sos32 = np.ascontiguousarray(sos, dtype=np.float32)
     n_sections = sos32.shape[0]
     ntaps = 2 * n_sections + 1 - min(int((sos32[:, 2] == 0).sum()), int((sos32[:, 5] == 0).sum()))
-    zi = np.ascontiguousarray(signal.sosfilt_zi(sos32), dtype=np.float32)
+    zi = np.ascontiguousarray(_kernels.sosfilt_zi(sos32), dtype=np.float32)
     for arr in (sos32, zi):
         arr.flags.writeable = False  # shared by every call through the cache
     return _Design(sos32, zi, 3 * ntaps)
@@ -131,9 +126,11 @@ def _sosfiltfilt_float32(design: _Design, raw: FloatArray, offset: np.float32) -
     through scipy's SOS kernel, with an in-place reversal between them. The result is the same reversed view
     sosfiltfilt returns."""
     n, edge = raw.size, design.edge
-    if _sosfilt_inplace is None or n <= edge + 1:  # no kernel, or too short to extend: scipy's own (and its errors)
+    if n <= edge + 1:  # too short to extend (filter_emg needs 2 s, far longer): scipy's own function and errors
+        from scipy.signal import sosfiltfilt
+
         data = np.subtract(np.asarray(raw, dtype=np.float32), offset)
-        return signal.sosfiltfilt(design.sos.copy(), data).astype(np.float32, copy=False)  # writable sos
+        return sosfiltfilt(design.sos.copy(), data).astype(np.float32, copy=False)  # writable sos
     ext = np.empty(n + 2 * edge, dtype=np.float32)
     mid = ext[edge : edge + n]
     mid[...] = raw  # float64 -> float32 cast, as np.asarray(raw, dtype=np.float32)
@@ -144,10 +141,10 @@ def _sosfiltfilt_float32(design: _Design, raw: FloatArray, offset: np.float32) -
     sos = design.sos.copy()  # the kernel wants a writable buffer; the cached design stays read-only
     n_sections = sos.shape[0]
     zi = (design.zi * ext[0:1]).reshape(1, n_sections, 2)
-    _sosfilt_inplace(sos, ext.reshape(1, -1), np.ascontiguousarray(zi))
+    _kernels.sosfilt_inplace(sos, ext.reshape(1, -1), np.ascontiguousarray(zi))
     zi = (design.zi * ext[-1:]).reshape(1, n_sections, 2)
     _reverse_in_place(ext)  # the backward pass runs on the reversed forward output, in the same buffer
-    _sosfilt_inplace(sos, ext.reshape(1, -1), np.ascontiguousarray(zi))
+    _kernels.sosfilt_inplace(sos, ext.reshape(1, -1), np.ascontiguousarray(zi))
     return ext[::-1][edge : edge + n]
 
 
@@ -197,8 +194,9 @@ def find_mains_notches(data: FloatArray, sfreq_hz: float, rules: SignalRules) ->
     return _mains_notches_spread(np.asarray(data), sfreq_hz, rules, np.float32(0.0))
 
 
-HUM_CHUNKS = 9  # 1-min stretches spread over the night that the hum search reads (hum may cover part of it only)
-HUM_CHUNK_S = 60.0
+# stretches spread over the night that the hum search reads (hum may cover part of it only): detectors.yaml, hum
+HUM_CHUNKS = load_detector_heuristics().hum.chunks
+HUM_CHUNK_S = load_detector_heuristics().hum.chunk_s
 
 
 def describe_notch_check() -> str:
@@ -253,7 +251,7 @@ def _mains_notches(chunk: NDArray[np.float32], sfreq_hz: float, rules: SignalRul
         return ()
     # Median of the 2-s periodograms: a leg movement or pop in a few segments cannot raise a line or its
     # neighbourhood (a mean let one 1.5-s burst in a 1-min stretch fake a 60 Hz line), steady hum is unaffected.
-    freqs, power = signal.welch(chunk, fs=sfreq_hz, nperseg=int(2 * sfreq_hz), average="median")
+    freqs, power = _kernels.median_periodogram(chunk, sfreq_hz, int(2 * sfreq_hz))
     found = []
     for f0 in rules.notch_hz:
         if f0 >= high_hz + 5.0 or not _line_stands_out(freqs, power, float(f0), rules.notch_ratio):
@@ -331,12 +329,12 @@ def _running_percentile(bins: NDArray[np.float32], percentile: float, size: int)
 
     The rank filter of scipy costs ~30 ns per bin; ``_running_rank`` gets the same order statistic from a few
     dozen vectorised min/max passes at a third of that. NaN (no total order for min/max), rank 0 or size - 1
-    (scipy's fast min/max filters) and out-of-range percentiles stay with scipy.
+    and out-of-range percentiles (clipped to the window) take the plain sliding-window partition instead.
     """
     pct = percentile + 100.0 if percentile < 0.0 else percentile  # scipy's rank from a percentile
     rank = size - 1 if pct == 100.0 else int(float(size) * pct / 100.0)
     if bins.ndim != 1 or size % 2 == 0 or not 0 < rank < size - 1 or not 0 <= pct <= 100 or np.isnan(bins).any():
-        return ndimage.percentile_filter(bins, percentile, size=size, mode="nearest")
+        return _kernels.rank_filter(bins, min(max(rank, 0), size - 1), size)
     return _running_rank(bins, size, rank)
 
 
@@ -447,7 +445,7 @@ def compute_resting_level(
         return np.full(values.size, np.float32(np.percentile(values, 20.0)))
     level = np.interp(idx, idx[good], level[good])
     span = max(1, round(rules.baseline_span_s / rules.baseline_block_s)) | 1
-    level = ndimage.median_filter(level, size=span, mode="nearest")
+    level = _kernels.median_filter(level, span)
     return _interp_block_centres(values.size, per_block * stride, level)
 
 

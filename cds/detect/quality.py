@@ -11,12 +11,12 @@ from numpy.typing import NDArray
 
 from cds.caveats import Caveat
 from cds.detect.preprocess import Envelope, FilteredEmg
-from cds.standards import ScoringStandard
+from cds.standards import ScoringStandard, load_detector_heuristics
 
 __all__ = ["ChannelQuality", "assess_channel"]
 
-BLOCK_S = 1.0  # flat and saturation are judged per second
-NOISE_BLOCK_S = 30.0  # noise (resting level too high) per 30-s block
+BLOCK_S = load_detector_heuristics().quality.block_s  # flat and saturation are judged per block (detectors.yaml)
+NOISE_BLOCK_S = load_detector_heuristics().quality.noise_block_s  # noise (resting level too high) per block
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,9 @@ RECORDING_MAP: dict[str, tuple[str, str, float]] = {
     "psg.efm_minutes": ("fragmentary_myoclonus", "minutes_meeting_rule", 1.0),
     "psg.efm_excessive": ("fragmentary_myoclonus", "excessive", 1.0),
     "psg.sleep_start_jerks": ("sleep_onset_jerks", "count", 1.0),
+    "psg.rswa_tonic_chin_pct": ("rswa", "tonic_chin_pct", 1.0),
+    "psg.rswa_phasic_chin_pct": ("rswa", "phasic_chin_pct", 1.0),
+    "psg.rswa_any_chin_pct": ("rswa", "any_chin_pct", 1.0),
 }
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from cds.caveats import Caveat
 from cds.errors import RecordingError, SignalError
@@ -37,7 +38,8 @@ _CHUNK_BYTES = 1 << 23  # data records read per block: large enough for sequenti
 
 @dataclass(frozen=True)
 class Signal:
-    """One channel in µV (physical values scaled from the header's physical dimension)."""
+    """One channel in µV, float32 (physical values scaled from the header's physical dimension in float64, then
+    stored as float32: the filters work in float32 anyway, and three 8-h channels take 88 MB instead of 177 MB)."""
 
     label: str
     role: ChannelRole
@@ -170,15 +172,22 @@ class _Reader:
         data = np.asarray(self._edf.signals[data_pos].data, dtype=np.float64)
         return data if data.flags.writeable else data.copy()
 
-    def read_physical_many(self, positions: Iterable[int]) -> dict[int, np.ndarray]:
-        """Physical values (float64, header units) of the signals at ``positions`` (reader order)."""
-        wanted = list(dict.fromkeys(positions))
-        direct = self._read_direct(wanted) if wanted else None
+    def read_physical_many(self, scales: Mapping[int, float]) -> dict[int, NDArray[np.float32]]:
+        """µV of the signals at the positions (reader order) keyed in ``scales``: physical value x scale computed in
+        float64 (edflib's arithmetic), stored as float32."""
+        wanted = list(scales)
+        direct = self._read_direct(wanted, scales) if wanted else None
         if direct is not None:
             return direct
-        return {pos: self.read_physical(pos) for pos in wanted}
+        out = {}
+        for pos in wanted:
+            physical = self.read_physical(pos)
+            if scales[pos] != 1.0:
+                physical *= scales[pos]
+            out[pos] = physical.astype(np.float32)
+        return out
 
-    def _read_direct(self, positions: list[int]) -> dict[int, np.ndarray] | None:
+    def _read_direct(self, positions: list[int], scales: Mapping[int, float]) -> dict[int, NDArray[np.float32]] | None:
         """The samples pyedflib would return, read with numpy in one sequential pass; None when not applicable.
 
         pyedflib (edflib) reads sample by sample with a seek per data record: about 0.1 s per 8-h channel, the
@@ -203,7 +212,7 @@ class _Reader:
                 return None  # edflib special-cases empty ranges; let pyedflib itself handle anything unusual
             bitvalue = (pmax - pmin) / (dmax - dmin)  # edflib: edfparam[i].bitvalue
             offset = pmax / bitvalue - dmax  # edflib: edfparam[i].offset
-            plan.append((pos, sum(spr[:idx]), spr[idx], offset, bitvalue, np.empty(n_records * spr[idx])))
+            plan.append((pos, sum(spr[:idx]), spr[idx], offset, bitvalue, np.empty(n_records * spr[idx], np.float32)))
         record_samples = sum(spr)
         record_bytes = 2 * record_samples
         per_chunk = max(1, _CHUNK_BYTES // record_bytes)
@@ -236,10 +245,12 @@ class _Reader:
                     return None  # shorter than the header said: leave the diagnosis to pyedflib
                 pending[turn] = hash_bytes(view)
                 block = np.frombuffer(buffer, dtype="<i2", count=k * record_samples).reshape(k, record_samples)
-                for _, start, width, offset, bitvalue, out in plan:
-                    part = out[done * width : (done + k) * width].reshape(k, width)
-                    np.add(block[:, start : start + width], offset, out=part)  # (double)digital + offset
+                for pos, start, width, offset, bitvalue, out in plan:
+                    part = np.add(block[:, start : start + width], offset)  # (double)digital + offset, float64
                     part *= bitvalue  # while the chunk is still in cache
+                    if scales[pos] != 1.0:
+                        part *= scales[pos]  # to µV, in float64 as before
+                    out[done * width : (done + k) * width] = part.reshape(-1)  # stored as float32
                 done += k
                 turn = 1 - turn
             for rest in iter(lambda: fh.read(_CHUNK_BYTES), b""):
@@ -247,7 +258,9 @@ class _Reader:
         for pos, _, width, _, _, out in plan:
             for at in (0, (out.size // 2) // width * width, max(0, out.size - width)):
                 check = py.readSignal(pos, at, min(width, out.size - at), digital=False)
-                if not np.array_equal(check, out[at : at + check.size]):
+                if scales[pos] != 1.0:
+                    check *= scales[pos]
+                if not np.array_equal(check.astype(np.float32), out[at : at + check.size]):
                     log.warning("direct read of signal %d of %s differs from pyedflib; using pyedflib", pos, self.path)
                     return None
         self.sha256 = digest.hexdigest()
@@ -308,14 +321,12 @@ def _read_signals(reader: _Reader, header: EdfHeader, labels: Mapping[ChannelRol
     """Check every requested channel first (so a bad unit fails before any sample is read), then read them all
     in one pass and scale to µV in place."""
     scales = {role: _signal_scale(reader, header, role, label) for role, label in labels.items()}
-    physical = reader.read_physical_many(header.data_index.index(idx) for idx, _ in scales.values())
+    physical = reader.read_physical_many({header.data_index.index(idx): scale for idx, scale in scales.values()})
     signals, used = {}, set()
     for role, (idx, scale) in scales.items():
         label, pos = labels[role], header.data_index.index(idx)
-        data_uv = physical[pos] if pos not in used else physical[pos].copy()  # one array per role, scaled once
+        data_uv = physical[pos] if pos not in used else physical[pos].copy()  # one array per role
         used.add(pos)
-        if scale != 1.0:  # x * 1.0 == x exactly: skip a pass over the samples for µV channels
-            data_uv *= scale
         lo, hi = sorted((header.physical_min[idx] * scale, header.physical_max[idx] * scale))
         sfreq_hz = header.samples_per_record[idx] / header.record_duration_s
         log.info(

@@ -33,14 +33,15 @@ from cds.io.edf import Annotation
 from cds.io.events import annotation_rows, is_known_label, read_aligned_annotations, read_table
 from cds.io.labels import LabelVocabulary, fold_label, load_labels, strip_stage_prefix
 from cds.io.validate import MAX_BEYOND_FRACTION, MAX_SPAN_S, Row, check_row_times, where_text
+from cds.stages import SleepStage, to_stages
 
 __all__ = ["STAGES", "Hypnogram", "check_hypnogram", "hypnogram_from_annotations", "read_hypnogram", "stage_of"]
 
 log = logging.getLogger(__name__)
 
-STAGES = ("W", "N1", "N2", "N3", "R")
-UNSCORED = "?"
-MOVEMENT = "M"
+STAGES = (SleepStage.W, SleepStage.N1, SleepStage.N2, SleepStage.N3, SleepStage.R)
+UNSCORED = SleepStage.UNSCORED
+MOVEMENT = SleepStage.MOVEMENT
 DEFAULT_EPOCH_S = 30.0
 _STAGE_LIKE = re.compile(r"^(?:(?:n|s|nrem|stage)\s*\d+|stage\s+\w+)$")
 _LIGHTS_OFF = re.compile(r"lights?[\s_-]*off")
@@ -50,9 +51,9 @@ _MAX_EXPANSION = 20  # stage rows may overlap (caveat), but not cover the night 
 
 @dataclass(frozen=True)
 class Hypnogram:
-    """One stage per epoch, epoch 0 starting ``start_s`` seconds after the recording start."""
+    """One stage per epoch (``SleepStage``), epoch 0 starting ``start_s`` seconds after the recording start."""
 
-    stages: tuple[str, ...]
+    stages: tuple[SleepStage, ...]
     epoch_s: float
     start_s: float
     lights_off_s: float | None
@@ -256,7 +257,7 @@ def _build(
                                    source=source, path=path)  # fmt: skip
         check_row_times([s.row for s in staged], path=path, error_cls=HypnogramError)
     first_i, last_i = min(slots), max(slots)
-    stages = [UNSCORED] * (last_i - first_i + 1)
+    stages: list[str] = [UNSCORED.value] * (last_i - first_i + 1)
     for i, stage in slots.items():
         stages[i - first_i] = stage
     if mode == "mixed":
@@ -273,7 +274,7 @@ def _build(
     begin_s = start_s + first_i * epoch_s
     extra += _check_lights(lights, recording_duration_s, path, source)
     log.info("%s: %d epochs of %g s from %g s, scheme %s", source, len(stages), epoch_s, begin_s, scheme)
-    return Hypnogram(tuple(stages), epoch_s, begin_s, lights[0], lights[1], source, scheme, tuple(extra))
+    return Hypnogram(to_stages(stages), epoch_s, begin_s, lights[0], lights[1], source, scheme, tuple(extra))
 
 
 def _beyond_recording(

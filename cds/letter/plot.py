@@ -14,7 +14,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STAGE_ORDER", "render_night_figure"]
+__all__ = ["PERIODIC_UNSTAGED", "STAGE_ORDER", "render_night_figure"]
 
 # Hypnogram rows from top to bottom (the clinical convention: wake on top, deepest sleep at the bottom).
 STAGE_ORDER: tuple[str, ...] = ("W", "R", "N1", "N2", "N3")
@@ -71,7 +71,8 @@ def render_night_figure(analysis: Mapping[str, Any], *, hypnogram: Mapping[str, 
             _draw_hypnogram(ax_hyp, segments)
         else:
             ax_ev = figure.subplots(1, 1)
-        _draw_events(ax_ev, movements, jerks)
+        staged = bool(segments) or bool((analysis.get("hypnogram") or {}).get("source"))
+        _draw_events(ax_ev, movements, jerks, staged=staged)
         ax_ev.set_xlim(0.0, max(duration_h, _last_event_h(movements, jerks), 1e-3))
         ax_ev.set_xlabel("Time from start of recording (h)")
         buffer = io.StringIO()
@@ -124,11 +125,22 @@ def _draw_hypnogram(ax: Any, segments: list[tuple[float, float, str]]) -> None:
     ax.set_title("Hypnogram", loc="left", fontsize=8.5)
 
 
-def _draw_events(ax: Any, movements: Sequence[Mapping[str, Any]], jerks: Sequence[Mapping[str, Any]]) -> None:
+PERIODIC_UNSTAGED = "in PLM series, sleep and wake together"  # the row and the letter's text use these words
+
+
+def _draw_events(
+    ax: Any, movements: Sequence[Mapping[str, Any]], jerks: Sequence[Mapping[str, Any]], *, staged: bool = True
+) -> None:
+    """One row per kind of event, labelled with its count. Without a hypnogram the series are counted over the
+    whole recording (sleep and wake are not separated), and the row says so, as the letter's text does."""
     rows = (
         ("Jerks at sleep onset", [e for e in jerks], "#8e44ad"),
         ("Leg movements, not periodic", [e for e in movements if not e.get("periodic")], "#7f8c8d"),
-        ("Leg movements in PLM series", [e for e in movements if e.get("periodic")], "#d35400"),
+        (
+            "Leg movements in PLM series" if staged else f"Leg movements {PERIODIC_UNSTAGED}",
+            [e for e in movements if e.get("periodic")],
+            "#d35400",
+        ),
     )
     for y, (_label, events, colour) in enumerate(rows):
         onsets_h = [float(e["onset_s"]) / 3600.0 for e in events]
@@ -136,7 +148,8 @@ def _draw_events(ax: Any, movements: Sequence[Mapping[str, Any]], jerks: Sequenc
             ax.vlines(onsets_h, y - 0.35, y + 0.35, color=colour, linewidth=0.6)
     ax.set_yticks(range(len(rows)), [f"{label} ({len(events)})" for label, events, _ in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
-    ax.set_title("Detected events", loc="left", fontsize=8.5)
+    title = "Detected events" if staged else "Detected events (no hypnogram: sleep and wake not separated)"
+    ax.set_title(title, loc="left", fontsize=8.5)
 
 
 def _last_event_h(movements: Sequence[Mapping[str, Any]], jerks: Sequence[Mapping[str, Any]]) -> float:

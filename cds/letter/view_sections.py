@@ -112,6 +112,7 @@ def recording_view(analysis: Mapping[str, Any] | None, recording_input: Mapping[
     legs = analysis.get("leg_movements") or {}
     jerks = analysis.get("sleep_onset_jerks") or {}
     efm = analysis.get("fragmentary_myoclonus") or {}
+    rswa = analysis.get("rswa") or {}
     parameters = analysis.get("parameters") or {}
     standard = str(parameters.get("standard") or "")
     rec = analysis.get("recording") or {}
@@ -131,9 +132,29 @@ def recording_view(analysis: Mapping[str, Any] | None, recording_input: Mapping[
             ("total sleep time", _value(sleep, "total_sleep_time_min"), "min"),
             ("sleep efficiency", _value(sleep, "sleep_efficiency_pct"), "%"),
             ("leg movements scored", _value(legs, "count"), ""),
-            ("of them in PLM series", _value(legs, "plm_count"), ""),
+            (
+                "of them in PLM series"
+                if (analysis.get("hypnogram") or {}).get("source")
+                else "of them in PLM series, sleep and wake together (no hypnogram: no PLMS index; the figure "
+                "shows the same series)",
+                _value(legs, "plm_count"),
+                "",
+            ),
             ("jerks at sleep onset", _value(jerks, "count"), ""),
             ("excessive fragmentary myoclonus", _value(efm, "excessive"), ""),
+            *(
+                [
+                    ("REM without atonia: tonic chin, of REM epochs", _value(rswa, "tonic_chin_pct"), "%"),
+                    ("REM without atonia: phasic chin, of 3-s REM mini-epochs", _value(rswa, "phasic_chin_pct"), "%"),
+                    (
+                        "REM without atonia: any chin activity (SINBAR), of 3-s mini-epochs",
+                        _value(rswa, "any_chin_pct"),
+                        "%",
+                    ),
+                ]
+                if rswa
+                else []
+            ),
         ],
     }
 

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from cds.detect.legmovements import LegMovements
 from cds.detect.plm import PlmSeries
+from cds.stages import SleepStage
 from cds.standards import ScoringStandard
 from cds.stats.sleep import SLEEP_STAGES, STAGES, HypnogramLike, SleepSummary
 
@@ -161,7 +162,7 @@ def compute_leg_movement_stats(
     stage = hypnogram.stage_at(lms.onset_s)
     inside = _in_period(hypnogram, lms.onset_s)
     in_sleep = inside & np.isin(stage, SLEEP_STAGES)
-    in_wake = inside & (stage == "W")
+    in_wake = inside & (stage == SleepStage.W.value)
     tst = sleep.total_sleep_time_min
     if not tst:
         for key in ("lms_index", "plms_index", "plms_arousal_index", "plms_index_including_respiratory"):
@@ -177,9 +178,9 @@ def compute_leg_movement_stats(
     sleep_scored = in_sleep & scored
     imis = compute_imis(lms.onset_s[sleep_scored])
     per_stage = {
-        s: {
-            "lm": int((sleep_scored & (stage == s)).sum() if s != "W" else (in_wake & scored).sum()),
-            "plm": int((series.periodic & inside & (stage == s)).sum()),
+        s.value: {
+            "lm": int((sleep_scored & (stage == s.value)).sum() if s != SleepStage.W else (in_wake & scored).sum()),
+            "plm": int((series.periodic & inside & (stage == s.value)).sum()),
         }
         for s in STAGES
     }

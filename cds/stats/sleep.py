@@ -13,6 +13,8 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from cds.stages import SleepStage
+
 __all__ = [
     "NREM_STAGES",
     "SLEEP_STAGES",
@@ -24,9 +26,9 @@ __all__ = [
     "period_mask",
 ]
 
-SLEEP_STAGES = ("N1", "N2", "N3", "R")
-NREM_STAGES = ("N1", "N2", "N3")
-STAGES = ("W", *SLEEP_STAGES)  # the keys of every per-stage object in the analysis JSON
+SLEEP_STAGES = (SleepStage.N1, SleepStage.N2, SleepStage.N3, SleepStage.R)
+NREM_STAGES = (SleepStage.N1, SleepStage.N2, SleepStage.N3)
+STAGES = (SleepStage.W, *SLEEP_STAGES)  # the keys of every per-stage object in the analysis JSON
 
 
 class HypnogramLike(Protocol):
@@ -99,8 +101,8 @@ def compute_sleep_summary(hyp: HypnogramLike) -> SleepSummary:
     sleep = np.isin(in_period, SLEEP_STAGES)
     tst = float(sleep.sum() * epoch_min)
     tib = float(in_period.size * epoch_min)
-    minutes = {s: round(float((in_period == s).sum() * epoch_min), 3) for s in STAGES}
-    wake = in_period == "W"
+    minutes = {s.value: round(float((in_period == s.value).sum() * epoch_min), 3) for s in STAGES}
+    wake = in_period == SleepStage.W.value
     sol: float | None = None
     waso: float | None = None
     if sleep.any():

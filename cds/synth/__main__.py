@@ -15,6 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=float, default=None, help="length of the night (h)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--truth", default=None, help="write the planted truth as JSON here")
+    parser.add_argument(
+        "--lm-csv",
+        default=None,
+        help="write the planted leg movements (AASM bilateral merge) as a "
+        "site-scoring CSV (onset_s,duration_s,type) for cds validate",
+    )
     args = parser.parse_args(argv)
     config = SynthConfig.preset(args.preset)
     if args.hours is not None:
@@ -22,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     truth = write_synthetic_psg(args.out, config, seed=args.seed)
     if args.truth:
         write_truth_json(args.truth, truth)
+    if args.lm_csv:
+        from cds.io.export import write_events_csv
+
+        lms = truth.leg_movements("aasm")
+        rows = [(float(o), float(d), "Limb Movement") for o, d in zip(lms.onset_s, lms.duration_s, strict=True)]
+        write_events_csv(args.lm_csv, rows)
     return 0
 
 

@@ -60,10 +60,21 @@ class SynthConfig:
     # anti-alias filter), so the in-band amplitude no longer depends on the sampling rate. Applies to resting EMG,
     # LMs, jerks and fragmentary potentials, not to artefacts.
     emg_band_hz: tuple[float, float] | None = None
+    # REM sleep without atonia and fragmentary trains (cds/synth/motor.py, issue 13), off by default: the share of
+    # REM epochs with tonic chin activity (7-10 of their 10 mini-epochs elevated), the share of the other REM
+    # mini-epochs holding one phasic chin burst (0.2-1.5 s), their RMS (µV); trains of 4-8 discrete potentials
+    # (50-120 ms, 150-400 ms of silence between them) in one leg per hour of NREM sleep.
+    rswa_tonic_fraction: float = 0.0
+    rswa_phasic_fraction: float = 0.0
+    rswa_tonic_uv: tuple[float, float] = (5.0, 10.0)
+    rswa_phasic_uv: tuple[float, float] = (10.0, 30.0)
+    fm_trains_per_h: float = 0.0
+    fm_train_potential_s: tuple[float, float] = (0.05, 0.12)  # duration of each potential of a train
+    fm_train_gap_s: tuple[float, float] = (0.15, 0.4)  # silence between two potentials of a train
 
     @classmethod
     def preset(cls, name: str) -> SynthConfig:
-        """A named scenario: periodic, sparse, noisy, low_rate, wake_lms, efm or demo."""
+        """A named scenario: periodic, sparse, noisy, low_rate, wake_lms, efm, rswa, fm_trains or demo."""
         try:
             return dataclasses.replace(cls(), **PRESETS[name])
         except KeyError as exc:
@@ -91,5 +102,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "low_rate": {"sfreq_hz": 200, "labels": ("LAT", "RAT", "Chin"), "hypnogram_scheme": "rk", "unit": "V"},
     "wake_lms": {"initial_wake_min": 12.0, "wake_series_per_h": 6.0, "series_per_h": 2.0, "awakenings_per_h": 3.0},
     "efm": {"fm_per_min": 12.0, "series_per_h": 2.0, "initial_wake_min": 2.0, "awakenings_per_h": 1.0},
+    "rswa": {"rswa_tonic_fraction": 0.35, "rswa_phasic_fraction": 0.2, "series_per_h": 2.0, "awakenings_per_h": 1.0},
+    "fm_trains": {"fm_trains_per_h": 20.0, "series_per_h": 2.0, "sparse_lm_per_h": 4.0},
     "demo": {"hours": 7.5, "series_per_h": 3.0, "sparse_lm_per_h": 5.0, "awakenings_per_h": 1.5},
 }

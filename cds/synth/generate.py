@@ -19,11 +19,13 @@ from scipy import signal as sps
 
 from cds.detect.legmovements import LegMovements, make_leg_movements
 from cds.detect.plm import find_bilateral_movements, find_plm_series
+from cds.stages import SleepStage, to_stages
 from cds.standards import Standard, load_standard
 from cds.stats.fragmentary import compute_efm
 from cds.stats.indices import compute_leg_movement_stats
 from cds.stats.sleep import compute_sleep_summary
 from cds.synth.config import SynthConfig
+from cds.synth.motor import PlantedMotor, add_motor_activity, plant_motor
 from cds.synth.plant import EPOCH_S, PlantedEvents, plant_events, plant_stages
 
 __all__ = ["SynthHypnogram", "SynthTruth", "write_synthetic_psg", "write_truth_json"]
@@ -45,6 +47,13 @@ _ROBUSTNESS_KNOBS = (
     "pop_uv",
     "fm_uv",
     "emg_band_hz",
+    "rswa_tonic_fraction",
+    "rswa_phasic_fraction",
+    "rswa_tonic_uv",
+    "rswa_phasic_uv",
+    "fm_trains_per_h",
+    "fm_train_potential_s",
+    "fm_train_gap_s",
 )
 # Knobs left out of the truth JSON at their defaults, so truth files of the older nights stay identical.
 _ROBUSTNESS_DEFAULTS = {f.name: f.default for f in fields(SynthConfig) if f.name in _ROBUSTNESS_KNOBS}
@@ -54,7 +63,7 @@ _ROBUSTNESS_DEFAULTS = {f.name: f.default for f in fields(SynthConfig) if f.name
 class SynthHypnogram:
     """The planted hypnogram, with the attributes the statistics use (same shape as cds.io's Hypnogram)."""
 
-    stages: tuple[str, ...]
+    stages: tuple[SleepStage, ...]
     epoch_s: float = EPOCH_S
     start_s: float = 0.0
     lights_off_s: float | None = None
@@ -81,6 +90,7 @@ class SynthTruth:
     efm_minutes: float
     efm_excessive: bool
     hypnogram_path: Path | None = None
+    motor: PlantedMotor | None = None  # RSWA and fragmentary trains, when planted (cds/synth/motor.py)
 
     def leg_movements(self, standard: str = "aasm") -> LegMovements:
         """The planted LMs merged across legs by ``standard``'s bilateral rule."""
@@ -127,6 +137,7 @@ class SynthTruth:
             "plmw_index": self.plmw_index,
             "efm_minutes": self.efm_minutes,
             "efm_excessive": self.efm_excessive,
+            **(self.motor.to_dict() if self.motor is not None else {}),
         }
 
 
@@ -346,6 +357,12 @@ def write_synthetic_psg(path: str | Path, config: SynthConfig, *, seed: int) -> 
     stages = plant_stages(config, rng)
     events = plant_events(config, stages, rng)
     signals = _synthesise(config, stages, events, rng)
+    motor = None
+    if config.rswa_tonic_fraction or config.rswa_phasic_fraction or config.fm_trains_per_h:
+        busy = [(float(o) - 1.0, float(o + d) + 1.0) for o, d in zip(events.onset_s, events.duration_s, strict=True)]
+        busy += [(float(o) - 1.0, float(o) + 1.0) for o in [*events.jerk_onset_s, *events.fm_onset_s]]
+        motor = plant_motor(config, stages, busy, seed)
+        add_motor_activity(config, motor, signals, seed)
     stage_rows = _annotations(config, stages, rng)
     hyp_path = None
     if config.hypnogram_in_edf:
@@ -356,8 +373,8 @@ def write_synthetic_psg(path: str | Path, config: SynthConfig, *, seed: int) -> 
         _write_edf(path, config, signals, [])
         hyp_path = path.with_suffix(".hypnogram.csv")
         write_events_csv(hyp_path, stage_rows)
-    hyp = SynthHypnogram(tuple(stages))
-    truth = SynthTruth(config, seed, hyp, events, {}, {}, 0.0, False, hyp_path)
+    hyp = SynthHypnogram(to_stages(stages))
+    truth = SynthTruth(config, seed, hyp, events, {}, {}, 0.0, False, hyp_path, motor)
     sleep = compute_sleep_summary(hyp)
     for std_name in Standard:
         std = load_standard(std_name)

@@ -100,11 +100,12 @@ def test_diff_names_the_threshold_and_the_changed_case(base, tmp_path, capsys):
     assert run(["rules", "diff", str(base), str(new), "--cases", str(base / "cases")]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "threshold plms_index_adult_per_h: 15 -> 10 per_h",
-        "1 cases change:",
+        "1 of 3 decisions change",
         "  P1.yaml",
         "    finding plmd: none -> present",
         "    recommendation polysomnography: none -> routine",
         "    recommendation reassurance: routine -> none",
+        "    through rules: +FND-PLMD +TRI-PSG -TRI-REASSURE",  # PLMS 12 /h crosses the new threshold 10
     ]
 
 

@@ -5,13 +5,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cds.detect.legmovements import detect_leg_movements, find_threshold_events
+from cds.detect.ecg import cancel_ecg
+from cds.detect.legmovements import detect_leg_movements_filtered, find_threshold_events
 from cds.detect.plm import find_bilateral_movements
+from cds.detect.preprocess import compute_envelope, filter_emg
 from cds.errors import SignalError
 from cds.io.channels import ChannelRole
 from cds.io.edf import read_recording
 from cds.standards import load_standard
 from cds.synth.evaluate import match_events
+
+
+def _production_path(emg_uv, sfreq_hz, *, side, standard):
+    """The calls cds.analysis makes for one leg (issue 15: tests go through the production path): band-pass, ECG
+    cancellation, envelope, ``detect_leg_movements_filtered`` with that envelope."""
+    filtered = cancel_ecg({side: filter_emg(np.asarray(emg_uv), float(sfreq_hz), standard.signal)})[0][side]
+    return detect_leg_movements_filtered(
+        filtered, side=side, standard=standard, envelope=compute_envelope(filtered, standard.signal)
+    )
+
 
 AASM = load_standard("aasm")
 SCENARIOS = ["periodic", "sparse", "noisy", "low_rate", "wake_lms"]
@@ -22,7 +34,7 @@ def _detect(path, standard):
     sides = []
     for role, side in ((ChannelRole.LEFT_LEG, "left"), (ChannelRole.RIGHT_LEG, "right")):
         sig = rec.signals[role]
-        sides.append(detect_leg_movements(sig.data_uv, sig.sfreq_hz, side=side, standard=standard))
+        sides.append(_production_path(sig.data_uv, sig.sfreq_hz, side=side, standard=standard))
     return find_bilateral_movements(*sides, standard)
 
 
@@ -60,7 +72,7 @@ def test_ecg_beats_and_short_pops_are_not_leg_movements():
         x[s : s + qrs.size] += qrs
     x[int(50 * fs) : int(50.3 * fs)] += 80 * rng.standard_normal(int(0.3 * fs))  # 0.3-s electrode pop
     x[int(80 * fs) : int(82 * fs)] += 40 * rng.standard_normal(2 * fs)  # one real 2-s LM
-    lm = detect_leg_movements(x, fs, side="left", standard=AASM)
+    lm = _production_path(x, fs, side="left", standard=AASM)
     assert lm.onset_s.round(0).tolist() == [80.0]
 
 
@@ -72,7 +84,7 @@ def test_mains_hum_is_notched_and_drift_and_dc_do_not_matter():
     onsets = [30.0, 60.0, 95.0, 130.0, 200.0]
     for o in onsets:
         x[int(o * fs) : int((o + 1.5) * fs)] += 20.0 * rng.standard_normal(int(1.5 * fs))  # low-amplitude LMs
-    lm = detect_leg_movements(x, fs, side="right", standard=AASM)
+    lm = _production_path(x, fs, side="right", standard=AASM)
     assert lm.parameters["notch_hz"] == [50.0]
     assert match_events(onsets, lm.onset_s, tolerance_s=0.3).sensitivity == 1.0
     assert len(lm) == len(onsets)
@@ -85,7 +97,7 @@ def test_local_baseline_follows_a_step_in_resting_level():
     onsets = [60.0, 150.0, 240.0, 360.0, 450.0, 540.0]
     for o in onsets:
         x[int(o * fs) : int((o + 2) * fs)] += 25.0 * rng.standard_normal(2 * fs)
-    lm = detect_leg_movements(x, fs, side="left", standard=AASM)
+    lm = _production_path(x, fs, side="left", standard=AASM)
     assert match_events(onsets, lm.onset_s, tolerance_s=0.3).true_positives == 6
     assert len(lm) == 6
 
@@ -94,20 +106,22 @@ def test_aasm_drops_movements_longer_than_10_s_and_wasm_keeps_them():
     fs, rng = 256, np.random.default_rng(6)
     x = _noise(120, fs, rng)
     x[int(30 * fs) : int(45 * fs)] += 40 * rng.standard_normal(15 * fs)
-    assert len(detect_leg_movements(x, fs, side="left", standard=AASM)) == 0
-    wasm = detect_leg_movements(x, fs, side="left", standard=load_standard("wasm2016"))
+    assert len(_production_path(x, fs, side="left", standard=AASM)) == 0
+    wasm = _production_path(x, fs, side="left", standard=load_standard("wasm2016"))
     assert len(wasm) == 1 and wasm.duration_s[0] == pytest.approx(15.0, abs=0.3)
 
 
 def test_quiet_signal_gives_an_empty_table():
-    lm = detect_leg_movements(np.random.default_rng(0).standard_normal(60 * 256), 256, side="left", standard=AASM)
+    lm = _production_path(np.random.default_rng(0).standard_normal(60 * 256), 256, side="left", standard=AASM)
     assert len(lm) == 0 and lm.onset_s.dtype == np.float64
 
 
-@pytest.mark.parametrize(("signal", "match"), [(np.zeros((2, 1000)), "1-D"), (np.zeros(100), "too short")])
+@pytest.mark.parametrize(
+    ("signal", "match"), [(np.zeros((2, 1000)), r"shape \(2, 1000\)"), (np.zeros(100), r"shape \(100,\).*at least 2 s")]
+)
 def test_unusable_signal_raises(signal, match):
     with pytest.raises(SignalError, match=match):
-        detect_leg_movements(signal, 256, side="left", standard=AASM)
+        _production_path(signal, 256, side="left", standard=AASM)
 
 
 def test_threshold_events_end_at_the_start_of_the_hold_period():
@@ -151,7 +165,7 @@ def test_threshold_spans_feed_the_offset_check():
     x = _noise(600, fs, rng)
     x[int(100 * fs) : int(102 * fs)] += 40 * rng.standard_normal(2 * fs)  # a 2-s LM
     x[int(200 * fs) : int(290 * fs)] += 40 * rng.standard_normal(90 * fs)  # 90 s of activity: never an LM
-    lm = detect_leg_movements(x, fs, side="left", standard=AASM)
+    lm = _production_path(x, fs, side="left", standard=AASM)
     assert lm.onset_s.round(0).tolist() == [100.0]
     spans = lm.threshold_spans_s
     assert spans.shape == (2, 2) and spans[1, 1] - spans[1, 0] == pytest.approx(90, abs=0.5)
@@ -191,10 +205,85 @@ def test_lms_just_over_half_a_second_are_kept_within_the_stated_tolerance():
     for o, d, a in zip(onsets, lengths, amplitudes, strict=True):
         x[int(o * fs) : int(o * fs) + round(d * fs)] += a * rng.standard_normal(round(d * fs))
     x[int(300 * fs) : int(300.3 * fs)] += 25.0 * rng.standard_normal(int(0.3 * fs))  # 0.3 s: never an LM
-    lm = detect_leg_movements(x, fs, side="left", standard=AASM)
+    lm = _production_path(x, fs, side="left", standard=AASM)
     assert match_events(onsets, lm.onset_s, tolerance_s=0.3).sensitivity == 1.0 and len(lm) == len(onsets)
     rule = AASM.leg_movement
     assert np.abs(lm.duration_s - np.array(lengths)).max() <= rule.duration_tolerance_s + 0.02  # within a bin
     assert (lm.duration_s[6:] < rule.min_duration_s).any()  # weak ones measured short: kept thanks to the tolerance
     assert lm.duration_s.min() >= rule.min_duration_s - rule.duration_tolerance_s - 1e-9
     assert lm.parameters["duration_tolerance_s"] == pytest.approx(0.04)
+
+
+# --- issue 13: trains of fragmentary-myoclonus potentials are not leg movements (production path) ---------------
+
+
+def _train_signal(gaps_s: list[float], potential_s: float = 0.1, level_uv: float = 100.0) -> np.ndarray:
+    """60 s of 2 µV resting EMG with, from 30 s, potentials of ``potential_s`` separated by ``gaps_s`` of rest."""
+    fs = 256
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(60 * fs) * 2.0
+    t = 30.0
+    for gap in [*gaps_s, None]:
+        a, m = int(t * fs), int(potential_s * fs)
+        x[a : a + m] += level_uv * rng.standard_normal(m) * np.hanning(m)
+        t += potential_s + (gap or 0.0)
+    return x
+
+
+def _production(x: np.ndarray, standard=None):
+    from cds.detect.legmovements import detect_leg_movements_filtered
+    from cds.detect.preprocess import filter_emg
+
+    std = standard or load_standard("aasm")
+    return detect_leg_movements_filtered(filter_emg(x, 256.0, std.signal), side="left", standard=std)
+
+
+@pytest.mark.parametrize(("potential_s", "gaps_s"), [(0.13, [0.07, 0.06, 0.08, 0.07]), (0.1, [0.06, 0.06, 0.07, 0.06])])
+def test_a_train_of_discrete_potentials_is_not_a_leg_movement(potential_s, gaps_s):
+    """Five potentials (<= 150 ms) with 60-80 ms of silence: the 0.5-s offset hold would make them one LM."""
+    import dataclasses
+
+    x = _train_signal(gaps_s, potential_s=potential_s)
+    lms = _production(x)
+    assert len(lms) == 0
+    assert lms.fragmentary_trains_s is not None and len(lms.fragmentary_trains_s) == 1
+    onset, end = lms.fragmentary_trains_s[0]
+    assert 29.8 <= onset <= 30.2 and end - onset >= 0.5
+    std = load_standard("aasm")  # the same signal with the train rule switched off: scored as one LM
+    off = dataclasses.replace(
+        std, fragmentary_myoclonus=dataclasses.replace(std.fragmentary_myoclonus, train_min_potentials=99)
+    )
+    assert len(_production(x, off)) == 1
+
+
+def test_a_continuous_burst_and_a_long_potential_train_stay_leg_movements():
+    fs = 256
+    x = np.random.default_rng(4).standard_normal(60 * fs) * 2.0
+    x[30 * fs : int(31.5 * fs)] += 40.0 * np.random.default_rng(5).standard_normal(int(1.5 * fs))
+    lms = _production(x)
+    assert len(lms) == 1 and len(lms.fragmentary_trains_s) == 0
+    # bursts of 0.3 s (longer than any fragmentary potential) with 0.1-s gaps: one LM (a clonic movement)
+    lms = _production(_train_signal([0.1, 0.1, 0.1], potential_s=0.3))
+    assert len(lms) == 1 and len(lms.fragmentary_trains_s) == 0
+
+
+def test_generated_fragmentary_trains_are_reported_as_fragmentary_myoclonus(synth_night):
+    from cds.analysis import analyze_recording
+    from cds.synth.evaluate import match_events
+
+    # dense trains (50-100 ms of silence): without the train rule every one of them is scored as an LM
+    path, truth = synth_night(
+        "fm_trains", seed=1, hours=3.0, fm_train_potential_s=(0.12, 0.145), fm_train_gap_s=(0.05, 0.1)
+    )
+    report = analyze_recording(path)
+    spans = [(p[0][0] - 0.5, p[-1][0] + p[-1][1] + 0.5) for _, p in truth.motor.trains]
+    in_trains = [o for o in report.leg_movements.onset_s if any(a <= o <= b for a, b in spans)]
+    assert len(truth.motor.trains) > 30
+    assert len(in_trains) <= 0.1 * len(truth.motor.trains)
+    planted = truth.leg_movements("aasm")
+    match = match_events(planted.onset_s, report.leg_movements.onset_s, tolerance_s=0.5)
+    assert match.sensitivity == 1.0 and match.ppv >= 0.9  # the few trains not recognised are the extra LMs
+    efm = report.to_dict()["fragmentary_myoclonus"]
+    assert efm["trains_not_leg_movements"] >= 0.85 * len(truth.motor.trains)
+    potentials = sum(len(p) for _, p in truth.motor.trains)
+    assert efm["potential_count"] >= 0.7 * potentials

@@ -27,7 +27,8 @@ def test_figure_bytes_are_identical_across_runs_and_carry_no_date(analysis):
 def test_figure_without_hypnogram_still_shows_events(analysis):
     analysis["hypnogram"] = None
     svg = render_night_figure(analysis)
-    assert "Hypnogram" not in svg and "Leg movements in PLM series (30)" in svg
+    # issue 13: without a hypnogram the series row says sleep and wake are counted together, as the text does
+    assert "Hypnogram" not in svg and "Leg movements in PLM series, sleep and wake together (30)" in svg
 
 
 def test_nothing_to_draw_gives_none():
