@@ -489,8 +489,8 @@ def test_a_safety_invariant_violation_exits_4_naming_rule_and_drug(tmp_path, cap
 
     original = record.resolve_treatments
 
-    def broken(firings, policy):
-        out = original(firings, policy)
+    def broken(firings, policy, overrides=None):
+        out = original(firings, policy, overrides)
         status, behind = out["sodium_valproate"]
         assert status == "contraindicated"
         return {**out, "sodium_valproate": ("option", behind)}
@@ -538,3 +538,35 @@ def test_the_shipped_rule_set_is_a_release(tmp_path, capsys):
     assert run([*args, "--require-release"]) == 0
     decision = json.loads((tmp_path / "o" / "decision.json").read_text(encoding="utf-8"))
     assert f"rule set release {decision['inputs']['ruleset']['version']}" in (tmp_path / "o" / "letter.md").read_text()
+
+
+def test_a_threshold_change_shows_in_the_letter_text(tmp_path, capsys, monkeypatch):
+    """Issue 11, done-when: rule prose quotes thresholds through {threshold:NAME}, so changing the value in
+    knowledge/thresholds.yaml changes the number the letter states (never a stale literal)."""
+    import shutil
+
+    from cds.rules import engine
+
+    patient = tmp_path / "p.yaml"
+    patient.write_text("schema: cds.patient/v1\nid: T-1\nage_years: 50\nsymptoms: {insomnia: true}\n"
+                       "polysomnography: {plms_index: 18}\n", encoding="utf-8")  # fmt: skip
+
+    def letter_with(value: int) -> tuple[str, str]:
+        knowledge = tmp_path / f"knowledge-{value}"
+        shutil.copytree(REPO / "knowledge", knowledge)
+        path = knowledge / "thresholds.yaml"
+        text = path.read_text(encoding="utf-8")
+        start = text.index("plms_index_variability_band_per_h:\n  value: 5\n")
+        path.write_text(text[:start] + text[start:].replace("value: 5", f"value: {value}", 1), encoding="utf-8")
+        original = engine.load_rulebase
+        with monkeypatch.context() as m:
+            m.setattr("cds.paths.knowledge_dir", lambda: knowledge)
+            m.setattr(engine, "load_rulebase", lambda r=None, k=None: original(r, k or knowledge))
+            out = tmp_path / f"out-{value}"
+            assert run(["triage", "--patient", str(patient), "--out", str(out), "--log", str(tmp_path / "l")]) == 0
+        return (out / "letter.md").read_text(encoding="utf-8"), (out / "letter.html").read_text(encoding="utf-8")
+
+    assert all("The PLMS index is within 5/h of the threshold for age" in t for t in letter_with(5))
+    changed = letter_with(4)
+    assert all("The PLMS index is within 4/h of the threshold for age" in t for t in changed)
+    assert not any("within 5/h" in t for t in changed)
