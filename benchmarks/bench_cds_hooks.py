@@ -30,8 +30,17 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     data = Path(tempfile.mkdtemp()) / "data"
-    command = [sys.executable, "-c", "from cds.cli import main; main()", "serve", "--dev", "--port", str(port),
-               "--data-dir", str(data)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-c",
+        "from cds.cli import main; main()",
+        "serve",
+        "--dev",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data),
+    ]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -43,10 +52,11 @@ def main() -> None:
                 except httpx.TransportError:
                     time.sleep(0.1)
             pid = "bench-1"
-            prefetch = full_prefetch(patient(pid, "female", "1995-03-14"),
-                                     conditions=[condition(pid, "32914008", "Restless legs syndrome")],
-                                     observations=[coded(pid, "82810-3", "77386006"),
-                                                   quantity(pid, "2276-4", 30, "ng/mL")])  # fmt: skip
+            prefetch = full_prefetch(
+                patient(pid, "female", "1995-03-14"),
+                conditions=[condition(pid, "32914008", "Restless legs syndrome")],
+                observations=[coded(pid, "82810-3", "77386006"), quantity(pid, "2276-4", 30, "ng/mL")],
+            )
             draft = medication(pid, "72302", "Ropinirole 0.25 MG Oral Tablet", status="draft", rid="d1")
             bodies = {
                 "patient-view": ("cds-sleep-triage", hook_request("patient-view", pid, prefetch)),

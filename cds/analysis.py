@@ -99,12 +99,14 @@ def _load_hypnogram(
     """The hypnogram (file, else the recording's annotations) checked against the recording (cds.io.hypnogram)."""
     hyp: Hypnogram | None
     if hypnogram_path is not None:
-        hyp = read_hypnogram(hypnogram_path, recording_start=rec.start, recording_duration_s=rec.duration_s,
-                             labels=labels)  # fmt: skip
+        hyp = read_hypnogram(
+            hypnogram_path, recording_start=rec.start, recording_duration_s=rec.duration_s, labels=labels
+        )
         source = Path(hypnogram_path)
     else:
-        hyp = hypnogram_from_annotations(rec.annotations, source=rec.name, path=rec.path,
-                                         recording_duration_s=rec.duration_s, labels=labels)  # fmt: skip
+        hyp = hypnogram_from_annotations(
+            rec.annotations, source=rec.name, path=rec.path, recording_duration_s=rec.duration_s, labels=labels
+        )
         source = rec.path
     if hyp is None:
         return None, [Caveat("hypnogram_missing", f"{rec.name}: no hypnogram; per-hour-of-sleep indices are null")]
@@ -114,10 +116,10 @@ def _load_hypnogram(
 def _load_events(rec: Recording, events_path: str | Path | None, labels: LabelVocabulary) -> ScoredEvents:
     """Scored events (file, else the recording's annotations) checked against the recording (cds.io.validate)."""
     if events_path is not None:
-        return read_events(events_path, recording_start=rec.start, recording_duration_s=rec.duration_s,
-                           labels=labels)  # fmt: skip
-    return events_from_annotations(rec.annotations, source=rec.name, path=rec.path,
-                                   recording_duration_s=rec.duration_s, labels=labels)  # fmt: skip
+        return read_events(events_path, recording_start=rec.start, recording_duration_s=rec.duration_s, labels=labels)
+    return events_from_annotations(
+        rec.annotations, source=rec.name, path=rec.path, recording_duration_s=rec.duration_s, labels=labels
+    )
 
 
 def _span(table: np.ndarray) -> np.ndarray:
@@ -147,8 +149,12 @@ def _check_rate(rec: Recording, role: ChannelRole, std: ScoringStandard) -> None
     """A leg channel sampled too slowly (or implausibly fast) to score is refused naming the file and signal."""
     problem = _rate_problem(rec.signals[role], std)
     if problem:
-        raise SignalError(problem, path=rec.path, location=rec.signals[role].label,
-                          hint=f"choose another signal with --channel {role.value}=LABEL")  # fmt: skip
+        raise SignalError(
+            problem,
+            path=rec.path,
+            location=rec.signals[role].label,
+            hint=f"choose another signal with --channel {role.value}=LABEL",
+        )
 
 
 def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | None):
@@ -235,14 +241,25 @@ def analyze_recording(
         lms = next(iter(found.values()))
         side = next(iter(found))
         if len(rec.signals.keys() & set(LEGS)) == 2:
-            caveats.append(Caveat("one_leg_only", f"only the {side} leg EMG is usable; bilateral LMs cannot be "
-                                  "combined and the indices may be underestimated", f"{side}_leg"))  # fmt: skip
+            caveats.append(
+                Caveat(
+                    "one_leg_only",
+                    f"only the {side} leg EMG is usable; bilateral LMs cannot be "
+                    "combined and the indices may be underestimated",
+                    f"{side}_leg",
+                )
+            )
     respiratory = None
     if events.has_respiratory_scoring:
         respiratory = find_respiratory_related(lms, _span(events.respiratory), std)
     else:
-        caveats.append(Caveat("respiratory_scoring_unavailable", "no respiratory events scored: respiratory-related "
-                              "leg movements cannot be excluded, so the PLMS index is an upper bound"))  # fmt: skip
+        caveats.append(
+            Caveat(
+                "respiratory_scoring_unavailable",
+                "no respiratory events scored: respiratory-related "
+                "leg movements cannot be excluded, so the PLMS index is an upper bound",
+            )
+        )
     series = find_plm_series(lms, std, respiratory_related=respiratory)
     series_incl = find_plm_series(lms, std) if respiratory is not None else None
     arousal = find_arousal_associated(lms, _span(events.arousals), std) if len(events.arousals) else None
@@ -270,36 +287,59 @@ def analyze_recording(
     data = {
         "schema": SCHEMA,
         "unavailable": {"hypnogram": NO_HYPNOGRAM_STAGES} if hyp is None else {},
-        "recording": {"name": rec.name, "sha256": rec.sha256, "duration_s": round(rec.duration_s, 3),
-                      "edf_type": rec.edf_type, "reader": rec.reader},
+        "recording": {
+            "name": rec.name,
+            "sha256": rec.sha256,
+            "duration_s": round(rec.duration_s, 3),
+            "edf_type": rec.edf_type,
+            "reader": rec.reader,
+        },
         "channels": _channels_section(rec),
-        "parameters": {"standard": std.id, "standard_title": std.title, "references": list(std.references),
-                       **describe_detection(next(iter(filtered.values())), std, std.signal.envelope_bin_s),
-                       **_parameters_used(found, quality), **describe_grammar(std), **describe_ecg_parameters(),
-                       "rswa": describe_rswa(load_rswa_rules()),
-                       "detectors": load_detector_heuristics().to_dict(),
-                       "label_vocabulary": labels.to_dict()},
+        "parameters": {
+            "standard": std.id,
+            "standard_title": std.title,
+            "references": list(std.references),
+            **describe_detection(next(iter(filtered.values())), std, std.signal.envelope_bin_s),
+            **_parameters_used(found, quality),
+            **describe_grammar(std),
+            **describe_ecg_parameters(),
+            "rswa": describe_rswa(load_rswa_rules()),
+            "detectors": load_detector_heuristics().to_dict(),
+            "label_vocabulary": labels.to_dict(),
+        },
         "ecg": _ecg_section(beats),
         "hypnogram": _hypnogram_section(hyp),
         "sleep": _sleep_section(sleep),
-        "leg_movements": {**_with_event_reasons(_unreliable_indices(stats.to_dict(), unreliable), respiratory,
-                                                arousal, hyp),
-                          "channels": [f"{side}_leg" for side in sorted(found)],
-                          "unreliable_channels": unreliable,
-                          "events": _event_rows(lms, series, hyp, respiratory, arousal)},
-        "respiratory": {"scored": bool(events.has_respiratory_scoring), "source": Path(events.source).name,
-                        "respiratory_events": len(events.respiratory), "arousals": len(events.arousals)},
+        "leg_movements": {
+            **_with_event_reasons(_unreliable_indices(stats.to_dict(), unreliable), respiratory, arousal, hyp),
+            "channels": [f"{side}_leg" for side in sorted(found)],
+            "unreliable_channels": unreliable,
+            "events": _event_rows(lms, series, hyp, respiratory, arousal),
+        },
+        "respiratory": {
+            "scored": bool(events.has_respiratory_scoring),
+            "source": Path(events.source).name,
+            "respiratory_events": len(events.respiratory),
+            "arousals": len(events.arousals),
+        },
         "sleep_onset_jerks": jerk_section,
         "fragmentary_myoclonus": efm_section,
         "rswa": rswa_section,
         "quality": _quality_section(quality),
         "caveats": [c.to_dict() for c in sorted(set(caveats))],
-    }  # fmt: skip
+    }
     return AnalysisReport(data, lms, series, jerks, rec.duration_s, rec.start, hyp)
 
 
-_LM_INDICES = ("lms_index", "plms_index", "plmw_index", "plms_arousal_index", "plms_index_including_respiratory",
-               "periodicity_index", "plms_count")  # fmt: skip
+_LM_INDICES = (
+    "lms_index",
+    "plms_index",
+    "plmw_index",
+    "plms_arousal_index",
+    "plms_index_including_respiratory",
+    "periodicity_index",
+    "plms_count",
+)
 
 
 def _unreliable_indices(section: dict[str, Any], unreliable: list[str]) -> dict[str, Any]:
@@ -377,15 +417,23 @@ def _hypnogram_section(hyp: Hypnogram | None) -> dict[str, Any]:
     def r3(value: float | None) -> float | None:
         return None if value is None else round(float(value), 3)
 
-    data = {"source": Path(hyp.source).name, "scheme": hyp.scheme, "epochs": len(hyp.stages),
-            "epoch_s": r3(hyp.epoch_s), "start_s": r3(hyp.start_s), "lights_off_s": r3(hyp.lights_off_s),
-            "lights_on_s": r3(hyp.lights_on_s)}  # fmt: skip
+    data = {
+        "source": Path(hyp.source).name,
+        "scheme": hyp.scheme,
+        "epochs": len(hyp.stages),
+        "epoch_s": r3(hyp.epoch_s),
+        "start_s": r3(hyp.start_s),
+        "lights_off_s": r3(hyp.lights_off_s),
+        "lights_on_s": r3(hyp.lights_on_s),
+    }
     reasons = {
         "lights_off_s": "lights off not given: the analysed period starts with the first scored epoch",
         "lights_on_s": "lights on not given: the analysed period ends with the last scored epoch",
     }
-    return {**data, "unavailable": {k: reasons.get(k, "not given in the hypnogram") for k, v in data.items()
-                                    if v is None}}  # fmt: skip
+    return {
+        **data,
+        "unavailable": {k: reasons.get(k, "not given in the hypnogram") for k, v in data.items() if v is None},
+    }
 
 
 def _parameters_used(found: dict[str, LegMovements], quality: dict) -> dict[str, Any]:
@@ -458,13 +506,17 @@ def _event_rows(lms, series, hyp, respiratory, arousal) -> list[dict[str, Any]]:
     stage = hyp.stage_at(lms.onset_s) if hyp is not None else np.full(len(lms), None)
     rows = []
     for i in range(len(lms)):
-        rows.append({
-            "onset_s": round(float(lms.onset_s[i]), 3), "duration_s": round(float(lms.duration_s[i]), 3),
-            "side": str(lms.side[i]), "stage": None if stage[i] is None else str(stage[i]),
-            "periodic": bool(series.periodic[i]),
-            "respiratory": None if respiratory is None else bool(respiratory[i]),
-            "arousal": None if arousal is None else bool(arousal[i]),
-        })  # fmt: skip
+        rows.append(
+            {
+                "onset_s": round(float(lms.onset_s[i]), 3),
+                "duration_s": round(float(lms.duration_s[i]), 3),
+                "side": str(lms.side[i]),
+                "stage": None if stage[i] is None else str(stage[i]),
+                "periodic": bool(series.periodic[i]),
+                "respiratory": None if respiratory is None else bool(respiratory[i]),
+                "arousal": None if arousal is None else bool(arousal[i]),
+            }
+        )
     return rows
 
 
@@ -482,8 +534,15 @@ def _chin(
         )
     band, clipped = band_for(sig.sfreq_hz, std.signal)
     described = FilteredEmg(np.zeros(0, dtype=np.float32), sig.sfreq_hz, band, clipped, ())
-    q = assess_channel(sig.data_uv, described, None, std, role=role.value, label=sig.label,
-                       physical_range_uv=(sig.physical_min_uv, sig.physical_max_uv))  # fmt: skip
+    q = assess_channel(
+        sig.data_uv,
+        described,
+        None,
+        std,
+        role=role.value,
+        label=sig.label,
+        physical_range_uv=(sig.physical_min_uv, sig.physical_max_uv),
+    )
     quality[role.value] = q
     caveats += q.caveats
     return sig if q.usable and not problem else None
@@ -643,8 +702,10 @@ def export_events(report: AnalysisReport, path: str | Path) -> None:
     from cds.io.export import write_events_csv, write_events_edf
 
     path = Path(path)
-    rows = [(e["onset_s"], e["duration_s"], f"{'PLM' if e['periodic'] else 'LM'} {e['side']}")
-            for e in report.data["leg_movements"]["events"]]  # fmt: skip
+    rows = [
+        (e["onset_s"], e["duration_s"], f"{'PLM' if e['periodic'] else 'LM'} {e['side']}")
+        for e in report.data["leg_movements"]["events"]
+    ]
     for e in report.data["sleep_onset_jerks"].get("events") or []:
         rows.append((e["onset_s"], e["duration_s"], "Sleep onset jerk"))
     rows.sort()

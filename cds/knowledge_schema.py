@@ -55,11 +55,15 @@ def knowledge_schemas() -> dict[str, dict[str, Any]]:
     """File stem -> JSON Schema, for every knowledge file ``cds.kb`` loads."""
     code_list = {"type": "array", "items": {"type": "string"}}
     renal_band = _entry(
-        {"crcl_below_ml_min": (int, float, type(None)), "crcl_from_ml_min": (int, float, type(None)),
-         "crcl_to_ml_min": (int, float, type(None)), "text": str},
+        {
+            "crcl_below_ml_min": (int, float, type(None)),
+            "crcl_from_ml_min": (int, float, type(None)),
+            "crcl_to_ml_min": (int, float, type(None)),
+            "text": str,
+        },
         {"text"},
         "A renal dose band by creatinine clearance (mL/min)",
-    )  # fmt: skip
+    )
     drug = _entry(kb._DRUG_KEYS, {"name", "classes"}, "A treatment candidate")
     drug["properties"]["renal"] = {"type": "array", "items": renal_band}
     group = {

@@ -126,13 +126,23 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
     if progress:
         progress("rules", 1.0)
         progress("letter", 0.0)
-    context = {"analysis": analysis, "stages": stages, "letter_date": letter_date, "sign_off": request.sign_off,
-               "pdf": request.pdf, "patient_text": patient_text}  # fmt: skip
+    context = {
+        "analysis": analysis,
+        "stages": stages,
+        "letter_date": letter_date,
+        "sign_off": request.sign_off,
+        "pdf": request.pdf,
+        "patient_text": patient_text,
+    }
     result = _package(decision, context)
     if progress:
         progress("letter", 1.0)
-    log.info("triage of %s: %d recommendations, %d treatments", result.decision.get("patient_id"),
-             len(decision.get("recommendations") or []), len(decision.get("treatments") or []))  # fmt: skip
+    log.info(
+        "triage of %s: %d recommendations, %d treatments",
+        result.decision.get("patient_id"),
+        len(decision.get("recommendations") or []),
+        len(decision.get("treatments") or []),
+    )
     return result
 
 
@@ -143,8 +153,13 @@ def _package(decision: Mapping[str, Any], context: Mapping[str, Any]) -> TriageR
     decision_json = dump_decision(dict(decision))
     record = json.loads(decision_json)  # the letter shows exactly what the record says
     analysis = context["analysis"]
-    letter = render_letter(record, analysis=analysis, letter_date=context["letter_date"],
-                           hypnogram=context["stages"], sign_off=context["sign_off"])  # fmt: skip
+    letter = render_letter(
+        record,
+        analysis=analysis,
+        letter_date=context["letter_date"],
+        hypnogram=context["stages"],
+        sign_off=context["sign_off"],
+    )
     files: dict[str, str | bytes] = {
         "decision.json": decision_json if decision_json.endswith("\n") else decision_json + "\n",
         "letter.html": letter.html,
@@ -156,16 +171,27 @@ def _package(decision: Mapping[str, Any], context: Mapping[str, Any]) -> TriageR
         from cds.letter.pdf import render_pdf
 
         files["letter.pdf"] = render_pdf(letter.html)
-    return TriageResult(decision=record, analysis=analysis, letter=letter, files=files,
-                        patient_text=context["patient_text"], render_context=context)  # fmt: skip
+    return TriageResult(
+        decision=record,
+        analysis=analysis,
+        letter=letter,
+        files=files,
+        patient_text=context["patient_text"],
+        render_context=context,
+    )
 
 
 def stamp_record(result: TriageResult, record: Mapping[str, Any]) -> TriageResult:
     """The result with its decision-log record (``{"id", "log", "seq"}``) in decision.json and the letter."""
     decision = {**result.decision, "record": dict(record)}
     if result.render_context is None:  # built by hand (tests): only the decision can carry it
-        return TriageResult(decision=decision, analysis=result.analysis, letter=result.letter, files=result.files,
-                            patient_text=result.patient_text)  # fmt: skip
+        return TriageResult(
+            decision=decision,
+            analysis=result.analysis,
+            letter=result.letter,
+            files=result.files,
+            patient_text=result.patient_text,
+        )
     return _package(decision, result.render_context)
 
 
@@ -177,9 +203,13 @@ def check_triage_paths(request: TriageRequest, out_dir: str | Path, log_path: st
 
     out = check_output_dir(out_dir)
     log_file = check_output_file(Path(log_path) if log_path is not None else default_log_path(), "decision log")
-    inputs = {"--patient": request.patient_path, "--recording": request.recording_path,
-              "--hypnogram": request.hypnogram_path, "--events": request.events_path,
-              "--stage-labels": request.stage_labels_path}  # fmt: skip
+    inputs = {
+        "--patient": request.patient_path,
+        "--recording": request.recording_path,
+        "--hypnogram": request.hypnogram_path,
+        "--events": request.events_path,
+        "--stage-labels": request.stage_labels_path,
+    }
     outputs = {f"--out ({name})": out / name for name in OUTPUT_NAMES}
     check_not_inputs({**outputs, "--log": log_file}, inputs)
 
@@ -316,9 +346,10 @@ def check_released(stamp: Mapping[str, Any]) -> None:
 
     version = stamp.get("version")
     if not version or str(version).endswith("+modified"):
-        raise InputError(f"the rule set is not a release: {release_text(version)}",
-                         hint="review the changes, then `cds rules manifest --update`; or triage without "
-                         "--require-release")  # fmt: skip
+        raise InputError(
+            f"the rule set is not a release: {release_text(version)}",
+            hint="review the changes, then `cds rules manifest --update`; or triage without --require-release",
+        )
 
 
 def check_letter_date(text: str | None) -> str | None:

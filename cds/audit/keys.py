@@ -131,8 +131,12 @@ class SigningKey:
     retired_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"public": self.public, "private": self.private, "created_at": self.created_at,
-                "retired_at": self.retired_at}  # fmt: skip
+        return {
+            "public": self.public,
+            "private": self.private,
+            "created_at": self.created_at,
+            "retired_at": self.retired_at,
+        }
 
 
 def _new_key() -> SigningKey:
@@ -250,8 +254,9 @@ class KeyRing:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise KeyRingError(f"the log's witness is unreadable ({exc})", path=path) from exc
         if not ok:
-            raise KeyRingError("the log's witness is not signed by this key ring (forged or from another ring)",
-                               path=path)  # fmt: skip
+            raise KeyRingError(
+                "the log's witness is not signed by this key ring (forged or from another ring)", path=path
+            )
         return body
 
     def write_witness(self, log_path: Path, log_id: str, seq: int, record_hash: str, created_at: str) -> None:
@@ -262,8 +267,14 @@ class KeyRing:
             current = self.read_witness(log_path)
             if current is not None and current["log_id"] == log_id and int(current["seq"]) >= seq:
                 return
-            body = {"schema": WITNESS_SCHEMA, "log": str(log_path.expanduser().resolve()), "log_id": log_id,
-                    "seq": seq, "record_hash": record_hash, "created_at": created_at}  # fmt: skip
+            body = {
+                "schema": WITNESS_SCHEMA,
+                "log": str(log_path.expanduser().resolve()),
+                "log_id": log_id,
+                "seq": seq,
+                "record_hash": record_hash,
+                "created_at": created_at,
+            }
             key_id, signature = self.sign(_canonical(body).encode("utf-8"))
             write_private(path, json.dumps({**body, "key_id": key_id, "signature": signature}, indent=2) + "\n")
 

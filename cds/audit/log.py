@@ -198,8 +198,12 @@ class LogEntry:
 
     def to_dict(self, *, with_content: bool = False) -> dict[str, Any]:
         """Summary for ``cds audit list/show --format json``; the stored decision and patient text on request."""
-        out = {**self.hashed_content(), "record_hash": self.record_hash, "record_id": self.record_id,
-               "signature": self.signature}  # fmt: skip
+        out = {
+            **self.hashed_content(),
+            "record_hash": self.record_hash,
+            "record_id": self.record_id,
+            "signature": self.signature,
+        }
         if with_content:
             out["decision"] = self.decision
             out["patient_text"] = self.patient_text
@@ -410,8 +414,12 @@ class DecisionLog:
             raise
         if supersedes is not None:
             ring.forget_witness(self.path)
-            log.warning("decision log %s: new log %s supersedes log %s", self.path, log_id[:8],
-                        str(supersedes.get("log_id"))[:8])  # fmt: skip
+            log.warning(
+                "decision log %s: new log %s supersedes log %s",
+                self.path,
+                log_id[:8],
+                str(supersedes.get("log_id"))[:8],
+            )
         ring.write_witness(self.path, log_id, 0, GENESIS_HASH, created)
 
     @staticmethod
@@ -457,8 +465,9 @@ class DecisionLog:
             pseudonym = None if patient_id is None else ring.pseudonym(str(patient_id))
             stored = final if self.full else {**final, "patient_id": pseudonym}
             text_hash = None if patient_text is None else sha256_hex(patient_text)
-            return _Body(canonical_json(stored), _inputs_of(final), pseudonym,
-                         patient_text if self.full else None, text_hash)  # fmt: skip
+            return _Body(
+                canonical_json(stored), _inputs_of(final), pseudonym, patient_text if self.full else None, text_hash
+            )
 
         entry = self._append(body)
         log.info("decision log %s: appended record %s (%s)", self.path, entry.record_id, entry.record_hash[:12])
@@ -523,10 +532,14 @@ class DecisionLog:
             head = conn.execute("SELECT records, last_hash FROM head WHERE one = 1").fetchone()
             result = _verify_rows(rows, head, ring, log_id)
             if not result.ok:
-                raise DecisionLogError(f"refusing to append to a log that fails verification: {result.problem}",
-                                       path=self.path, hint="run `cds audit verify`")  # fmt: skip
-            log.warning("decision log %s: adopted log %s (%d records) into the witness", self.path, log_id[:8],
-                        result.records)  # fmt: skip
+                raise DecisionLogError(
+                    f"refusing to append to a log that fails verification: {result.problem}",
+                    path=self.path,
+                    hint="run `cds audit verify`",
+                )
+            log.warning(
+                "decision log %s: adopted log %s (%d records) into the witness", self.path, log_id[:8], result.records
+            )
             return
         problem = _witness_problem(conn, witness, log_id)
         if problem is not None:
@@ -548,8 +561,13 @@ class DecisionLog:
         }
         digest = _record_hash(content)
         _, signature = ring.sign(digest.encode("ascii"))
-        return LogEntry(**content, record_hash=digest, signature=signature, decision_json=body.decision_json,
-                        patient_text=body.patient_text)  # fmt: skip
+        return LogEntry(
+            **content,
+            record_hash=digest,
+            signature=signature,
+            decision_json=body.decision_json,
+            patient_text=body.patient_text,
+        )
 
     @staticmethod
     def _insert(conn: sqlite3.Connection, entry: LogEntry) -> None:
@@ -612,8 +630,11 @@ class DecisionLog:
             prefix, _, number = text.rpartition("-")
             if prefix and number.isdigit() and len(number) <= 18:
                 if not log_id.startswith(prefix.lower()):
-                    raise DecisionLogError(f"record {text!r} belongs to log {prefix}, not to this log ({log_id[:8]})",
-                                           path=self.path, hint="pass the log it came from: --log")  # fmt: skip
+                    raise DecisionLogError(
+                        f"record {text!r} belongs to log {prefix}, not to this log ({log_id[:8]})",
+                        path=self.path,
+                        hint="pass the log it came from: --log",
+                    )
                 rows = conn.execute(f"{_SELECT} WHERE seq = ?", (int(number),)).fetchall()
             elif text.isdigit() and len(text) <= 18:
                 rows = conn.execute(f"{_SELECT} WHERE seq = ?", (int(text),)).fetchall()
@@ -632,8 +653,9 @@ class DecisionLog:
         try:
             return _entry_from_row(rows[0])
         except (TypeError, ValueError) as exc:
-            raise DecisionLogError(f"record {text} is unreadable ({exc})", path=self.path,
-                                   hint="run `cds audit verify`") from exc  # fmt: skip
+            raise DecisionLogError(
+                f"record {text} is unreadable ({exc})", path=self.path, hint="run `cds audit verify`"
+            ) from exc
 
     def find_patient(self, patient_id: str) -> list[LogEntry]:
         """The records of one patient (found through the pseudonym; the log never holds the id itself)."""
@@ -668,15 +690,21 @@ class DecisionLog:
         system: ``verify(anchor=...)`` fails for a log rewritten up to that record, even by a key holder."""
         result = self.verify()
         if not result.ok:
-            raise DecisionLogError(f"the log fails verification, no anchor written: {result.problem}",
-                                   path=self.path)  # fmt: skip
+            raise DecisionLogError(f"the log fails verification, no anchor written: {result.problem}", path=self.path)
         if result.records == 0:
             raise DecisionLogError("the log has no records yet: nothing to anchor", path=self.path)
         entry = self.get(seq if seq is not None else result.records)
         ring = self.ring()
         public = ring.public_of(ring.active)
-        body = {"schema": ANCHOR_SCHEMA, "log_id": entry.log_id, "seq": entry.seq, "record_hash": entry.record_hash,
-                "created_at": entry.created_at, "key_id": ring.active, "public_key": public}  # fmt: skip
+        body = {
+            "schema": ANCHOR_SCHEMA,
+            "log_id": entry.log_id,
+            "seq": entry.seq,
+            "record_hash": entry.record_hash,
+            "created_at": entry.created_at,
+            "key_id": ring.active,
+            "public_key": public,
+        }
         _, signature = ring.sign(canonical_json(body).encode("utf-8"))
         return {**body, "signature": signature}
 
@@ -695,8 +723,13 @@ class DecisionLog:
         except DecisionLogError as exc:
             if witness is None or not self.path.is_file():
                 raise
-            return VerifyResult(False, 0, GENESIS_HASH, 1, f"{exc.problem}; this key ring saw "
-                                f"{witness['seq']} record(s) in it (replaced or emptied)")  # fmt: skip
+            return VerifyResult(
+                False,
+                0,
+                GENESIS_HASH,
+                1,
+                f"{exc.problem}; this key ring saw {witness['seq']} record(s) in it (replaced or emptied)",
+            )
         try:
             conn.execute("BEGIN")  # one consistent snapshot, even while writers append
             missing = _missing_tables(conn)
@@ -734,19 +767,25 @@ def _missing_tables(conn: sqlite3.Connection) -> list[str]:
 def _witness_problem(conn: sqlite3.Connection, witness: dict[str, Any], log_id: str) -> str | None:
     """Why the log is not the one the witness saw (None: it is, possibly grown since)."""
     if witness["log_id"] != log_id:
-        return (f"this is log {log_id[:8]}, but the key ring saw log {str(witness['log_id'])[:8]} here with "
-                f"{witness['seq']} record(s) (the log was replaced)")  # fmt: skip
+        return (
+            f"this is log {log_id[:8]}, but the key ring saw log {str(witness['log_id'])[:8]} here with "
+            f"{witness['seq']} record(s) (the log was replaced)"
+        )
     seq = int(witness["seq"])
     if seq == 0:
         return None
     row = conn.execute("SELECT record_hash FROM records WHERE seq = ?", (seq,)).fetchone()
     count = conn.execute("SELECT count(*) FROM records").fetchone()[0]
     if row is None:
-        return (f"the log holds {count} record(s), but the key ring saw record {seq} written "
-                f"({str(witness['record_hash'])[:12]} at {witness['created_at']}): truncated")  # fmt: skip
+        return (
+            f"the log holds {count} record(s), but the key ring saw record {seq} written "
+            f"({str(witness['record_hash'])[:12]} at {witness['created_at']}): truncated"
+        )
     if row[0] != witness["record_hash"]:
-        return (f"record {seq} is {str(row[0])[:12]}, but the key ring saw {str(witness['record_hash'])[:12]} written "
-                "(history rewritten)")  # fmt: skip
+        return (
+            f"record {seq} is {str(row[0])[:12]}, but the key ring saw {str(witness['record_hash'])[:12]} written "
+            "(history rewritten)"
+        )
     return None
 
 
@@ -778,8 +817,9 @@ def _check_anchor(
     if not verify_signature(public, canonical_json(body).encode("utf-8"), signature):
         return fail("the anchor's signature is invalid (the anchor was edited)")
     if key_id_of(bytes.fromhex(public)) != body["key_id"] or ring.public_of(str(body["key_id"])) != public:
-        return fail(f"the anchor was signed by key {body['key_id']}, which this key ring does not hold "
-                    "(the keys were replaced)")  # fmt: skip
+        return fail(
+            f"the anchor was signed by key {body['key_id']}, which this key ring does not hold (the keys were replaced)"
+        )
     if body["log_id"] != log_id:
         return fail(f"the anchor is of log {str(body['log_id'])[:8]}, this is log {log_id[:8]} (the log was replaced)")
     if seq > len(rows):
@@ -802,8 +842,9 @@ def _verify_rows(rows: list[tuple[Any, ...]], head: tuple[int, str] | None, ring
         previous, count, last_time = entry.record_hash, count + 1, entry.created_at
     head_count, head_hash = head if head is not None else (0, GENESIS_HASH)
     if not isinstance(head_count, int) or not isinstance(head_hash, str):
-        return VerifyResult(False, count, previous, max(count, 1),
-                            f"the log's head is unreadable ({head!r}; edited)", log_id)  # fmt: skip
+        return VerifyResult(
+            False, count, previous, max(count, 1), f"the log's head is unreadable ({head!r}; edited)", log_id
+        )
     if (head_count, head_hash) != (count, previous):
         first_bad = min(count, head_count) + 1 if head_count != count else max(count, 1)
         problem = (
@@ -836,6 +877,8 @@ def _check_entry(
     if _parse_time(entry.created_at) is None:
         return f"record {entry.seq}: created_at {entry.created_at!r} is not a UTC time (edited)"
     if last_time is not None and _is_before(entry.created_at, last_time):
-        return (f"record {entry.seq}: created_at {entry.created_at} is before record {entry.seq - 1}'s "
-                f"{last_time} (back-dated)")  # fmt: skip
+        return (
+            f"record {entry.seq}: created_at {entry.created_at} is before record {entry.seq - 1}'s "
+            f"{last_time} (back-dated)"
+        )
     return None

@@ -406,19 +406,25 @@ def front_matter(rules: Path, knowledge: Path) -> dict[str, Any]:
     order = list(LAYER_FOLDERS.values())
     summary = [{"layer": k, **v} for k, v in sorted(counts.items(), key=lambda kv: ([*order, kv[0]]).index(kv[0]))]
     thresholds = [
-        {"name": name, "value": entry.get("value"), "unit": entry.get("unit") or "",
-         "references": ", ".join(entry.get("references") or [])}
+        {
+            "name": name,
+            "value": entry.get("value"),
+            "unit": entry.get("unit") or "",
+            "references": ", ".join(entry.get("references") or []),
+        }
         for name, entry in sorted(read_raw(knowledge, "thresholds.yaml").items())
         if isinstance(entry, Mapping)
-    ]  # fmt: skip
+    ]
     if release is None:
         changes_text = "no earlier release"
     else:
         c = release.get("changes") or {}
-        parts = [f"added: {', '.join(c.get('added') or []) or 'none'}",
-                 "changed: " + (", ".join(f"{x['rule']} v{x['from']}->v{x['to']}" for x in c.get("changed") or [])
-                                or "none"),
-                 f"removed: {', '.join(c.get('removed') or []) or 'none'}"]  # fmt: skip
+        parts = [
+            f"added: {', '.join(c.get('added') or []) or 'none'}",
+            "changed: "
+            + (", ".join(f"{x['rule']} v{x['from']}->v{x['to']}" for x in c.get("changed") or []) or "none"),
+            f"removed: {', '.join(c.get('removed') or []) or 'none'}",
+        ]
         since = (release.get("previous") or {}).get("version") or "the first release"
         changes_text = f"release {release['version']} against {since}: " + "; ".join(parts)
         if not current:
@@ -449,8 +455,13 @@ def render_book(
     for info in infos:
         layers.setdefault(info.layer or "unknown", []).append(info)
     cover_text = {rid: _shorten(list(labels)) for rid, labels in (covered or {}).items()}
-    context = {"rules": infos, "layers": list(layers.items()), "covered": cover_text, "version": version,
-               "front": front}  # fmt: skip
+    context = {
+        "rules": infos,
+        "layers": list(layers.items()),
+        "covered": cover_text,
+        "version": version,
+        "front": front,
+    }
     written = []
     for name, source, autoescape in (("rulebook.html", _HTML, True), ("rulebook.md", _MD, False)):
         env = Environment(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=True)

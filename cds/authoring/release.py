@@ -163,8 +163,11 @@ def build_release(rules: Path, knowledge: Path, *, approver: str, date: str) -> 
     stamp = ruleset_stamp(rules, knowledge)
     version = stamp.get("version")
     if not version or str(version).endswith("+modified"):
-        raise RuleFileError("the files do not match rules/MANIFEST.yaml: run `cds rules check`, then "
-                            "`cds rules manifest --update`, before releasing", path=rules / MANIFEST_NAME)  # fmt: skip
+        raise RuleFileError(
+            "the files do not match rules/MANIFEST.yaml: run `cds rules check`, then "
+            "`cds rules manifest --update`, before releasing",
+            path=rules / MANIFEST_NAME,
+        )
     manifest = read_manifest(rules / MANIFEST_NAME)
     versions = {rule_id: stamp_.version for rule_id, stamp_ in manifest.rules.items()}
     previous = latest_release(rules)

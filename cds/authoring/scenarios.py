@@ -135,15 +135,18 @@ def check_outputs(spec: RuleSpec, expect: dict[str, Any], records: list[DatumRec
             want_codes, got_codes = ", ".join(sorted(expect[key])) or "none", ", ".join(got[key]) or "none"
             problems.append(f"want {key} {want_codes}: got {got_codes}")
     if "recommendations" in expect:
-        want = sorted(({"action": r["action"], "urgency": r["urgency"]} for r in expect["recommendations"]),
-                      key=lambda r: (r["action"], r["urgency"]))  # fmt: skip
+        want = sorted(
+            ({"action": r["action"], "urgency": r["urgency"]} for r in expect["recommendations"]),
+            key=lambda r: (r["action"], r["urgency"]),
+        )
         if want != got["recommendations"]:
             problems.append(f"want recommendations {_recs(want)}: got {_recs(got['recommendations'])}")
     if "treatments" in expect and dict(expect["treatments"]) != got["treatments"]:
         problems.append(f"want treatments {_statuses(expect['treatments'])}: got {_statuses(got['treatments'])}")
     if "because" in expect:
-        matched = [{"type": "datum", "field": r.field, "value": r.value, "known": r.known, "source": r.source}
-                   for r in records]  # fmt: skip
+        matched = [
+            {"type": "datum", "field": r.field, "value": r.value, "known": r.known, "source": r.source} for r in records
+        ]
         text = render_because(spec.because, matched, known, kb)
         if expect["because"] not in text:
             problems.append(f"want because containing {expect['because']!r}: got {text!r}")

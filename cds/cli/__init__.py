@@ -76,7 +76,8 @@ def run(argv: list[str]) -> int:
     Click runs without its standalone mode, so its usage errors reach ``run_guarded`` and are printed as one
     line like every other error."""
     try:
-        return run_guarded(lambda: app(args=list(argv), prog_name="cds", standalone_mode=False),
-                           debug="--debug" in argv)  # fmt: skip
+        return run_guarded(
+            lambda: app(args=list(argv), prog_name="cds", standalone_mode=False), debug="--debug" in argv
+        )
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

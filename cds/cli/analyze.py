@@ -46,17 +46,26 @@ def analyze(
         outputs["--json"] = check_output_file(Path(json_out), "JSON report")
     if export_events is not None:
         outputs["--export-events"] = check_output_file(export_events, "event export")
-    check_not_inputs(outputs, {"recording": recording, "--hypnogram": hypnogram, "--events": events,
-                               "--stage-labels": stage_labels})  # fmt: skip
-    report = analyze_recording(recording, hypnogram_path=hypnogram, events_path=events, standard=standard,
-                               channel_overrides=overrides or None, stage_labels=stage_labels,
-                               progress=stderr_progress())  # fmt: skip
+    check_not_inputs(
+        outputs, {"recording": recording, "--hypnogram": hypnogram, "--events": events, "--stage-labels": stage_labels}
+    )
+    report = analyze_recording(
+        recording,
+        hypnogram_path=hypnogram,
+        events_path=events,
+        standard=standard,
+        channel_overrides=overrides or None,
+        stage_labels=stage_labels,
+        progress=stderr_progress(),
+    )
     if json_out == "-":
         typer.echo(report.to_json(), nl=False)
     else:
         typer.echo(render_summary(report))
-    writers = {"--json": lambda path: write_atomic(path, report.to_json()),
-               "--export-events": lambda path: write_events(report, path)}  # fmt: skip
+    writers = {
+        "--json": lambda path: write_atomic(path, report.to_json()),
+        "--export-events": lambda path: write_events(report, path),
+    }
     for option, path in outputs.items():
         try:
             writers[option](path)

@@ -63,8 +63,11 @@ def _delivery(entry: LogEntry, marked_by: LogEntry | None) -> dict:
     """``delivered`` (bool) and the seq of the record saying it was not, for --format json."""
     if entry.delivery_failure is not None:
         return {"kind": "delivery_failure"}
-    return {"kind": "decision", "delivered": marked_by is None,
-            "delivery_failure_record": None if marked_by is None else marked_by.seq}  # fmt: skip
+    return {
+        "kind": "decision",
+        "delivered": marked_by is None,
+        "delivery_failure_record": None if marked_by is None else marked_by.seq,
+    }
 
 
 def _stamp_text(stamp: dict) -> str:
@@ -153,8 +156,10 @@ def verify(
         typer.echo(json.dumps(result.__dict__, sort_keys=True, indent=2))
     elif result.ok:
         against = " and the anchor" if anchor is not None else ""
-        typer.echo(f"ok: {result.records} records, chain intact and signed{against}, log {result.log_id}, "
-                   f"head {result.head_hash}")  # fmt: skip
+        typer.echo(
+            f"ok: {result.records} records, chain intact and signed{against}, log {result.log_id}, "
+            f"head {result.head_hash}"
+        )
     if not result.ok:
         raise ProblemsFoundError(f"decision log tampered: {result.problem}")
 
@@ -204,13 +209,17 @@ def show(
         typer.echo(f"{key}: {json.dumps(value, sort_keys=True) if isinstance(value, dict) else value}")
     note = entry.delivery_failure
     if note is not None:
-        typer.echo(f"DELIVERY FAILED: the outputs of record {note.get('record')} were not delivered: "
-                   f"{note.get('reason')} (files: {', '.join(map(str, note.get('files') or []))})")  # fmt: skip
+        typer.echo(
+            f"DELIVERY FAILED: the outputs of record {note.get('record')} were not delivered: "
+            f"{note.get('reason')} (files: {', '.join(map(str, note.get('files') or []))})"
+        )
         return
     if marked_by is not None:
         failure = marked_by.delivery_failure or {}
-        typer.echo(f"NOT DELIVERED: record {marked_by.seq} says this decision's letter was never written out: "
-                   f"{failure.get('reason')}")  # fmt: skip
+        typer.echo(
+            f"NOT DELIVERED: record {marked_by.seq} says this decision's letter was never written out: "
+            f"{failure.get('reason')}"
+        )
     typer.echo("decision:")
     typer.echo(json.dumps(entry.decision, sort_keys=True, indent=2, ensure_ascii=False))
     if entry.patient_text is not None:

@@ -163,8 +163,10 @@ def release(
             problems.append(f"the files have changed since (sha256 {str(current)[:12]}, released {released})")
         if problems:
             raise ProblemsFoundError(f"release {record.get('version')} ({where.name}): " + "; ".join(problems))
-        typer.echo(f"release {record['version']} approved by {record['approver']} on {record['date']}, signed by key "
-                   f"{record['key_id']}: matches the files (sha256 {record['sha256'][:12]})")  # fmt: skip
+        typer.echo(
+            f"release {record['version']} approved by {record['approver']} on {record['date']}, signed by key "
+            f"{record['key_id']}: matches the files (sha256 {record['sha256'][:12]})"
+        )
         return
     if not approver or not approver.strip():
         raise UsageError("a release needs an approver", option="--approver")
@@ -180,9 +182,11 @@ def release(
     target = rules.parent / RELEASES_DIR / f"{record['version']}.json"
     write_atomic(target, json.dumps(record, indent=2, sort_keys=True) + "\n")
     changes = record["changes"]
-    typer.echo(f"release {record['version']} (sha256 {record['sha256'][:12]}) approved by {record['approver']} on "
-               f"{day}: {len(changes['added'])} rules added, {len(changes['changed'])} changed, "
-               f"{len(changes['removed'])} removed; written to {target}")  # fmt: skip
+    typer.echo(
+        f"release {record['version']} (sha256 {record['sha256'][:12]}) approved by {record['approver']} on "
+        f"{day}: {len(changes['added'])} rules added, {len(changes['changed'])} changed, "
+        f"{len(changes['removed'])} removed; written to {target}"
+    )
 
 
 @app.command("list")
@@ -270,8 +274,9 @@ def test(
             typer.echo(json.dumps({"results": [r.__dict__ for r in results]}, indent=2, sort_keys=True, default=list))
         else:
             for result in results:
-                typer.echo(f"{'ok  ' if result.passed else 'TODO' if result.todo else 'FAIL'} {result.where}: "
-                           f"{result.name}")  # fmt: skip
+                typer.echo(
+                    f"{'ok  ' if result.passed else 'TODO' if result.todo else 'FAIL'} {result.where}: {result.name}"
+                )
                 for problem in result.problems:
                     typer.echo("\n".join(_as_diff(problem)))
         summary = f"{', '.join(dict.fromkeys(wanted))}: {len(results)} cases, {len(failed)} failed"

@@ -55,8 +55,16 @@ def triage(
     from cds.pipeline import TriageRequest, check_letter_date, check_triage_paths, deliver_triage, run_triage
 
     overrides = channel_overrides(channel)
-    require_recording(recording, {"--hypnogram": hypnogram, "--events": events, "--standard": standard,
-                                  "--channel": channel, "--stage-labels": stage_labels})  # fmt: skip
+    require_recording(
+        recording,
+        {
+            "--hypnogram": hypnogram,
+            "--events": events,
+            "--standard": standard,
+            "--channel": channel,
+            "--stage-labels": stage_labels,
+        },
+    )
     request = TriageRequest(
         patient_path=patient,
         recording_path=recording,

@@ -184,8 +184,9 @@ def slice_filtered(filtered: FilteredEmg, start_s: float, end_s: float) -> Filte
     """The stretch ``start_s``-``end_s`` of a filtered channel (a view, no copy)."""
     a = max(0, int(start_s * filtered.sfreq_hz))
     b = max(a, int(end_s * filtered.sfreq_hz))
-    return FilteredEmg(filtered.data_uv[a:b], filtered.sfreq_hz, filtered.band_hz, filtered.band_clipped,
-                       filtered.notch_hz)  # fmt: skip
+    return FilteredEmg(
+        filtered.data_uv[a:b], filtered.sfreq_hz, filtered.band_hz, filtered.band_clipped, filtered.notch_hz
+    )
 
 
 def find_mains_notches(data: FloatArray, sfreq_hz: float, rules: SignalRules) -> tuple[float, ...]:

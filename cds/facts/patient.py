@@ -26,9 +26,16 @@ SCHEMAS = ("cds.patient/v1", "cds.patient/v1.1")  # v1.1 adds documented fields;
 # Patient-file section -> field-name prefix (rules/README.md: fields follow the file with dots).
 SECTIONS = {"symptoms": "symptoms.", "labs": "labs.", "polysomnography": "psg."}
 _SPECIAL_TOP = (
-    "schema", "id", "conditions", "conditions_absent", "medications", "medications_complete", "medication_changes",
-    "past_medications", "past_medications_complete",
-)  # fmt: skip
+    "schema",
+    "id",
+    "conditions",
+    "conditions_absent",
+    "medications",
+    "medications_complete",
+    "medication_changes",
+    "past_medications",
+    "past_medications_complete",
+)
 _CHANGE_KEYS = {"drug": str, "days_ago": (int, float), "dose_mg_per_day": (int, float)}
 _MEDICATION_KEYS = {"drug": str, "dose_mg_per_day": (int, float), "since_months": (int, float)}
 _PAST_KEYS = {"drug": str, "outcome": str, "note": str}
@@ -201,8 +208,10 @@ class _Reader:
             name = self.drug_name([*keys, "drug"], item["drug"])
             outcome = str(item.get("outcome", "unknown"))
             if outcome not in outcomes:
-                self.bad([*keys, "outcome"], f"unknown outcome '{outcome}'{_did_you_mean(outcome, outcomes)} "
-                         f"(allowed: {', '.join(outcomes)})")  # fmt: skip
+                self.bad(
+                    [*keys, "outcome"],
+                    f"unknown outcome '{outcome}'{_did_you_mean(outcome, outcomes)} (allowed: {', '.join(outcomes)})",
+                )
                 continue
             if name is not None:
                 out.append(MappingProxyType({**to_plain(item), "drug": name, "outcome": outcome}))

@@ -57,9 +57,15 @@ def _unknowns(view: Mapping[str, Any], notes: Sequence[str]) -> list[str]:
 
 
 def patient_view_card(
-    view: Mapping[str, Any], decision: Mapping[str, Any], codes: FhirCodes, *, record_hash: str,
-    letter_url: str | None, book_url: str | None, notes: Sequence[str],
-) -> dict[str, Any]:  # fmt: skip
+    view: Mapping[str, Any],
+    decision: Mapping[str, Any],
+    codes: FhirCodes,
+    *,
+    record_hash: str,
+    letter_url: str | None,
+    book_url: str | None,
+    notes: Sequence[str],
+) -> dict[str, Any]:
     """The triage decision: what to do first and when (indicator from its urgency), findings, the letter link."""
     conclusion = decision.get("conclusion") or {}
     urgency = str(conclusion.get("urgency") or "routine")
@@ -69,8 +75,10 @@ def patient_view_card(
         summary += " (if the open questions are answered no)"
     detail = [_md(s) for s in view.get("summary") or []]
     for branch in view.get("branches") or []:
-        detail.append(f"- {_md(branch['question'])} If {branch['answer']}: {_md(branch['label']).lower()}, "
-                      f"{_md(branch['interval'])}.")  # fmt: skip
+        detail.append(
+            f"- {_md(branch['question'])} If {branch['answer']}: {_md(branch['label']).lower()}, "
+            f"{_md(branch['interval'])}."
+        )
     detail += _unknowns(view, notes)
     return {
         "uuid": _card_uuid(record_hash, "patient-view"),
@@ -92,8 +100,9 @@ def _row(view: Mapping[str, Any], drug: str) -> Mapping[str, Any] | None:
 def _reason_lines(row: Mapping[str, Any], citations: Mapping[str, str]) -> list[str]:
     lines = [f"- {_md(r)}" for r in row.get("reasons") or []] or [f"- {_md(b)}" for b in row.get("because") or []]
     lines += [f"- {_md(n)}" for n in row.get("notes") or []]
-    rules = ", ".join(f"{r['id']} v{r['version']}" if r.get("version") is not None else str(r["id"])
-                      for r in row.get("rules") or [])  # fmt: skip
+    rules = ", ".join(
+        f"{r['id']} v{r['version']}" if r.get("version") is not None else str(r["id"]) for r in row.get("rules") or []
+    )
     refs = [f"- {_md(k)}: {_md(citations.get(k) or 'citation missing')}" for k in row.get("references") or []]
     return [*lines, "", f"Rules: {_md(rules) or 'none'}", "", "**Sources:**", *refs]
 
@@ -112,39 +121,71 @@ def _suggestion(row: Mapping[str, Any], order: Mapping[str, Any], codes: FhirCod
         concept["coding"] = [{"system": codes.systems["rxnorm"], "code": rxcui, "display": row["label"]}]
     actions: list[dict[str, Any]] = []
     if order.get("id"):
-        actions.append({"type": "delete", "description": f"Remove the {order['label']} order",
-                        "resourceId": [f"MedicationRequest/{order['id']}"]})  # fmt: skip
-    actions.append({
-        "type": "create",
-        "description": f"Start a draft order for {row['label']} (dose to be set by the prescriber)",
-        "resource": {"resourceType": "MedicationRequest", "status": "draft", "intent": "proposal",
-                     "subject": {"reference": patient_ref}, "medicationCodeableConcept": concept},
-    })  # fmt: skip
-    return {"label": _summary(f"Order {row['label']} instead ({row['status_label']})"),
-            "uuid": _card_uuid(str(order.get("id")), row["drug"]), "actions": actions}  # fmt: skip
+        actions.append(
+            {
+                "type": "delete",
+                "description": f"Remove the {order['label']} order",
+                "resourceId": [f"MedicationRequest/{order['id']}"],
+            }
+        )
+    actions.append(
+        {
+            "type": "create",
+            "description": f"Start a draft order for {row['label']} (dose to be set by the prescriber)",
+            "resource": {
+                "resourceType": "MedicationRequest",
+                "status": "draft",
+                "intent": "proposal",
+                "subject": {"reference": patient_ref},
+                "medicationCodeableConcept": concept,
+            },
+        }
+    )
+    return {
+        "label": _summary(f"Order {row['label']} instead ({row['status_label']})"),
+        "uuid": _card_uuid(str(order.get("id")), row["drug"]),
+        "actions": actions,
+    }
 
 
 def order_card(
-    view: Mapping[str, Any], decision: Mapping[str, Any], codes: FhirCodes, *, order: Mapping[str, Any],
-    record_hash: str, letter_url: str | None, book_url: str | None, notes: Sequence[str], patient_ref: str,
-) -> dict[str, Any]:  # fmt: skip
+    view: Mapping[str, Any],
+    decision: Mapping[str, Any],
+    codes: FhirCodes,
+    *,
+    order: Mapping[str, Any],
+    record_hash: str,
+    letter_url: str | None,
+    book_url: str | None,
+    notes: Sequence[str],
+    patient_ref: str,
+) -> dict[str, Any]:
     """The card for one ordered drug (``order``: ``drug``, ``label``, ``id``) at the indicator of its status."""
     drug = str(order["drug"])
     row = _row(view, drug)
     citations = {r["key"]: r.get("citation") or "" for r in view.get("references") or []}
     if row is None:  # no rule concerns the drug for this patient: say so, do not imply it was checked as safe
-        return {"uuid": _card_uuid(record_hash, drug), "indicator": "info",
-                "summary": _summary(f"{order['label']}: no rule of cds concerns this drug for this patient"),
-                "detail": "\n".join(_unknowns(view, notes)).strip(), "source": card_source(decision, book_url),
-                "links": _letter_link(letter_url)}  # fmt: skip
+        return {
+            "uuid": _card_uuid(record_hash, drug),
+            "indicator": "info",
+            "summary": _summary(f"{order['label']}: no rule of cds concerns this drug for this patient"),
+            "detail": "\n".join(_unknowns(view, notes)).strip(),
+            "source": card_source(decision, book_url),
+            "links": _letter_link(letter_url),
+        }
     status = str(row["status"])
-    detail = [f"**{_md(row['label'])}: {_md(row['status_label'])}** ({status.replace('_', ' ')}).", "",
-              *_reason_lines(row, citations)]  # fmt: skip
+    detail = [
+        f"**{_md(row['label'])}: {_md(row['status_label'])}** ({status.replace('_', ' ')}).",
+        "",
+        *_reason_lines(row, citations),
+    ]
     offered = _alternatives(view, drug)
     if offered:
         detail += ["", "**Alternatives the rule base offers this patient:**"]
-        detail += [f"- {_md(t['label'])}: {_md(t['status_label'])}" + (f"; {_md(t['dose'])}" if t.get("dose") else "")
-                   for t in offered]  # fmt: skip
+        detail += [
+            f"- {_md(t['label'])}: {_md(t['status_label'])}" + (f"; {_md(t['dose'])}" if t.get("dose") else "")
+            for t in offered
+        ]
     elif status != "option":
         detail += ["", "The rule base offers no drug alternative for this patient; see the letter for what to do."]
     detail += _unknowns(view, notes)
@@ -164,5 +205,10 @@ def order_card(
 
 def unavailable_card(summary: str, detail: str, *, source: Mapping[str, Any], key: str) -> dict[str, Any]:
     """A card saying that cds could not decide and why (never an empty answer that looks like 'no concern')."""
-    return {"uuid": _card_uuid(key, "unavailable"), "summary": _summary(summary), "detail": detail,
-            "indicator": "info", "source": dict(source)}  # fmt: skip
+    return {
+        "uuid": _card_uuid(key, "unavailable"),
+        "summary": _summary(summary),
+        "detail": detail,
+        "indicator": "info",
+        "source": dict(source),
+    }

@@ -20,8 +20,17 @@ __all__ = ["CODES_FILE", "FhirCodes", "load_fhir_codes"]
 
 CODES_FILE = "fhir-codes.yaml"
 _INDICATORS = ("info", "warning", "critical")
-_SECTIONS = ("systems", "conditions", "pregnancy_conditions", "observations", "pregnancy_status", "hla_b1502",
-             "rxnorm", "card_indicator", "urgency_indicator")  # fmt: skip
+_SECTIONS = (
+    "systems",
+    "conditions",
+    "pregnancy_conditions",
+    "observations",
+    "pregnancy_status",
+    "hla_b1502",
+    "rxnorm",
+    "card_indicator",
+    "urgency_indicator",
+)
 
 
 @dataclass(frozen=True)

@@ -91,26 +91,42 @@ class HooksService:
         transport: httpx.BaseTransport | None = None,
         today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
-        self.kb, self.codes, self.work_dir, self.triage = kb, codes, work_dir, triage  # fmt: skip
+        self.kb, self.codes, self.work_dir, self.triage = kb, codes, work_dir, triage
         self.transport, self.today = transport, today
         self.templates = prefetch_templates(codes)
 
     def discovery(self) -> dict[str, Any]:
         prefetch = self.templates
         titles = {
-            "patient-view": ("Sleep-jerk triage", "Triage of nocturnal jerks from the record: what to do first and "
-                             "when, with a link to the full letter (cds rule base)."),
-            "order-select": ("Sleep-myoclonus drug check", "Warns when a drug being ordered is contraindicated, a "
-                             "caution or not recommended for this patient, with reasons, sources and alternatives."),
-            "order-sign": ("Sleep-myoclonus drug check at signing", "The same check as order-select, when the "
-                           "order is signed."),
-        }  # fmt: skip
-        return {"services": [
-            {"hook": hook, "id": service_id, "title": titles[hook][0], "description": titles[hook][1],
-             "prefetch": prefetch, "usageRequirements": "No data is sent outside the server; an EHR identifier "
-             "appears in the decision log only as a pseudonym."}
-            for service_id, hook in SERVICES.items()
-        ]}  # fmt: skip
+            "patient-view": (
+                "Sleep-jerk triage",
+                "Triage of nocturnal jerks from the record: what to do first and "
+                "when, with a link to the full letter (cds rule base).",
+            ),
+            "order-select": (
+                "Sleep-myoclonus drug check",
+                "Warns when a drug being ordered is contraindicated, a "
+                "caution or not recommended for this patient, with reasons, sources and alternatives.",
+            ),
+            "order-sign": (
+                "Sleep-myoclonus drug check at signing",
+                "The same check as order-select, when the order is signed.",
+            ),
+        }
+        return {
+            "services": [
+                {
+                    "hook": hook,
+                    "id": service_id,
+                    "title": titles[hook][0],
+                    "description": titles[hook][1],
+                    "prefetch": prefetch,
+                    "usageRequirements": "No data is sent outside the server; an EHR identifier "
+                    "appears in the decision log only as a pseudonym.",
+                }
+                for service_id, hook in SERVICES.items()
+            ]
+        }
 
     def handle(self, service_id: str, body: bytes, *, base_url: str) -> dict[str, Any]:
         """Answer one request with ``{"cards": [...]}``; HookRequestError for a request that cannot be read."""
@@ -126,28 +142,56 @@ class HooksService:
         book_url = f"{base_url.rstrip('/')}/rules/book"
         if record is None:
             source = {"label": "cds sleep-myoclonus rule set"}
-            return {"cards": [cards.unavailable_card("cds could not read this patient's record", " ".join(notes),
-                                                     source=source, key=request["hookInstance"])]}  # fmt: skip
+            return {
+                "cards": [
+                    cards.unavailable_card(
+                        "cds could not read this patient's record",
+                        " ".join(notes),
+                        source=source,
+                        key=request["hookInstance"],
+                    )
+                ]
+            }
         mapped = map_patient(record, self.kb, self.codes, today=self.today())
         notes = [*notes, *mapped.notes]
         if "age_years" not in mapped.document and "age_days" not in mapped.document:
             source = {"label": "cds sleep-myoclonus rule set"}
             text = "The record gives no usable birth date; cds needs the age to triage and to check drugs."
-            return {"cards": [cards.unavailable_card("cds cannot check without the patient's age", text,
-                                                     source=source, key=request["hookInstance"])]}  # fmt: skip
+            return {
+                "cards": [
+                    cards.unavailable_card(
+                        "cds cannot check without the patient's age", text, source=source, key=request["hookInstance"]
+                    )
+                ]
+            }
         if hook == "patient-view":
             outcome = self._run(mapped.document)
-            card = cards.patient_view_card(outcome.view, outcome.decision, self.codes, record_hash=outcome.record_hash,
-                                           letter_url=base_url.rstrip("/") + outcome.letter_path, book_url=book_url,
-                                           notes=notes)  # fmt: skip
+            card = cards.patient_view_card(
+                outcome.view,
+                outcome.decision,
+                self.codes,
+                record_hash=outcome.record_hash,
+                letter_url=base_url.rstrip("/") + outcome.letter_path,
+                book_url=book_url,
+                notes=notes,
+            )
             return {"cards": [card]}
         out = []
         for order in orders:
             outcome = self._run({**mapped.document, "requested_treatment": order["drug"]})
-            out.append(cards.order_card(outcome.view, outcome.decision, self.codes, order=order,
-                                        record_hash=outcome.record_hash, book_url=book_url,
-                                        letter_url=base_url.rstrip("/") + outcome.letter_path, notes=notes,
-                                        patient_ref=f"Patient/{patient_id}"))  # fmt: skip
+            out.append(
+                cards.order_card(
+                    outcome.view,
+                    outcome.decision,
+                    self.codes,
+                    order=order,
+                    record_hash=outcome.record_hash,
+                    book_url=book_url,
+                    letter_url=base_url.rstrip("/") + outcome.letter_path,
+                    notes=notes,
+                    patient_ref=f"Patient/{patient_id}",
+                )
+            )
         return {"cards": out}
 
     def _run(self, document: Mapping[str, Any]) -> TriageOutcome:
@@ -202,11 +246,15 @@ class HooksService:
         if patient is None:
             notes.append("The Patient resource was neither prefetched nor fetched from the FHIR server.")
             return None, notes
-        record = FhirRecord(patient=patient, conditions=found.get("conditions"),
-                            medication_requests=found.get("medicationRequests"),
-                            medication_statements=found.get("medicationStatements"),
-                            observations=found.get("observations"), allergies=found.get("allergies"),
-                            fhir_server=str(request.get("fhirServer") or ""))  # fmt: skip
+        record = FhirRecord(
+            patient=patient,
+            conditions=found.get("conditions"),
+            medication_requests=found.get("medicationRequests"),
+            medication_statements=found.get("medicationStatements"),
+            observations=found.get("observations"),
+            allergies=found.get("allergies"),
+            fhir_server=str(request.get("fhirServer") or ""),
+        )
         return record, notes
 
     def _fetch(self, request: Mapping[str, Any], patient_id: str, key: str, notes: list[str]) -> tuple[Any, str]:

@@ -26,8 +26,14 @@ __all__ = [
 ]
 
 RESOURCE_TYPES = (
-    "Patient", "Condition", "MedicationRequest", "MedicationStatement", "Observation", "AllergyIntolerance", "Bundle",
-)  # fmt: skip
+    "Patient",
+    "Condition",
+    "MedicationRequest",
+    "MedicationStatement",
+    "Observation",
+    "AllergyIntolerance",
+    "Bundle",
+)
 
 
 class FhirDataError(CdsError):
@@ -44,8 +50,9 @@ def validate_resource(data: Any, expected: str, *, where: str) -> Any:
     from fhir.resources.R4B import get_fhir_model_class
 
     if not isinstance(data, dict):
-        raise FhirDataError(f"expected a FHIR {expected} resource (a JSON object), got {type(data).__name__}",
-                            where=where)  # fmt: skip
+        raise FhirDataError(
+            f"expected a FHIR {expected} resource (a JSON object), got {type(data).__name__}", where=where
+        )
     got = data.get("resourceType")
     if got != expected:
         raise FhirDataError(f"expected resourceType {expected!r}, got {got!r}", where=where)

@@ -108,8 +108,9 @@ def _check_signal_fields(fields: tuple, file_format: str, path: Path) -> None:
     for i, label in enumerate(labels):
         for name, value in (("physical minimum", physical_min[i]), ("physical maximum", physical_max[i])):
             if not math.isfinite(value):
-                raise RecordingError(f"not a valid EDF header: {name} of {label!r} is {value!r}", path=path,
-                                     location=f"signal {i + 1}")  # fmt: skip
+                raise RecordingError(
+                    f"not a valid EDF header: {name} of {label!r} is {value!r}", path=path, location=f"signal {i + 1}"
+                )
         for name, value in (("digital minimum", digital_min[i]), ("digital maximum", digital_max[i])):
             if not low <= value <= high:
                 raise RecordingError(

@@ -199,8 +199,14 @@ def events_from_annotations(
 
     ``has_respiratory_scoring`` is True when any respiratory or oxygen-desaturation annotation is present (within
     the recording, when its duration is given)."""
-    return _events_from_rows(annotation_rows(annotations, path=path), source=source, path=path,
-                             recording_duration_s=recording_duration_s, labels=labels, side_file=False)  # fmt: skip
+    return _events_from_rows(
+        annotation_rows(annotations, path=path),
+        source=source,
+        path=path,
+        recording_duration_s=recording_duration_s,
+        labels=labels,
+        side_file=False,
+    )
 
 
 def _read_text(path: Path) -> str:
@@ -226,8 +232,11 @@ def _read_text(path: Path) -> str:
         )
     lines = text.count("\n")
     if lines > MAX_TABLE_ROWS + 2:
-        raise InputError(f"{lines} lines, more than a table of {MAX_TABLE_ROWS} rows (limit)", path=path,
-                         hint="is this the right file?")  # fmt: skip
+        raise InputError(
+            f"{lines} lines, more than a table of {MAX_TABLE_ROWS} rows (limit)",
+            path=path,
+            hint="is this the right file?",
+        )
     return text
 
 
@@ -262,8 +271,9 @@ def _to_seconds(
         maybe_clocks = [_clock_s(c) for c in cells]
         bad = next(((c, n) for c, n, s in zip(cells, lines, maybe_clocks, strict=True) if s is None), None)
         if bad is not None:
-            raise InputError(f"onset {bad[0]!r} is neither seconds nor a clock time hh:mm:ss", path=path,
-                             location=str(bad[1]))  # fmt: skip
+            raise InputError(
+                f"onset {bad[0]!r} is neither seconds nor a clock time hh:mm:ss", path=path, location=str(bad[1])
+            )
         clocks = [float(s) for s in maybe_clocks if s is not None]
         ref_s = (
             clocks[0]
@@ -334,8 +344,12 @@ def _csv_lines(text: str, path: Path) -> list[tuple[int, list[str]]]:
             if any(c.strip() for c in record):
                 out.append((start, record))
                 if len(out) > MAX_TABLE_ROWS + 2:
-                    raise InputError(f"more than {MAX_TABLE_ROWS} rows (limit)", path=path, location=str(start),
-                                     hint="is this the right file?")  # fmt: skip
+                    raise InputError(
+                        f"more than {MAX_TABLE_ROWS} rows (limit)",
+                        path=path,
+                        location=str(start),
+                        hint="is this the right file?",
+                    )
             start = reader.line_num + 1
     except csv.Error as exc:
         raise InputError(f"not a readable table: {exc}", path=path, location=str(reader.line_num)) from None
@@ -427,5 +441,12 @@ def read_events(
         rows = annotation_rows(annotations, path=path)
     else:
         rows, caveats = read_event_table(path, recording_start=recording_start)
-    return _events_from_rows(rows, source=path.name, caveats=caveats, path=path,
-                             recording_duration_s=recording_duration_s, labels=labels, name_unknown=True)  # fmt: skip
+    return _events_from_rows(
+        rows,
+        source=path.name,
+        caveats=caveats,
+        path=path,
+        recording_duration_s=recording_duration_s,
+        labels=labels,
+        name_unknown=True,
+    )

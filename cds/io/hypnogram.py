@@ -198,8 +198,10 @@ def _place(staged: list[_Staged], epoch_s: float, start_s: float, path: str | Pa
             location=s.row.where or None,
         )
     counts = np.maximum(1.0, np.rint(durations / epoch_s))
-    return [_Staged(s.row, s.stage, s.rk, int(f), int(c)) for s, f, c in zip(staged, first.tolist(), counts.tolist(),
-                                                                            strict=True)]  # fmt: skip
+    return [
+        _Staged(s.row, s.stage, s.rk, int(f), int(c))
+        for s, f, c in zip(staged, first.tolist(), counts.tolist(), strict=True)
+    ]
 
 
 def _window(start_s: float, epoch_s: float, last: int, duration_s: float | None) -> tuple[int, int]:
@@ -253,8 +255,9 @@ def _build(
             slots[i] = s.stage
     extra = list(caveats)
     if recording_duration_s is not None:
-        extra += _beyond_recording(slots, outside_scored, first_outside, epoch_s, start_s, recording_duration_s,
-                                   source=source, path=path)  # fmt: skip
+        extra += _beyond_recording(
+            slots, outside_scored, first_outside, epoch_s, start_s, recording_duration_s, source=source, path=path
+        )
         check_row_times([s.row for s in staged], path=path, error_cls=HypnogramError)
     first_i, last_i = min(slots), max(slots)
     stages: list[str] = [UNSCORED.value] * (last_i - first_i + 1)
@@ -374,8 +377,7 @@ def _check_lights(
     if duration_s is None:
         return []
     if off is not None and off >= duration_s:
-        raise HypnogramError(f"lights off at {off:g} s is after the end of the recording ({duration_s:g} s)",
-                             path=path)  # fmt: skip
+        raise HypnogramError(f"lights off at {off:g} s is after the end of the recording ({duration_s:g} s)", path=path)
     if on is not None and on <= 0:
         raise HypnogramError(f"lights on at {on:g} s is before the recording starts", path=path)
     outside = [f"lights off at {off:g} s is before the recording starts"] if off is not None and off < 0 else []
@@ -397,8 +399,15 @@ def hypnogram_from_annotations(
 ) -> Hypnogram | None:
     """Build a hypnogram from EDF+ 'Sleep stage X' annotations; None when there are none."""
     rows = annotation_rows(annotations, path=path)
-    return _build(rows, source=source, path=path or source, lights=_lights(rows), labels=labels or load_labels(),
-                  mode="annotations", recording_duration_s=recording_duration_s)  # fmt: skip
+    return _build(
+        rows,
+        source=source,
+        path=path or source,
+        lights=_lights(rows),
+        labels=labels or load_labels(),
+        mode="annotations",
+        recording_duration_s=recording_duration_s,
+    )
 
 
 def read_hypnogram(
@@ -432,8 +441,16 @@ def read_hypnogram(
     except InputError as exc:
         raise HypnogramError(exc.problem, path=path, location=exc.location, hint=exc.hint) from exc
     check_row_times(rows, path=path, error_cls=HypnogramError, bounded=False)
-    hyp = _build(rows, source=path.name, path=path, lights=_lights(rows), labels=vocab, mode=mode,
-                 caveats=caveats, recording_duration_s=recording_duration_s)  # fmt: skip
+    hyp = _build(
+        rows,
+        source=path.name,
+        path=path,
+        lights=_lights(rows),
+        labels=vocab,
+        mode=mode,
+        caveats=caveats,
+        recording_duration_s=recording_duration_s,
+    )
     if hyp is None:
         raise HypnogramError(
             "no sleep-stage labels found",

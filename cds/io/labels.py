@@ -109,8 +109,9 @@ class LabelVocabulary:
 
 def _strings(root: Any, keys: list, value: Any, path: Path) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in value):
-        raise LabelsFileError(f"{'.'.join(map(str, keys))}: expected a list of labels", path=path,
-                              location=locate(root, keys))  # fmt: skip
+        raise LabelsFileError(
+            f"{'.'.join(map(str, keys))}: expected a list of labels", path=path, location=locate(root, keys)
+        )
     return [fold_label(str(v)) for v in value]
 
 
@@ -123,8 +124,11 @@ def _parse(path: Path, text: str | None = None) -> dict[str, Any]:
         raise LabelsFileError("expected a mapping with stages/rk_stages/events/ignore", path=path, location="1:1")
     unknown = [k for k in root if k not in _SECTIONS]
     if unknown:
-        raise LabelsFileError(f"unknown section {unknown[0]!r} (allowed: {', '.join(_SECTIONS)})", path=path,
-                              location=locate(root, [unknown[0]]))  # fmt: skip
+        raise LabelsFileError(
+            f"unknown section {unknown[0]!r} (allowed: {', '.join(_SECTIONS)})",
+            path=path,
+            location=locate(root, [unknown[0]]),
+        )
     if root.get("schema", SCHEMA) != SCHEMA:
         raise LabelsFileError(f"schema must be {SCHEMA!r}", path=path, location=locate(root, ["schema"]))
     out: dict[str, Any] = {"stages": {}, "rk_stages": {}, "events": {}, "ignore": set()}
@@ -134,14 +138,20 @@ def _parse(path: Path, text: str | None = None) -> dict[str, Any]:
             raise LabelsFileError(f"{section}: expected a mapping", path=path, location=locate(root, [section]))
         for code, labels in table.items():
             if str(code) not in allowed:
-                raise LabelsFileError(f"{section}: unknown {'kind' if section == 'events' else 'stage'} {code!r} "
-                                      f"(allowed: {', '.join(allowed)})", path=path,
-                                      location=locate(root, [section, code]))  # fmt: skip
+                raise LabelsFileError(
+                    f"{section}: unknown {'kind' if section == 'events' else 'stage'} {code!r} "
+                    f"(allowed: {', '.join(allowed)})",
+                    path=path,
+                    location=locate(root, [section, code]),
+                )
             for label in _strings(root, [section, code], labels or [], path):
                 earlier = out[section].get(label)
                 if earlier is not None and earlier != str(code):
-                    raise LabelsFileError(f"{section}: label {label!r} given for both {earlier} and {code}",
-                                          path=path, location=locate(root, [section, code]))  # fmt: skip
+                    raise LabelsFileError(
+                        f"{section}: label {label!r} given for both {earlier} and {code}",
+                        path=path,
+                        location=locate(root, [section, code]),
+                    )
                 out[section][label] = str(code)
     out["ignore"] = set(_strings(root, ["ignore"], root.get("ignore") or [], path))
     return out
@@ -150,10 +160,12 @@ def _parse(path: Path, text: str | None = None) -> dict[str, Any]:
 def _merge(base: dict[str, Any], extra: dict[str, Any], path: Path) -> dict[str, Any]:
     """The shipped vocabulary plus a user's additions; an addition may not remap a shipped label."""
     merged: dict[str, Any] = {section: dict(base[section]) for section in ("stages", "rk_stages", "events")}
-    meaning = {**{k: f"stage {v}" for k, v in base["stages"].items()},
-               **{k: f"R&K stage {v}" for k, v in base["rk_stages"].items()},
-               **{k: f"event {v}" for k, v in base["events"].items()},
-               **dict.fromkeys(base["ignore"], "ignored")}  # fmt: skip
+    meaning = {
+        **{k: f"stage {v}" for k, v in base["stages"].items()},
+        **{k: f"R&K stage {v}" for k, v in base["rk_stages"].items()},
+        **{k: f"event {v}" for k, v in base["events"].items()},
+        **dict.fromkeys(base["ignore"], "ignored"),
+    }
     for section, kind in (("stages", "stage"), ("rk_stages", "R&K stage"), ("events", "event")):
         for label, code in extra[section].items():
             shipped = meaning.get(label)
@@ -211,8 +223,9 @@ def load_labels(extra: str | Path | None = None) -> LabelVocabulary:
         extra = os.environ[ENV]
     extra_path = None if extra is None else Path(extra)
     if extra_path is not None and not extra_path.is_file():
-        raise LabelsFileError("label vocabulary file not found" if not extra_path.exists() else "not a file",
-                              path=extra_path)  # fmt: skip
+        raise LabelsFileError(
+            "label vocabulary file not found" if not extra_path.exists() else "not a file", path=extra_path
+        )
     return _load(
         str(shipped),
         _stamp(shipped, LabelsFileError),

@@ -62,8 +62,9 @@ def check_row_times(
     if not rows:
         return
     onsets = np.fromiter((row.onset_s for row in rows), dtype=np.float64, count=len(rows))
-    durations = np.fromiter((np.nan if row.duration_s is None else row.duration_s for row in rows), dtype=np.float64,
-                            count=len(rows))  # fmt: skip
+    durations = np.fromiter(
+        (np.nan if row.duration_s is None else row.duration_s for row in rows), dtype=np.float64, count=len(rows)
+    )
     given = np.fromiter((row.duration_s is not None for row in rows), dtype=bool, count=len(rows))
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(onsets) | (given & ~(np.isfinite(durations) & (durations >= 0)))
@@ -81,13 +82,22 @@ def _refuse_row(row: Row, *, path: str | Path | None, error_cls: type[InputError
     if not math.isfinite(onset):
         raise error_cls(f"onset {onset!r} of {row.label!r} is not a time", path=path, location=where)
     if duration is not None and (not math.isfinite(duration) or duration < 0):
-        raise error_cls(f"duration {duration!r} of {row.label!r} is not a length of time (expected seconds >= 0)",
-                        path=path, location=where)  # fmt: skip
+        raise error_cls(
+            f"duration {duration!r} of {row.label!r} is not a length of time (expected seconds >= 0)",
+            path=path,
+            location=where,
+        )
     if abs(onset) > MAX_SPAN_S:
-        raise error_cls(f"onset {_seconds(onset)} of {row.label!r} is more than 7 days from the recording start",
-                        path=path, location=where)  # fmt: skip
-    raise error_cls(f"duration {_seconds(duration)} of {row.label!r} is longer than 7 days: not an event of one night",
-                    path=path, location=where)  # fmt: skip
+        raise error_cls(
+            f"onset {_seconds(onset)} of {row.label!r} is more than 7 days from the recording start",
+            path=path,
+            location=where,
+        )
+    raise error_cls(
+        f"duration {_seconds(duration)} of {row.label!r} is longer than 7 days: not an event of one night",
+        path=path,
+        location=where,
+    )
 
 
 def is_outside(row: Row, duration_s: float) -> bool:
@@ -116,10 +126,16 @@ def fit_events(
         )
     if too_long:
         row = too_long[0]
-        extra.append(Caveat("events_longer_than_recording", (
-            f"{source}: {len(too_long)} scored events last longer than the whole recording ({_seconds(duration_s)}) "
-            f"and were not used; the first, {row.label!r} ({where_text(row.where)}), lasts {_seconds(row.duration_s)}"
-        )))  # fmt: skip
+        extra.append(
+            Caveat(
+                "events_longer_than_recording",
+                (
+                    f"{source}: {len(too_long)} scored events last longer than the whole recording "
+                    f"({_seconds(duration_s)}) and were not used; the first, {row.label!r} "
+                    f"({where_text(row.where)}), lasts {_seconds(row.duration_s)}"
+                ),
+            )
+        )
         rows = [row for row in rows if row not in too_long]
     outside = [row for row in rows if is_outside(row, duration_s)]
     if side_file and rows and len(outside) == len(rows):

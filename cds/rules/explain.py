@@ -101,8 +101,9 @@ def _check_shape(data: Mapping[str, Any], path: Path) -> None:
                 value = rule_ids[int(sub[6:-1])] if sub.startswith("rules[") else item.get("rule")
                 if value is not None and not isinstance(value, str):
                     raise bad(f"{key}[{i}].{sub}", "a rule id", value)
-            if key == "trace" and not all(isinstance(f, Mapping) for k in ("facts", "asserted")
-                                          for f in item.get(k) or []):  # fmt: skip
+            if key == "trace" and not all(
+                isinstance(f, Mapping) for k in ("facts", "asserted") for f in item.get(k) or []
+            ):
                 raise bad(f"trace[{i}].facts", "a list of objects", item.get("facts"))
 
 
@@ -129,8 +130,12 @@ def explain_decision(decision: Mapping[str, Any]) -> dict[str, Any]:
                     "chain": _chain(trace, rules),
                 }
             )
-    return {"patient_id": decision.get("patient_id"), "ruleset": _ruleset(decision), "conclusions": conclusions,
-            "warnings": []}  # fmt: skip
+    return {
+        "patient_id": decision.get("patient_id"),
+        "ruleset": _ruleset(decision),
+        "conclusions": conclusions,
+        "warnings": [],
+    }
 
 
 def explain_rule(decision: Mapping[str, Any], rule_id: str, *, rules_dir: Path | None = None) -> dict[str, Any]:
@@ -143,8 +148,13 @@ def explain_rule(decision: Mapping[str, Any], rule_id: str, *, rules_dir: Path |
         for c in explain_decision(decision)["conclusions"]
         if any(step["rule"] == rule_id for step in c["chain"])
     ]
-    report: dict[str, Any] = {"patient_id": decision.get("patient_id"), "ruleset": _ruleset(decision),
-                              "rule": rule_id, "fired": bool(firings), "warnings": []}  # fmt: skip
+    report: dict[str, Any] = {
+        "patient_id": decision.get("patient_id"),
+        "ruleset": _ruleset(decision),
+        "rule": rule_id,
+        "fired": bool(firings),
+        "warnings": [],
+    }
     if firings:
         report["firings"] = [_step(t) for t in firings]
         report["supported"] = supported
@@ -167,8 +177,10 @@ def _hash_warnings(decision: Mapping[str, Any], current: str | None, rules_dir: 
     recorded = _ruleset(decision).get("sha256")
     if recorded == current or recorded == ruleset_stamp(rules_dir).get("sha256"):
         return []
-    text = (f"the rule set changed since this decision (recorded sha256 {str(recorded)[:12]}, "
-            f"current {str(current)[:12]}): the rule evaluated is today's version")  # fmt: skip
+    text = (
+        f"the rule set changed since this decision (recorded sha256 {str(recorded)[:12]}, "
+        f"current {str(current)[:12]}): the rule evaluated is today's version"
+    )
     log.warning(text)
     return [text]
 
@@ -226,8 +238,10 @@ def _step(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 def format_explanation(report: Mapping[str, Any]) -> str:
     """Plain text for a terminal: one block per conclusion (or per rule with ``--rule``)."""
-    lines = [f"decision for {report.get('patient_id')} (rule set {report['ruleset'].get('version')}, "
-             f"sha256 {str(report['ruleset'].get('sha256'))[:12]})"]  # fmt: skip
+    lines = [
+        f"decision for {report.get('patient_id')} (rule set {report['ruleset'].get('version')}, "
+        f"sha256 {str(report['ruleset'].get('sha256'))[:12]})"
+    ]
     lines += [f"warning: {w}" for w in report.get("warnings") or []]
     if "rule" in report:
         lines += _format_rule(report)
@@ -269,8 +283,10 @@ def _format_rule(report: Mapping[str, Any]) -> list[str]:
 
 
 def _format_step(step: Mapping[str, Any], *, indent: str) -> list[str]:
-    lines = [f"{indent}<- {step['rule']} v{step.get('version')} [{step.get('layer')}]"
-             + (f": {step['because']}" if step.get("because") else "")]  # fmt: skip
+    lines = [
+        f"{indent}<- {step['rule']} v{step.get('version')} [{step.get('layer')}]"
+        + (f": {step['because']}" if step.get("because") else "")
+    ]
     for fact in step.get("facts") or []:
         lines.append(f"{indent}     matched {_fact_text(fact)}")
     for fact in step.get("asserted") or []:
@@ -302,8 +318,15 @@ def _why_not(decision: Mapping[str, Any], rule_id: str, *, rules_dir: Path | Non
     view = record_fact_view(decision)
     holds, failing, actual = evaluate(spec.when, view, kb.thresholds)
     failed = [] if holds else why_not_words(spec.when, view, kb)
-    return {"version": spec.version, "layer": spec.layer, "holds": bool(holds), "first_failing": _plain(failing),
-            "actual": _plain(actual), "failed": failed, "ruleset_sha256": rules.sha256}  # fmt: skip
+    return {
+        "version": spec.version,
+        "layer": spec.layer,
+        "holds": bool(holds),
+        "first_failing": _plain(failing),
+        "actual": _plain(actual),
+        "failed": failed,
+        "ruleset_sha256": rules.sha256,
+    }
 
 
 _OPS = {"gt": "above", "gte": "at least", "lt": "below", "lte": "at most", "eq": "equal to"}
@@ -330,8 +353,11 @@ def _value_words(values: list[Any]) -> str:
 def atom_words(atom: Mapping[str, Any], view: Any, kb: Any, *, negated: bool = False) -> str:
     """One failed condition in words, with the value the facts hold (``the PLMS index is 12, the rule needs
     above 15 /h (plms_index_adult_per_h)``)."""
-    for kind, pool, label in (("evidence", "evidence", "evidence"), ("finding", "findings", "finding"),
-                              ("recommend", "recommendations", "recommendation")):  # fmt: skip
+    for kind, pool, label in (
+        ("evidence", "evidence", "evidence"),
+        ("finding", "findings", "finding"),
+        ("recommend", "recommendations", "recommendation"),
+    ):
         if kind in atom:
             present = str(atom[kind]) in getattr(view, pool)
             if negated:

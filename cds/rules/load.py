@@ -202,8 +202,12 @@ def _collect(rules_dir: Path, kb: Knowledge) -> tuple[RuleSet, Problems]:
             )
     for stray in misplaced_rule_files(rules_dir):
         where = Path(rules_dir.name) / stray.relative_to(rules_dir)
-        problems.add(where, None, "rule file outside a layer folder: it would not be loaded (rules/<n-layer>/ID.yaml; "
-                     "subfolders of a layer folder are not read)")  # fmt: skip
+        problems.add(
+            where,
+            None,
+            "rule file outside a layer folder: it would not be loaded (rules/<n-layer>/ID.yaml; "
+            "subfolders of a layer folder are not read)",
+        )
     specs: list[RuleSpec] = []
     seen: dict[str, Path] = {}
     digest = hashlib.sha256(kb.sha256.encode())

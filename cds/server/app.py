@@ -21,8 +21,10 @@ from cds.server.pages import page
 
 __all__ = ["create_app"]
 
-_APP_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-src 'self'; "
-            "frame-ancestors 'self'; form-action 'self'")  # fmt: skip
+_APP_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-src 'self'; "
+    "frame-ancestors 'self'; form-action 'self'"
+)
 _QUIET = ("cds", "experta", "httpx", "httpcore", "weasyprint", "fontTools", "matplotlib")
 
 
@@ -57,8 +59,13 @@ def create_app(config: ServerConfig) -> FastAPI:
     def login(request: Request, token: str = Form("")) -> Response:
         if config.dev or request.app.state.tokens.check(token):
             response = RedirectResponse("/triage/new", status_code=303)
-            response.set_cookie(COOKIE, request.app.state.sessions.new(), httponly=True, samesite="strict",
-                                secure=request.url.scheme == "https")  # fmt: skip
+            response.set_cookie(
+                COOKIE,
+                request.app.state.sessions.new(),
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https",
+            )
             return response
         return page(request, "login.html", status_code=401, error="That token is not right.")
 

@@ -46,5 +46,8 @@ def require_user(request: Request) -> None:
     wants_page = "text/html" in request.headers.get("accept", "") and request.method == "GET"
     if wants_page:
         raise HTTPException(status_code=303, headers={"Location": "/login"})
-    raise HTTPException(status_code=401, detail="authentication required: Authorization: Bearer <token>",
-                        headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    raise HTTPException(
+        status_code=401,
+        detail="authentication required: Authorization: Bearer <token>",
+        headers={"WWW-Authenticate": "Bearer"},
+    )

@@ -52,8 +52,10 @@ def is_loopback(host: str) -> bool:
 def check_bind(host: str, dev: bool) -> None:
     """--dev serves without authentication: only on a loopback address (CdsError otherwise)."""
     if dev and not is_loopback(host):
-        raise CdsError(f"--dev has no authentication and listens on loopback only (got --host {host}); "
-                       "use 127.0.0.1, or run without --dev")  # fmt: skip
+        raise CdsError(
+            f"--dev has no authentication and listens on loopback only (got --host {host}); "
+            "use 127.0.0.1, or run without --dev"
+        )
 
 
 def prepare_data_dir(path: Path) -> Path:

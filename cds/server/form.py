@@ -21,13 +21,23 @@ from cds.kb import Knowledge
 from cds.yamlfile import load_yaml, to_plain
 
 __all__ = [
-    "KEPT_KEYS", "FormField", "FormResult", "document_to_form", "document_yaml", "form_sections", "form_to_document",
+    "KEPT_KEYS",
+    "FormField",
+    "FormResult",
+    "document_to_form",
+    "document_yaml",
+    "form_sections",
+    "form_to_document",
     "kept_names",
-]  # fmt: skip
+]
 
 UNKNOWN = "unknown"
-_SECTIONS = (("patient", "About the patient", ""), ("symptoms", "Symptoms", "symptoms."),
-             ("labs", "Laboratory values", "labs."), ("psg", "Polysomnography report (external)", "psg."))  # fmt: skip
+_SECTIONS = (
+    ("patient", "About the patient", ""),
+    ("symptoms", "Symptoms", "symptoms."),
+    ("labs", "Laboratory values", "labs."),
+    ("psg", "Polysomnography report (external)", "psg."),
+)
 _TOP_SKIP = ("age_years",)  # asked as one age field with its unit
 # Parts of a patient file the form does not edit: kept as they were (a hidden field) and named on the page.
 KEPT_KEYS = ("medication_changes", "past_medications", "past_medications_complete")

@@ -34,8 +34,14 @@ class Job:
 
     def to_dict(self) -> dict[str, object]:
         with self.lock:
-            return {"id": self.id, "state": self.state, "stage": self.stage, "fraction": round(self.fraction, 3),
-                    "message": self.message, "record": self.record}  # fmt: skip
+            return {
+                "id": self.id,
+                "state": self.state,
+                "stage": self.stage,
+                "fraction": round(self.fraction, 3),
+                "message": self.message,
+                "record": self.record,
+            }
 
 
 class JobRunner:

@@ -25,8 +25,9 @@ def _log(request: Request):  # type: ignore[no-untyped-def]
 
 
 def _error(request: Request, text: str, status: int = 404) -> Response:
-    return page(request, "message.html", status_code=status, title="Decision log", kind="error", text=text,
-                back="/audit")  # fmt: skip
+    return page(
+        request, "message.html", status_code=status, title="Decision log", kind="error", text=text, back="/audit"
+    )
 
 
 @router.get("/audit")

@@ -38,8 +38,12 @@ def _make_service(config: ServerConfig, state: Any) -> Any:
     def triage(path: Path) -> TriageOutcome:
         result = run_triage(TriageRequest(patient_path=path))
         entry = log_decision(result, path, config.log_path, full=True)  # the card's letter link renders from the log
-        return TriageOutcome(view=result.letter.view, decision=result.decision, record_hash=entry.record_hash,
-                             letter_path=f"/records/{entry.seq}/letter")  # fmt: skip
+        return TriageOutcome(
+            view=result.letter.view,
+            decision=result.decision,
+            record_hash=entry.record_hash,
+            letter_path=f"/records/{entry.seq}/letter",
+        )
 
     transport = getattr(state, "fhir_transport", None)  # tests inject an httpx.MockTransport
     return HooksService(kb, load_fhir_codes(kb), config.data_dir / "fhir", triage, transport=transport)

@@ -53,10 +53,19 @@ def _form_page(
 ) -> Response:
     kb = _kb()
     config: ServerConfig = request.app.state.config
-    return page(request, "form.html", status_code=status, values=values, errors=errors or {},
-                problems=problems or [], notice=notice, sections=form_sections(kb), kept=kept_names(values),
-                conditions=list(kb.vocab["conditions"].items()),
-                max_recording_mb=config.max_recording_bytes // 1024**2)  # fmt: skip
+    return page(
+        request,
+        "form.html",
+        status_code=status,
+        values=values,
+        errors=errors or {},
+        problems=problems or [],
+        notice=notice,
+        sections=form_sections(kb),
+        kept=kept_names(values),
+        conditions=list(kb.vocab["conditions"].items()),
+        max_recording_mb=config.max_recording_bytes // 1024**2,
+    )
 
 
 @router.get("/triage/new")
@@ -74,8 +83,9 @@ async def load_patient_file(request: Request) -> Response:
     data = await upload.read(config.max_patient_bytes + 1)
     name = Path(upload.filename).name
     if len(data) > config.max_patient_bytes:
-        return _form_page(request, {}, problems=[f"{name}: larger than {config.max_patient_bytes // 1024} KiB"],
-                          status=413)  # fmt: skip
+        return _form_page(
+            request, {}, problems=[f"{name}: larger than {config.max_patient_bytes // 1024} KiB"], status=413
+        )
     try:
         values = document_to_form(data.decode("utf-8"), name, _kb())
     except UnicodeDecodeError:
@@ -96,8 +106,9 @@ async def submit_form(request: Request) -> Response:
     text = document_yaml(result.document)
     if action == "download":
         name = re.sub(r"[^A-Za-z0-9._-]", "_", result.document["id"]) or "patient"
-        return Response(text, media_type="application/yaml",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.yaml"'})  # fmt: skip
+        return Response(
+            text, media_type="application/yaml", headers={"Content-Disposition": f'attachment; filename="{name}.yaml"'}
+        )
     if action != "run":
         return _form_page(request, values, notice="The answers are valid.")
     try:
@@ -132,8 +143,11 @@ async def _start(request: Request, patient_text: str, form: Any) -> Job:
     folder.mkdir(mode=0o700)
     (folder / "patient.yaml").write_text(patient_text, encoding="utf-8")
     inputs = {"patient": str(folder / "patient.yaml"), "standard": str(form.get("standard") or "aasm")}
-    for key, limit in (("recording", config.max_recording_bytes), ("hypnogram", config.max_table_bytes),
-                       ("events", config.max_table_bytes)):  # fmt: skip
+    for key, limit in (
+        ("recording", config.max_recording_bytes),
+        ("hypnogram", config.max_table_bytes),
+        ("events", config.max_table_bytes),
+    ):
         saved = await _save(form.get(key), folder, key, limit)
         if saved is not None:
             inputs[key] = str(saved)
@@ -185,8 +199,15 @@ def _job_dir(request: Request, job_id: str) -> Path | None:
 @router.get("/jobs/{job_id}")
 def job_page(request: Request, job_id: str) -> Response:
     if request.app.state.jobs.get(job_id) is None:
-        return page(request, "message.html", status_code=404, title="No such job", kind="error",
-                    text="This triage job is not known to the running server.", back="/triage/new")  # fmt: skip
+        return page(
+            request,
+            "message.html",
+            status_code=404,
+            title="No such job",
+            kind="error",
+            text="This triage job is not known to the running server.",
+            back="/triage/new",
+        )
     return page(request, "job.html", job_id=job_id)
 
 
@@ -199,8 +220,15 @@ def job_status(request: Request, job_id: str) -> Response:
 
 
 def _missing(request: Request) -> Response:
-    return page(request, "message.html", status_code=404, title="No such result", kind="error",
-                text="There is no finished triage with this id.", back="/triage/new")  # fmt: skip
+    return page(
+        request,
+        "message.html",
+        status_code=404,
+        title="No such result",
+        kind="error",
+        text="There is no finished triage with this id.",
+        back="/triage/new",
+    )
 
 
 @router.get("/results/{job_id}")
@@ -213,9 +241,17 @@ def result_page(request: Request, job_id: str, why_not: dict[str, str] | None = 
     decision = json.loads((folder / "decision.json").read_text(encoding="utf-8"))
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     summary = _summary(decision)
-    return page(request, "result.html", job_id=job_id, patient_id=decision.get("patient_id") or "unknown",
-                summary=summary, record=meta.get("record"), signed=meta.get("sign_off"),
-                conclusions=explain_decision(decision)["conclusions"], why_not=why_not)  # fmt: skip
+    return page(
+        request,
+        "result.html",
+        job_id=job_id,
+        patient_id=decision.get("patient_id") or "unknown",
+        summary=summary,
+        record=meta.get("record"),
+        signed=meta.get("sign_off"),
+        conclusions=explain_decision(decision)["conclusions"],
+        why_not=why_not,
+    )
 
 
 def _summary(decision: dict[str, Any]) -> list[str]:
@@ -243,8 +279,10 @@ def why_not(request: Request, job_id: str, rule: str = "") -> Response:
                 ", ".join(f"{s['kind']} {s['name']}" for s in report.get("supported") or []) or "nothing shown"
             )
         else:
-            text = (f"did not fire: the first condition that failed is {report.get('first_failing')} "
-                    f"(actual value: {report.get('actual')})")  # fmt: skip
+            text = (
+                f"did not fire: the first condition that failed is {report.get('first_failing')} "
+                f"(actual value: {report.get('actual')})"
+            )
     return result_page(request, job_id, why_not={"rule": rule, "text": text})
 
 
@@ -259,8 +297,15 @@ def letter_pdf(request: Request, job_id: str) -> Response:
     try:
         check_pdf_available()
     except CdsError as exc:
-        return page(request, "message.html", status_code=503, title="PDF not available", kind="error",
-                    text=str(exc), back=f"/results/{job_id}")  # fmt: skip
+        return page(
+            request,
+            "message.html",
+            status_code=503,
+            title="PDF not available",
+            kind="error",
+            text=str(exc),
+            back=f"/results/{job_id}",
+        )
     pdf = folder / "letter.pdf"
     if not pdf.is_file():
         pdf.write_bytes(render_pdf((folder / "letter.html").read_text(encoding="utf-8")))
@@ -286,8 +331,15 @@ async def sign(request: Request, job_id: str) -> Response:
     sign_off = {k: " ".join(str(form.get(k) or "").split())[:120] for k in ("name", "role", "date")}
     if not all(sign_off.values()):
         text = "Name, role and date are all needed to sign the letter."
-        return page(request, "message.html", status_code=400, title="Sign-off incomplete", kind="error",
-                    text=text, back=f"/results/{job_id}")  # fmt: skip
+        return page(
+            request,
+            "message.html",
+            status_code=400,
+            title="Sign-off incomplete",
+            kind="error",
+            text=text,
+            back=f"/results/{job_id}",
+        )
     inputs = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["inputs"]
     config: ServerConfig = request.app.state.config
     job = request.app.state.jobs.reserve()

@@ -20,9 +20,12 @@ T0 = "2026-11-23T12:00:0{}.000000+00:00"
 
 
 def _decision(n: int, patient_id: str = "P-0042") -> dict:
-    return {"schema": "cds.decision/v1", "patient_id": patient_id,
-            "inputs": {"ruleset": {"version": "0.3.0", "sha256": "c" * 64}, "engine": {"version": "0.1.0"}},
-            "recommendations": [{"action": "polysomnography", "urgency": "routine", "n": n}]}  # fmt: skip
+    return {
+        "schema": "cds.decision/v1",
+        "patient_id": patient_id,
+        "inputs": {"ruleset": {"version": "0.3.0", "sha256": "c" * 64}, "engine": {"version": "0.1.0"}},
+        "recommendations": [{"action": "polysomnography", "urgency": "routine", "n": n}],
+    }
 
 
 class Clock:
@@ -55,8 +58,19 @@ def _rewrite(path: Path, rows: list[dict[str, Any]], ring: KeyRing | None = None
     """An insider rewriting the records table: hashes, chain and head recomputed; signed again when holding the
     key ring (``ring``), else the old signatures are kept."""
     previous = GENESIS_HASH
-    fields = ("seq", "log_id", "created_at", "decision_sha256", "patient_id", "inputs", "ruleset_version",
-              "engine_version", "patient_text_sha256", "previous_record_hash", "key_id")  # fmt: skip
+    fields = (
+        "seq",
+        "log_id",
+        "created_at",
+        "decision_sha256",
+        "patient_id",
+        "inputs",
+        "ruleset_version",
+        "engine_version",
+        "patient_text_sha256",
+        "previous_record_hash",
+        "key_id",
+    )
     for row in rows:
         row["decision_sha256"] = sha256_hex(row["decision_json"])
         row["previous_record_hash"] = previous

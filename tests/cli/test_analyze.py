@@ -64,8 +64,9 @@ def test_saturated_legs_exit_3(tmp_path, capsys):
 
 def test_flat_legs_exit_3(tmp_path, capsys):
     path = tmp_path / "flat.edf"
-    write_synthetic_psg(path, SynthConfig.preset("sparse").replace(hours=0.2, flat_roles=("left_leg", "right_leg")),
-                        seed=1)  # fmt: skip
+    write_synthetic_psg(
+        path, SynthConfig.preset("sparse").replace(hours=0.2, flat_roles=("left_leg", "right_leg")), seed=1
+    )
     assert run(["analyze", str(path)]) == 3
     assert "flat" in _one_error_line(capsys)
 
@@ -109,8 +110,16 @@ def test_one_second_recording_exit_3(tmp_path, capsys):
 
     path = tmp_path / "short.edf"
     writer = pyedflib.EdfWriter(str(path), 2, file_type=pyedflib.FILETYPE_EDFPLUS)
-    header = {"dimension": "uV", "sample_frequency": 256, "physical_max": 100, "physical_min": -100,
-              "digital_max": 32767, "digital_min": -32768, "transducer": "", "prefilter": ""}  # fmt: skip
+    header = {
+        "dimension": "uV",
+        "sample_frequency": 256,
+        "physical_max": 100,
+        "physical_min": -100,
+        "digital_max": 32767,
+        "digital_min": -32768,
+        "transducer": "",
+        "prefilter": "",
+    }
     writer.setSignalHeaders([{**header, "label": "Leg L"}, {**header, "label": "Leg R"}])
     writer.writeSamples([np.zeros(256), np.zeros(256)])
     writer.close()
@@ -135,8 +144,7 @@ def test_night_without_sleep_gives_reasons_for_every_null(tmp_path, capsys):
 def staged_night(tmp_path_factory):
     """A 12-minute night with its stages in a separate CSV (``onset_s,duration_s,type``, 'Sleep stage X')."""
     path = tmp_path_factory.mktemp("staged") / "staged.edf"
-    truth = write_synthetic_psg(path, SynthConfig.preset("periodic").replace(hours=0.2, hypnogram_in_edf=False),
-                                seed=5)  # fmt: skip
+    truth = write_synthetic_psg(path, SynthConfig.preset("periodic").replace(hours=0.2, hypnogram_in_edf=False), seed=5)
     return path, truth
 
 
@@ -303,8 +311,11 @@ def test_chin_sampled_too_slowly_is_a_caveat_without_python_warnings(tmp_path, c
     from tests.io.conftest import Chan, write_edf
 
     rng = np.random.default_rng(0)
-    chans = [Chan("Leg L", rng.normal(0, 3, 120 * 256), 256), Chan("Leg R", rng.normal(0, 3, 120 * 256), 256),
-             Chan("Chin", rng.normal(0, 3, 120), 1)]  # fmt: skip
+    chans = [
+        Chan("Leg L", rng.normal(0, 3, 120 * 256), 256),
+        Chan("Leg R", rng.normal(0, 3, 120 * 256), 256),
+        Chan("Chin", rng.normal(0, 3, 120), 1),
+    ]
     path = write_edf(tmp_path / "chin1.edf", chans, annotations=[(0, 60, "Sleep stage W"), (60, 60, "Sleep stage N2")])
     assert run(["analyze", str(path), "--json", "-"]) == 0
     captured = capsys.readouterr()

@@ -163,8 +163,9 @@ def test_verify_reports_an_altered_head_as_tampering(log_path, capsys):
 
 def test_a_decision_marked_not_delivered_is_shown_as_such(log_path, capsys):
     book = DecisionLog(log_path)
-    failure = book.append_delivery_failure(book.get(3), reason="cannot move the outputs into 'out': disk full",
-                                           files=["decision.json", "letter.html"])  # fmt: skip
+    failure = book.append_delivery_failure(
+        book.get(3), reason="cannot move the outputs into 'out': disk full", files=["decision.json", "letter.html"]
+    )
     assert failure.seq == 4 and failure.delivery_failure["record"] == 3
     assert run(["audit", "verify", "--log", str(log_path)]) == 0  # chained like every record
     capsys.readouterr()
@@ -234,8 +235,17 @@ def test_replay_of_a_minimised_record_needs_the_patient_file(tmp_path, capsys):
     decision = decide(rulebase, read_patient(patient_file, knowledge=rulebase.kb), patient_sha256="x")
     path = tmp_path / "log.sqlite"
     DecisionLog(path).append(json.loads(json.dumps(decision)), patient_text=patient_file.read_text())
-    base = ["audit", "replay", "1", "--log", str(path), "--knowledge", str(old / "knowledge"), "--rules",
-            str(old / "rules")]  # fmt: skip
+    base = [
+        "audit",
+        "replay",
+        "1",
+        "--log",
+        str(path),
+        "--knowledge",
+        str(old / "knowledge"),
+        "--rules",
+        str(old / "rules"),
+    ]
     assert run(base) == 3
     assert "pass the file with --patient" in capsys.readouterr().err
     other = tmp_path / "other.yaml"
@@ -254,14 +264,24 @@ def test_replay_flags_a_record_the_same_rule_set_cannot_reproduce(tmp_path, caps
     old = minibase.write_minibase(tmp_path / "old")
     rulebase = load_rulebase(old / "rules", old / "knowledge")
     patient_file = old / "cases" / "P1.yaml"
-    decision = json.loads(json.dumps(decide(rulebase, read_patient(patient_file, knowledge=rulebase.kb),
-                                            patient_sha256="x")))  # fmt: skip
+    decision = json.loads(
+        json.dumps(decide(rulebase, read_patient(patient_file, knowledge=rulebase.kb), patient_sha256="x"))
+    )
     decision["trace"] = [f for f in decision["trace"] if not f["rule"].startswith("TRI")]  # not what the rules do
     decision["recommendations"] = []
     path = tmp_path / "log.sqlite"
     DecisionLog(path, full=True).append(decision, patient_text=patient_file.read_text())
-    args = ["audit", "replay", "1", "--log", str(path), "--knowledge", str(old / "knowledge"), "--rules",
-            str(old / "rules")]  # fmt: skip
+    args = [
+        "audit",
+        "replay",
+        "1",
+        "--log",
+        str(path),
+        "--knowledge",
+        str(old / "knowledge"),
+        "--rules",
+        str(old / "rules"),
+    ]
     assert run(args) == 1
     captured = capsys.readouterr()
     assert "rules that now fire: TRI-" in captured.out

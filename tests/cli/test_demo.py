@@ -25,8 +25,13 @@ def test_demo_writes_night_patient_and_letter(tmp_path, capsys, _decision_log):
     assert f"letter:         {out / 'letter.html'}" in printed
     names = sorted(p.name for p in out.iterdir())
     assert names == [
-        "analysis.json", "decision.json", "demo-night.edf", "demo-patient.yaml", "letter.html", "letter.md",
-    ]  # fmt: skip
+        "analysis.json",
+        "decision.json",
+        "demo-night.edf",
+        "demo-patient.yaml",
+        "letter.html",
+        "letter.md",
+    ]
     decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
     analysis = json.loads((out / "analysis.json").read_text(encoding="utf-8"))
     assert decision["patient_id"] == "DEMO-0001"

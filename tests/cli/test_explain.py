@@ -103,8 +103,9 @@ def test_fired_rule_lists_what_it_supports():
     report = explain_rule(RECORD, "EVD-ADULT")
     assert report["fired"] is True and report["firings"][0]["asserted"] == [{"type": "evidence", "code": "adult"}]
     assert {(c["kind"], c["name"]) for c in report["supported"]} == {
-        ("finding", "plmd"), ("recommendation", "sleep_medicine_referral"),
-    }  # fmt: skip
+        ("finding", "plmd"),
+        ("recommendation", "sleep_medicine_referral"),
+    }
     assert explain_rule(RECORD, "TRI-OTHER")["supported"] == []
 
 
@@ -181,10 +182,12 @@ def test_rule_that_did_not_fire_shows_first_failing_condition_on_real_triage(tmp
         (json.dumps({**RECORD, "trace": [1, 2]}).encode(), "not a decision record: trace[0]: expected an object"),
         (json.dumps({**RECORD, "findings": "plmd"}).encode(), "not a decision record: findings: expected a list"),
         (json.dumps({**RECORD, "inputs": {"ruleset": 3}}).encode(), "inputs.ruleset: expected an object, got int"),
-        (json.dumps({**RECORD, "recommendations": [{"rules": [{"x": 1}]}]}).encode(),
-         "recommendations[0].rules[0]: expected a rule id, got dict"),
+        (
+            json.dumps({**RECORD, "recommendations": [{"rules": [{"x": 1}]}]}).encode(),
+            "recommendations[0].rules[0]: expected a rule id, got dict",
+        ),
     ],
-)  # fmt: skip
+)
 def test_malformed_records_exit_3_with_one_line(tmp_path, capsys, content, message):
     """Found by the decision-record fuzzer (issue 16): binary bytes (UnicodeDecodeError) and a trace of numbers
     (AttributeError) ended in internal errors."""

@@ -153,8 +153,21 @@ def test_book_into_a_file_exits_3_before_any_work(base, tmp_path, capsys):
     """Found in the hostile sweep (issue 16): ``cds rules book --out FILE`` ended in FileExistsError (exit 4)."""
     target = tmp_path / "book"
     target.write_text("mine\n", encoding="utf-8")
-    assert run(["rules", "book", str(base / "rules"), "--knowledge", str(base / "knowledge"), "--out", str(target),
-                "--no-scenarios"]) == 3  # fmt: skip
+    assert (
+        run(
+            [
+                "rules",
+                "book",
+                str(base / "rules"),
+                "--knowledge",
+                str(base / "knowledge"),
+                "--out",
+                str(target),
+                "--no-scenarios",
+            ]
+        )
+        == 3
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"cds: error: {target}: cannot write the rule book folder: this is a file, not a folder"]
     assert target.read_text(encoding="utf-8") == "mine\n"

@@ -206,8 +206,17 @@ def test_bad_channel_assignment_is_a_usage_error(tmp_path, capsys, item):
 
 
 def test_channel_label_not_in_the_recording_is_exit_3_naming_it(tmp_path, capsys, short_night):
-    args = ["triage", "--patient", str(DEMO_PATIENT), "--recording", str(short_night), "--out", str(tmp_path / "o"),
-            "--channel", "left_leg=NOPE"]  # fmt: skip
+    args = [
+        "triage",
+        "--patient",
+        str(DEMO_PATIENT),
+        "--recording",
+        str(short_night),
+        "--out",
+        str(tmp_path / "o"),
+        "--channel",
+        "left_leg=NOPE",
+    ]
     assert run(args) == 3
     line = _stderr_line(capsys)
     assert short_night.name in line and "NOPE" in line
@@ -273,8 +282,19 @@ def test_separate_hypnogram_file_is_scored_and_drawn(tmp_path):
     night = tmp_path / "night.edf"
     truth = write_synthetic_psg(night, SynthConfig.preset("demo").replace(hours=0.2, hypnogram_in_edf=False), seed=2)
     out = tmp_path / "out"
-    args = ["triage", "--patient", str(DEMO_PATIENT), "--recording", str(night), "--hypnogram",
-            str(truth.hypnogram_path), "--standard", "wasm2016", "--out", str(out)]  # fmt: skip
+    args = [
+        "triage",
+        "--patient",
+        str(DEMO_PATIENT),
+        "--recording",
+        str(night),
+        "--hypnogram",
+        str(truth.hypnogram_path),
+        "--standard",
+        "wasm2016",
+        "--out",
+        str(out),
+    ]
     assert run(args) == 0
     analysis = json.loads((out / "analysis.json").read_text(encoding="utf-8"))
     assert analysis["hypnogram"]["source"] == truth.hypnogram_path.name
@@ -354,8 +374,19 @@ def test_recording_options_without_a_recording_are_usage_errors(tmp_path, capsys
 
 
 def test_same_signal_for_both_legs_is_a_usage_error(tmp_path, capsys, short_night):
-    args = ["triage", "--patient", str(DEMO_PATIENT), "--recording", str(short_night), "--out", str(tmp_path / "o"),
-            "--channel", "left_leg=Leg L", "--channel", "right_leg=Leg L"]  # fmt: skip
+    args = [
+        "triage",
+        "--patient",
+        str(DEMO_PATIENT),
+        "--recording",
+        str(short_night),
+        "--out",
+        str(tmp_path / "o"),
+        "--channel",
+        "left_leg=Leg L",
+        "--channel",
+        "right_leg=Leg L",
+    ]
     assert run(args) == 2
     assert "label 'Leg L' given for both left_leg and right_leg" in capsys.readouterr().err
 
@@ -421,8 +452,9 @@ def test_a_letter_that_cannot_be_written_leaves_no_decision_in_the_log(tmp_path,
     assert {p.name: p.read_bytes() for p in out.iterdir()} == earlier  # no staging left behind, nothing replaced
 
 
-def test_outputs_that_cannot_be_moved_into_place_are_logged_as_not_delivered(tmp_path, capsys, _decision_log,
-                                                                             monkeypatch):  # fmt: skip
+def test_outputs_that_cannot_be_moved_into_place_are_logged_as_not_delivered(
+    tmp_path, capsys, _decision_log, monkeypatch
+):
     import os
 
     import cds.outputs
@@ -458,8 +490,17 @@ def test_a_partial_answer_names_what_was_left_out_in_analysis_decision_and_lette
     events = tmp_path / "resp.csv"
     events.write_text("onset_s,duration_s,type\n100,10,Obstructive apnea\n9000,10,Hypopnea\n", encoding="utf-8")
     out = tmp_path / "out"
-    args = ["triage", "--patient", str(DEMO_PATIENT), "--recording", str(short_night), "--events", str(events),
-            "--out", str(out)]  # fmt: skip
+    args = [
+        "triage",
+        "--patient",
+        str(DEMO_PATIENT),
+        "--recording",
+        str(short_night),
+        "--events",
+        str(events),
+        "--out",
+        str(out),
+    ]
     assert run(args) == 0
     text = "resp.csv: 1 of 2 scored events lie outside the recording (0-360 s) and were not used"
     analysis = json.loads((out / "analysis.json").read_text(encoding="utf-8"))
@@ -548,8 +589,11 @@ def test_a_threshold_change_shows_in_the_letter_text(tmp_path, capsys, monkeypat
     from cds.rules import engine
 
     patient = tmp_path / "p.yaml"
-    patient.write_text("schema: cds.patient/v1\nid: T-1\nage_years: 50\nsymptoms: {insomnia: true}\n"
-                       "polysomnography: {plms_index: 18}\n", encoding="utf-8")  # fmt: skip
+    patient.write_text(
+        "schema: cds.patient/v1\nid: T-1\nage_years: 50\nsymptoms: {insomnia: true}\n"
+        "polysomnography: {plms_index: 18}\n",
+        encoding="utf-8",
+    )
 
     def letter_with(value: int) -> tuple[str, str]:
         knowledge = tmp_path / f"knowledge-{value}"

@@ -146,8 +146,11 @@ def test_nan_and_infinite_numbers_are_refused_naming_the_field(tmp_path, tiny_kb
     """Regression (issue 16): NaN passed the range check (every comparison is false), then crashed (exit 4)
     writing the decision log."""
     path = surgery(tmp_path, "age_years: 46", f"age_years: {value}")
-    with pytest.raises(PatientFileError, match=rf"patient\.yaml:3:12: age_years: expected a finite number in years, "
-                       rf"got {shown}"):  # fmt: skip
+    with pytest.raises(
+        PatientFileError,
+        match=rf"patient\.yaml:3:12: age_years: expected a finite number in years, "
+        rf"got {shown}",
+    ):
         read_patient(path, knowledge=tiny_kb)
     lab = surgery(tmp_path, "ferritin_ng_ml: 42", f"ferritin_ng_ml: {value}")
     with pytest.raises(PatientFileError, match=r"labs\.ferritin_ng_ml: expected a finite number"):
@@ -155,8 +158,10 @@ def test_nan_and_infinite_numbers_are_refused_naming_the_field(tmp_path, tiny_kb
 
 
 def test_nan_in_a_medication_change_is_refused(tmp_path, tiny_kb):
-    path = write(tmp_path, "schema: cds.patient/v1\nid: P-1\nage_years: 40\n"
-                 "medication_changes:\n  - {drug: sertraline, days_ago: .nan}\n")  # fmt: skip
+    path = write(
+        tmp_path,
+        "schema: cds.patient/v1\nid: P-1\nage_years: 40\nmedication_changes:\n  - {drug: sertraline, days_ago: .nan}\n",
+    )
     with pytest.raises(PatientFileError, match=r"medication_changes\.0\.days_ago: expected a finite number, got nan"):
         read_patient(path, knowledge=tiny_kb)
 
@@ -171,8 +176,11 @@ def test_ten_megabyte_patient_file_is_refused_before_parsing(tmp_path, tiny_kb):
     """Regression (issue 16): 700 000 unknown keys took 100 s and 1.5 GB before the refusal."""
     lines = ["schema: cds.patient/v1", "id: X", "age_years: 40", *(f"k{i}: 1" for i in range(700_000))]
     path = write(tmp_path, "\n".join(lines) + "\n")
-    with pytest.raises(PatientFileError, match=r"patient\.yaml: [\d ]+ bytes is larger than a patient file can be "
-                       r"\(limit 32 KiB\)"):  # fmt: skip
+    with pytest.raises(
+        PatientFileError,
+        match=r"patient\.yaml: [\d ]+ bytes is larger than a patient file can be "
+        r"\(limit 32 KiB\)",
+    ):
         read_patient(path, knowledge=tiny_kb)
 
 

@@ -62,8 +62,11 @@ def test_pregnant_woman_with_rls_ordering_ropinirole_gets_a_warning_and_oral_iro
     assert not any("valproate" in label.lower() for label in labels)
     create = card["suggestions"][0]["actions"][-1]
     assert create["type"] == "create" and create["resource"]["status"] == "draft"
-    assert card["suggestions"][0]["actions"][0] == {"type": "delete", "description": "Remove the Ropinirole order",
-                                                    "resourceId": ["MedicationRequest/draft-1"]}  # fmt: skip
+    assert card["suggestions"][0]["actions"][0] == {
+        "type": "delete",
+        "description": "Remove the Ropinirole order",
+        "resourceId": ["MedicationRequest/draft-1"],
+    }
     assert card["selectionBehavior"] == "at-most-one"
     assert card["source"]["label"].startswith("cds sleep-myoclonus rule set 0.")
     (link,) = card["links"]
@@ -82,9 +85,12 @@ def test_order_select_answers_only_for_the_selected_draft(server):
 
 def _valproate_han(observations=()):
     pt = patient("pat-456", "male", "1980-07-01", race_text="Han Chinese")
-    prefetch = full_prefetch(pt, conditions=[condition("pat-456", "84757009", "Epilepsy")],
-                             medications=[medication("pat-456", "11118", "Valproic acid 250 MG Oral Capsule")],
-                             observations=list(observations))  # fmt: skip
+    prefetch = full_prefetch(
+        pt,
+        conditions=[condition("pat-456", "84757009", "Epilepsy")],
+        medications=[medication("pat-456", "11118", "Valproic acid 250 MG Oral Capsule")],
+        observations=list(observations),
+    )
     draft = medication("pat-456", "2002", "Carbamazepine 200 MG Oral Tablet", status="draft", rid="cbz")
     return hook_request("order-sign", "pat-456", prefetch, draft)
 
@@ -133,19 +139,42 @@ def test_missing_prefetch_is_fetched_from_the_fhir_server_with_the_access_token(
         if request.url.path.endswith("/Patient/pat-321"):
             return httpx.Response(200, json=patient("pat-321", "female", "1995-03-14"))
         if "/Condition" in request.url.path:
-            return httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset", "entry": [
-                {"resource": condition("pat-321", "32914008", "Restless legs syndrome")}]})  # fmt: skip
+            return httpx.Response(
+                200,
+                json={
+                    "resourceType": "Bundle",
+                    "type": "searchset",
+                    "entry": [{"resource": condition("pat-321", "32914008", "Restless legs syndrome")}],
+                },
+            )
         if "/Observation" in request.url.path:
-            return httpx.Response(200, json={"resourceType": "Bundle", "type": "searchset", "entry": [
-                {"resource": coded("pat-321", "82810-3", "77386006")}]})  # fmt: skip
+            return httpx.Response(
+                200,
+                json={
+                    "resourceType": "Bundle",
+                    "type": "searchset",
+                    "entry": [{"resource": coded("pat-321", "82810-3", "77386006")}],
+                },
+            )
         return httpx.Response(503)
 
     server.app.state.hooks.transport = httpx.MockTransport(handler)
     try:
         draft = medication("pat-321", "72302", "Ropinirole 0.25 MG Oral Tablet", status="draft", rid="d9")
-        body = hook_request("order-sign", "pat-321", None, draft, fhirServer="https://ehr.example/fhir",
-                            fhirAuthorization={"access_token": "tok-abc", "token_type": "Bearer", "scope": "x",
-                                               "expires_in": 300, "subject": "cds"})  # fmt: skip
+        body = hook_request(
+            "order-sign",
+            "pat-321",
+            None,
+            draft,
+            fhirServer="https://ehr.example/fhir",
+            fhirAuthorization={
+                "access_token": "tok-abc",
+                "token_type": "Bearer",
+                "scope": "x",
+                "expires_in": 300,
+                "subject": "cds",
+            },
+        )
         (card,) = _post(server, "cds-drug-check-sign", body).json()["cards"]
     finally:
         server.app.state.hooks.transport = None

@@ -17,8 +17,21 @@ from tests.fuzz.fuzzkit import TRIED, assert_clean_exit, fuzz, run_cds, snapshot
 pytestmark = [pytest.mark.filterwarnings("error::RuntimeWarning"), pytest.mark.filterwarnings("error::UserWarning")]
 
 REPO = Path(__file__).resolve().parents[2]
-CHANNELS = ["left_leg=Leg L", "right_leg=Leg R", "chin=Chin", "left_leg=Leg R", "right_leg=Leg L", "left_leg=Nope",
-            "Leg L", "=x", "left_leg=", "knee=x", "left_leg=leg l", "right-leg=Leg R", "chin=Leg L"]  # fmt: skip
+CHANNELS = [
+    "left_leg=Leg L",
+    "right_leg=Leg R",
+    "chin=Chin",
+    "left_leg=Leg R",
+    "right_leg=Leg L",
+    "left_leg=Nope",
+    "Leg L",
+    "=x",
+    "left_leg=",
+    "knee=x",
+    "left_leg=leg l",
+    "right-leg=Leg R",
+    "chin=Leg L",
+]
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +106,9 @@ def analyze_args(draw) -> list[tuple[str, str | None]]:
     if _maybe(draw):
         args.append(("--json", _pick(draw, ["=-", "out:a.json"], ["folder", "night", "under"])))
     if _maybe(draw, 3):
-        args.append(("--export-events", _pick(draw, ["out:e.csv", "out:e.edf"], ["out:e.txt", "folder", "night",
-                                                                                  "under"])))  # fmt: skip
+        args.append(
+            ("--export-events", _pick(draw, ["out:e.csv", "out:e.edf"], ["out:e.txt", "folder", "night", "under"]))
+        )
     if _maybe(draw, 15):
         args.append(("--frobnicate", None))
     return draw(st.permutations(args))

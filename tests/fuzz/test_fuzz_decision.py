@@ -26,8 +26,12 @@ JSON_VALUES = st.recursive(
 @pytest.fixture(scope="module")
 def decision(tmp_path_factory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("decision")
-    assert run_cds(["triage", "--patient", REPO / "examples" / "demo-patient.yaml", "--out", out,
-                    "--log", out / "log.sqlite"]).code == 0  # fmt: skip
+    assert (
+        run_cds(
+            ["triage", "--patient", REPO / "examples" / "demo-patient.yaml", "--out", out, "--log", out / "log.sqlite"]
+        ).code
+        == 0
+    )
     return json.loads((out / "decision.json").read_text(encoding="utf-8"))
 
 
@@ -74,6 +78,7 @@ def test_edited_decision_records_are_explained_or_refused(tmp_path_factory, deci
     path = tmp_path_factory.mktemp("x") / "decision.json"
     path.write_bytes(raw)
     rule = data.draw(st.sampled_from([None, None, "FND-PLMS", "NOPE", *[t.get("rule") for t in decision["trace"][:3]]]))
-    ran = run_cds(["explain", path, *(["--rule", rule] if rule else []), "--format", data.draw(
-        st.sampled_from(["text", "json"]))])  # fmt: skip
+    ran = run_cds(
+        ["explain", path, *(["--rule", rule] if rule else []), "--format", data.draw(st.sampled_from(["text", "json"]))]
+    )
     assert_clean_exit(ran, (0, 3))

@@ -16,15 +16,68 @@ from tests.fuzz.fuzzkit import TRIED, assert_clean_exit, fuzz, run_cds
 
 pytestmark = [pytest.mark.filterwarnings("error::RuntimeWarning"), pytest.mark.filterwarnings("error::UserWarning")]
 
-FIXED = {"version": (0, 8), "patient": (8, 80), "recording": (88, 80), "startdate": (168, 8), "starttime": (176, 8),
-         "header_bytes": (184, 8), "reserved": (192, 44), "n_records": (236, 8), "record_duration": (244, 8),
-         "n_signals": (252, 4)}  # fmt: skip
-PER_SIGNAL = [("label", 16), ("transducer", 80), ("unit", 8), ("pmin", 8), ("pmax", 8), ("dmin", 8), ("dmax", 8),
-              ("prefilter", 80), ("samples", 8), ("reserved", 32)]  # fmt: skip
-SPECIAL = [b"", b"0", b"-1", b"1", b"2", b"nan", b"inf", b"-inf", b"1e308", b"1e-300", b"-32769", b"32768",
-           b"8388608", b"+5", b" 5 ", b"5.5", b"0x10", b"1e3", b"99999999", b"-0", b"EDF+D", b"EDF+C", b"uV", b"mV",
-           b"V", b"furlong", b"Leg L", b"Leg R", b"Chin", b"EDF Annotations", b"31.12.99", b"24.61.61", b"\xff\xfe",
-           b"\x00\x00", "Électrode".encode(), b"Startdate 01-MAR-2024 X X X"]  # fmt: skip
+FIXED = {
+    "version": (0, 8),
+    "patient": (8, 80),
+    "recording": (88, 80),
+    "startdate": (168, 8),
+    "starttime": (176, 8),
+    "header_bytes": (184, 8),
+    "reserved": (192, 44),
+    "n_records": (236, 8),
+    "record_duration": (244, 8),
+    "n_signals": (252, 4),
+}
+PER_SIGNAL = [
+    ("label", 16),
+    ("transducer", 80),
+    ("unit", 8),
+    ("pmin", 8),
+    ("pmax", 8),
+    ("dmin", 8),
+    ("dmax", 8),
+    ("prefilter", 80),
+    ("samples", 8),
+    ("reserved", 32),
+]
+SPECIAL = [
+    b"",
+    b"0",
+    b"-1",
+    b"1",
+    b"2",
+    b"nan",
+    b"inf",
+    b"-inf",
+    b"1e308",
+    b"1e-300",
+    b"-32769",
+    b"32768",
+    b"8388608",
+    b"+5",
+    b" 5 ",
+    b"5.5",
+    b"0x10",
+    b"1e3",
+    b"99999999",
+    b"-0",
+    b"EDF+D",
+    b"EDF+C",
+    b"uV",
+    b"mV",
+    b"V",
+    b"furlong",
+    b"Leg L",
+    b"Leg R",
+    b"Chin",
+    b"EDF Annotations",
+    b"31.12.99",
+    b"24.61.61",
+    b"\xff\xfe",
+    b"\x00\x00",
+    "Électrode".encode(),
+    b"Startdate 01-MAR-2024 X X X",
+]
 
 
 def _field(header: bytes, name: str, signal: int) -> tuple[int, int]:
@@ -45,13 +98,15 @@ def mutations(draw) -> list[tuple[str, int, bytes]]:
     for _ in range(draw(st.integers(1, 2))):
         name = draw(st.sampled_from([*FIXED, *(f for f, _ in PER_SIGNAL), "samples", "pmin", "dmin", "label"]))
         signal = draw(st.integers(0, 3))
-        value = draw(st.one_of(
-            st.sampled_from(SPECIAL),
-            st.integers(-(10**7), 10**7).map(lambda n: str(n).encode()),
-            st.floats(allow_nan=True, allow_infinity=True).map(lambda x: repr(x).encode()),
-            st.binary(max_size=8),
-            st.text(max_size=8).map(lambda t: t.encode("utf-8")),
-        ))  # fmt: skip
+        value = draw(
+            st.one_of(
+                st.sampled_from(SPECIAL),
+                st.integers(-(10**7), 10**7).map(lambda n: str(n).encode()),
+                st.floats(allow_nan=True, allow_infinity=True).map(lambda x: repr(x).encode()),
+                st.binary(max_size=8),
+                st.text(max_size=8).map(lambda t: t.encode("utf-8")),
+            )
+        )
         out.append((name, signal, value))
     return out
 
@@ -112,8 +167,26 @@ def test_every_header_field_is_mutated_at_least_once(fuzz_night):
     assert covered == 256 * (ns + 1) == int(header[184:192])
 
 
-TAL_BYTES = st.sampled_from([b"+", b"-", b"\x14", b"\x15", b"\x00", b"0", b"9", b".", b"e", b"nan", b"Sleep stage N2",
-                             b"Sleep stage N5", b"Apnea", b"\xff", b"+1e300", b"+-5"])  # fmt: skip
+TAL_BYTES = st.sampled_from(
+    [
+        b"+",
+        b"-",
+        b"\x14",
+        b"\x15",
+        b"\x00",
+        b"0",
+        b"9",
+        b".",
+        b"e",
+        b"nan",
+        b"Sleep stage N2",
+        b"Sleep stage N5",
+        b"Apnea",
+        b"\xff",
+        b"+1e300",
+        b"+-5",
+    ]
+)
 
 
 @fuzz(60)

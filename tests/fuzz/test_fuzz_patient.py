@@ -18,27 +18,107 @@ pytestmark = [pytest.mark.filterwarnings("error::RuntimeWarning"), pytest.mark.f
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = (REPO / "examples" / "demo-patient.yaml").read_text(encoding="utf-8")
-KEYS = ["age_years", "age_days", "weight_kg", "sex", "distress", "epworth_sleepiness_score",
-        "symptom_frequency_per_week", "symptom_duration_months", "requested_treatment", "pregnant", "id", "schema",
-        "conditions", "medications", "medication_changes", "labs", "symptoms", "polysomnography", "agee_years",
-        "x" * 40, "ünïcode", "1", "null"]  # fmt: skip
-SECTION_KEYS = {"labs": ["ferritin_ng_ml", "egfr_ml_min", "creatinine_clearance_ml_min", "ferritn"],
-                "symptoms": ["insomnia", "jerks_during_sleep", "seizure"],
-                "polysomnography": ["plms_index", "respiratory_channels", "date", "ahi"]}  # fmt: skip
-RAW = [".nan", ".NaN", ".inf", "-.inf", "1e999", "-1e999", "1e308", "-0", "0x1F", "0o17", "1_000", "~", "null",
-       "yes", "no", "true", "[1, 2", "{a: 1}", "&a 1", "*a", "!!float 1", "!!python/object/apply:os.system [ls]",
-       '"\\x00"', "'unterminated", "- a\n- b", "{}", "[]", "999999999999999999999999", "-3", "130.0001", "0.3",
-       "2026-02-30", "|\n  block", ">", "%YAML 1.1", "---", "...", "\t1", "@x", "`x`"]  # fmt: skip
+KEYS = [
+    "age_years",
+    "age_days",
+    "weight_kg",
+    "sex",
+    "distress",
+    "epworth_sleepiness_score",
+    "symptom_frequency_per_week",
+    "symptom_duration_months",
+    "requested_treatment",
+    "pregnant",
+    "id",
+    "schema",
+    "conditions",
+    "medications",
+    "medication_changes",
+    "labs",
+    "symptoms",
+    "polysomnography",
+    "agee_years",
+    "x" * 40,
+    "ünïcode",
+    "1",
+    "null",
+]
+SECTION_KEYS = {
+    "labs": ["ferritin_ng_ml", "egfr_ml_min", "creatinine_clearance_ml_min", "ferritn"],
+    "symptoms": ["insomnia", "jerks_during_sleep", "seizure"],
+    "polysomnography": ["plms_index", "respiratory_channels", "date", "ahi"],
+}
+RAW = [
+    ".nan",
+    ".NaN",
+    ".inf",
+    "-.inf",
+    "1e999",
+    "-1e999",
+    "1e308",
+    "-0",
+    "0x1F",
+    "0o17",
+    "1_000",
+    "~",
+    "null",
+    "yes",
+    "no",
+    "true",
+    "[1, 2",
+    "{a: 1}",
+    "&a 1",
+    "*a",
+    "!!float 1",
+    "!!python/object/apply:os.system [ls]",
+    '"\\x00"',
+    "'unterminated",
+    "- a\n- b",
+    "{}",
+    "[]",
+    "999999999999999999999999",
+    "-3",
+    "130.0001",
+    "0.3",
+    "2026-02-30",
+    "|\n  block",
+    ">",
+    "%YAML 1.1",
+    "---",
+    "...",
+    "\t1",
+    "@x",
+    "`x`",
+]
 
 
-BENIGN = ["40", "58", "0", "81.5", "1", "12", "true", "false", "male", "female", "moderate", "none", "[]",
-          "clonazepam", "2024-03-01", "[epilepsy]", "[sertraline]", "7"]  # fmt: skip
+BENIGN = [
+    "40",
+    "58",
+    "0",
+    "81.5",
+    "1",
+    "12",
+    "true",
+    "false",
+    "male",
+    "female",
+    "moderate",
+    "none",
+    "[]",
+    "clonazepam",
+    "2024-03-01",
+    "[epilepsy]",
+    "[sertraline]",
+    "7",
+]
 
 
 def _value() -> st.SearchStrategy[str]:
     number = st.floats(allow_nan=True, allow_infinity=True).map(repr)
-    hostile = st.one_of(st.sampled_from(RAW), number, st.integers(-(10**30), 10**30).map(str),
-                        st.text(max_size=12).map(json.dumps))  # fmt: skip
+    hostile = st.one_of(
+        st.sampled_from(RAW), number, st.integers(-(10**30), 10**30).map(str), st.text(max_size=12).map(json.dumps)
+    )
     benign = st.sampled_from(BENIGN)
     return st.one_of(benign, benign, hostile)
 
@@ -62,9 +142,22 @@ def patient_texts(draw) -> str:
             at = draw(st.integers(0, len(lines)))
             lines.insert(at, draw(st.text(max_size=30)))
         else:
-            return json.dumps(draw(st.dictionaries(st.sampled_from(KEYS), st.one_of(
-                st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.text(max_size=5), st.none(),
-                st.booleans()), max_size=6)) | {"schema": "cds.patient/v1", "id": "P-1"})  # fmt: skip
+            return json.dumps(
+                draw(
+                    st.dictionaries(
+                        st.sampled_from(KEYS),
+                        st.one_of(
+                            st.floats(allow_nan=True, allow_infinity=True),
+                            st.integers(),
+                            st.text(max_size=5),
+                            st.none(),
+                            st.booleans(),
+                        ),
+                        max_size=6,
+                    )
+                )
+                | {"schema": "cds.patient/v1", "id": "P-1"}
+            )
     return "\n".join(lines) + "\n"
 
 

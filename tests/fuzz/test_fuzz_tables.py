@@ -18,8 +18,22 @@ from tests.fuzz.fuzzkit import OUTCOMES, TRIED, assert_clean_exit, fuzz, run_cds
 
 pytestmark = [pytest.mark.filterwarnings("error::RuntimeWarning"), pytest.mark.filterwarnings("error::UserWarning")]
 
-STAGE_LABELS = ["W", "N1", "N2", "N3", "R", "REM", "Sleep stage 2", "Sleep stage W", "?", "Movement time", "1",
-                "4", "Éveil", "wake"]  # fmt: skip
+STAGE_LABELS = [
+    "W",
+    "N1",
+    "N2",
+    "N3",
+    "R",
+    "REM",
+    "Sleep stage 2",
+    "Sleep stage W",
+    "?",
+    "Movement time",
+    "1",
+    "4",
+    "Éveil",
+    "wake",
+]
 OTHER_LABELS = [
     "N5",
     "sleepy",
@@ -39,10 +53,29 @@ OTHER_LABELS = [
     "x" * 200,
     'a "quoted", label',
 ]
-EVENT_LABELS = ["Obstructive apnea", "Hypopnea", "Central apnea", "RERA", "Arousal", "Micro-éveil", "Désat", "PLM",
-                "LM", "OA", "Snore", "Dos", "Sleep stage N2", "Lights off"]  # fmt: skip
-HEADERS = ["onset,duration,stage", "onset_s,duration_s,type", "onset;duration;event", "onset\tduration\tlabel",
-           "when,what"]  # fmt: skip
+EVENT_LABELS = [
+    "Obstructive apnea",
+    "Hypopnea",
+    "Central apnea",
+    "RERA",
+    "Arousal",
+    "Micro-éveil",
+    "Désat",
+    "PLM",
+    "LM",
+    "OA",
+    "Snore",
+    "Dos",
+    "Sleep stage N2",
+    "Lights off",
+]
+HEADERS = [
+    "onset,duration,stage",
+    "onset_s,duration_s,type",
+    "onset;duration;event",
+    "onset\tduration\tlabel",
+    "when,what",
+]
 USED_KINDS = ("respiratory", "desaturation", "arousal", "leg_movement")
 
 _epochs = st.integers(-12, 14).map(lambda k: 30.0 * k)

@@ -68,8 +68,17 @@ def sine_uv(duration_s: float, sfreq_hz: float, amplitude: float, freq_hz: float
 def header_field_offset(path: Path, field: str, signal: int) -> tuple[int, int]:
     """Byte offset and width of a per-signal header field ('label', 'unit', ...)."""
     ns = int(path.read_bytes()[252:256])
-    widths = [("label", 16), ("transducer", 80), ("unit", 8), ("pmin", 8), ("pmax", 8), ("dmin", 8), ("dmax", 8),
-              ("prefilter", 80), ("samples", 8)]  # fmt: skip
+    widths = [
+        ("label", 16),
+        ("transducer", 80),
+        ("unit", 8),
+        ("pmin", 8),
+        ("pmax", 8),
+        ("dmin", 8),
+        ("dmax", 8),
+        ("prefilter", 80),
+        ("samples", 8),
+    ]
     offset = 256
     for name, width in widths:
         if name == field:

@@ -143,11 +143,15 @@ def test_a_label_named_for_one_role_is_not_taken_for_another_by_its_name():
         (["PLM L", "PLM R", "CHIN1"], "PLM L", "PLM R", "CHIN1"),
         (["LLEG1-LLEG2", "RLEG1-RLEG2", "EMG Chin"], "LLEG1-LLEG2", "RLEG1-RLEG2", "EMG Chin"),
         (["LAT-LAT2", "RAT-RAT2"], "LAT-LAT2", "RAT-RAT2", None),
-        (["Left anterior tibialis", "Right anterior tibialis", "Mentalis"], "Left anterior tibialis",
-         "Right anterior tibialis", "Mentalis"),
+        (
+            ["Left anterior tibialis", "Right anterior tibialis", "Mentalis"],
+            "Left anterior tibialis",
+            "Right anterior tibialis",
+            "Mentalis",
+        ),
         (["EEG C3-M2", "ECG L", "EOG LOC", "Resp Abdomen", "Light", "Leg"], None, None, None),
     ],
-)  # fmt: skip
+)
 def test_labels_outside_the_alias_table_resolve_by_pattern(labels, left, right, chin):
     """Regression (issue 2, unseen files): a leg word with one side marker, or a chin word, names the role."""
     roles = resolve_channel_roles(labels)

@@ -245,8 +245,9 @@ def test_the_recordings_own_annotations_are_left_out_and_named_not_refused():
     assert ev.arousals.shape == (0, 2)
     assert [c.code for c in ev.caveats] == ["events_longer_than_recording", "events_outside_recording"]
     assert "'Hypopnea' (annotation 2), lasts 1e+12 s" in ev.caveats[0].text
-    only_outside = events_from_annotations([Annotation(4000.0, 5.0, "Arousal")], source="rec.edf",
-                                           recording_duration_s=3600.0)  # fmt: skip
+    only_outside = events_from_annotations(
+        [Annotation(4000.0, 5.0, "Arousal")], source="rec.edf", recording_duration_s=3600.0
+    )
     assert only_outside.arousals.shape == (0, 2) and [c.code for c in only_outside.caveats] == [
         "events_outside_recording"
     ]

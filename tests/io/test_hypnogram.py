@@ -444,8 +444,12 @@ def test_table_over_the_size_limit_is_refused_before_reading(tmp_path: Path, mon
 
 
 def test_lights_outside_the_recording_are_named(tmp_path: Path):
-    path = _csv(tmp_path, "h.csv", ["0,60,W", "60,120,N2", "-20,0,Lights off", "10000,0,Lights on"],
-                header="onset_s,duration_s,type")  # fmt: skip
+    path = _csv(
+        tmp_path,
+        "h.csv",
+        ["0,60,W", "60,120,N2", "-20,0,Lights off", "10000,0,Lights on"],
+        header="onset_s,duration_s,type",
+    )
     hyp = read_hypnogram(path, recording_duration_s=180.0)
     (cav,) = hyp.caveats
     assert cav.code == "lights_outside_recording"

@@ -39,13 +39,15 @@ def test_one_rules_tests_by_id(capsys):
 @pytest.mark.parametrize(
     ("edits", "problem"),
     [
-        ([("    urgency: emergency\n", "    urgency: urgent\n"), ("{interval:emergency}", "{interval:urgent}")],
-         "want recommendations"),
+        (
+            [("    urgency: emergency\n", "    urgency: urgent\n"), ("{interval:emergency}", "{interval:urgent}")],
+            "want recommendations",
+        ),
         ([("  - recommend: urgent_medical_review\n", "  - recommend: neurology_referral\n")], "want recommendations"),
         ([('eclampsia until proven otherwise"\n', 'consider eclampsia"\n')], "want because containing"),
     ],
     ids=["urgency", "action", "letter-phrase"],
-)  # fmt: skip
+)
 def test_a_changed_conclusion_of_a_shipped_rule_fails_its_tests(copy, capsys, edits, problem):
     path = copy / "rules" / ECLAMPSIA
     text = path.read_text(encoding="utf-8")

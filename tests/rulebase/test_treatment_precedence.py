@@ -80,9 +80,11 @@ def test_a_declared_precedence_is_accepted_and_applied(tmp_path):
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [("overrides: [TRT-NOPE]\n", "overrides unknown rule TRT-NOPE"),
-     ("overrides: [TRI-PSG]\n", "overrides TRI-PSG, which rates none of this rule's drugs")],
-)  # fmt: skip
+    [
+        ("overrides: [TRT-NOPE]\n", "overrides unknown rule TRT-NOPE"),
+        ("overrides: [TRI-PSG]\n", "overrides TRI-PSG, which rates none of this rule's drugs"),
+    ],
+)
 def test_a_bad_precedence_declaration_is_an_error(tmp_path, overrides, message):
     root = _base(tmp_path, overrides)
     problems = [p for p in check_ruleset(root / "rules", root / "knowledge").problems if p.code == "E405"]

@@ -16,8 +16,16 @@ import urllib.request
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +49,17 @@ def served(tmp_path_factory):
     _need_browser()
     port = _free_port()
     data = tmp_path_factory.mktemp("browser") / "data"
-    command = [sys.executable, "-c", "from cds.cli import main; main()", "serve", "--dev", "--port", str(port),
-               "--data-dir", str(data)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-c",
+        "from cds.cli import main; main()",
+        "serve",
+        "--dev",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data),
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
@@ -72,8 +89,9 @@ def test_form_with_unknowns_and_a_recording_gives_a_letter_whose_cells_do_not_ov
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
-                                                       args=ARGS, headless=True, accept_downloads=True)  # fmt: skip
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=ARGS, headless=True, accept_downloads=True
+        )
         page = browser.new_page()
         page.goto(served + "/triage/new")
         page.fill("#f-id", "WEB-0001")

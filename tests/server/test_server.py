@@ -82,9 +82,18 @@ def test_form_messages_stand_beside_the_field(dev):
 def test_form_downloads_a_valid_patient_file_with_unknowns_left_out(dev, tmp_path):
     from cds.facts.patient import read_patient
 
-    form = {"id": "P-7", "age": "31", "age_unit": "years", "sex": "female", "pregnant": "yes",
-            "symptoms.insomnia": "unknown", "labs.ferritin_ng_ml": "30", "condition.restless_legs_syndrome": "yes",
-            "medications_known": "unknown", "action": "download"}  # fmt: skip
+    form = {
+        "id": "P-7",
+        "age": "31",
+        "age_unit": "years",
+        "sex": "female",
+        "pregnant": "yes",
+        "symptoms.insomnia": "unknown",
+        "labs.ferritin_ng_ml": "30",
+        "condition.restless_legs_syndrome": "yes",
+        "medications_known": "unknown",
+        "action": "download",
+    }
     response = dev.post("/triage/form", data=form)
     assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
     path = tmp_path / "p.yaml"
@@ -118,8 +127,11 @@ def test_no_patient_data_in_server_logs(dev, caplog):
     from fhir_bundles import condition, full_prefetch, hook_request, patient, quantity
 
     pt = patient("secret-777", "female", "1995-03-14")
-    prefetch = full_prefetch(pt, conditions=[condition("secret-777", "32914008", "Restless legs syndrome")],
-                             observations=[quantity("secret-777", "2276-4", 31.7, "ng/mL")])  # fmt: skip
+    prefetch = full_prefetch(
+        pt,
+        conditions=[condition("secret-777", "32914008", "Restless legs syndrome")],
+        observations=[quantity("secret-777", "2276-4", 31.7, "ng/mL")],
+    )
     with caplog.at_level(logging.DEBUG):
         card = dev.post("/cds-services/cds-sleep-triage", json=hook_request("patient-view", "secret-777", prefetch))
         form = {"id": "NAME-OF-PATIENT", "age": "47", "labs.ferritin_ng_ml": "31.7", "action": "run"}
