@@ -238,5 +238,5 @@ def test_fifty_nights_on_the_default_local_cluster_with_one_corrupted_file(tmp_p
     rows = _rows(out)
     assert len(rows) == 50
     assert [n for n, r in rows.items() if r["status"] == "error"] == ["night-050"]
-    assert all(rows[n]["plms_index_per_h"] != "" for n in rows if n != "night-050")
+    assert all(rows[n]["lm_count"] != "" for n in rows if n != "night-050")  # (indices: null on sleepless nights)
     assert sum(1 for r in rows.values() if r["decision_action"]) == 24  # the patient files beside nights 2..48
