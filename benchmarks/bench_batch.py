@@ -2,7 +2,7 @@
 and ``cds audit replay --all`` of a large decision log under a changed rule set. Whole process, as a user runs
 it (each figure is the wall time of a ``cds`` subprocess, start-up and cluster start included).
 
-Usage: ``python benchmarks/bench_batch.py [--nights 24] [--hours 2] [--records 10000] [--skip-nights]
+Usage: ``python benchmarks/bench_batch.py [--nights 24] [--hours 1] [--records 10000] [--skip-nights]
 [--skip-replay]``. The nights are generated (cds.synth.cohort, patient files beside every other night); the log
 holds the patients of the clinical case library (tests/cases) in turn under new pseudonymous ids, decided by the
 installed rule set; the changed rule set lowers the adult PLMS threshold from 15 to 10 /h.
@@ -130,7 +130,7 @@ def bench_replay(work: Path, records: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nights", type=int, default=24)
-    parser.add_argument("--hours", type=float, default=2.0)
+    parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--records", type=int, default=10000)
     parser.add_argument("--skip-nights", action="store_true")
     parser.add_argument("--skip-replay", action="store_true")
