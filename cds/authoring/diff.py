@@ -38,6 +38,7 @@ __all__ = [
     "diff_fired_rules",
     "diff_outcomes",
     "diff_rulesets",
+    "fired_rules",
     "materialise",
     "replay_case",
     "replay_decision",

@@ -253,7 +253,7 @@ def replay(
     whose firing changed; exit 1 when the same rule set no longer gives the logged decision (not reproducible).
     With --all, every record of the log or of a cohort table (on Dask for large ones)."""
     from cds.audit.log import DecisionLogError, sha256_hex
-    from cds.authoring.diff import diff_outcomes, replay_decision
+    from cds.authoring.diff import diff_outcomes, fired_rules, replay_decision
     from cds.errors import UsageError
     from cds.rules.engine import load_rulebase
 
@@ -296,8 +296,7 @@ def replay(
     logged_decision = entry.decision
     replayed = replay_decision(logged_decision, patient_text, rulebase)
     changes = diff_outcomes(logged_decision, replayed)
-    fired = {str(f.get("rule")) for f in logged_decision.get("trace") or [] if isinstance(f, dict)}
-    fires = {str(f.get("rule")) for f in replayed.get("trace") or [] if isinstance(f, dict)}
+    fired, fires = fired_rules(logged_decision), fired_rules(replayed)
     rules_changed = {"no longer fire": sorted(fired - fires), "now fire": sorted(fires - fired)}
     logged_stamp = entry.inputs.get("ruleset") or {}
     current_stamp = getattr(rulebase, "stamp", None) or {"sha256": rulebase.sha256}
