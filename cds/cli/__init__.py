@@ -48,21 +48,34 @@ def _global(
     _STATE["debug"] = debug
 
 
-def _attach_verbs() -> None:
-    """Attach every verb module that exists (each owns a Typer with its command)."""
+_VERBS = ("analyze", "triage", "batch", "explain", "demo", "rules", "audit", "serve", "validate")
+_ATTACHED: dict[str, typer.Typer] = {}
+
+
+def _attach_verbs(argv: list[str] | None = None) -> None:
+    """Attach the verb modules a command line needs (each owns a Typer with its command), in the order above.
+
+    Only the verb named first on the command line is imported when it is one of ours: a triage does not pay for
+    importing the server, the batch runner or the audit tools. Any other command line (``--help``, no verb, a
+    mistyped verb) attaches them all, so help and "no such command" list every verb.
+    """
     import importlib
 
-    for name in ("analyze", "triage", "batch", "explain", "demo", "rules", "audit", "serve", "validate"):
+    first = next((a for a in argv or () if not a.startswith("-")), None)
+    wanted = (first,) if first in _VERBS else _VERBS
+    for name in wanted:
+        if name in _ATTACHED:
+            continue
         try:
             module = importlib.import_module(f"cds.cli.{name}")
         except ModuleNotFoundError as exc:
             if exc.name == f"cds.cli.{name}":
                 continue
             raise
+        _ATTACHED[name] = module.app
         app.add_typer(module.app)
-
-
-_attach_verbs()
+    order = {id(sub): i for i, sub in enumerate(_ATTACHED[n] for n in _VERBS if n in _ATTACHED)}
+    app.registered_groups.sort(key=lambda info: order.get(id(info.typer_instance), len(order)))
 
 
 def main() -> None:
@@ -75,6 +88,7 @@ def run(argv: list[str]) -> int:
 
     Click runs without its standalone mode, so its usage errors reach ``run_guarded`` and are printed as one
     line like every other error."""
+    _attach_verbs(list(argv))
     try:
         return run_guarded(
             lambda: app(args=list(argv), prog_name="cds", standalone_mode=False), debug="--debug" in argv

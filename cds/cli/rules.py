@@ -87,6 +87,20 @@ def check(
     if errors:
         raise ProblemsFoundError(summary)
     typer.echo(summary, err=True)
+    _build_bundle(*_folders(path, knowledge))
+
+
+def _build_bundle(rules: Path, knowledge: Path) -> None:
+    """Compile the checked files into the bundle a triage loads (cds.rules.bundle) and say where it went."""
+    from cds.rules.bundle import build_bundle
+    from cds.rules.cache import cache_dir
+
+    built = build_bundle(rules, knowledge)
+    where = cache_dir()
+    if where is None:
+        typer.echo("compiled rule bundle not stored (CDS_NO_CACHE is set)", err=True)
+    else:
+        typer.echo(f"compiled rule bundle {built.key} in {where}", err=True)
 
 
 @app.command("manifest")
@@ -187,6 +201,7 @@ def release(
         f"{day}: {len(changes['added'])} rules added, {len(changes['changed'])} changed, "
         f"{len(changes['removed'])} removed; written to {target}"
     )
+    _build_bundle(rules, knowledge)
 
 
 @app.command("list")

@@ -90,8 +90,27 @@ def _environment(folder: Path, *, autoescape: bool) -> jinja2.Environment:
     return env
 
 
+def _bytecode_cache(*, autoescape: bool) -> jinja2.BytecodeCache | None:
+    """Jinja's compiled templates kept in the cache folder (cds.rules.cache.cache_dir), so a triage does not
+    compile the letter templates again: Jinja keys each entry by the template's name and the checksum of its source,
+    so an edited template is compiled afresh. One folder per escaping mode: the compiled code depends on it."""
+    from cds.rules.cache import cache_dir
+
+    base = cache_dir()
+    if base is None:
+        return None
+    folder = base / ("jinja-html" if autoescape else "jinja-md")
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:  # a cache that cannot be written is only slower, never an error
+        log.info("template cache not used: %s", exc)
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
+
+
 def _new_environment(folder: Path, *, autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(
+        bytecode_cache=_bytecode_cache(autoescape=autoescape),
         loader=jinja2.FileSystemLoader(str(folder)),
         autoescape=autoescape,
         undefined=jinja2.StrictUndefined,

@@ -27,19 +27,27 @@ for _name in (
 
 import experta  # noqa: E402
 from experta import AND, NOT, OR, Fact, Field, InitialFact, KnowledgeEngine, P, Rule  # noqa: E402
-from experta.abstract import Strategy  # noqa: E402
-from experta.matchers.rete.check import TypeCheck  # noqa: E402
+from experta.abstract import Matcher, Strategy  # noqa: E402
+from experta.conditionalelement import ConditionalElement  # noqa: E402
+from experta.matchers import ReteMatcher  # noqa: E402
+from experta.matchers.rete.check import FeatureCheck, TypeCheck  # noqa: E402
+from experta.matchers.rete.nodes import BusNode  # noqa: E402
 from experta.matchers.rete.token import Token  # noqa: E402
 
 __all__ = [
     "AND",
     "NOT",
     "OR",
+    "BusNode",
+    "ConditionalElement",
     "Fact",
+    "FeatureCheck",
     "Field",
     "InitialFact",
     "KnowledgeEngine",
+    "Matcher",
     "P",
+    "ReteMatcher",
     "Rule",
     "Strategy",
     "Token",

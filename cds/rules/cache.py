@@ -139,5 +139,22 @@ def write_cached(key: str, value: Any, *, kind: str = "ruleset") -> None:
         from cds.files import write_atomic
 
         write_atomic(folder / f"{kind}-{key}.pickle", pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        _prune(folder, kind)
     except OSError as exc:
         log.info("rule-set cache not written: %s", exc)
+
+
+KEEP_PER_KIND = 8  # entries of one kind kept (the newest): other rule sets, other cds versions, other checkouts
+
+
+def _prune(folder: Path, kind: str) -> None:
+    """Remove all but the ``KEEP_PER_KIND`` most recently written entries of ``kind``: every code or rule change
+    makes a new key, and the old entries would otherwise pile up."""
+    entries = []
+    for path in folder.glob(f"{kind}-*.pickle"):
+        try:
+            entries.append((path.stat().st_mtime_ns, path.name, path))
+        except OSError:
+            continue
+    for _mtime, _name, path in sorted(entries, reverse=True)[KEEP_PER_KIND:]:
+        path.unlink(missing_ok=True)

@@ -1,17 +1,19 @@
 """Compile rule specs into experta rules (design/rule-engine.md section 2). No eval/exec: predicates are
-closures built from the AST (cds.rules.evaluate.atom_predicate).
+value objects built from the AST (cds.rules.evaluate.atom_predicate).
 
 ``not`` is pushed down to atoms (De Morgan) so experta only ever sees NOT around one pattern; ``any`` becomes
 OR (experta expands it to alternatives; each firing records its matched facts); field atoms become
 ``Datum[F](known=True[, source=S], value=P(pred))`` (one Datum subclass per field). ``is: unknown`` is NOT of
 any known Datum.
-Salience comes from the layer. Each rule gets its own action function carrying id, version and sha256.
+Salience comes from the layer. Each rule's action is a RuleAction carrying its spec (id, version, sha256).
+Nothing here is a closure: the compiled network can be stored and loaded again (cds.rules.bundle).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from cds.kb import Knowledge
@@ -65,18 +67,30 @@ def _safe_name(rule_id: str) -> str:
     return "rule_" + re.sub(r"[^A-Za-z0-9]", "_", rule_id)
 
 
+@dataclass(frozen=True, eq=False)
+class RuleAction:
+    """The action of one compiled rule: ``action(engine, spec)``. A value object rather than a closure, so that
+    a compiled rule base can be stored (cds.rules.bundle); ``rule_id`` orders the agenda (cds.rules.strategy)."""
+
+    spec: RuleSpec
+    action: Callable[[Any, RuleSpec], None]
+
+    @property
+    def rule_id(self) -> str:
+        return self.spec.id
+
+    @property
+    def __name__(self) -> str:  # experta logs and update_wrapper read the wrapped function's name
+        return _safe_name(self.spec.id)
+
+    def __call__(self, engine: Any) -> None:
+        self.action(engine, self.spec)
+
+
 def compile_rule(spec: RuleSpec, kb: Knowledge, action: Callable[[Any, RuleSpec], None]) -> Any:
     """One experta Rule for ``spec``; its action calls ``action(engine, spec)``."""
-
-    def fire(self: Any) -> None:
-        action(self, spec)
-
-    fire.__name__ = _safe_name(spec.id)
-    fire.rule_id = spec.id  # type: ignore[attr-defined]
-    fire.rule_version = spec.version  # type: ignore[attr-defined]
-    fire.rule_sha256 = spec.sha256  # type: ignore[attr-defined]
     condition = compile_condition(push_not(spec.when), kb)
-    return Rule(InitialFact(), condition, salience=spec.salience)(fire)
+    return Rule(InitialFact(), condition, salience=spec.salience)(RuleAction(spec, action))
 
 
 def compile_engine_class(

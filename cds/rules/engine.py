@@ -21,11 +21,12 @@ from cds.facts.patient import PatientContext
 from cds.facts.types import DatumRecord
 from cds.formatting import format_age as _format_age
 from cds.formatting import format_value
-from cds.kb import Knowledge, load_knowledge
+from cds.kb import Knowledge
 from cds.paths import knowledge_dir as _default_knowledge_dir
 from cds.paths import rules_dir as _default_rules_dir
-from cds.rules._experta import InitialFact, KnowledgeEngine, Token, TypeCheck
-from cds.rules.cache import content_key, file_stamps, is_racy, read_cached, write_cached
+from cds.rules._experta import BusNode, InitialFact, KnowledgeEngine, Matcher, ReteMatcher, Token, TypeCheck
+from cds.rules.bundle import bundle_key, load_bundle
+from cds.rules.cache import file_stamps, is_racy
 from cds.rules.compile import compile_engine_class
 from cds.rules.facts import (
     Ask,
@@ -38,7 +39,7 @@ from cds.rules.facts import (
     fact_to_dict,
     to_fact,
 )
-from cds.rules.load import RuleSet, RuleSpec, load_rules
+from cds.rules.load import RuleSet, RuleSpec
 from cds.rules.strategy import RuleIdStrategy
 
 __all__ = [
@@ -139,63 +140,88 @@ def render_because(template: str, matched: Iterable[dict[str, Any]], known: dict
     return render_text(template, values, known, kb)
 
 
-def _dispatch_root_by_type(root: Any) -> None:
-    """Send each fact only to the root children whose TypeCheck accepts its type.
+class TypeDispatchBusNode(BusNode):
+    """A Rete root that sends each fact only to the children whose TypeCheck accepts its type.
 
     experta's root node passes every fact to every child; the first check of every pattern is an exact type test
     (``type(fact) == T``), so sending a fact only to the children testing its own type gives the same matches
-    while skipping hundreds of failing tests per fact (with one Datum subclass per field).
+    while skipping hundreds of failing tests per fact (with one Datum subclass per field). The index is built
+    on first use, after the network is complete.
     """
-    by_type: dict[Any, list[Any]] = defaultdict(list)
-    other = []
-    for child in root.children:
-        matcher = getattr(child.node, "matcher", None)
-        if isinstance(matcher, TypeCheck):
-            by_type[matcher.fact_type].append(child)
-        else:
-            other.append(child)
 
-    def send(token: Any, fact: Any) -> None:
-        for child in (*by_type.get(type(fact), ()), *other):
+    _by_type: dict[Any, tuple[Any, ...]] | None = None
+    _other: tuple[Any, ...] = ()
+
+    def _children_of(self, fact: Any) -> tuple[Any, ...]:
+        if self._by_type is None:
+            by_type: dict[Any, list[Any]] = defaultdict(list)
+            other = []
+            for child in self.children:
+                matcher = getattr(child.node, "matcher", None)
+                if isinstance(matcher, TypeCheck):
+                    by_type[matcher.fact_type].append(child)
+                else:
+                    other.append(child)
+            self._by_type = {t: tuple(children) for t, children in by_type.items()}
+            self._other = tuple(other)
+        return (*self._by_type.get(type(fact), ()), *self._other)
+
+    def add(self, fact: Any) -> None:
+        token = Token.valid(fact)
+        for child in self._children_of(fact):
             child.callback(token)
 
-    root.add = lambda fact: send(Token.valid(fact), fact)
-    root.remove = lambda fact: send(Token.invalid(fact), fact)
+    def remove(self, fact: Any) -> None:
+        token = Token.invalid(fact)
+        for child in self._children_of(fact):
+            child.callback(token)
 
 
-def _flat_reset(matcher: Any) -> None:
-    """Reset each Rete node once instead of once per path to it.
+class TracingMatcher(ReteMatcher):
+    """experta's Rete matcher with a type-dispatching root and a reset that visits each node once; it takes a
+    network built earlier (a compiled bundle, cds.rules.bundle) instead of building it again when given one.
 
     experta's ``Node.reset`` resets a node and then, recursively, all its children; in a network where nodes are
     shared by many rules (one alpha node per field test, beta nodes shared by the branches of an ``any``) that
     visits the same node many times (13,205 visits for 3,991 nodes with the shipped rules). Every ``_reset`` only
     wipes that node's own memory, so calling it once per unique node gives the same state.
     """
-    nodes: dict[int, Any] = {}
-    stack = [matcher.root_node]
-    while stack:
-        node = stack.pop()
-        if id(node) not in nodes:
-            nodes[id(node)] = node
-            stack.extend(child.node for child in node.children)
-    ordered = tuple(nodes.values())
 
-    def reset() -> None:
-        for node in ordered:
+    def __init__(self, engine: Any) -> None:
+        Matcher.__init__(self, engine)
+        prebuilt = getattr(engine, "prebuilt_network", None)
+        if prebuilt is not None:
+            self.root_node = prebuilt
+        else:
+            self.root_node = TypeDispatchBusNode()
+            self.build_network()
+        self._nodes: tuple[Any, ...] | None = None
+
+    def reset(self) -> None:
+        if self._nodes is None:
+            nodes: dict[int, Any] = {}
+            stack = [self.root_node]
+            while stack:
+                node = stack.pop()
+                if id(node) not in nodes:
+                    nodes[id(node)] = node
+                    stack.extend(child.node for child in node.children)
+            self._nodes = tuple(nodes.values())
+        for node in self._nodes:
             node._reset()
-
-    matcher.reset = reset
 
 
 class TracingEngine(KnowledgeEngine):
-    """KnowledgeEngine with the deterministic strategy and a run loop that records each fired activation."""
+    """KnowledgeEngine with the deterministic strategy, the tracing matcher and a run loop that records each
+    fired activation. ``prebuilt_network``: a Rete network built earlier for the same rules (or None)."""
 
     __strategy__ = RuleIdStrategy
+    __matcher__ = TracingMatcher
 
-    def __init__(self) -> None:
+    def __init__(self, prebuilt_network: Any = None) -> None:
+        self.prebuilt_network = prebuilt_network
         super().__init__()
-        _dispatch_root_by_type(self.matcher.root_node)
-        _flat_reset(self.matcher)
+        self.prebuilt_network = None
         self.firings: list[dict[str, Any]] = []
         self.current: Any = None
         self.kb: Knowledge | None = None
@@ -364,20 +390,47 @@ class RuleBase:
     """Compiled rules plus the knowledge they were checked against."""
 
     def __init__(
-        self, rules: RuleSet, kb: Knowledge, *, rules_path: Path | None = None, knowledge_path: Path | None = None
+        self,
+        rules: RuleSet,
+        kb: Knowledge,
+        *,
+        rules_path: Path | None = None,
+        knowledge_path: Path | None = None,
+        stamp: dict[str, str | None] | None = None,
+        network: Any = None,
     ) -> None:
+        """``stamp``: the decision's ``inputs.ruleset`` (else read from ``rules_path``'s manifest); ``network``: a
+        Rete network built earlier from these rules (a bundle, cds.rules.bundle) for the first engine."""
         self.rules = rules
         self.kb = kb
-        self.stamp = {"version": None, "sha256": rules.sha256}  # inputs.ruleset of the decision record
-        if rules_path is not None:
+        self.stamp: dict[str, str | None] = {"version": None, "sha256": rules.sha256}  # inputs.ruleset
+        if stamp is not None:
+            self.stamp = dict(stamp)
+        elif rules_path is not None:
             from cds.rules.manifest import ruleset_stamp
 
             self.stamp = ruleset_stamp(rules_path, knowledge_path)
-        self.engine_class = compile_engine_class(rules, kb, TracingEngine, _fire)
+        self._network = network
+        self._engine_class: type | None = None
         self.by_id = rules.by_id()
         self.fields_used = frozenset(f for spec in rules.active() for f in _fields_of(spec.when))
         self._engine: TracingEngine | None = None  # built lazily: experta builds its Rete network per instance
         self._lock = threading.Lock()
+
+    @property
+    def engine_class(self) -> type:
+        """A TracingEngine subclass holding one experta rule per active rule (compiled on first use)."""
+        if self._engine_class is None:
+            self._engine_class = compile_engine_class(self.rules, self.kb, TracingEngine, _fire)
+        return self._engine_class
+
+    def new_engine(self) -> TracingEngine:
+        """An engine for these rules: the first one takes the prebuilt network when there is one (no rebuild)."""
+        network, self._network = self._network, None
+        if network is not None:
+            return TracingEngine(prebuilt_network=network)
+        engine: TracingEngine = self.engine_class()
+        return engine
 
     @property
     def sha256(self) -> str:
@@ -387,7 +440,7 @@ class RuleBase:
         """Run the engine on input records (plus optional derived facts for inline tests); return firings."""
         with self._lock:
             if self._engine is None:
-                self._engine = self.engine_class()
+                self._engine = self.new_engine()
             return self._run_on(self._engine, records, derived)
 
     def _run_on(
@@ -465,7 +518,7 @@ def load_rulebase(rules_dir: str | Path | None = None, knowledge_dir: str | Path
             _COMPILED.move_to_end(seen.key)
             return _COMPILED[seen.key]
         checked_ns = time.time_ns()
-        key = content_key(rules_path, knowledge_path)
+        key = bundle_key(rules_path, knowledge_path)
         rulebase = _COMPILED.get(key)
         if rulebase is None:
             rulebase = _compile(key, rules_path, knowledge_path)
@@ -475,14 +528,8 @@ def load_rulebase(rules_dir: str | Path | None = None, knowledge_dir: str | Path
 
 
 def _compile(key: str, rules_path: Path, knowledge_path: Path) -> RuleBase:
-    """The rule base of the files with content ``key``: validated ones from the disk cache, else loaded."""
-    loaded = read_cached(key)  # validated in an earlier process from byte-identical files
-    if loaded is None:
-        kb = load_knowledge(knowledge_path)
-        rules = load_rules(rules_path, kb)
-        write_cached(key, (kb, rules))
-    else:
-        kb, rules = loaded
-    rulebase = RuleBase(rules, kb, rules_path=rules_path, knowledge_path=knowledge_path)
-    log.info("compiled %d active rules (rule set %s)", len(rules.active()), rules.sha256[:12])
+    """The rule base of the files with content ``key``, from their compiled bundle (built when there is none)."""
+    bundle = load_bundle(rules_path, knowledge_path, key=key)
+    rulebase = RuleBase(bundle.rules, bundle.kb, stamp=bundle.stamp, network=bundle.network)
+    log.info("loaded %d active rules (rule set %s)", len(bundle.rules.active()), bundle.rules.sha256[:12])
     return rulebase

@@ -8,13 +8,13 @@ Unknown is not false: a field atom holds only for a known value; ``not`` of it h
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cds.facts.types import DatumRecord
 
-__all__ = ["FactView", "atom_predicate", "evaluate", "resolve_operand", "view_of_decision"]
+__all__ = ["AtomTest", "FactView", "atom_predicate", "evaluate", "resolve_operand", "view_of_decision"]
 
 _COMPARE = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
 
@@ -79,29 +79,49 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def _comparison(compare: Callable[[Any, Any], Any], bound: float) -> Callable[[Any], bool]:
-    return lambda v: _is_number(v) and bool(compare(v, bound))
+@dataclass(frozen=True, eq=False)
+class AtomTest:
+    """The value test of one field atom (rules/README.md, "Conditions"): a plain value object, not a closure, so
+    that a compiled rule base can be stored (cds.rules.bundle) and the engine and the explanations call the
+    same test. ``kind`` is ``is`` (a boolean), ``eq``, ``in``, ``between`` (lo <= v < hi) or a comparison."""
+
+    kind: str
+    target: Any = None
+    low: float = 0.0
+    high: float = 0.0
+
+    def __call__(self, v: Any) -> bool:
+        kind = self.kind
+        if kind == "is":
+            return isinstance(v, bool) and v == self.target
+        if kind == "eq":
+            return bool(v == self.target) and type(v) is not bool
+        if kind == "in":
+            return not isinstance(v, bool) and v in self.target
+        if not _is_number(v):
+            return False
+        if kind == "between":
+            return bool(self.low <= v < self.high)
+        return bool(_COMPARE[kind](v, self.low))
 
 
-def atom_predicate(atom: dict[str, Any], thresholds: Any) -> Callable[[Any], bool] | None:
-    """The value test of a field atom as a closure (None for ``is: known/unknown``, which test presence only)."""
+def atom_predicate(atom: dict[str, Any], thresholds: Any) -> AtomTest | None:
+    """The value test of a field atom (None for ``is: known/unknown``, which test presence only)."""
     if "is" in atom:
         target = atom["is"]
         if target in ("known", "unknown"):
             return None
-        return lambda v: isinstance(v, bool) and v == target
+        return AtomTest("is", target)
     if "eq" in atom:
-        target = atom["eq"]
-        return lambda v: v == target and type(v) is not bool
+        return AtomTest("eq", atom["eq"])
     if "in" in atom:
-        allowed = tuple(atom["in"])
-        return lambda v: not isinstance(v, bool) and v in allowed
+        return AtomTest("in", tuple(atom["in"]))
     if "between" in atom:
         lo, hi = (float(resolve_operand(x, thresholds)) for x in atom["between"])
-        return lambda v: _is_number(v) and lo <= v < hi
-    for op, compare in _COMPARE.items():
+        return AtomTest("between", low=lo, high=hi)
+    for op in _COMPARE:
         if op in atom:
-            return _comparison(compare, float(resolve_operand(atom[op], thresholds)))
+            return AtomTest(op, low=float(resolve_operand(atom[op], thresholds)))
     raise ValueError(f"not a field atom: {atom!r}")
 
 

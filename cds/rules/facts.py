@@ -6,6 +6,7 @@ becomes two facts and later rules fire twice); which rules produced them is kept
 
 from __future__ import annotations
 
+import copyreg
 from typing import Any
 
 from cds.facts.types import DatumRecord
@@ -34,6 +35,19 @@ class Datum(Fact):
     """
 
 
+class _DatumType(type(Fact)):  # type: ignore[misc]
+    """The metaclass of the per-field Datum subclasses: it gives them a name pickle can find again (the class of
+    ``field`` is ``datum_class(field)``), so a compiled rule base can be stored (cds.rules.bundle)."""
+
+    datum_field: str
+
+
+def _reduce_datum_type(cls: _DatumType) -> tuple[Any, tuple[str]]:
+    return datum_class, (cls.datum_field,)
+
+
+copyreg.pickle(_DatumType, _reduce_datum_type)
+
 _DATUM_CLASSES: dict[str, type[Datum]] = {}
 
 
@@ -41,7 +55,8 @@ def datum_class(field: str) -> type[Datum]:
     """The Datum subclass of one field (created once per process)."""
     cls = _DATUM_CLASSES.get(field)
     if cls is None:
-        cls = _DATUM_CLASSES[field] = type(f"Datum[{field}]", (Datum,), {"__doc__": f"Datum of {field}"})
+        cls = _DatumType(f"Datum[{field}]", (Datum,), {"__doc__": f"Datum of {field}", "datum_field": field})
+        _DATUM_CLASSES[field] = cls
     return cls
 
 

@@ -8,11 +8,10 @@ All problems are collected as ``file:line:col: problem``; :func:`load_rules` rai
 from __future__ import annotations
 
 import hashlib
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from jsonschema import Draft202012Validator
 
 from cds.errors import RuleFileError
 from cds.kb import Knowledge
@@ -22,7 +21,24 @@ from cds.yamlfile import Problems, load_yaml, locate, to_plain
 
 __all__ = ["RULE_SUFFIXES", "RuleSet", "RuleSpec", "check_rules", "load_rules", "misplaced_rule_files", "rule_files"]
 
-_VALIDATOR = Draft202012Validator(rule_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+_VALIDATOR: Any = None  # built on first use: a triage reads a compiled bundle and never validates a rule file
+
+
+def _validator() -> Any:
+    """The JSON Schema validator of rule files (jsonschema is imported only when a rule file is validated)."""
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        from jsonschema import Draft202012Validator
+
+        _VALIDATOR = Draft202012Validator(rule_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return _VALIDATOR
+
+
+class _Deferred:
+    """A pickled value read back on first use (RuleSpec.root)."""
+
+    def __init__(self, blob: bytes) -> None:
+        self.blob = blob
 
 
 @dataclass(frozen=True)
@@ -42,7 +58,22 @@ class RuleSpec:
     path: str
     sha256: str
     data: dict[str, Any] = field(compare=False, repr=False)
-    root: Any = field(default=None, compare=False, repr=False)  # the ruamel mapping, for line:col
+    source: Any = field(default=None, compare=False, repr=False)  # the ruamel mapping (line:col); see ``root``
+
+    @property
+    def root(self) -> Any:
+        """The rule file's ruamel mapping, for line:col (authoring tools). A stored rule set keeps it pickled
+        apart (``__getstate__``) and reads it back only when asked: a triage never needs it, and it is most of the
+        cost of loading a compiled bundle (cds.rules.bundle)."""
+        if isinstance(self.source, _Deferred):
+            object.__setattr__(self, "source", pickle.loads(self.source.blob))
+        return self.source
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if state.get("source") is not None and not isinstance(state["source"], _Deferred):
+            state["source"] = _Deferred(pickle.dumps(state["source"], protocol=pickle.HIGHEST_PROTOCOL))
+        return state
 
     @property
     def salience(self) -> int:
@@ -133,7 +164,7 @@ def _message(error: Any) -> tuple[list[Any], str]:
 
 
 def _schema_problems(path: Path, root: Any, data: dict[str, Any], problems: Problems) -> bool:
-    errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     for error in errors:
         keys, text = _message(_best(error))
         where = ".".join(map(str, keys[:-1] if text.startswith("unknown key") else keys)) or "(top)"
@@ -184,7 +215,7 @@ def _load_one(real: Path, kb: Knowledge, problems: Problems, path: Path) -> Rule
         path=f"{path.parent.name}/{path.name}",
         sha256=hashlib.sha256(real.read_bytes()).hexdigest(),
         data=data,
-        root=root,
+        source=root,
     )
 
 

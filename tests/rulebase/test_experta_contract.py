@@ -16,7 +16,7 @@ import pytest
 from cds.authoring.casebank import load_cases
 from cds.facts.build import build_patient_facts
 from cds.facts.patient import parse_patient
-from cds.rules._experta import InitialFact, KnowledgeEngine, Rule, experta
+from cds.rules._experta import InitialFact, KnowledgeEngine, ReteMatcher, Rule, experta
 from cds.rules.compile import compile_engine_class
 from cds.rules.engine import TracingEngine, _fire, load_rulebase
 from cds.rules.strategy import RuleIdStrategy
@@ -30,10 +30,12 @@ RUN_LOOP_SHA256 = "39279e7bc3bcee3959e191e4a459c5dede123d8738c7d87c2dc008d2b9d47
 
 
 class ExpertaDefaults(TracingEngine):
-    """cds's strategy and tracing, but experta's own root dispatch, reset and (below) run loop."""
+    """cds's strategy and tracing, but experta's own matcher (root dispatch, reset) and (below) run loop."""
+
+    __matcher__ = ReteMatcher
 
     def __init__(self) -> None:
-        KnowledgeEngine.__init__(self)  # skips _dispatch_root_by_type and _flat_reset
+        KnowledgeEngine.__init__(self)  # experta's ReteMatcher: no type dispatch at the root, recursive reset
         self.firings = []
         self.current = None
         self.kb = None

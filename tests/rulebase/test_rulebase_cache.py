@@ -1,4 +1,4 @@
-"""The one in-process rule-base cache (cds.rules.engine.load_rulebase) and the disk cache under it.
+"""The one in-process rule-base cache (cds.rules.engine.load_rulebase) and the compiled bundle under it.
 
 Mutation tests work on a copy of the tiny rules/ and knowledge/ plus the shipped knowledge/schema and
 knowledge/standards (files the rule-set stamp of every decision covers), with modification times an hour old.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cds import pipeline
-from cds.rules import cache, engine
+from cds.rules import bundle, cache, engine
 from cds.rules.engine import load_rulebase
 from tests.rulebase.conftest import TINY_KNOWLEDGE, TINY_RULES
 
@@ -53,8 +53,8 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
         return wrapper
 
-    monkeypatch.setattr(engine, "content_key", counted("content", engine.content_key))
-    monkeypatch.setattr(engine, "load_knowledge", counted("parse", engine.load_knowledge))
+    monkeypatch.setattr(bundle, "content_key", counted("content", bundle.content_key))
+    monkeypatch.setattr(bundle, "load_knowledge", counted("parse", bundle.load_knowledge))
     return counts
 
 
@@ -145,11 +145,11 @@ def test_is_racy_only_for_files_modified_just_before_the_check():
 
 def test_disk_cache_serves_a_new_process_and_no_cache_turns_it_off(base, reads, monkeypatch):
     first = _load(base)
-    assert len(list((base / "cache").glob("ruleset-*.pickle"))) == 1
+    assert len(list((base / "cache").glob("bundle-*.pickle"))) == 1
     monkeypatch.setattr(engine, "_COMPILED", OrderedDict())  # as in a new process
     monkeypatch.setattr(engine, "_SEEN", OrderedDict())
     second = _load(base)
-    assert second is not first and reads["parse"] == 1  # validated rules and knowledge read back from disk
+    assert second is not first and reads["parse"] == 1  # the compiled bundle read back from disk
     assert (second.sha256, second.stamp, second.kb) == (first.sha256, first.stamp, first.kb)
 
     shutil.rmtree(base / "cache")

@@ -1,0 +1,111 @@
+"""The compiled rule bundle: everything a triage needs from rules/ and knowledge/, built once, loaded in
+milliseconds (issue 11, item 6).
+
+A bundle holds the validated rule set, the knowledge it was checked against, the decision's ``inputs.ruleset``
+stamp (the manifest's version and the files' sha256) and the Rete network experta builds from the compiled
+rules, taken before any fact entered it. It is addressed by content: the key (cds.rules.cache.content_key) covers
+the bytes of every file under rules/ and knowledge/, the bytes of every module of the cds package, and the cds,
+Python and experta versions, so an edited rule, threshold or engine module can never be served a stale bundle.
+
+``cds rules check`` and ``cds rules release`` build it; a triage that finds none builds and stores it itself.
+It lives in the cache folder (cds.rules.cache.cache_dir; ``CDS_NO_CACHE=1`` turns it off) and is a pickle, as
+Python's own bytecode cache is: written only by cds into the user's own folder. Rule, patient and template files
+are still never executed; nothing in a bundle comes from them but data (cds.rules.evaluate.AtomTest,
+cds.rules.compile.RuleAction: value objects, no closures).
+"""
+
+from __future__ import annotations
+
+import copyreg
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cds.kb import Knowledge, load_knowledge
+from cds.rules._experta import ConditionalElement, FeatureCheck, experta
+from cds.rules.cache import content_key, read_cached, write_cached
+from cds.rules.load import RuleSet, load_rules
+
+__all__ = ["BUNDLE_FORMAT", "Bundle", "build_bundle", "bundle_key", "load_bundle"]
+
+log = logging.getLogger(__name__)
+
+BUNDLE_FORMAT = 1  # bump when the layout of Bundle changes
+
+
+def _reduce_feature_check(check: Any) -> tuple[Any, tuple[Any, Any]]:
+    """experta interns FeatureCheck by (what, how) and derives its check function from them: store only those."""
+    return FeatureCheck, (check.what, check.how)
+
+
+def _rebuild_element(cls: type, items: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """A conditional element (a tuple subclass) with exactly the items and attributes it was stored with."""
+    element: Any = tuple.__new__(cls, items)
+    element.__dict__.update(state)
+    return element
+
+
+def _reduce_element(element: Any) -> tuple[Any, tuple[type, tuple[Any, ...], dict[str, Any]]]:
+    """experta's conditional elements (AND, NOT, Rule, P, ...) are tuples whose ``__new__`` takes the items as
+    separate arguments (and P, L, W a binding name); pickle's default for a tuple subclass would pass them as one
+    tuple, so each is stored as (class, items, attributes) and rebuilt as such."""
+    return _rebuild_element, (type(element), tuple(element), dict(element.__dict__))
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = [cls]
+    sub: type
+    for sub in cls.__subclasses__():
+        found.extend(_subclasses(sub))
+    return found
+
+
+copyreg.pickle(FeatureCheck, _reduce_feature_check)
+for _element_class in _subclasses(ConditionalElement):
+    copyreg.pickle(_element_class, _reduce_element)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """The compiled rule base of one content key."""
+
+    key: str
+    kb: Knowledge
+    rules: RuleSet
+    stamp: dict[str, str | None]
+    network: Any  # the root of the Rete network of the active rules, as built (no fact has entered it)
+
+
+def bundle_key(rules_path: Path, knowledge_path: Path) -> str:
+    """The content key of a bundle: rules/, knowledge/, the cds code and the cds, Python and experta versions."""
+    return f"{content_key(rules_path, knowledge_path)[:48]}-e{experta.__version__}-b{BUNDLE_FORMAT}"
+
+
+def build_bundle(rules_path: Path, knowledge_path: Path, *, key: str | None = None, store: bool = True) -> Bundle:
+    """Validate the files, stamp them, build their Rete network and (``store``) write the bundle.
+
+    Raises RuleFileError on any bad file, exactly as loading them does.
+    """
+    from cds.rules.engine import RuleBase
+    from cds.rules.manifest import ruleset_stamp
+
+    key = key or bundle_key(rules_path, knowledge_path)
+    kb = load_knowledge(knowledge_path)
+    rules = load_rules(rules_path, kb)
+    stamp = ruleset_stamp(rules_path, knowledge_path)
+    network = RuleBase(rules, kb, stamp=stamp).new_engine().matcher.root_node
+    bundle = Bundle(key, kb, rules, stamp, network)
+    if store:
+        write_cached(key, bundle, kind="bundle")
+    log.info("built rule bundle %s (%d active rules)", key[:12], len(rules.active()))
+    return bundle
+
+
+def load_bundle(rules_path: Path, knowledge_path: Path, *, key: str | None = None) -> Bundle:
+    """The bundle of these files: read back when one with their content key exists, else built and stored."""
+    key = key or bundle_key(rules_path, knowledge_path)
+    stored = read_cached(key, kind="bundle")
+    if isinstance(stored, Bundle) and stored.key == key:
+        return stored
+    return build_bundle(rules_path, knowledge_path, key=key)
