@@ -72,7 +72,7 @@ class TriageResult:
 
     decision: Mapping[str, Any]
     analysis: Mapping[str, Any] | None
-    letter: RenderedLetter
+    letter: RenderedLetter | None  # None: not rendered yet (run_triage(render=False); deliver_triage renders it)
     files: Mapping[str, str | bytes]
     patient_text: str | None = None  # the patient file's text as it was read and parsed (for the decision log)
     # what rendering the letter again needs (the night's stages, the date, the signer, PDF or not): the decision
@@ -90,8 +90,11 @@ def check_pdf_available() -> None:
         raise CdsError(f"PDF output needs WeasyPrint's system libraries (Pango): {exc}") from exc
 
 
-def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) -> TriageResult:
+def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None, render: bool = True) -> TriageResult:
     """Run the pipeline for one patient and return the decision, analysis, letter and the files' contents.
+
+    ``render=False`` leaves the letter and the files out (``letter`` None, ``files`` empty): for a caller that
+    hands the result to ``deliver_triage``, which renders them once, with the log's record id in them.
 
     Raises InputError subclasses naming the file and the problem (patient, recording, hypnogram, events,
     rule or template file); a problem that only weakens a number travels as a caveat into the letter.
@@ -134,7 +137,7 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
         "pdf": request.pdf,
         "patient_text": patient_text,
     }
-    result = _package(decision, context)
+    result = _package(decision, context) if render else _unrendered(decision, context)
     if progress:
         progress("letter", 1.0)
     log.info(
@@ -144,6 +147,21 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None) ->
         len(decision.get("treatments") or []),
     )
     return result
+
+
+def _unrendered(decision: Mapping[str, Any], context: Mapping[str, Any]) -> TriageResult:
+    """The decision as its record says it (canonical JSON read back), without the letter and the files yet."""
+    from cds.decision import dump_decision
+
+    record = json.loads(dump_decision(dict(decision)))
+    return TriageResult(
+        decision=record,
+        analysis=context["analysis"],
+        letter=None,
+        files={},
+        patient_text=context["patient_text"],
+        render_context=context,
+    )
 
 
 def _package(decision: Mapping[str, Any], context: Mapping[str, Any]) -> TriageResult:

@@ -92,10 +92,10 @@ def check(
 
 def _build_bundle(rules: Path, knowledge: Path) -> None:
     """Compile the checked files into the bundle a triage loads (cds.rules.bundle) and say where it went."""
-    from cds.rules.bundle import build_bundle
     from cds.rules.cache import cache_dir
+    from cds.rules.engine import compile_bundle
 
-    built = build_bundle(rules, knowledge)
+    built = compile_bundle(rules, knowledge)
     where = cache_dir()
     if where is None:
         typer.echo("compiled rule bundle not stored (CDS_NO_CACHE is set)", err=True)

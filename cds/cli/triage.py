@@ -78,7 +78,7 @@ def triage(
         require_release=require_release,
     )
     check_triage_paths(request, out, log)
-    result = run_triage(request, progress=stderr_progress())
+    result = run_triage(request, progress=stderr_progress(), render=False)  # rendered once, with the record id
     written, _ = deliver_triage(
         result, out, log, patient_path=patient, full_log=log_full
     )  # staged, logged, then moved into place

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copyreg
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from cds.rules._experta import ConditionalElement, FeatureCheck, experta
 from cds.rules.cache import content_key, read_cached, write_cached
 from cds.rules.load import RuleSet, load_rules
 
-__all__ = ["BUNDLE_FORMAT", "Bundle", "build_bundle", "bundle_key", "load_bundle"]
+__all__ = ["BUNDLE_FORMAT", "Bundle", "NetworkBuilder", "build_bundle", "bundle_key", "load_bundle"]
 
 log = logging.getLogger(__name__)
 
@@ -82,19 +83,22 @@ def bundle_key(rules_path: Path, knowledge_path: Path) -> str:
     return f"{content_key(rules_path, knowledge_path)[:48]}-e{experta.__version__}-b{BUNDLE_FORMAT}"
 
 
-def build_bundle(rules_path: Path, knowledge_path: Path, *, key: str | None = None, store: bool = True) -> Bundle:
-    """Validate the files, stamp them, build their Rete network and (``store``) write the bundle.
+NetworkBuilder = Callable[[RuleSet, Knowledge], Any]  # the Rete network of the active rules (cds.rules.engine)
 
-    Raises RuleFileError on any bad file, exactly as loading them does.
+
+def build_bundle(
+    rules_path: Path, knowledge_path: Path, network_of: NetworkBuilder, *, key: str | None = None, store: bool = True
+) -> Bundle:
+    """Validate the files, stamp them, build their Rete network with ``network_of`` and (``store``) write the
+    bundle. Raises RuleFileError on any bad file, exactly as loading them does.
     """
-    from cds.rules.engine import RuleBase
     from cds.rules.manifest import ruleset_stamp
 
     key = key or bundle_key(rules_path, knowledge_path)
     kb = load_knowledge(knowledge_path)
     rules = load_rules(rules_path, kb)
     stamp = ruleset_stamp(rules_path, knowledge_path)
-    network = RuleBase(rules, kb, stamp=stamp).new_engine().matcher.root_node
+    network = network_of(rules, kb)
     bundle = Bundle(key, kb, rules, stamp, network)
     if store:
         write_cached(key, bundle, kind="bundle")
@@ -102,10 +106,12 @@ def build_bundle(rules_path: Path, knowledge_path: Path, *, key: str | None = No
     return bundle
 
 
-def load_bundle(rules_path: Path, knowledge_path: Path, *, key: str | None = None) -> Bundle:
+def load_bundle(
+    rules_path: Path, knowledge_path: Path, network_of: NetworkBuilder, *, key: str | None = None
+) -> Bundle:
     """The bundle of these files: read back when one with their content key exists, else built and stored."""
     key = key or bundle_key(rules_path, knowledge_path)
     stored = read_cached(key, kind="bundle")
     if isinstance(stored, Bundle) and stored.key == key:
         return stored
-    return build_bundle(rules_path, knowledge_path, key=key)
+    return build_bundle(rules_path, knowledge_path, network_of, key=key)

@@ -25,7 +25,7 @@ from cds.kb import Knowledge
 from cds.paths import knowledge_dir as _default_knowledge_dir
 from cds.paths import rules_dir as _default_rules_dir
 from cds.rules._experta import BusNode, InitialFact, KnowledgeEngine, Matcher, ReteMatcher, Token, TypeCheck
-from cds.rules.bundle import bundle_key, load_bundle
+from cds.rules.bundle import Bundle, build_bundle, bundle_key, load_bundle
 from cds.rules.cache import file_stamps, is_racy
 from cds.rules.compile import compile_engine_class
 from cds.rules.facts import (
@@ -44,12 +44,14 @@ from cds.rules.strategy import RuleIdStrategy
 
 __all__ = [
     "RuleBase",
+    "compile_bundle",
     "current_drugs",
     "expand_current",
     "format_age",
     "format_field",
     "format_value",
     "load_rulebase",
+    "network_of",
     "render_because",
     "render_text",
 ]
@@ -527,9 +529,20 @@ def load_rulebase(rules_dir: str | Path | None = None, knowledge_dir: str | Path
         return rulebase
 
 
+def network_of(rules: RuleSet, kb: Knowledge) -> Any:
+    """The Rete network experta builds for the active rules, before any fact entered it (for a bundle)."""
+    return RuleBase(rules, kb).new_engine().matcher.root_node
+
+
+def compile_bundle(rules_path: Path, knowledge_path: Path, *, store: bool = True) -> Bundle:
+    """Validate, stamp and compile these rule and knowledge folders into their bundle (``cds rules check``,
+    ``cds rules release``); ``store``: write it to the cache folder for the next triage to read."""
+    return build_bundle(rules_path, knowledge_path, network_of, store=store)
+
+
 def _compile(key: str, rules_path: Path, knowledge_path: Path) -> RuleBase:
     """The rule base of the files with content ``key``, from their compiled bundle (built when there is none)."""
-    bundle = load_bundle(rules_path, knowledge_path, key=key)
+    bundle = load_bundle(rules_path, knowledge_path, network_of, key=key)
     rulebase = RuleBase(bundle.rules, bundle.kb, stamp=bundle.stamp, network=bundle.network)
     log.info("loaded %d active rules (rule set %s)", len(bundle.rules.active()), bundle.rules.sha256[:12])
     return rulebase

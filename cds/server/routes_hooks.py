@@ -38,6 +38,7 @@ def _make_service(config: ServerConfig, state: Any) -> Any:
     def triage(path: Path) -> TriageOutcome:
         result = run_triage(TriageRequest(patient_path=path))
         entry = log_decision(result, path, config.log_path, full=True)  # the card's letter link renders from the log
+        assert result.letter is not None  # run_triage renders by default
         return TriageOutcome(
             view=result.letter.view,
             decision=result.decision,

@@ -21,8 +21,8 @@ from cds.facts.patient import parse_patient
 from cds.paths import knowledge_dir, rules_dir
 from cds.rules import bundle as bundle_mod
 from cds.rules import cache, engine
-from cds.rules.bundle import Bundle, build_bundle, bundle_key, load_bundle
-from cds.rules.engine import RuleBase, TypeDispatchBusNode
+from cds.rules.bundle import Bundle, bundle_key, load_bundle
+from cds.rules.engine import RuleBase, TypeDispatchBusNode, compile_bundle, network_of
 from tests.rulebase.conftest import TINY_KNOWLEDGE, TINY_RULES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="module")
 def shipped_bundle() -> Bundle:
     """The shipped rules as a bundle that went through pickle (what a new process reads)."""
-    built = build_bundle(rules_dir(), knowledge_dir(), store=False)
+    built = compile_bundle(rules_dir(), knowledge_dir(), store=False)
     return pickle.loads(pickle.dumps(built, protocol=pickle.HIGHEST_PROTOCOL))
 
 
@@ -115,15 +115,15 @@ def test_the_key_follows_rules_knowledge_code_and_experta(tmp_path, monkeypatch)
 
 def test_a_damaged_or_foreign_bundle_is_rebuilt_never_trusted(tmp_path, private_cache):
     rules, knowledge = _copy(tmp_path)
-    built = load_bundle(rules, knowledge)
+    built = load_bundle(rules, knowledge, network_of)
     stored = next(private_cache.glob("bundle-*.pickle"))
     stored.write_bytes(b"not a pickle")
-    again = load_bundle(rules, knowledge)
+    again = load_bundle(rules, knowledge, network_of)
     assert again.stamp == built.stamp and pickle.loads(stored.read_bytes()).key == built.key
     # a bundle stored under this key but holding another key's content is not used either
     other = Bundle("another-key", built.kb, built.rules, {"version": "9.9.9", "sha256": "x"}, built.network)
     stored.write_bytes(pickle.dumps(other))
-    assert load_bundle(rules, knowledge).stamp == built.stamp
+    assert load_bundle(rules, knowledge, network_of).stamp == built.stamp
 
 
 def test_rules_check_builds_the_bundle_a_triage_then_reads(tmp_path, private_cache, monkeypatch):
