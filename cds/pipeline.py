@@ -150,10 +150,9 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None, re
 
 
 def _unrendered(decision: Mapping[str, Any], context: Mapping[str, Any]) -> TriageResult:
-    """The decision as its record says it (canonical JSON read back), without the letter and the files yet."""
-    from cds.decision import dump_decision
-
-    record = json.loads(dump_decision(dict(decision)))
+    """The decision as its record says it (JSON read back: the values a reader of decision.json gets), without the
+    letter and the files yet (the layout of the text does not change what is read back: no indent here)."""
+    record = json.loads(json.dumps(dict(decision), sort_keys=True, ensure_ascii=False))
     return TriageResult(
         decision=record,
         analysis=context["analysis"],

@@ -17,18 +17,29 @@ cds.rules.compile.RuleAction: value objects, no closures).
 from __future__ import annotations
 
 import copyreg
+import hashlib
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cds import __version__
 from cds.kb import Knowledge, load_knowledge
 from cds.rules._experta import ConditionalElement, FeatureCheck, experta
-from cds.rules.cache import content_key, read_cached, write_cached
+from cds.rules.cache import code_stamps, content_key, is_racy, read_cached, write_cached
 from cds.rules.load import RuleSet, load_rules
 
-__all__ = ["BUNDLE_FORMAT", "Bundle", "NetworkBuilder", "build_bundle", "bundle_key", "load_bundle"]
+__all__ = [
+    "BUNDLE_FORMAT",
+    "Bundle",
+    "NetworkBuilder",
+    "build_bundle",
+    "bundle_key",
+    "load_bundle",
+    "remembered_bundle_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +95,27 @@ def bundle_key(rules_path: Path, knowledge_path: Path) -> str:
 
 
 NetworkBuilder = Callable[[RuleSet, Knowledge], Any]  # the Rete network of the active rules (cds.rules.engine)
+
+
+def remembered_bundle_key(rules_path: Path, knowledge_path: Path, stamps: tuple[Any, ...], checked_ns: int) -> str:
+    """``bundle_key``, remembered across processes by the files' stamps, as git's index remembers file hashes.
+
+    ``stamps`` are the rules' and knowledge's (cds.rules.cache.file_stamps, taken before ``checked_ns``); the cds
+    modules' stamps and the versions join them. Equal stamps mean the same bytes (a write moves ctime), so a
+    process finding its stamps in the index skips hashing every file. Stamps of a file changed less than
+    ``cache.RACY_NS`` before the check are never remembered (a second write in the same timestamp tick could
+    keep them), exactly as the in-process cache (cds.rules.engine.load_rulebase) does.
+    """
+    code = code_stamps()
+    versions = (__version__, sys.version_info[:2], experta.__version__, BUNDLE_FORMAT)
+    index = hashlib.sha256(repr((stamps, code, versions)).encode()).hexdigest()
+    known = read_cached(index, kind="stamps")
+    if isinstance(known, str):
+        return known
+    key = bundle_key(rules_path, knowledge_path)
+    if not is_racy(stamps, checked_ns) and not is_racy(code, checked_ns):
+        write_cached(index, key, kind="stamps")
+    return key
 
 
 def build_bundle(

@@ -67,6 +67,13 @@ def code_digest() -> str:
     return _CODE_DIGEST
 
 
+def code_stamps() -> tuple[Any, ...]:
+    """(relative path, size, mtime_ns, ctime_ns) of every module of the cds package: what ``code_digest`` hashes,
+    as cheap stamps (see ``file_stamps``)."""
+    package = Path(__file__).resolve().parents[1]
+    return file_stamps(package)
+
+
 def content_key(*folders: Path) -> str:
     """SHA-256 over the folders' locations (the loaded rules record their file paths), the relative path and
     bytes of every file under them, the cds and Python versions and the code of the cds package."""
@@ -96,6 +103,8 @@ def file_stamps(*folders: Path) -> tuple[Any, ...]:
         if not folder.is_dir():
             continue
         for path in sorted(folder.rglob("*")):
+            if path.suffix == ".pyc" or "__pycache__" in path.parts:
+                continue
             try:
                 st = path.stat()
             except OSError:  # removed meanwhile, or a broken link: not a file the load can read

@@ -25,7 +25,7 @@ from cds.kb import Knowledge
 from cds.paths import knowledge_dir as _default_knowledge_dir
 from cds.paths import rules_dir as _default_rules_dir
 from cds.rules._experta import BusNode, InitialFact, KnowledgeEngine, Matcher, ReteMatcher, Token, TypeCheck
-from cds.rules.bundle import Bundle, build_bundle, bundle_key, load_bundle
+from cds.rules.bundle import Bundle, build_bundle, load_bundle, remembered_bundle_key
 from cds.rules.cache import file_stamps, is_racy
 from cds.rules.compile import compile_engine_class
 from cds.rules.facts import (
@@ -520,7 +520,7 @@ def load_rulebase(rules_dir: str | Path | None = None, knowledge_dir: str | Path
             _COMPILED.move_to_end(seen.key)
             return _COMPILED[seen.key]
         checked_ns = time.time_ns()
-        key = bundle_key(rules_path, knowledge_path)
+        key = remembered_bundle_key(rules_path, knowledge_path, stamps, checked_ns)
         rulebase = _COMPILED.get(key)
         if rulebase is None:
             rulebase = _compile(key, rules_path, knowledge_path)

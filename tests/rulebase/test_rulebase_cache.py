@@ -160,3 +160,31 @@ def test_disk_cache_serves_a_new_process_and_no_cache_turns_it_off(base, reads, 
     assert reads["parse"] == 2 and not (base / "cache").exists()
     assert (third.sha256, third.stamp) == (first.sha256, first.stamp)
     assert _load(base) is third and reads["parse"] == 2  # still compiled once per process
+
+
+def test_a_new_process_finds_the_key_by_the_files_stamps_without_hashing_them(base, reads, monkeypatch):
+    first = _load(base)
+    assert reads["content"] == 1
+    monkeypatch.setattr(engine, "_COMPILED", OrderedDict())  # as in a new process
+    monkeypatch.setattr(engine, "_SEEN", OrderedDict())
+    second = _load(base)
+    assert reads == {"content": 1, "parse": 1}  # neither hashed nor parsed: stamps -> key -> bundle
+    assert second.stamp == first.stamp
+    # an edit moves the stamps: the files are hashed again and the new content gets its own bundle
+    path = base / "knowledge" / "thresholds.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("{value: 75,", "{value: 50,"), encoding="utf-8")
+    monkeypatch.setattr(engine, "_COMPILED", OrderedDict())
+    monkeypatch.setattr(engine, "_SEEN", OrderedDict())
+    third = _load(base)
+    assert reads["content"] == 2 and third.kb.threshold("ferritin_low_ng_ml") == 50
+
+
+def test_stamps_of_a_file_changed_just_now_are_not_remembered(base, reads, monkeypatch):
+    path = base / "knowledge" / "thresholds.yaml"
+    path.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")  # modified just now: racy
+    _load(base)
+    assert not list((base / "cache").glob("stamps-*.pickle"))
+    monkeypatch.setattr(engine, "_COMPILED", OrderedDict())
+    monkeypatch.setattr(engine, "_SEEN", OrderedDict())
+    _load(base)
+    assert reads["content"] == 2  # hashed again, never trusted by stamps alone
