@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from ruamel.yaml.error import YAMLError
 
 from cds.errors import RuleFileError
 from cds.paths import knowledge_dir
+from cds.standard_names import Standard
 
 __all__ = [
     "ArousalRules",
@@ -43,13 +43,6 @@ __all__ = [
     "load_rswa_rules_file",
     "load_standard",
 ]
-
-
-class Standard(StrEnum):
-    """The leg-movement scoring standards cds implements (values are the CLI spellings)."""
-
-    AASM = "aasm"
-    WASM2016 = "wasm2016"
 
 
 @dataclass(frozen=True)

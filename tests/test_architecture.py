@@ -25,6 +25,7 @@ LEAVES = {
     "cds.yamlfile",
     "cds.outputs",
     "cds.stages",
+    "cds.standard_names",
 }
 KNOWLEDGE = {"cds.policy", "cds.standards", "cds.fieldspec", "cds.kb", "cds.knowledge_schema"}
 SIGNAL = {"cds.io", "cds.detect", "cds.stats", "cds.analysis"}

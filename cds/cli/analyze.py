@@ -9,7 +9,7 @@ import typer
 
 from cds.cli._console import stderr_progress
 from cds.cli._options import channel_overrides, check_export_path
-from cds.standards import Standard
+from cds.standard_names import Standard
 
 __all__ = ["app"]
 

@@ -10,7 +10,7 @@ import typer
 
 from cds.batch.run import BatchProgress
 from cds.cli._options import channel_overrides
-from cds.standards import Standard
+from cds.standard_names import Standard
 
 __all__ = ["app"]
 

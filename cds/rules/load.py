@@ -16,7 +16,6 @@ from typing import Any
 from cds.errors import RuleFileError
 from cds.kb import Knowledge
 from cds.rules.schema import LAYERS, rule_schema
-from cds.rules.semantic import check_rule_semantics
 from cds.yamlfile import Problems, load_yaml, locate, to_plain
 
 __all__ = ["RULE_SUFFIXES", "RuleSet", "RuleSpec", "check_rules", "load_rules", "misplaced_rule_files", "rule_files"]
@@ -198,6 +197,8 @@ def _load_one(real: Path, kb: Knowledge, problems: Problems, path: Path) -> Rule
     folder_layer = _folder_layer(path)
     if data["layer"] != folder_layer:
         problems.add(path, locate(root, ["layer"]), f"layer '{data['layer']}' must match the folder '{folder_layer}'")
+    from cds.rules.semantic import check_rule_semantics  # only when a rule file is validated (not from a bundle)
+
     check_rule_semantics(data, root, path, kb, problems)
     if len(problems) > before:
         return None
