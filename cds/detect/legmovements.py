@@ -8,32 +8,27 @@ standard. Events are ``LegMovements`` tables, so the grammar steps (``cds.detect
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from cds.detect.ecg import cancel_ecg
 from cds.detect.preprocess import (
     Envelope,
     FilteredEmg,
     compute_envelope,
     compute_resting_level,
     describe_notch_check,
-    filter_emg,
     rms_calibration,
     short_envelope,
     slice_filtered,
 )
-from cds.errors import SignalError
 from cds.standards import ScoringStandard
 
 __all__ = [
     "LegMovements",
     "describe_detection",
-    "detect_leg_movements",
     "detect_leg_movements_filtered",
     "find_fragmentary_trains",
     "find_threshold_events",
@@ -42,7 +37,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[str, float], None]
 SIDES = ("left", "right", "bilateral")
 
 
@@ -159,48 +153,24 @@ def find_threshold_events(
     return onsets.astype(np.int64), ends.astype(np.int64)
 
 
-def detect_leg_movements(
-    emg_uv: NDArray[np.floating],
-    sfreq_hz: float,
-    *,
-    side: str,
-    standard: ScoringStandard,
-    progress: ProgressFn | None = None,
+def detect_leg_movements_filtered(
+    filtered: FilteredEmg, *, side: str, standard: ScoringStandard, envelope: Envelope | None = None
 ) -> LegMovements:
-    """Detect monolateral leg movements in one tibialis-anterior EMG channel (µV, 1-D, any float dtype).
+    """Detect monolateral leg movements in one band-passed tibialis-anterior EMG channel (the production path:
+    ``cds.analysis`` filters each channel once, cancels ECG, then calls this).
 
-    Implements AASM-SM-2.6 LM rules (WASM-2016 when ``standard`` says so): zero-phase band-pass (upper edge below
-    Nyquist), mains notch when hum stands out, ECG beat-template subtraction when a regular ECG shows (as
-    ``cds.analysis`` does on all channels together), rectification, running-percentile envelope, a local resting level
-    estimated twice (the second time with the first pass's movements excluded), then onset/offset thresholds.
-    Returns every event of >= ``min_duration_s`` (less ``duration_tolerance_s``: the envelope ends an LM about two
-    bins early); events longer than ``max_duration_s`` are dropped under AASM and
-    kept (as non-candidates) under WASM. Raises SignalError for a non 1-D or too-short signal.
+    Implements AASM-SM-2.6 LM rules (WASM-2016 when ``standard`` says so): running-percentile envelope, a local
+    resting level estimated twice (the second time with the first pass's movements excluded), then onset/offset
+    thresholds. Returns every event of >= ``min_duration_s`` (less ``duration_tolerance_s``: the envelope ends an LM
+    about two bins early); events longer than ``max_duration_s`` are dropped under AASM and kept (as
+    non-candidates) under WASM; candidates that are trains of fragmentary potentials are set aside
+    (``find_fragmentary_trains``).
 
     .. warning:: the amplitude rules are applied to an RMS-equivalent envelope (a running percentile,
        ``envelope_percentile``, over ``envelope_span_s`` of ``envelope_bin_s`` mean-rectified bins, scaled so steady
        EMG reads its RMS), not to single samples (see ``parameters``); onsets and offsets are resolved to one bin
        (about 20 ms).
     """
-    data = np.asarray(emg_uv)
-    if data.ndim != 1:
-        raise SignalError(f"expected a 1-D EMG signal, got shape {data.shape}", location=side)
-    if sfreq_hz <= 0 or data.size < 2 * sfreq_hz:
-        raise SignalError(f"signal too short to score ({data.size} samples at {sfreq_hz} Hz)", location=side)
-    filtered = filter_emg(data, sfreq_hz, standard.signal)
-    filtered = cancel_ecg({side: filtered})[0][side]
-    if progress:
-        progress(f"filter {side}", 0.4)
-    lm = detect_leg_movements_filtered(filtered, side=side, standard=standard)
-    if progress:
-        progress(f"detect {side}", 1.0)
-    return lm
-
-
-def detect_leg_movements_filtered(
-    filtered: FilteredEmg, *, side: str, standard: ScoringStandard, envelope: Envelope | None = None
-) -> LegMovements:
-    """The detection steps after filtering (shared with ``cds.analysis`` so the filter runs once per channel)."""
     rules, lm_rules = standard.signal, standard.leg_movement
     env = envelope if envelope is not None else compute_envelope(filtered, rules)
     step = env.step_s
