@@ -8,6 +8,7 @@ standard. Events are ``LegMovements`` tables, so the grammar steps (``cds.detect
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -225,10 +226,13 @@ def find_fragmentary_trains(
     """Which LM candidates (envelope bins ``onsets``-``ends`` of ``step_s``, local resting level ``rest`` per bin)
     are trains of discrete fragmentary-myoclonus potentials rather than leg movements.
 
-    On the short (``fragmentary_myoclonus.envelope_s``) envelope, a train holds >= ``train_min_potentials``
-    potentials (stretches above ``onset_above_rest_uv`` over rest), each no longer than the longest fragmentary
-    potential (``max_duration_s`` + ``duration_tolerance_s``) and peaking at >= ``min_amplitude_uv``, every two
-    separated by >= ``train_silence_s`` of EMG back within ``train_silence_above_rest_uv`` of rest. AASM v2.6:
+    On the short (``fragmentary_myoclonus.envelope_s``) envelope, a train is made only of brief bursts
+    (stretches above ``onset_above_rest_uv`` over rest; two stretches without silence between them are one), each
+    no longer than the longest fragmentary potential (``max_duration_s`` + ``duration_tolerance_s``), every two
+    separated by >= ``train_silence_s`` of EMG back within ``train_silence_above_rest_uv`` of rest, and
+    >= ``train_min_potentials`` of them peaking at >= ``min_amplitude_uv`` (fragmentary-myoclonus potentials; a
+    weaker brief burst among them is no sustained rise either). The candidate is read with a margin of the
+    longest potential on each side, so a potential its edges cut is judged whole. AASM v2.6:
     fragmentary-myoclonus potentials usually last <= 150 ms; a
     leg movement is one EMG rise lasting >= 0.5 s, which a train only seems to be because the 0.5-s offset hold
     bridges its silences. Each candidate is examined on its own stretch of signal (no whole-channel arrays).
@@ -238,32 +242,48 @@ def find_fragmentary_trains(
     longest = fm.max_duration_s + fm.duration_tolerance_s + 1e-9
     shortest = fm.min_duration_s - fm.duration_tolerance_s - 1e-9
     for i, (a, b) in enumerate(zip(onsets, ends, strict=True)):  # per candidate: no whole-channel temporaries
-        part = slice_filtered(filtered, a * step_s, b * step_s)
+        # read with a margin of the longest potential on each side: the LM envelope (a running percentile) starts
+        # and ends a candidate inside its first and last potentials, and a potential cut by the edge would look
+        # too weak or too short to be one
+        first_s = max(0.0, a * step_s - longest)
+        part = slice_filtered(filtered, first_s, b * step_s + longest)
         env = short_envelope(part, fm.envelope_s)
         level = float(np.median(rest[a:b])) if b > a else 0.0
         quiet = env.values_uv <= level + fm.train_silence_above_rest_uv
-        hold = max(1, round(fm.train_silence_s / env.step_s))
-        if env.values_uv.size < hold or np.convolve(quiet, np.ones(hold), "valid").max(initial=0) < hold:
-            continue  # no silence inside: one continuous rise (almost every LM stops here)
+        # each envelope value averages two bins (``short_envelope``), so k quiet values in a row span
+        # (k + 1) bins of EMG within the level: the fewest k that span train_silence_s
+        hold = max(1, math.ceil(fm.train_silence_s / env.step_s - 1e-9) - 1)
+        lo, hi = round((a * step_s - first_s) / env.step_s), round((b * step_s - first_s) / env.step_s)
+        if not _holds(quiet[lo:hi], hold):
+            continue  # no silence inside the candidate: one continuous rise (almost every LM stops here)
         padded = np.concatenate(([False], env.values_uv > level + fm.onset_above_rest_uv, [False]))
         edges = np.flatnonzero(padded[1:] != padded[:-1])
         on, off = edges[0::2], edges[1::2]  # potentials: stretches above the onset level, ...
-        real = (off - on) * env.step_s >= shortest  # ... not one-bin blips of the resting EMG
+        real = (off - on) * env.step_s >= shortest  # ... not one-bin blips of the resting EMG, ...
         on, off = on[real], off[real]
+        if on.size > 1:  # ... two stretches without silence between them being one potential (or one rise), ...
+            apart = np.array([_holds(quiet[e:s], hold) for e, s in zip(off[:-1], on[1:], strict=True)])
+            on, off = on[np.concatenate(([True], apart))], off[np.concatenate((apart, [True]))]
+        inside = (off > lo) & (on < hi)  # ... and those of the candidate (read whole when cut by its edges)
+        on, off = on[inside], off[inside]
         if on.size < fm.train_min_potentials or ((off - on) * env.step_s > longest).any():
             continue
         width = round(env.step_s * filtered.sfreq_hz)
-        peaks = [
-            float(np.abs(part.data_uv[p * width : max(q * width, p * width + 1)]).max())
-            for p, q in zip(on, off, strict=True)
-        ]
-        if min(peaks) < fm.min_amplitude_uv:
-            continue  # weak bursts: not fragmentary-myoclonus potentials (> 50 µV)
-        gaps = [quiet[e:s] for e, s in zip(off[:-1], on[1:], strict=True)]
-        out[i] = all(g.size >= hold and np.convolve(g, np.ones(hold), "valid").max() >= hold for g in gaps)
+        peaks = np.array(
+            [
+                float(np.abs(part.data_uv[p * width : max(q * width, p * width + 1)]).max())
+                for p, q in zip(on, off, strict=True)
+            ]
+        )
+        out[i] = int((peaks >= fm.min_amplitude_uv).sum()) >= fm.train_min_potentials
     if out.any():
         log.info("%d LM candidates were trains of fragmentary potentials (not LMs)", int(out.sum()))
     return out
+
+
+def _holds(quiet: NDArray[np.bool_], hold: int) -> bool:
+    """Whether ``quiet`` holds a run of >= ``hold`` True values."""
+    return quiet.size >= hold and bool(np.convolve(quiet, np.ones(hold), "valid").max(initial=0) >= hold)
 
 
 def _morphology_ok(
