@@ -282,6 +282,15 @@ def analyze_recording(
     )
     fds = [s for r in (ChannelRole.LEFT_FDS, ChannelRole.RIGHT_FDS) if (s := _chin(rec, std, quality, caveats, r))]
     rswa_section = _rswa(chin, std, hyp, events, beats, fds)
+    if rswa_section.get("indeterminate"):
+        caveats.append(
+            Caveat(
+                "rswa_values_indeterminate",
+                "REM sleep without atonia values are indeterminate: "
+                + "; ".join(r["text"] for r in rswa_section["indeterminate_reasons"]),
+                "chin",
+            )
+        )
     if progress:
         progress("statistics", 1.0)
     data = {
@@ -678,8 +687,8 @@ def _rswa(
         hyp.epoch_s,
         hyp.start_s,
         rules,
-        arousals_s=spans(events.arousals),
-        respiratory_s=spans(events.respiratory),
+        arousals_s=spans(events.arousals) if len(events.arousals) else None,
+        respiratory_s=spans(events.respiratory) if events.has_respiratory_scoring else None,
         fds=[_chin_rms_trace(sig, std, beats, rules.amplitude_bin_s) for sig in fds],
     )
     data = found.to_dict()
@@ -743,8 +752,10 @@ def render_summary(report: AnalysisReport) -> str:
         f"fragmentary myoclonus: excessive {val(d['fragmentary_myoclonus'], 'excessive')}, "
         f"{val(d['fragmentary_myoclonus'], 'potentials_per_min_nrem', '/min NREM')}; trains of discrete potentials "
         f"not scored as leg movements: {d['fragmentary_myoclonus'].get('trains_not_leg_movements', 0)}",
-        f"REM sleep without atonia (chin): tonic {val(d['rswa'], 'tonic_chin_pct', '% of REM epochs')}, phasic "
-        f"{val(d['rswa'], 'phasic_chin_pct', '% of 3-s mini-epochs')}, any {val(d['rswa'], 'any_chin_pct', '%')}",
+        f"REM sleep without atonia (chin): tonic {val(d['rswa'], 'tonic_chin_pct', '% of 20-s REM epochs')}, "
+        f"phasic {val(d['rswa'], 'phasic_chin_pct', '% of 2-s mini-epochs')} (Montreal), any "
+        f"{val(d['rswa'], 'any_chin_pct', '% of 3-s mini-epochs')} (SINBAR)"
+        + (" - INDETERMINATE (see caveat rswa_values_indeterminate)" if d["rswa"].get("indeterminate") else ""),
     ]
     lines += [f"caveat [{c['code']}]: {c['text']}" for c in d["caveats"]]
     return "\n".join(lines)
