@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from cds.detect._kernels import segment_max
 from cds.detect.preprocess import (
     Envelope,
     FilteredEmg,
@@ -198,7 +199,7 @@ def detect_leg_movements_filtered(
     train = find_fragmentary_trains(filtered, onsets, ends, step, rest, standard)
     trains_s = np.column_stack([onsets[train] * step, ends[train] * step]).astype(np.float64)
     onsets, ends = onsets[~train], ends[~train]
-    peak = np.array([float((values[a:b] - rest[a:b]).max()) for a, b in zip(onsets, ends, strict=True)])
+    peak = segment_max(values - rest, onsets, ends).astype(np.float64)  # each LM's peak above rest
     resting_uv = float(np.median(rest)) if rest.size else None
     params = describe_detection(filtered, standard, step)
     log.info("%s leg: %d leg movements, resting level %.2f µV", side, onsets.size, resting_uv or float("nan"))

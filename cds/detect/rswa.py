@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from cds.detect._kernels import segment_max
 from cds.detect.preprocess import FilteredEmg
 from cds.stages import NREM, SleepStage
 from cds.standards import RswaRules
@@ -200,11 +201,8 @@ def _phasic(
     starts, ends = _runs(rms >= rise_uv, max(1, round(rules.burst_gap_s / step)))
     duration = (ends - starts) * step
     keep = (duration >= rules.phasic_min_duration_s - 1e-9) & (duration <= max_s + 1e-9)
-    if keep.any():
-        reach = np.array(
-            [bool((rms[a:b] >= peak_uv[a:b]).any()) for a, b in zip(starts[keep], ends[keep], strict=True)]
-        )
-        keep[np.flatnonzero(keep)] = reach
+    if keep.any():  # some bin of the stretch reaches its peak level (rms >= level exactly when rms - level >= 0)
+        keep[np.flatnonzero(keep)] = segment_max(rms - peak_uv, starts[keep], ends[keep]) >= 0.0
     on, off = (starts[keep] * step).astype(np.float64), (ends[keep] * step).astype(np.float64)
     return _mark_mini_epochs(on, off, grid, mini_s, rules.phasic_min_duration_s)
 
@@ -373,7 +371,10 @@ def detect_rem_emg_activity(
     def window_max(values: NDArray[np.float64], vstep: float, grid: NDArray[np.float64], length: float) -> Any:
         a = np.clip(np.round(grid / vstep).astype(np.int64), 0, values.size)
         b = np.clip(np.round((grid + length) / vstep).astype(np.int64), 0, values.size)
-        return np.array([values[i:j].max(initial=0.0) for i, j in zip(a, b, strict=True)], dtype=np.float64)
+        out = np.zeros(grid.size, dtype=np.float64)  # an empty window reads 0 (RMS is never negative)
+        filled = b > a
+        out[filled] = segment_max(values, a[filled], b[filled])
+        return out
 
     def make_grid(length_s: float, mini_s: float) -> _Grid:
         epochs = rem_epoch_starts(ep_start, is_rem, epoch_s, length_s, duration)
