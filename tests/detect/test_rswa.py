@@ -280,3 +280,15 @@ def test_indeterminate_flag_reaches_the_report_facts_and_letter(synth_night, tmp
     assert next(f for f in facts if f.field == "psg.rem_ahi").value == pytest.approx(want, abs=0.01)
     lines = [label for label, _, _ in recording_view(doc, None)["numbers"] if "REM without atonia" in label]
     assert all("INDETERMINATE" in label for label in lines)
+
+
+def test_indeterminate_limits_are_the_rule_base_thresholds():
+    """rswa.yaml repeats two numbers of thresholds.yaml (the detector cannot read the rule base's knowledge): a
+    change to one without the other fails here."""
+    from cds.kb import load_knowledge
+
+    thresholds, rules = load_knowledge().thresholds, load_rswa_rules()
+    assert rules.indeterminate_rem_minutes == thresholds["rem_min_minutes"]["value"]
+    assert rules.indeterminate_rem_ahi_per_h == thresholds["rem_ahi_rswa_confound_per_h"]["value"]
+    assert {"PubMed-34984464", "FernandezArcos-2016", "Ferri-2010-RAI"} <= set(rules.references)
+    assert set(rules.references) <= set(load_knowledge().references)  # every cited key is in references.yaml
