@@ -178,7 +178,10 @@ def run_one(folder: Path, name: str, standard: str, changes: dict, hours: float,
     if efm != truth.efm_excessive:
         fails.append("efm")
     rest = [q["resting_uv"] for k, q in sorted(data["quality"]["channels"].items()) if k != "chin"]
-    caveats = sorted({c["code"] for c in data["caveats"]} - {"respiratory_scoring_unavailable"})
+    # expected on every generated night (no events file): not worth a column
+    caveats = sorted(
+        {c["code"] for c in data["caveats"]} - {"respiratory_scoring_unavailable", "rswa_values_indeterminate"}
+    )
     return {
         "name": name,
         "seed": seed,

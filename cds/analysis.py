@@ -275,13 +275,24 @@ def analyze_recording(
     )
     unreliable = [f"{side}_leg" for side in sorted(found) if quality[f"{side}_leg"].lm_reliable is False]
     chin = _chin(rec, std, quality, caveats)
-    jerks, jerk_section = _jerks(chin, std, hyp, filtered, lms, beats)
+    # the chin's mains notches, searched once for the jerk windows and the RSWA pieces alike
+    chin_notches = None if chin is None else find_mains_notches(chin.data_uv, chin.sfreq_hz, std.signal)
+    jerks, jerk_section = _jerks(chin, std, hyp, filtered, lms, beats, chin_notches)
     efm_section = _efm(std, hyp, filtered, lms, jerks, beats)
     efm_section["trains_not_leg_movements"] = sum(
         0 if f.fragmentary_trains_s is None else len(f.fragmentary_trains_s) for f in found.values()
     )
     fds = [s for r in (ChannelRole.LEFT_FDS, ChannelRole.RIGHT_FDS) if (s := _chin(rec, std, quality, caveats, r))]
-    rswa_section = _rswa(chin, std, hyp, events, beats, fds)
+    rswa_section = _rswa(chin, std, hyp, events, beats, fds, chin_notches)
+    if rswa_section.get("indeterminate"):
+        caveats.append(
+            Caveat(
+                "rswa_values_indeterminate",
+                "REM sleep without atonia values are indeterminate: "
+                + "; ".join(r["text"] for r in rswa_section["indeterminate_reasons"]),
+                "chin",
+            )
+        )
     if progress:
         progress("statistics", 1.0)
     data = {
@@ -549,7 +560,7 @@ def _chin(
 
 
 def _jerks(
-    chin: Signal | None, std, hyp, filtered, lms, beats: EcgBeats
+    chin: Signal | None, std, hyp, filtered, lms, beats: EcgBeats, notches: tuple[float, ...] | None = None
 ) -> tuple[SleepOnsetJerks | None, dict[str, Any]]:
     """Jerks near each W->N1 transition; the chin is filtered only in windows around the transitions."""
     reason = None
@@ -564,7 +575,8 @@ def _jerks(
     spans = np.column_stack([lms.onset_s, lms.end_s])
     margin = std.sleep_onset_jerk.transition_window_s + _WINDOW_MARGIN_S
     onsets, durations = [], []
-    notches = find_mains_notches(chin.data_uv, chin.sfreq_hz, std.signal)
+    if notches is None:
+        notches = find_mains_notches(chin.data_uv, chin.sfreq_hz, std.signal)
     for start, end in _merge_windows(transitions - margin, transitions + margin):
         a, b = int(start * chin.sfreq_hz), int(end * chin.sfreq_hz)
         if b - a < 4 * chin.sfreq_hz:
@@ -623,7 +635,9 @@ _RMS_PIECE_S = 1800.0  # the chin is filtered for RSWA in pieces of this length 
 _RMS_MARGIN_S = 10.0  # ... this much signal on both sides, where the zero-phase filter's edge transients settle
 
 
-def _chin_rms_trace(chin: Signal, std: ScoringStandard, beats: EcgBeats, bin_s: float) -> RmsTrace:
+def _chin_rms_trace(
+    chin: Signal, std: ScoringStandard, beats: EcgBeats, bin_s: float, notches: tuple[float, ...] | None = None
+) -> RmsTrace:
     """The chin's RMS in ``bin_s`` bins, band-passed and ECG-cleaned piece by piece (pieces aligned on the bins),
     so no whole-night filtered copy is held: the same bins as filtering the whole night, to the filter's edge
     transients, which the margins leave far below the EMG."""
@@ -633,7 +647,8 @@ def _chin_rms_trace(chin: Signal, std: ScoringStandard, beats: EcgBeats, bin_s: 
     usable = n // width * width
     piece = max(width, int(_RMS_PIECE_S * fs) // width * width)
     margin = int(_RMS_MARGIN_S * fs)
-    notches = find_mains_notches(chin.data_uv, fs, std.signal)
+    if notches is None:
+        notches = find_mains_notches(chin.data_uv, fs, std.signal)
     parts = []
     for a in range(0, usable, piece):
         b = min(a + piece, usable)
@@ -653,6 +668,7 @@ def _rswa(
     events: ScoredEvents,
     beats: EcgBeats,
     fds: Sequence[Signal] = (),
+    chin_notches: tuple[float, ...] | None = None,
 ) -> dict[str, Any]:
     """REM sleep without atonia from the chin EMG, with the FDS EMG when recorded (cds.detect.rswa); every value
     null with its reason when the stages or a usable chin are missing. ECG beats found in the leg channels are
@@ -666,7 +682,7 @@ def _rswa(
     if reason is not None or chin is None or hyp is None:
         shape = {k: v for k, v in _null_like(RemEmgActivity.empty().to_dict()).items() if k != "unavailable"}
         return {**shape, "channels": [], "unavailable": dict.fromkeys(sorted(shape), reason)}
-    trace = _chin_rms_trace(chin, std, beats, rules.amplitude_bin_s)
+    trace = _chin_rms_trace(chin, std, beats, rules.amplitude_bin_s, chin_notches)
 
     def spans(table: np.ndarray) -> np.ndarray:
         t = _span(table)
@@ -678,8 +694,8 @@ def _rswa(
         hyp.epoch_s,
         hyp.start_s,
         rules,
-        arousals_s=spans(events.arousals),
-        respiratory_s=spans(events.respiratory),
+        arousals_s=spans(events.arousals) if len(events.arousals) else None,
+        respiratory_s=spans(events.respiratory) if events.has_respiratory_scoring else None,
         fds=[_chin_rms_trace(sig, std, beats, rules.amplitude_bin_s) for sig in fds],
     )
     data = found.to_dict()
@@ -743,8 +759,10 @@ def render_summary(report: AnalysisReport) -> str:
         f"fragmentary myoclonus: excessive {val(d['fragmentary_myoclonus'], 'excessive')}, "
         f"{val(d['fragmentary_myoclonus'], 'potentials_per_min_nrem', '/min NREM')}; trains of discrete potentials "
         f"not scored as leg movements: {d['fragmentary_myoclonus'].get('trains_not_leg_movements', 0)}",
-        f"REM sleep without atonia (chin): tonic {val(d['rswa'], 'tonic_chin_pct', '% of REM epochs')}, phasic "
-        f"{val(d['rswa'], 'phasic_chin_pct', '% of 3-s mini-epochs')}, any {val(d['rswa'], 'any_chin_pct', '%')}",
+        f"REM sleep without atonia (chin): tonic {val(d['rswa'], 'tonic_chin_pct', '% of 20-s REM epochs')}, "
+        f"phasic {val(d['rswa'], 'phasic_chin_pct', '% of 2-s mini-epochs')} (Montreal), any "
+        f"{val(d['rswa'], 'any_chin_pct', '% of 3-s mini-epochs')} (SINBAR)"
+        + (" - INDETERMINATE (see caveat rswa_values_indeterminate)" if d["rswa"].get("indeterminate") else ""),
     ]
     lines += [f"caveat [{c['code']}]: {c['text']}" for c in d["caveats"]]
     return "\n".join(lines)

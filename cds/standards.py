@@ -186,8 +186,13 @@ class RswaRules:
     references: tuple[str, ...]
     epoch_s: float
     mini_epoch_s: float
+    montreal_epoch_s: float
+    montreal_mini_epoch_s: float
     amplitude_bin_s: float
     tonic_bin_s: float
+    background: str
+    background_window_s: float
+    background_step_s: float
     background_percentile: float
     min_background_uv: float
     tonic_ratio: float
@@ -197,6 +202,7 @@ class RswaRules:
     phasic_ratio: float
     phasic_min_duration_s: float
     phasic_max_duration_s: float
+    montreal_phasic_max_duration_s: float
     burst_gap_s: float
     aasm_transient_min_mini_epochs: int
     any_ratio: float
@@ -207,6 +213,10 @@ class RswaRules:
     flat_uv: float
     max_excluded_fraction: float
     min_rem_minutes: float
+    indeterminate_rem_minutes: float
+    indeterminate_rem_ahi_per_h: float
+    indeterminate_without_respiratory: bool
+    indeterminate_without_arousals: bool
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(dataclasses.asdict(self))
@@ -414,8 +424,20 @@ def load_rswa_rules_file(path: str | Path) -> RswaRules:
     rules: RswaRules = _build(RswaRules, _read_yaml(path, "RSWA rules"), path, "")
     if not 0 < rules.amplitude_bin_s <= rules.tonic_bin_s <= rules.mini_epoch_s <= rules.epoch_s:
         raise RuleFileError("need 0 < amplitude_bin_s <= tonic_bin_s <= mini_epoch_s <= epoch_s", path=path)
-    if abs(rules.epoch_s / rules.mini_epoch_s - round(rules.epoch_s / rules.mini_epoch_s)) > 1e-9:
-        raise RuleFileError("epoch_s must be a whole number of mini-epochs", path=path, location="mini_epoch_s")
+    for epoch, mini in (("epoch_s", "mini_epoch_s"), ("montreal_epoch_s", "montreal_mini_epoch_s")):
+        e, m = getattr(rules, epoch), getattr(rules, mini)
+        if not 0 < rules.tonic_bin_s <= m <= e or abs(e / m - round(e / m)) > 1e-9:
+            raise RuleFileError(
+                f"{epoch} must be a whole number of mini-epochs ({mini}, >= tonic_bin_s)", path=path, location=mini
+            )
+    if rules.background not in ("running", "global"):
+        raise RuleFileError(
+            f"background must be running or global (got: {rules.background})", path=path, location="background"
+        )
+    if not 0 < rules.background_step_s <= rules.background_window_s:
+        raise RuleFileError(
+            "need 0 < background_step_s <= background_window_s", path=path, location="background_step_s"
+        )
     return rules
 
 

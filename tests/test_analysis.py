@@ -427,6 +427,7 @@ def test_without_respiratory_events_and_arousals_their_values_are_null_with_reas
         "leg_movements.plms_arousal_index",
         "rswa.excluded_mini_epochs.arousal",  # issue 13: REM mini-epochs could not be checked for arousals ...
         "rswa.excluded_mini_epochs.respiratory",  # ... nor for apneas: the counts are unknown, not 0
+        "rswa.rem_ahi_per_h",  # REM-AHI needs the scored respiratory events
     ]
     assert "arousal" in doc["leg_movements"]["unavailable"]["plms_arousal_index"]
     assert "no arousals scored" in doc["rswa"]["unavailable"]["excluded_mini_epochs.arousal"]

@@ -27,6 +27,18 @@ def validate(
             "(EDF+ annotations or CSV/TSV/Noxturnal export); default: each recording's own annotations.",
         ),
     ] = None,
+    scored_left: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--scored-left",
+            help="A site that exports each leg in its own file: the left-leg events for each recording, in order "
+            "(with --scored-right; merged by the standard's bilateral rule).",
+        ),
+    ] = None,
+    scored_right: Annotated[
+        list[Path] | None,
+        typer.Option("--scored-right", help="The right-leg events for each recording, in order (with --scored-left)."),
+    ] = None,
     standard: Annotated[Standard, typer.Option("--standard", help="Scoring standard.")] = Standard.AASM,
     tolerance_s: Annotated[
         float, typer.Option("--tolerance-s", min=0.001, help="Onset tolerance for a match (s).")
@@ -45,16 +57,28 @@ def validate(
 
     if scored and len(scored) != len(recordings):
         raise UsageError(f"{len(recordings)} recordings but {len(scored)} --scored files: give one per recording")
+    per_leg: list[tuple[Path, Path]] = []
+    if scored_left or scored_right:
+        if scored:
+            raise UsageError("give --scored, or --scored-left with --scored-right, not both")
+        n_left, n_right = len(scored_left or []), len(scored_right or [])
+        if n_left != len(recordings) or n_right != len(recordings):
+            raise UsageError(
+                f"{len(recordings)} recordings but {n_left} --scored-left and {n_right} --scored-right files: "
+                "give one of each per recording"
+            )
+        per_leg = list(zip(scored_left or [], scored_right or [], strict=True))
     if figure is not None and figure.suffix.lower() != ".svg":
         raise UsageError(f"--figure must end in .svg (got: {figure.name})")
     overrides = channel_overrides(channel)
     outputs = {"--figure": check_output_file(figure, "figure")} if figure is not None else {}
     if json_out not in (None, "-"):
         outputs["--json"] = check_output_file(Path(json_out), "JSON report")
-    check_not_inputs(outputs, {f"input {i + 1}": p for i, p in enumerate([*recordings, *(scored or [])])})
+    inputs = [*recordings, *(scored or []), *(scored_left or []), *(scored_right or [])]
+    check_not_inputs(outputs, {f"input {i + 1}": p for i, p in enumerate(inputs)})
     report = validate_recordings(
         recordings,
-        scored,
+        per_leg or scored,
         standard=standard,
         tolerance_s=tolerance_s,
         channel_overrides=[f"{k}={v}" for k, v in overrides.items()] or None,

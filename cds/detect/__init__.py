@@ -3,7 +3,7 @@
 from cds.detect.ecg import EcgBeats, cancel_ecg, find_ecg_beats, remove_ecg
 from cds.detect.fragmentary import detect_fragmentary_potentials
 from cds.detect.jerks import SleepOnsetJerks, detect_sleep_onset_jerks, find_wake_to_n1_transitions
-from cds.detect.legmovements import LegMovements, detect_leg_movements, make_leg_movements
+from cds.detect.legmovements import LegMovements, detect_leg_movements_filtered, make_leg_movements
 from cds.detect.plm import (
     PlmSeries,
     find_arousal_associated,
@@ -26,7 +26,7 @@ __all__ = [
     "compute_envelope",
     "compute_resting_level",
     "detect_fragmentary_potentials",
-    "detect_leg_movements",
+    "detect_leg_movements_filtered",
     "detect_sleep_onset_jerks",
     "filter_emg",
     "find_arousal_associated",

@@ -34,6 +34,7 @@ __all__ = [
     "median_filter",
     "median_periodogram",
     "rank_filter",
+    "segment_max",
     "select_by_peak_distance",
     "sosfilt_inplace",
     "sosfilt_zi",
@@ -239,3 +240,25 @@ def select_by_peak_distance(peaks: NDArray, heights: NDArray, distance: float) -
         ),
         dtype=bool,
     )
+
+
+def segment_max(
+    values: NDArray[Any], starts: NDArray[np.integer], ends: NDArray[np.integer], ufunc: Any = np.maximum
+) -> NDArray[Any]:
+    """``values[a:b].max()`` for every segment ``a, b`` of ``starts``, ``ends`` (each 0 <= a < b <= values.size), in
+    one ``np.maximum.reduceat`` call instead of a Python loop: exactly the same numbers (a maximum does not round).
+    Segments may overlap or come in any order: reduceat reduces each ``idx[2k]:idx[2k + 1]`` on its own.
+    ``ufunc=np.minimum`` gives the minima."""
+    starts = np.asarray(starts, dtype=np.int64).reshape(-1)
+    ends = np.asarray(ends, dtype=np.int64).reshape(-1)
+    if starts.size == 0:
+        return np.zeros(0, dtype=values.dtype)
+    idx = np.empty(2 * starts.size, dtype=np.int64)
+    idx[0::2], idx[1::2] = starts, ends
+    tail = ends == values.size  # reduceat takes indices < size: such a segment runs to the end by itself ...
+    if tail.any():
+        idx[1::2][tail] = starts[tail]  # ... when its end index is dropped; a repeated index yields values[start]
+        out = ufunc.reduceat(values, idx)[0::2]
+        out[tail] = [ufunc.reduce(values[a:]) for a in starts[tail]]
+        return out
+    return ufunc.reduceat(values, idx)[0::2]

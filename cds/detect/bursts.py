@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from cds.detect._kernels import segment_max
 from cds.detect.legmovements import find_threshold_events
 from cds.detect.preprocess import FilteredEmg, compute_resting_level, short_envelope
 from cds.standards import SignalRules, load_detector_heuristics
@@ -54,12 +55,10 @@ def detect_bursts(
     onsets, ends = onsets[keep], ends[keep]
     width = max(1, round(env.step_s * filtered.sfreq_hz))
     data = filtered.data_uv
-    peak = np.array(
-        [
-            float(np.abs(data[a * width : max(b * width, a * width + 1)]).max())
-            for a, b in zip(onsets, ends, strict=True)
-        ]
-    )
+    first = np.minimum(onsets * width, data.size - 1)
+    last = np.minimum(np.maximum(ends * width, first + 1), data.size)
+    # peak |EMG| as max(max, -min) of each burst: no whole-channel |data| copy, no per-burst loop
+    peak = np.maximum(segment_max(data, first, last), -segment_max(data, first, last, np.minimum))
     return Bursts(
         (onsets * env.step_s).astype(np.float64),
         ((ends - onsets) * env.step_s).astype(np.float64),

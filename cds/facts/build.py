@@ -34,6 +34,7 @@ RECORDING_MAP: dict[str, tuple[str, str, float]] = {
     "psg.rswa_tonic_chin_pct": ("rswa", "tonic_chin_pct", 1.0),
     "psg.rswa_phasic_chin_pct": ("rswa", "phasic_chin_pct", 1.0),
     "psg.rswa_any_chin_pct": ("rswa", "any_chin_pct", 1.0),
+    "psg.rem_ahi": ("rswa", "rem_ahi_per_h", 1.0),  # from the scored respiratory events, when given
 }
 
 

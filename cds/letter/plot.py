@@ -12,30 +12,20 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cds.stages import SleepStage
+
 log = logging.getLogger(__name__)
 
 __all__ = ["PERIODIC_UNSTAGED", "STAGE_ORDER", "render_night_figure"]
 
 # Hypnogram rows from top to bottom (the clinical convention: wake on top, deepest sleep at the bottom).
-STAGE_ORDER: tuple[str, ...] = ("W", "R", "N1", "N2", "N3")
-_STAGE_ALIASES = {
-    "WAKE": "W",
-    "W": "W",
-    "0": "W",
-    "REM": "R",
-    "R": "R",
-    "5": "R",
-    "N1": "N1",
-    "S1": "N1",
-    "1": "N1",
-    "N2": "N2",
-    "S2": "N2",
-    "2": "N2",
-    "N3": "N3",
-    "S3": "N3",
-    "S4": "N3",
-    "3": "N3",
-    "4": "N3",
+STAGE_ORDER: tuple[SleepStage, ...] = (SleepStage.W, SleepStage.R, SleepStage.N1, SleepStage.N2, SleepStage.N3)
+_STAGE_NAMES = {
+    SleepStage.W: "Wake",
+    SleepStage.R: "REM",
+    SleepStage.N1: "N1",
+    SleepStage.N2: "N2",
+    SleepStage.N3: "N3",
 }
 _RC: Any = {  # matplotlib rc keys (its stubs type them as literals)
     "svg.hashsalt": "cds-letter",
@@ -83,9 +73,10 @@ def render_night_figure(analysis: Mapping[str, Any], *, hypnogram: Mapping[str, 
     return svg[start:] if start >= 0 else svg
 
 
-def _stage_segments(hypnogram: Mapping[str, Any] | None) -> list[tuple[float, float, str]]:
+def _stage_segments(hypnogram: Mapping[str, Any] | None) -> list[tuple[float, float, SleepStage]]:
     """Return (start_h, end_h, stage) runs from the analysis hypnogram (``stages`` per ``epoch_s`` epoch,
-    or ``epochs`` with ``onset_s``/``stage``); unknown stage labels are skipped, not guessed."""
+    or ``epochs`` with ``onset_s``/``stage``), the labels read as ``SleepStage`` values (what cds.io writes);
+    unscored and movement-time epochs and labels that are not stages are skipped, not guessed."""
     if not hypnogram:
         return []
     epoch_s = float(hypnogram.get("epoch_s") or hypnogram.get("epoch_duration_s") or 30.0)
@@ -96,9 +87,9 @@ def _stage_segments(hypnogram: Mapping[str, Any] | None) -> list[tuple[float, fl
         pairs = [(offset_s + i * epoch_s, str(s)) for i, s in enumerate(stages)]
     elif isinstance(hypnogram.get("epochs"), list):
         pairs = [(float(e["onset_s"]), str(e["stage"])) for e in hypnogram["epochs"]]
-    runs: list[tuple[float, float, str]] = []
+    runs: list[tuple[float, float, SleepStage]] = []
     for onset_s, label in pairs:
-        stage = _STAGE_ALIASES.get(label.upper())
+        stage = _drawn_stage(label)
         if stage is None:
             continue
         start_h, end_h = onset_s / 3600.0, (onset_s + epoch_s) / 3600.0
@@ -109,7 +100,16 @@ def _stage_segments(hypnogram: Mapping[str, Any] | None) -> list[tuple[float, fl
     return runs
 
 
-def _draw_hypnogram(ax: Any, segments: list[tuple[float, float, str]]) -> None:
+def _drawn_stage(label: str) -> SleepStage | None:
+    """The stage of a hypnogram label when it has a row in the figure (W, R, N1, N2, N3), else None."""
+    try:
+        stage = SleepStage(label)
+    except ValueError:
+        return None
+    return stage if stage in _STAGE_NAMES else None
+
+
+def _draw_hypnogram(ax: Any, segments: list[tuple[float, float, SleepStage]]) -> None:
     level = {stage: -i for i, stage in enumerate(STAGE_ORDER)}
     xs: list[float] = []
     ys: list[float] = []
@@ -118,9 +118,9 @@ def _draw_hypnogram(ax: Any, segments: list[tuple[float, float, str]]) -> None:
         ys += [level[stage], level[stage]]
     ax.plot(xs, ys, color="#1f3a5f", linewidth=1.0)
     for start_h, end_h, stage in segments:
-        if stage == "R":
-            ax.plot([start_h, end_h], [level["R"], level["R"]], color="#c0392b", linewidth=3.0)
-    ax.set_yticks([level[s] for s in STAGE_ORDER], ["Wake", "REM", "N1", "N2", "N3"])
+        if stage is SleepStage.R:
+            ax.plot([start_h, end_h], [level[stage], level[stage]], color="#c0392b", linewidth=3.0)
+    ax.set_yticks([level[s] for s in STAGE_ORDER], [_STAGE_NAMES[s] for s in STAGE_ORDER])
     ax.set_ylim(-len(STAGE_ORDER) + 0.5, 0.5)
     ax.set_title("Hypnogram", loc="left", fontsize=8.5)
 

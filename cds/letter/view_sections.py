@@ -113,6 +113,9 @@ def recording_view(analysis: Mapping[str, Any] | None, recording_input: Mapping[
     jerks = analysis.get("sleep_onset_jerks") or {}
     efm = analysis.get("fragmentary_myoclonus") or {}
     rswa = analysis.get("rswa") or {}
+    # indeterminate values are never shown bare: each label says so, the caveat (rswa_values_indeterminate) says why
+    flag = " (INDETERMINATE: see the caveats)" if rswa.get("indeterminate") else ""
+    tonic, phasic, any_chin = (_value(rswa, k) for k in ("tonic_chin_pct", "phasic_chin_pct", "any_chin_pct"))
     parameters = analysis.get("parameters") or {}
     standard = str(parameters.get("standard") or "")
     rec = analysis.get("recording") or {}
@@ -144,13 +147,9 @@ def recording_view(analysis: Mapping[str, Any] | None, recording_input: Mapping[
             ("excessive fragmentary myoclonus", _value(efm, "excessive"), ""),
             *(
                 [
-                    ("REM without atonia: tonic chin, of REM epochs", _value(rswa, "tonic_chin_pct"), "%"),
-                    ("REM without atonia: phasic chin, of 3-s REM mini-epochs", _value(rswa, "phasic_chin_pct"), "%"),
-                    (
-                        "REM without atonia: any chin activity (SINBAR), of 3-s mini-epochs",
-                        _value(rswa, "any_chin_pct"),
-                        "%",
-                    ),
+                    (f"REM without atonia: tonic chin (Montreal), of 20-s REM epochs{flag}", tonic, "%"),
+                    (f"REM without atonia: phasic chin (Montreal), of 2-s REM mini-epochs{flag}", phasic, "%"),
+                    (f"REM without atonia: any chin activity (SINBAR), of 3-s mini-epochs{flag}", any_chin, "%"),
                 ]
                 if rswa
                 else []

@@ -71,6 +71,9 @@ class SynthConfig:
     fm_trains_per_h: float = 0.0
     fm_train_potential_s: tuple[float, float] = (0.05, 0.12)  # duration of each potential of a train
     fm_train_gap_s: tuple[float, float] = (0.15, 0.4)  # silence between two potentials of a train
+    # the chin electrode's gain drifts linearly from 1 at the start to 1 + this at the end of the night (everything
+    # the chin records, atonic REM included, scales with it): what a running RSWA background follows
+    chin_gain_drift: float = 0.0
 
     @classmethod
     def preset(cls, name: str) -> SynthConfig:

@@ -54,6 +54,7 @@ _ROBUSTNESS_KNOBS = (
     "fm_trains_per_h",
     "fm_train_potential_s",
     "fm_train_gap_s",
+    "chin_gain_drift",
 )
 # Knobs left out of the truth JSON at their defaults, so truth files of the older nights stay identical.
 _ROBUSTNESS_DEFAULTS = {f.name: f.default for f in fields(SynthConfig) if f.name in _ROBUSTNESS_KNOBS}
@@ -363,6 +364,9 @@ def write_synthetic_psg(path: str | Path, config: SynthConfig, *, seed: int) -> 
         busy += [(float(o) - 1.0, float(o) + 1.0) for o in [*events.jerk_onset_s, *events.fm_onset_s]]
         motor = plant_motor(config, stages, busy, seed)
         add_motor_activity(config, motor, signals, seed)
+    if config.chin_gain_drift:
+        chin = signals["chin"]
+        chin *= np.linspace(1.0, 1.0 + config.chin_gain_drift, chin.size, dtype=np.float32)
     stage_rows = _annotations(config, stages, rng)
     hyp_path = None
     if config.hypnogram_in_edf:

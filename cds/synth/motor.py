@@ -14,12 +14,24 @@ import numpy as np
 
 from cds.synth.config import SynthConfig
 
-__all__ = ["EPOCH_S", "MINI_EPOCH_S", "PlantedMotor", "add_motor_activity", "plant_motor"]
+__all__ = [
+    "EPOCH_S",
+    "MINI_EPOCH_S",
+    "PlantedMotor",
+    "add_motor_activity",
+    "montreal_epochs",
+    "plant_motor",
+    "tonic_spans",
+]
 
 EPOCH_S = 30.0
 MINI_EPOCH_S = 3.0
 MINI_PER_EPOCH = 10
 EDGE_S = 0.3  # a phasic burst keeps this far from its mini-epoch's edges, so it belongs to exactly one
+# Montreal (Montplaisir et al. 2010): 20-s epochs of 2-s mini-epochs, cut from each run of consecutive REM epochs
+MONTREAL_EPOCH_S = 20.0
+MONTREAL_MINI_S = 2.0
+TONIC_CLEAR_S = 1.0  # no Montreal epoch is left with a tonic share within this of half its length (unambiguous)
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,7 +44,9 @@ class PlantedMotor:
     trains: tuple[tuple[str, tuple[tuple[float, float], ...]], ...]  # (side, ((onset s, duration s), ...))
 
     def rswa_truth(self) -> dict[str, Any]:
-        """Percentages as the methods define them, from the planted activity (no exclusions: none planted)."""
+        """Percentages as the methods define them, from the planted activity (no exclusions: none planted):
+        SINBAR "any" and AASM on 30-s epochs of 3-s mini-epochs, Montreal tonic on 20-s epochs (>= half the
+        epoch tonic) and phasic on 2-s mini-epochs (a burst in it), both cut from each run of REM epochs."""
         n_rem = len(self.rem_epochs)
         if n_rem == 0:
             return {"rem_epochs": 0}
@@ -42,10 +56,17 @@ class PlantedMotor:
         per_epoch: dict[int, int] = {}
         for m in phasic_minis:
             per_epoch[m // MINI_PER_EPOCH] = per_epoch.get(m // MINI_PER_EPOCH, 0) + 1
+        montreal = montreal_epochs(self.rem_epochs)
+        spans = tonic_spans(self.tonic)
+        tonic_m = sum(1 for a in montreal if _overlap(a, a + MONTREAL_EPOCH_S, spans) >= MONTREAL_EPOCH_S / 2)
+        m_minis = [a + MONTREAL_MINI_S * k for a in montreal for k in range(round(MONTREAL_EPOCH_S / MONTREAL_MINI_S))]
+        bursts = [(o, o + d) for o, d, _ in self.phasic]
+        phasic_m = sum(1 for a in m_minis if _overlap(a, a + MONTREAL_MINI_S, bursts) > 0.0)
         return {
             "rem_epochs": n_rem,
-            "tonic_chin_pct": round(100.0 * len(self.tonic) / n_rem, 3),
-            "phasic_chin_pct": round(100.0 * len(phasic_minis) / minis, 3),
+            "montreal_epochs": len(montreal),
+            "tonic_chin_pct": round(100.0 * tonic_m / len(montreal), 3) if montreal else None,
+            "phasic_chin_pct": round(100.0 * phasic_m / len(m_minis), 3) if m_minis else None,
             "any_chin_pct": round(100.0 * len(phasic_minis | tonic_minis) / minis, 3),
             "aasm_sustained_epochs_pct": round(100.0 * sum(1 for t in self.tonic if t[2] >= 5) / n_rem, 3),
             "aasm_transient_epochs_pct": round(100.0 * sum(1 for v in per_epoch.values() if v >= 5) / n_rem, 3),
@@ -71,6 +92,30 @@ class PlantedMotor:
         }
 
 
+def montreal_epochs(rem_epochs: tuple[int, ...] | list[int]) -> list[float]:
+    """Starts (s) of the 20-s Montreal epochs cut from each run of consecutive 30-s REM epochs."""
+    out: list[float] = []
+    i = 0
+    rem = sorted(rem_epochs)
+    while i < len(rem):
+        j = i
+        while j + 1 < len(rem) and rem[j + 1] == rem[j] + 1:
+            j += 1
+        start, length = rem[i] * EPOCH_S, (j - i + 1) * EPOCH_S
+        out += [start + MONTREAL_EPOCH_S * k for k in range(int(length // MONTREAL_EPOCH_S))]
+        i = j + 1
+    return out
+
+
+def tonic_spans(tonic: Any) -> list[tuple[float, float]]:
+    """(start s, end s) of each planted tonic stretch."""
+    return [(e * EPOCH_S + k0 * MINI_EPOCH_S, e * EPOCH_S + (k0 + n) * MINI_EPOCH_S) for e, k0, n, _ in tonic]
+
+
+def _overlap(a: float, b: float, spans: list[tuple[float, float]]) -> float:
+    return sum(max(0.0, min(b, e) - max(a, s)) for s, e in spans)
+
+
 def _free(t: float, spans: list[tuple[float, float]], clearance: float) -> bool:
     return all(t + clearance <= a or t - clearance >= b for a, b in spans)
 
@@ -84,24 +129,30 @@ def plant_motor(config: SynthConfig, stages: list[str], busy_s: list[tuple[float
         if rem
         else []
     )
-    tonic = []
+    tonic: list[tuple[int, int, int, float]] = []
+    montreal = montreal_epochs(rem)
     for e in tonic_idx:
-        length = int(rng.integers(7, MINI_PER_EPOCH + 1))
-        tonic.append(
-            (
-                int(e),
-                int(rng.integers(0, MINI_PER_EPOCH - length + 1)),
-                length,
-                float(rng.uniform(*config.rswa_tonic_uv)),
-            )
-        )
+        # placed so that no Montreal epoch it reaches is tonic for about half its length (the truth is clear)
+        near = [a for a in montreal if a < (e + 1) * EPOCH_S and a + MONTREAL_EPOCH_S > e * EPOCH_S]
+        for _attempt in range(50):
+            length = int(rng.integers(7, MINI_PER_EPOCH + 1))
+            k0 = int(rng.integers(0, MINI_PER_EPOCH - length + 1))
+            spans = tonic_spans([*tonic, (int(e), k0, length, 0.0)])
+            shares = [_overlap(a, a + MONTREAL_EPOCH_S, spans) for a in near]
+            if all(abs(x - MONTREAL_EPOCH_S / 2) >= TONIC_CLEAR_S for x in shares):
+                break
+        tonic.append((int(e), k0, length, float(rng.uniform(*config.rswa_tonic_uv))))
     others = [e * MINI_PER_EPOCH + k for e in rem if e not in set(tonic_idx) for k in range(MINI_PER_EPOCH)]
     n_phasic = round(config.rswa_phasic_fraction * len(rem) * MINI_PER_EPOCH)
     phasic = []
     if others and n_phasic:
         for m in sorted(rng.choice(others, size=min(n_phasic, len(others)), replace=False).tolist()):
-            duration = float(rng.uniform(0.2, 1.5))
-            onset = m * MINI_EPOCH_S + float(rng.uniform(EDGE_S, MINI_EPOCH_S - EDGE_S - duration))
+            for _attempt in range(50):  # its ends also keep EDGE_S from the 2-s Montreal mini-epoch edges
+                duration = float(rng.uniform(0.2, 1.5))
+                onset = m * MINI_EPOCH_S + float(rng.uniform(EDGE_S, MINI_EPOCH_S - EDGE_S - duration))
+                ends = (onset, onset + duration)
+                if all(abs(t - MONTREAL_MINI_S * round(t / MONTREAL_MINI_S)) >= EDGE_S for t in ends):
+                    break
             phasic.append((onset, duration, float(rng.uniform(*config.rswa_phasic_uv))))
     trains = []
     nrem = [i for i, s in enumerate(stages) if s in ("N2", "N3")]

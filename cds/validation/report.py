@@ -20,7 +20,7 @@ import numpy as np
 
 from cds.analysis import analyze_recording
 from cds.detect.legmovements import LegMovements, make_leg_movements
-from cds.detect.plm import find_plm_series
+from cds.detect.plm import find_bilateral_movements, find_plm_series
 from cds.errors import InputError
 from cds.io.events import read_events
 from cds.standards import ScoringStandard, Standard, load_standard
@@ -62,39 +62,79 @@ def _window(hyp: Any, duration_s: float) -> tuple[float, float]:
     return float(start), float(end)
 
 
+def per_leg_rule(std: ScoringStandard) -> str:
+    """How a site's left-leg and right-leg files are merged: the standard's bilateral rule, as cds merges its legs."""
+    rule = std.bilateral
+    if rule.rule == "onset_lag":
+        how = f"LMs of the two legs with onsets < {rule.max_onset_lag_s:g} s apart are one LM"
+    else:
+        limits = f"at most {rule.max_components} components and " if rule.max_components is not None else "at most "
+        how = (
+            f"LMs of the two legs overlapping or < {rule.max_gap_s:g} s apart are one LM "
+            f"({limits}{rule.max_duration_s:g} s)"
+        )
+    return (
+        f"left-leg and right-leg site files merged by the {std.id} bilateral rule, the code cds uses for its own two "
+        f"legs: {how}, spanning the first onset to the last offset; an event without a duration gets the minimum LM "
+        f"duration ({std.leg_movement.min_duration_s:g} s)"
+    )
+
+
+def _site_table(
+    source: Path, report: Any, side: str, std: ScoringStandard, lo: float, hi: float, *, required: bool
+) -> LegMovements:
+    """The site's leg movements of ``source`` inside [lo, hi), as a table of one ``side``."""
+    site = read_events(source, recording_start=report.start, recording_duration_s=report.duration_s)
+    if required and len(site.leg_movements) == 0:
+        raise InputError(
+            "no scored leg movements in this file (labels such as LM, PLM, MJ, 'Limb Movement')",
+            path=source,
+            hint="give the site's scoring with --scored FILE (or --scored-left and --scored-right)",
+        )
+    table = site.leg_movements.reshape(-1, 2)
+    keep = (table[:, 0] >= lo) & (table[:, 0] < hi)
+    return make_leg_movements(table[keep, 0], np.nan_to_num(table[keep, 1], nan=std.leg_movement.min_duration_s), side)
+
+
 def _one(
     recording: Path,
-    scored: Path | None,
+    scored: Path | tuple[Path, Path] | None,
     std: ScoringStandard,
     tolerance_s: float,
     channel_overrides: Sequence[str] | None,
 ) -> tuple[dict[str, Any], EventAgreement, tuple[float, float] | None]:
     report = analyze_recording(recording, standard=std.id, channel_overrides=channel_overrides or None)
-    source = scored if scored is not None else recording
-    site = read_events(source, recording_start=report.start, recording_duration_s=report.duration_s)
-    if len(site.leg_movements) == 0:
-        raise InputError(
-            "no scored leg movements in this file (labels such as LM, PLM, MJ, 'Limb Movement')",
-            path=source,
-            hint="give the site's scoring with --scored FILE",
-        )
     hyp = report.hypnogram
     lo, hi = _window(hyp, report.duration_s)
-    table = site.leg_movements
-    keep = (table[:, 0] >= lo) & (table[:, 0] < hi)
-    site_lms = make_leg_movements(
-        table[keep, 0], np.nan_to_num(table[keep, 1], nan=std.leg_movement.min_duration_s), "bilateral"
-    )
+    legs: dict[str, int] | None = None
+    if isinstance(scored, tuple):  # one file per leg: merged as cds merges its own two legs
+        left = _site_table(scored[0], report, "left", std, lo, hi, required=False)
+        right = _site_table(scored[1], report, "right", std, lo, hi, required=False)
+        if len(left) + len(right) == 0:
+            raise InputError(
+                f"no scored leg movements in the left-leg file nor in the right-leg file ({scored[1]})",
+                path=scored[0],
+                hint="give the site's scoring with --scored-left and --scored-right",
+            )
+        site_lms = find_bilateral_movements(left, right, std)
+        source_name = f"{scored[0].name} + {scored[1].name}"
+        legs = {"left": len(left), "right": len(right)}
+    else:
+        source = scored if scored is not None else recording
+        site_lms = _site_table(source, report, "bilateral", std, lo, hi, required=True)
+        source_name = source.name
     ours = report.leg_movements
     ours = ours.select((ours.onset_s >= lo) & (ours.onset_s < hi))
     agreement = match_onsets(site_lms.onset_s, ours.onset_s, tolerance_s)
     row: dict[str, Any] = {
         "recording": recording.name,
-        "scored_file": source.name,
+        "scored_file": source_name,
+        # per-leg site files: the events of each leg before the bilateral merge (null for one file)
+        "site_lms_per_leg": legs,
         "site_lms": len(site_lms),
         "cds_lms": len(ours),
         **agreement.to_dict(),
-        "unavailable": {},
+        "unavailable": {} if legs else {"site_lms_per_leg": "one scoring file for both legs"},
     }
     pair = None
     if hyp is None:
@@ -122,19 +162,24 @@ def _one(
 
 def validate_recordings(
     recordings: Sequence[str | Path],
-    scored: Sequence[str | Path] | None = None,
+    scored: Sequence[str | Path | tuple[str | Path, str | Path]] | None = None,
     *,
     standard: Standard | str = "aasm",
     tolerance_s: float,
     channel_overrides: Sequence[str] | None = None,
     progress: ProgressFn | None = None,
 ) -> ValidationReport:
-    """Compare cds with the site's scoring of each recording. ``scored``: one file per recording, in the same
-    order (None: each recording's own EDF+ annotations). Raises InputError for a scoring with no leg movements
+    """Compare cds with the site's scoring of each recording. ``scored``: one entry per recording, in the same
+    order (None: each recording's own EDF+ annotations): a file, or a (left-leg file, right-leg file) pair merged by
+    the standard's bilateral rule (``per_leg_rule``). Raises InputError for a scoring with no leg movements
     and everything ``analyze_recording`` raises; ValueError when the two lists differ in length."""
     std = load_standard(standard)
     paths = [Path(p) for p in recordings]
-    site_files: list[Path | None] = [Path(p) for p in scored] if scored else [None] * len(paths)
+    site_files: list[Path | tuple[Path, Path] | None] = (
+        [(Path(p[0]), Path(p[1])) if isinstance(p, tuple) else Path(p) for p in scored]
+        if scored
+        else [None] * len(paths)
+    )
     if len(site_files) != len(paths):
         raise ValueError(f"{len(paths)} recordings but {len(site_files)} scoring files: give one per recording")
     rows, pairs, pooled = [], [], EventAgreement(0, 0, 0)
@@ -168,6 +213,7 @@ def validate_recordings(
             "plms_index": "each side's LMs through the same PLM grammar and hypnogram; respiratory-related LMs "
             "not excluded on either side",
             "period": "lights off to lights on (else the hypnogram's span; the whole recording without one)",
+            "per_leg_files": per_leg_rule(std),
             "icc": "ICC(2,1): two-way random effects, absolute agreement, single measure",
             "limits_of_agreement": "mean difference (cds - site) +/- 1.96 SD",
         },

@@ -101,3 +101,22 @@ def test_scoring_a_night_imports_no_scipy_package() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["none", "(1,", "2)"]
+
+
+def test_segment_max_equals_the_loop_it_replaces():
+    """Maxima and minima of segments in any order, overlapping, one reaching the end of the array: exactly the
+    values of ``values[a:b].max()`` per segment (the bursts', LMs' and RSWA mini-epochs' peaks)."""
+    from cds.detect._kernels import segment_max
+
+    rng = np.random.default_rng(7)
+    values = rng.standard_normal(5000).astype(np.float32)
+    starts = rng.integers(0, 4999, 400)
+    ends = np.minimum(starts + rng.integers(1, 80, 400), values.size)
+    ends[[3, 50]] = values.size
+    assert np.array_equal(
+        segment_max(values, starts, ends), [values[a:b].max() for a, b in zip(starts, ends, strict=True)]
+    )
+    assert np.array_equal(
+        segment_max(values, starts, ends, np.minimum), [values[a:b].min() for a, b in zip(starts, ends, strict=True)]
+    )
+    assert segment_max(values, np.zeros(0, int), np.zeros(0, int)).size == 0

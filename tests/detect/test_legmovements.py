@@ -217,15 +217,18 @@ def test_lms_just_over_half_a_second_are_kept_within_the_stated_tolerance():
 # --- issue 13: trains of fragmentary-myoclonus potentials are not leg movements (production path) ---------------
 
 
-def _train_signal(gaps_s: list[float], potential_s: float = 0.1, level_uv: float = 100.0) -> np.ndarray:
-    """60 s of 2 µV resting EMG with, from 30 s, potentials of ``potential_s`` separated by ``gaps_s`` of rest."""
+def _train_signal(
+    gaps_s: list[float], potential_s: float = 0.1, level_uv: float = 100.0, levels_uv: list[float] | None = None
+) -> np.ndarray:
+    """60 s of 2 µV resting EMG with, from 30 s, potentials of ``potential_s`` separated by ``gaps_s`` of rest
+    (``levels_uv``: the scale of each potential, else ``level_uv`` for all)."""
     fs = 256
     rng = np.random.default_rng(3)
     x = rng.standard_normal(60 * fs) * 2.0
     t = 30.0
-    for gap in [*gaps_s, None]:
+    for k, gap in enumerate([*gaps_s, None]):
         a, m = int(t * fs), int(potential_s * fs)
-        x[a : a + m] += level_uv * rng.standard_normal(m) * np.hanning(m)
+        x[a : a + m] += (levels_uv[k] if levels_uv else level_uv) * rng.standard_normal(m) * np.hanning(m)
         t += potential_s + (gap or 0.0)
     return x
 
@@ -256,6 +259,17 @@ def test_a_train_of_discrete_potentials_is_not_a_leg_movement(potential_s, gaps_
     assert len(_production(x, off)) == 1
 
 
+def test_a_train_with_one_weak_burst_stays_a_leg_movement():
+    """Every potential of a train must reach 50 µV (AASM fragmentary-myoclonus amplitude): with one weaker brief
+    burst among strong ones the candidate stays an LM, as a clonic LM's sub-bursts of mixed strength must (allowing
+    it lost clonic LMs on bench_robustness.py's clinic_B nights). With all of them strong it is a train."""
+    gaps = [0.06, 0.07, 0.06, 0.07]
+    lms = _production(_train_signal(gaps, potential_s=0.13, levels_uv=[100.0, 100.0, 25.0, 100.0, 100.0]))
+    assert len(lms) == 1 and len(lms.fragmentary_trains_s) == 0
+    lms = _production(_train_signal(gaps, potential_s=0.13, levels_uv=[100.0] * 5))
+    assert len(lms) == 0 and len(lms.fragmentary_trains_s) == 1
+
+
 def test_a_continuous_burst_and_a_long_potential_train_stay_leg_movements():
     fs = 256
     x = np.random.default_rng(4).standard_normal(60 * fs) * 2.0
@@ -279,7 +293,9 @@ def test_generated_fragmentary_trains_are_reported_as_fragmentary_myoclonus(synt
     spans = [(p[0][0] - 0.5, p[-1][0] + p[-1][1] + 0.5) for _, p in truth.motor.trains]
     in_trains = [o for o in report.leg_movements.onset_s if any(a <= o <= b for a, b in spans)]
     assert len(truth.motor.trains) > 30
-    assert len(in_trains) <= 0.1 * len(truth.motor.trains)
+    # 2 of the 76 were LMs before the candidate was read with a margin (its edges cut the first and last
+    # potentials) and the silence was measured on the envelope's own window; the one left has a potential < 50 µV
+    assert len(in_trains) <= 1
     planted = truth.leg_movements("aasm")
     match = match_events(planted.onset_s, report.leg_movements.onset_s, tolerance_s=0.5)
     assert match.sensitivity == 1.0 and match.ppv >= 0.9  # the few trains not recognised are the extra LMs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from cds.letter.plot import _stage_segments, render_night_figure
+from cds.stages import SleepStage
 
 
 def test_figure_labels_count_each_event_row(analysis):
@@ -36,7 +37,8 @@ def test_nothing_to_draw_gives_none():
 
 
 def test_stage_segments_merge_runs_and_skip_unknown_labels():
-    hyp = {"epoch_s": 30.0, "stages": ["W", "W", "N1", "?", "N2", "N2", "REM"]}
+    # the stages as cds.io writes them (SleepStage values); '?', 'M' and labels that are not stages are skipped
+    hyp = {"epoch_s": 30.0, "stages": ["W", "W", "N1", "?", "N2", "N2", "R", "M", "REM"]}
     runs = _stage_segments(hyp)
     assert [(round(a * 3600), round(b * 3600), s) for a, b, s in runs] == [
         (0, 60, "W"),
@@ -44,6 +46,7 @@ def test_stage_segments_merge_runs_and_skip_unknown_labels():
         (120, 180, "N2"),
         (180, 210, "R"),
     ]
+    assert all(isinstance(stage, SleepStage) for _, _, stage in runs)
     assert _stage_segments(None) == []
 
 

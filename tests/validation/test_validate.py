@@ -94,6 +94,59 @@ def test_cli_text_json_figure_and_refusals(nights, tmp_path, capsys):
     assert "no scored leg movements" in capsys.readouterr().err
 
 
+def _per_leg_files(truth, folder: Path) -> tuple[Path, Path]:
+    """The planted monolateral components of each leg in its own site file (as some PSG software exports them)."""
+    e = truth.events
+    keep = e.kind != "body"
+    files = []
+    for side in ("left", "right"):
+        mask = keep & (e.side == side)
+        files.append(_site_csv(folder / f"site-{side}.csv", e.onset_s[mask], e.duration_s[mask]))
+    return files[0], files[1]
+
+
+def test_per_leg_site_files_are_merged_by_the_bilateral_rule(nights, tmp_path, capsys):
+    """A site exporting each leg separately: the two files are merged by the standard's bilateral rule, so the
+    site's LMs are the planted bilateral LMs (written independently: the truth's own merge), not their components
+    counted twice; the per-leg counts and the rule are in the report, and the CLI takes the files in pairs."""
+    path, truth = nights[0]
+    left, right = _per_leg_files(truth, tmp_path)
+    e = truth.events
+    n_left, n_right = (
+        int(((e.side == "left") & (e.kind != "body")).sum()),
+        int(((e.side == "right") & (e.kind != "body")).sum()),
+    )
+    merged = truth.leg_movements("aasm")
+    assert len(merged) < n_left + n_right  # some planted LMs are bilateral: merging matters
+    report = validate_recordings([path], [(left, right)], tolerance_s=0.5).data
+    row = report["recordings"][0]
+    assert row["site_lms_per_leg"] == {"left": n_left, "right": n_right}
+    assert row["site_lms"] == len(merged)
+    assert row["scored_file"] == "site-left.csv + site-right.csv"
+    assert row["sensitivity"] >= 0.97 and row["ppv"] >= 0.97
+    assert row["site_plms_index"] == pytest.approx(truth.plms_index["aasm"], abs=0.01)
+    assert "onsets < 5 s apart" in report["parameters"]["per_leg_files"]
+    one_file = validate_recordings(
+        [path], [_site_csv(tmp_path / "both.csv", merged.onset_s, merged.duration_s)], tolerance_s=0.5
+    )
+    assert one_file.data["recordings"][0]["site_lms_per_leg"] is None
+    assert one_file.data["recordings"][0]["site_lms"] == row["site_lms"]
+
+    assert run(["validate", str(path), "--scored-left", str(left), "--scored-right", str(right)]) == 0
+    assert "site-left.csv" not in capsys.readouterr().err
+    assert run(["validate", str(path), "--scored-left", str(left)]) == 2
+    assert "1 --scored-left and 0 --scored-right" in capsys.readouterr().err
+    assert (
+        run(["validate", str(path), "--scored", str(left), "--scored-left", str(left), "--scored-right", str(right)])
+        == 2
+    )
+    assert "not both" in capsys.readouterr().err
+    empty = tmp_path / "none.csv"
+    empty.write_text("onset_s,duration_s,type\n10,30,Sleep stage W\n", encoding="utf-8")
+    assert run(["validate", str(path), "--scored-left", str(empty), "--scored-right", str(empty)]) == 3
+    assert "no scored leg movements in the left-leg file nor in the right-leg file" in capsys.readouterr().err
+
+
 @pytest.mark.realdata
 def test_a_real_site_export_of_another_night_is_refused(real_data_dir, nights, capsys):
     """The real Noxturnal export holds 30 scored leg movements (29 'MJ', 1 'PLM') of a night whose signals are not
