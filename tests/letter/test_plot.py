@@ -55,3 +55,26 @@ def test_summary_only_hypnogram_draws_stages_passed_separately(analysis):
     analysis["hypnogram"] = {"epoch_s": 30.0, "epochs": 60, "scheme": "aasm", "start_s": 0.0}  # as cds analyze
     assert "Hypnogram" not in render_night_figure(analysis)
     assert "Hypnogram" in render_night_figure(analysis, hypnogram=stages)
+
+
+def _ticks(svg: str, colour: str) -> list[float]:
+    """The x positions of the ticks drawn in one colour (one ``M x y v14`` move per event)."""
+    found = re.search(rf'<path d="([^"]*)" stroke="{colour}"', svg)
+    return [float(x) for x in re.findall(r"M([\d.]+) ", found.group(1))] if found else []
+
+
+def test_every_event_is_one_tick_in_its_own_row_at_its_time(analysis):
+    svg = render_night_figure(analysis)
+    periodic, other, jerks = _ticks(svg, "#d35400"), _ticks(svg, "#7f8c8d"), _ticks(svg, "#8e44ad")
+    assert (len(periodic), len(other), len(jerks)) == (30, 10, 2)  # conftest: 30 periodic, 10 not, 2 jerks
+    onsets = [e["onset_s"] for e in analysis["leg_movements"]["events"] if e.get("periodic")]
+    assert periodic == sorted(periodic) and (onsets == sorted(onsets))  # later events are further right
+    assert min(periodic) < max(periodic)
+
+
+def test_figure_is_one_well_formed_svg_element(analysis):
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(render_night_figure(analysis))
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert root.get("aria-label", "").startswith("Night figure: hypnogram and Leg movements in PLM series (30)")
