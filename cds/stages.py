@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import NDArray
+if TYPE_CHECKING:  # numpy only where an array is built: the letter's figure reads stages without it
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = ["NREM", "SLEEP", "SleepStage", "stage_labels", "to_stages"]
 
@@ -41,5 +43,7 @@ def to_stages(labels: Iterable[str]) -> tuple[SleepStage, ...]:
 
 def stage_labels(stages: Iterable[str], members: Iterable[SleepStage]) -> NDArray[np.bool_]:
     """Boolean mask: which of ``stages`` (per epoch) are one of ``members``."""
+    import numpy as np
+
     wanted = np.asarray(sorted(s.value for s in members), dtype="<U2")
     return np.isin(np.asarray(list(stages), dtype="<U2"), wanted)

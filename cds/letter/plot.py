@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from html import escape
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 from cds.stages import SleepStage
 
@@ -84,7 +84,7 @@ def render_night_figure(analysis: Mapping[str, Any], *, hypnogram: Mapping[str, 
     )
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {_WIDTH:.0f} {height:.0f}" role="img" aria-label={quoteattr(description)} {_FONT} '
+        f'viewBox="0 0 {_WIDTH:.0f} {height:.0f}" role="img" aria-label="{escape(description)}" {_FONT} '
         f'font-size="10">\n' + "\n".join(parts) + "\n</svg>\n"
     )
     log.info("night figure: %d stage segments, %d leg movements, %d jerks", len(segments), len(movements), len(jerks))
@@ -129,7 +129,8 @@ def _drawn_stage(label: str) -> SleepStage | None:
 
 def _text(x: float, y: float, text: str, *, anchor: str = "start", size: float = 10.0, bold: bool = False) -> str:
     weight = ' font-weight="bold"' if bold else ""
-    return f'<text x="{x:.2f}" y="{y:.2f}" text-anchor="{anchor}" font-size="{size:g}"{weight}>{escape(text)}</text>'
+    body = escape(text, quote=False)
+    return f'<text x="{x:.2f}" y="{y:.2f}" text-anchor="{anchor}" font-size="{size:g}"{weight}>{body}</text>'
 
 
 def _hypnogram_panel(
