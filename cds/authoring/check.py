@@ -23,8 +23,10 @@ from cds.authoring.intervals import atoms_of, can_hold_together, find_dead_branc
 from cds.errors import RuleFileError
 from cds.kb import expand_groups, read_raw
 from cds.paths import knowledge_dir, rules_dir
+from cds.rules.governance import date_problems
 from cds.rules.load import rule_files
 from cds.rules.manifest import MANIFEST_NAME, read_manifest, read_rule_stamp, scan_ruleset
+from cds.rules.schema import IN_FORCE
 from cds.yamlfile import bad_date
 
 __all__ = ["CheckReport", "Problem", "RuleDoc", "check_ruleset", "find_version_problems", "read_rule_docs"]
@@ -217,9 +219,17 @@ def _check_provenance(docs: list[RuleDoc]) -> Iterable[Problem]:
             )
 
 
+def _check_governance(docs: list[RuleDoc], today: dt.date) -> Iterable[Problem]:
+    """W601 an expired rule in force, W602 a deprecated rule, W603 a rule not yet in force (rules/README.md,
+    "Governance"): none fails the check, each is named; `rules release` and `triage` say the same."""
+    for doc in docs:
+        for key, code, text in date_problems(doc.data, today):
+            yield _problem(doc, doc.where(key), code, text)
+
+
 def _check_tests(docs: list[RuleDoc]) -> Iterable[Problem]:
     for doc in docs:
-        if doc.data.get("status") != "active":
+        if doc.data.get("status") not in IN_FORCE:
             continue
         tests = doc.data.get("tests")
         if not isinstance(tests, list) or not tests:
@@ -250,19 +260,19 @@ def _actions(doc: RuleDoc) -> list[Mapping[str, Any]]:
 
 
 def _check_never_fire(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
-    by_active = _asserted(docs, {"active"})
-    by_any = _asserted(docs, {"active", "draft"})
+    by_active = _asserted(docs, set(IN_FORCE))
+    by_any = _asserted(docs, {*IN_FORCE, "draft"})
     expand = _expander(docs)
     for doc in docs:
         status = doc.data.get("status")
         if status == "retired" or "when" not in doc.data:
             continue
-        asserted = by_active if status == "active" else by_any
+        asserted = by_active if status in IN_FORCE else by_any
         for atom, negated in atoms_of(doc.data["when"]):
             if atom.kind == "field" or (atom.kind, atom.name) in asserted:
                 continue
             where = atom.location or doc.where("when")
-            scope = "no active rule" if status == "active" else "no rule"
+            scope = "no active rule" if status in IN_FORCE else "no rule"
             if negated:
                 yield _problem(
                     doc, where, "W303", f"{scope} asserts {atom.kind} '{atom.name}': this 'not' always holds"
@@ -273,7 +283,7 @@ def _check_never_fire(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
                 )
         direct = list(_dead_branches(doc, kb))
         yield from direct
-        checked = status == "active" and not any(p.code == "E301" for p in direct)
+        checked = status in IN_FORCE and not any(p.code == "E301" for p in direct)
         if checked and _satisfiable([doc.data["when"]], kb, expand) is False:
             text = "rule can never fire: its conditions contradict those of the rules asserting the facts it needs"
             yield _problem(doc, doc.where("when"), "E304", text)
@@ -450,7 +460,7 @@ def _exclusive(docs: list[RuleDoc]) -> Callable[[Any, Any], bool]:
     ``red_flag``, which reassurance rules forbid). Falls back to the full search when it does not apply."""
     co: dict[tuple[str, str], set[tuple[str, str]] | None] = {}
     for doc in docs:
-        if doc.data.get("status") != "active":
+        if doc.data.get("status") not in IN_FORCE:
             continue
         asserted = {
             (kind, a[key]) for a in _actions(doc) for key, kind in _ASSERTS.items() if isinstance(a.get(key), str)
@@ -473,7 +483,7 @@ def _expander(docs: list[RuleDoc]) -> Callable[[Any], Any]:
     """A derived-fact atom -> ``{any: [when, ...]}`` of the active rules asserting it (None when none do)."""
     assert_map: dict[tuple[str, str], list[Any]] = {}
     for doc in docs:
-        if doc.data.get("status") == "active" and "when" in doc.data:
+        if doc.data.get("status") in IN_FORCE and "when" in doc.data:
             for action in _actions(doc):
                 for key, kind in _ASSERTS.items():
                     if isinstance(action.get(key), str):
@@ -576,8 +586,11 @@ def _check_template_time_frames(folder: Path) -> list[Problem]:
     return problems
 
 
-def check_ruleset(rules: Path | None = None, knowledge: Path | None = None) -> CheckReport:
-    """Run every check over ``rules/`` and ``knowledge/`` (defaults: the installed rule base)."""
+def check_ruleset(
+    rules: Path | None = None, knowledge: Path | None = None, *, today: dt.date | None = None
+) -> CheckReport:
+    """Run every check over ``rules/`` and ``knowledge/`` (defaults: the installed rule base); expiry is judged
+    as of ``today`` (default: today's date, UTC)."""
     rules, knowledge = Path(rules or rules_dir()), Path(knowledge or knowledge_dir())
     problems: list[Problem] = []
     loaded = _loader_problems(rules, knowledge)
@@ -586,6 +599,7 @@ def check_ruleset(rules: Path | None = None, knowledge: Path | None = None) -> C
     # the loader checks ids, layers and test cases itself; without it, these fallbacks do
     problems += [*_check_identity(docs), *_check_tests(docs)] if loaded is None else loaded[0]
     problems += _check_provenance(docs)
+    problems += _check_governance(docs, today or dt.datetime.now(dt.UTC).date())
     problems += _check_never_fire(docs, kb)
     problems += _check_conflicts(docs, kb)
     problems += _check_overrides(docs, kb.groups)

@@ -137,8 +137,8 @@ def release(
     date, every rule's version and the changes since the last release; `--verify` checks it against the files."""
     import datetime as dt
 
-    from cds.audit.keys import KeyRing, key_id_of, verify_signature
-    from cds.audit.log import canonical_json
+    from cds.audit.keys import KeyRing
+    from cds.audit.log import canonical_json, signed_record_problem
     from cds.authoring.release import RELEASES_DIR, build_release, latest_release
     from cds.errors import UsageError
     from cds.files import write_atomic
@@ -150,13 +150,7 @@ def release(
         if found is None:
             raise ProblemsFoundError(f"no release record in {RELEASES_DIR}/ beside {rules.name}/: unreleased")
         record, where = found
-        body = {k: v for k, v in record.items() if k not in ("signature",)}
-        public = str(record.get("public_key") or "")
-        problems = []
-        if not verify_signature(public, canonical_json(body).encode("utf-8"), str(record.get("signature") or "")):
-            problems.append("its signature is invalid (the record was edited)")
-        elif key_id_of(bytes.fromhex(public)) != record.get("key_id"):
-            problems.append("its key id does not match its public key")
+        problems = [p for p in [signed_record_problem(record)] if p]
         current = ruleset_stamp(rules, knowledge).get("sha256")
         if current != record.get("sha256"):
             released = str(record.get("sha256"))[:12]
