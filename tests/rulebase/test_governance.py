@@ -211,6 +211,9 @@ def test_an_unsigned_then_a_signed_then_an_expired_rule_set_in_the_decision_and_
     assert not any(c["code"].startswith("ruleset_") for c in decision["caveat_details"])
     assert "RULE SET WARNING" not in md and "ruleset-warning" not in html.split("</style>")[1]
     assert f"rule set release {ruleset['version']} (approved by Dr A, CSO on 2027-01-01, key " in md
+    # the audit replay judges the logged decision on its own date: the same rules in force, reproduced
+    replay = ["audit", "replay", decision["record"]["id"], "--log", str(tmp_path / "log.sqlite")]
+    assert run([*replay, "--patient", str(DEMO_PATIENT), "--rules", str(rules), "--knowledge", str(knowledge)]) == 0
     # 3. a letter dated after the expiry: the pending rule is in force, the expired one still applies, named
     assert _triage(tmp_path, "expired", "2027-06-15", "--require-release") == 3
     assert "EXPIRED rules in the rule set" in capsys.readouterr().err
