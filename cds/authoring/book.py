@@ -21,7 +21,7 @@ from jinja2 import Environment, StrictUndefined
 from cds.authoring.check import LAYER_FOLDERS, read_rule_docs
 from cds.errors import RuleFileError
 from cds.files import write_atomic
-from cds.kb import read_raw
+from cds.kb import read_raw, read_thresholds, read_vocab
 from cds.paths import knowledge_dir, rules_dir
 
 __all__ = [
@@ -98,8 +98,8 @@ class _Vocabulary:
 
     def __init__(self, knowledge: Path) -> None:
         self.fields = read_raw(knowledge, "fields.yaml")
-        self.vocab = read_raw(knowledge, "vocab.yaml")
-        self.thresholds = read_raw(knowledge, "thresholds.yaml")
+        self.vocab = read_vocab(knowledge)
+        self.thresholds = read_thresholds(knowledge)
         self.references = read_raw(knowledge, "references.yaml")
 
     def field_text(self, name: str) -> tuple[str, str]:
@@ -206,6 +206,12 @@ def _citations(refs: Any, words: _Vocabulary) -> tuple[Citation, ...]:
 def _test_text(case: Mapping[str, Any]) -> str:
     fires = (case.get("expect") or {}).get("fires")
     return f"{case.get('name')}: {'fires' if fires else 'does not fire'}{' (todo)' if case.get('todo') else ''}"
+
+
+def _derivation(derived: Mapping[str, Any]) -> str:
+    """``plms_index_adult_per_h minus plms_index_variability_band_per_h``: how a derived threshold is computed."""
+    op = next((k for k in derived if k != "from"), "")
+    return f"{derived.get('from')} {op.replace('_', ' ')} {derived.get(op)}"
 
 
 def _text(value: Any) -> str | None:
@@ -412,11 +418,13 @@ def front_matter(rules: Path, knowledge: Path) -> dict[str, Any]:
     thresholds = [
         {
             "name": name,
-            "value": entry.get("value"),
+            "value": entry.get("value")
+            if not isinstance(entry.get("derived"), Mapping)
+            else f"{entry.get('value')} (= {_derivation(entry['derived'])})",
             "unit": entry.get("unit") or "",
             "references": ", ".join(entry.get("references") or []),
         }
-        for name, entry in sorted(read_raw(knowledge, "thresholds.yaml").items())
+        for name, entry in sorted(read_thresholds(knowledge).items())
         if isinstance(entry, Mapping)
     ]
     if release is None:

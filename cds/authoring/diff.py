@@ -25,7 +25,7 @@ from typing import Any
 
 from cds.authoring.book import RuleInfo, describe_rules
 from cds.errors import InputError, PatientFileError
-from cds.kb import read_raw
+from cds.kb import read_thresholds
 from cds.paths import rules_dir
 
 __all__ = [
@@ -109,7 +109,7 @@ def materialise(spec: str | Path) -> Iterator[tuple[Path, Path]]:
 
 
 def _thresholds(knowledge: Path) -> Mapping[str, Any]:
-    return read_raw(knowledge, "thresholds.yaml")  # an older release need not validate under today's loader
+    return read_thresholds(knowledge)  # an older release need not validate under today's loader
 
 
 def _threshold_changes(old: Path, new: Path) -> list[str]:
