@@ -288,7 +288,8 @@ def test(
         _print_test_report(results, coverage)
     summary = (
         f"{len(results)} cases: {len(failed)} failed, {sum(r.todo and not r.passed for r in results)} todo; "
-        f"coverage: rules {coverage.rule_pct}%, conditions {coverage.condition_pct}%"
+        f"coverage: rules {coverage.rule_pct}%, conditions {coverage.condition_pct}%, atoms flipping an outcome "
+        f"{coverage.flip_pct}% (`cds rules coverage` lists the others)"
     )
     if failed or coverage.condition_pct < min_coverage:
         raise ProblemsFoundError(summary)
@@ -298,8 +299,51 @@ def test(
 def _coverage_dict(coverage: CoverageReport) -> dict:
     out = {k: v for k, v in coverage.__dict__.items() if k != "conditions"}
     out["uncovered_conditions"] = [c.__dict__ for c in coverage.uncovered_conditions]
-    out |= {"rule_pct": coverage.rule_pct, "condition_pct": coverage.condition_pct}
+    out["unflipped_conditions"] = [c.__dict__ for c in coverage.unflipped_conditions]
+    out |= {
+        "rule_pct": coverage.rule_pct,
+        "condition_pct": coverage.condition_pct,
+        "flip_pct": coverage.flip_pct,
+        "mcdc_pct": coverage.mcdc_pct,
+    }
+    out["atoms"] = len(coverage.conditions)
     return out
+
+
+@app.command("coverage")
+def coverage(
+    path: _PATH = None,
+    knowledge: Path | None = _KNOWLEDGE,
+    min_flip: int = typer.Option(
+        0, "--min-flip", help="Fail when fewer atoms than this percentage flip an outcome in some case."
+    ),
+    fmt: OutputFormat = _FORMAT,
+) -> None:
+    """Condition coverage of the inline tests and scenarios: every atom of every condition should flip the
+    rule's outcome (fires / does not fire) in at least one case when negated alone; list those that do not."""
+    from cds.authoring.coverage import compute_coverage
+    from cds.rules.engine import load_rulebase
+
+    rules, knowledge = _folders(path, knowledge)
+    report = compute_coverage(load_rulebase(rules, knowledge), rules)
+    missing = report.unflipped_conditions
+    if fmt is OutputFormat.JSON:
+        typer.echo(json.dumps(_coverage_dict(report), indent=2, sort_keys=True, default=list))
+    else:
+        typer.echo(f"atoms that flip no outcome in any case ({len(missing)} of {len(report.conditions)}):")
+        for c in missing:
+            typer.echo(
+                f"    {c.location}: {c.rule_id} {c.text} (true {c.seen_true}x, false {c.seen_false}x; decides the "
+                f"outcome when true {c.flips_true}x, when false {c.flips_false}x)"
+            )
+    summary = (
+        f"{report.cases} cases; coverage: rules {report.rule_pct}%, conditions true and false "
+        f"{report.condition_pct}%, atoms flipping an outcome {report.flip_pct}% "
+        f"({len(report.conditions) - len(missing)} of {len(report.conditions)}), both ways (MC/DC) {report.mcdc_pct}%"
+    )
+    if report.flip_pct < min_flip:
+        raise ProblemsFoundError(summary)
+    typer.echo(summary, err=True)
 
 
 _WANT_GOT = re.compile(r"^(want(?:_not)?) ([^:]+): (?:got )?(.+)$")
