@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -20,7 +21,18 @@ from cds.paths import knowledge_dir as _default_knowledge_dir
 from cds.policy import Policy
 from cds.yamlfile import Problems, load_yaml, locate, to_plain
 
-__all__ = ["Knowledge", "expand_groups", "load_knowledge", "normalise_term", "read_raw"]
+__all__ = [
+    "DERIVE_OPS",
+    "Knowledge",
+    "derive_thresholds",
+    "expand_groups",
+    "fill_thresholds",
+    "load_knowledge",
+    "normalise_term",
+    "read_raw",
+    "read_thresholds",
+    "read_vocab",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +49,8 @@ _REF_KEYS = {
     "section": str,
     "pmid": (str, int, type(None)),
 }
-_THRESHOLD_KEYS = {"value": (int, float), "unit": str, "references": list, "note": str}
+_THRESHOLD_KEYS = {"value": (int, float), "derived": dict, "unit": str, "references": list, "note": str}
+DERIVE_OPS = ("plus", "minus", "times", "divided_by")  # the declared arithmetic of a derived threshold
 _DRUG_KEYS = {
     "name": str,
     "dose_child": str,
@@ -167,6 +180,115 @@ def read_raw(directory: str | Path, name: str) -> dict[str, Any]:
     return to_plain(data) if isinstance(data, dict) else {}
 
 
+def derive_thresholds(entries: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[list[Any], str]]]:
+    """Every threshold with its ``value``: a derived one (``derived: {from: BASE, minus: OTHER}``; one of
+    plus/minus/times/divided_by, the operand a threshold name or a number) computed from the values it names,
+    so changing a base value changes it. No code runs: four operations on named numbers. Returns the entries
+    (derived ones keep ``derived`` and gain ``value``) and the problems as (key path, message)."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in entries.items()}
+    problems: list[tuple[list[Any], str]] = []
+    state: dict[str, str] = {}  # name -> "busy" while computing, "done" after
+
+    def value_of(name: str, trail: list[str]) -> float | None:
+        entry = out.get(name)
+        if not isinstance(entry, dict):
+            return None
+        if state.get(name) == "busy":
+            problems.append(([name, "derived"], f"derived: circular ({' -> '.join([*trail, name])})"))
+            return None
+        if state.get(name) == "done" or "derived" not in entry:
+            value = entry.get("value")
+            return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        state[name] = "busy"
+        result = compute(name, entry, [*trail, name])
+        state[name] = "done"
+        if result is not None:
+            entry["value"] = result
+        return result
+
+    def operand(name: str, ref: Any, key: str, trail: list[str], same_unit: bool) -> float | None:
+        if isinstance(ref, int | float) and not isinstance(ref, bool):
+            return ref
+        if isinstance(ref, str) and isinstance(out.get(ref), dict):
+            other = out[ref]
+            if same_unit and other.get("unit") != out[name].get("unit"):
+                problems.append(
+                    (
+                        [name, "derived", key],
+                        f"derived: {ref} is in {other.get('unit')}, {name} in {out[name].get('unit')} "
+                        "(plus and minus need one unit)",
+                    )
+                )
+            return value_of(ref, trail)
+        problems.append(([name, "derived", key], f"derived: {key} {ref!r} is neither a number nor a threshold name"))
+        return None
+
+    def compute(name: str, entry: dict[str, Any], trail: list[str]) -> float | None:
+        rule = entry["derived"]
+        ops = [k for k in DERIVE_OPS if k in rule]
+        extra = sorted(set(rule) - {"from", *DERIVE_OPS})
+        if "value" in entry:
+            problems.append(([name, "value"], "a derived threshold has no value of its own (it is computed)"))
+        if "from" not in rule or len(ops) != 1 or extra:
+            allowed = "from and one of " + ", ".join(DERIVE_OPS)
+            problems.append(([name, "derived"], f"derived: write {{from: NAME, OP: NAME or number}} ({allowed})"))
+            return None
+        op = ops[0]
+        same = op in ("plus", "minus")
+        base, other = operand(name, rule["from"], "from", trail, same), operand(name, rule[op], op, trail, same)
+        if base is None or other is None:
+            return None
+        if op == "divided_by" and other == 0:
+            problems.append(([name, "derived", op], "derived: division by zero"))
+            return None
+        result = {"plus": base + other, "minus": base - other, "times": base * other}.get(op, base / other)
+        result = round(result, 10)
+        return int(result) if float(result).is_integer() and op != "divided_by" else result
+
+    for name, entry in out.items():
+        if isinstance(entry, dict) and "derived" in entry and isinstance(entry["derived"], dict):
+            value_of(name, [])
+        elif isinstance(entry, dict) and "value" not in entry:
+            problems.append(([name], f"{name}: missing required key 'value' (or derived:)"))
+    return out, problems
+
+
+def read_thresholds(directory: str | Path) -> dict[str, Any]:
+    """``thresholds.yaml`` of ``directory`` read as :func:`read_raw` does, derived values computed (problems are
+    the loader's to report)."""
+    return derive_thresholds(read_raw(directory, "thresholds.yaml"))[0]
+
+
+_THRESHOLD_PLACEHOLDER = re.compile(r"\{threshold:([^{}]+)\}")
+
+
+def fill_thresholds(text: str, thresholds: Mapping[str, Any]) -> str:
+    """``{threshold:NAME}`` in a vocabulary label replaced by the threshold's value, as a rule's prose is, so a
+    label never states a number the rules no longer use (an unknown name is left as written: the loader
+    reports it)."""
+    from cds.formatting import format_value
+
+    def sub(match: re.Match[str]) -> str:
+        entry = thresholds.get(match.group(1))
+        return format_value(entry["value"]) if isinstance(entry, Mapping) and "value" in entry else match.group(0)
+
+    return _THRESHOLD_PLACEHOLDER.sub(sub, text) if "{" in text else text
+
+
+def _fill_vocab(vocab: dict[str, Any], thresholds: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        section: {k: fill_thresholds(v, thresholds) if isinstance(v, str) else v for k, v in entries.items()}
+        if isinstance(entries, dict)
+        else entries
+        for section, entries in vocab.items()
+    }
+
+
+def read_vocab(directory: str | Path) -> dict[str, Any]:
+    """``vocab.yaml`` as :func:`read_raw` reads it, its labels' ``{threshold:NAME}`` filled in."""
+    return _fill_vocab(read_raw(directory, "vocab.yaml"), read_thresholds(directory))
+
+
 def _check_refs(problems: Problems, path: Path, root: Any, where: list, refs: Any, known: dict) -> None:
     for i, key in enumerate(refs if isinstance(refs, list) else []):
         if key not in known:
@@ -180,9 +302,11 @@ def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
         _check_keys(problems, p, refs, [key], entry, _REF_KEYS, {"citation"})
     p = directory / "thresholds.yaml"
     for key, entry in thresholds.items():
-        _check_keys(problems, p, thresholds, [key], entry, _THRESHOLD_KEYS, {"value", "unit", "references"})
+        _check_keys(problems, p, thresholds, [key], entry, _THRESHOLD_KEYS, {"unit", "references"})
         if isinstance(entry, dict):
             _check_refs(problems, p, thresholds, [key, "references"], entry.get("references"), refs)
+    for keys, text in derive_thresholds(to_plain(thresholds))[1]:
+        problems.add(p, locate(thresholds, keys), text)
     p = directory / "drugs.yaml"
     _check_keys(
         problems,
@@ -280,6 +404,11 @@ def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
             continue
         if not ok:
             problems.add(p, locate(vocab, [key]), f"{key}: wrong shape (lists of codes or code: description)")
+        elif isinstance(value, dict):
+            for code, label in value.items():
+                for name in _THRESHOLD_PLACEHOLDER.findall(str(label)):
+                    if name not in thresholds:
+                        problems.add(p, locate(vocab, [key, code]), f"{key}.{code}: unknown threshold '{name}'")
 
 
 _POLICY_KEYS = {
@@ -354,6 +483,8 @@ def load_knowledge(knowledge_dir: str | Path | None = None) -> Knowledge:
     roots = {name: _load(directory / name, problems) for name in FILES}
     raw = {name: to_plain(root) for name, root in roots.items()}
     _validate(directory, roots, problems)
+    raw["thresholds.yaml"] = derive_thresholds(raw["thresholds.yaml"])[0]  # problems: added by _validate
+    raw["vocab.yaml"] = _fill_vocab(raw["vocab.yaml"], raw["thresholds.yaml"])
     drugs = raw["drugs.yaml"]
     vocab = raw["vocab.yaml"]
     fields: dict[str, FieldSpec] = build_field_registry(

@@ -111,7 +111,12 @@ def knowledge_schemas() -> dict[str, dict[str, Any]]:
             "Named clinical numbers with unit and sources; rules refer to them as {threshold: NAME}.",
             {
                 "type": "object",
-                "additionalProperties": _entry(kb._THRESHOLD_KEYS, {"value", "unit", "references"}, "A threshold"),
+                "additionalProperties": {
+                    **_entry(
+                        kb._THRESHOLD_KEYS, {"unit", "references"}, "A threshold: a value, or derived from others"
+                    ),
+                    "oneOf": [{"required": ["value"]}, {"required": ["derived"]}],
+                },
             },
         ),
         "drugs": _document(

@@ -36,10 +36,13 @@ __all__ = [
     "check_released",
     "check_triage_paths",
     "deliver_triage",
+    "governed",
     "log_decision",
     "run_demo",
     "run_triage",
+    "signed_release",
     "stamp_record",
+    "with_ruleset_status",
     "write_triage",
 ]
 
@@ -111,20 +114,23 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None, re
         check_pdf_available()
     from cds.decision import decide
 
-    rulebase = cached_rulebase()  # compiled once per process; validated files come from the content cache
+    rulebase, ruleset = governed(cached_rulebase(), letter_date)
     if request.require_release:
-        check_released(rulebase.stamp)
+        check_released(ruleset)
     patient = read_patient(request.patient_path, knowledge=rulebase.kb, text=patient_text)
     patient_sha256 = sha256_hex(patient_text)
     analysis, stages = _analyse(request, progress) if request.recording_path is not None else (None, None)
     if progress:
         progress("rules", 0.0)
-    decision = decide(
-        rulebase,
-        patient,
-        analysis=analysis,
-        patient_sha256=patient_sha256,
-        recording_name=request.recording_path.name if request.recording_path is not None else None,
+    decision = with_ruleset_status(
+        decide(
+            rulebase,
+            patient,
+            analysis=analysis,
+            patient_sha256=patient_sha256,
+            recording_name=request.recording_path.name if request.recording_path is not None else None,
+        ),
+        ruleset,
     )
     if progress:
         progress("rules", 1.0)
@@ -355,18 +361,68 @@ def cached_rulebase() -> RuleBase:
     return load_rulebase()
 
 
-def check_released(stamp: Mapping[str, Any]) -> None:
-    """InputError (exit 3) unless the rule set is exactly a release (its files those of rules/MANIFEST.yaml):
-    ``cds triage --require-release``. Without it, an unreleased rule set is named in decision.json
-    (``inputs.ruleset.version`` ``<version>+modified`` or null) and in the letter (``UNRELEASED rule set``)."""
-    from cds.letter.view_sections import release_text
+def governed(rulebase: RuleBase, letter_date: str | None) -> tuple[RuleBase, dict[str, Any]]:
+    """The rule base a decision uses and its ``inputs.ruleset``: the manifest stamp, the signed release matching
+    the files (``release``, null when none does) and, when some rule carries ``effective``/``expires`` dates or
+    the deprecated status, the rules not yet effective (left out), expired (applied, named) and deprecated on the
+    decision's date (``governance``): the letter date when given, else today (UTC)."""
+    from cds.paths import rules_dir
+    from cds.rules.governance import governed_rulebase
 
-    version = stamp.get("version")
-    if not version or str(version).endswith("+modified"):
+    as_of = dt.date.fromisoformat(letter_date) if letter_date else dt.datetime.now(dt.UTC).date()
+    used, state = governed_rulebase(rulebase, as_of)
+    ruleset: dict[str, Any] = {**rulebase.stamp, "release": signed_release(rules_dir(), rulebase.stamp.get("sha256"))}
+    if state.dated:
+        ruleset["governance"] = state.to_dict()
+    return used, ruleset
+
+
+def signed_release(rules: Path, sha256: Any) -> dict[str, Any] | None:
+    """The newest release record in ``releases/`` beside ``rules`` whose hash is the rule set's and whose
+    signature verifies: its version, approver, date and key id; None when no such record exists (the rule set is
+    not a signed release). An unreadable record is an InputError naming it."""
+    from cds.audit.log import signed_record_problem
+    from cds.rules.manifest import release_records
+
+    for record, path in reversed(release_records(rules)):
+        if record.get("sha256") != sha256:
+            continue
+        problem = signed_record_problem(record)
+        if problem is not None:
+            log.warning("release record %s ignored: %s", path.name, problem)
+            continue
+        return {k: record.get(k) for k in ("version", "approver", "date", "key_id")}
+    return None
+
+
+def with_ruleset_status(decision: Mapping[str, Any], ruleset: Mapping[str, Any]) -> dict[str, Any]:
+    """The decision with its full ``inputs.ruleset`` (release, governance) and the caveats it calls for: a rule
+    set that is not exactly a signed release, or holds expired rules, is never silent (decision and letter)."""
+    from cds.rules.governance import ruleset_notices
+
+    out = dict(decision)
+    out["inputs"] = {**out["inputs"], "ruleset": dict(ruleset)}
+    notices = [{**n, "source": "rule set"} for n in ruleset_notices(ruleset)]
+    out["caveat_details"] = [*notices, *(out.get("caveat_details") or [])]
+    out["caveats"] = [*(n["text"] for n in notices), *(out.get("caveats") or [])]
+    return out
+
+
+def check_released(ruleset: Mapping[str, Any]) -> None:
+    """InputError (exit 3) unless the rule set is exactly a signed release (a release record in ``releases/``
+    whose hash is the files' and whose signature verifies) and holds no expired rule: ``cds triage
+    --require-release``. Without it, decision.json and the letter say so (caveats, banner)."""
+    from cds.rules.governance import release_text, ruleset_notices
+
+    notices = ruleset_notices(ruleset)
+    if notices:
+        problem = "; ".join(n["text"].split(":")[0] for n in notices)
         raise InputError(
-            f"the rule set is not a release: {release_text(version)}",
-            hint="review the changes, then `cds rules manifest --update`; or triage without --require-release",
+            f"the rule set is not a signed release in force: {problem}",
+            hint="review the changes, `cds rules manifest --update`, `cds rules release`; or triage without "
+            "--require-release",
         )
+    log.info("rule set %s", release_text(ruleset.get("version"), ruleset.get("release"), known=True))
 
 
 def check_letter_date(text: str | None) -> str | None:

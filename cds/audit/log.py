@@ -57,6 +57,7 @@ __all__ = [
     "canonical_json",
     "default_log_path",
     "sha256_hex",
+    "signed_record_problem",
 ]
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,24 @@ def default_log_path() -> Path:
 def canonical_json(value: Any) -> str:
     """Keys sorted, no whitespace, UTF-8 kept: the one serialisation every hash in the log is taken over."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def signed_record_problem(record: dict[str, Any]) -> str | None:
+    """Why a self-signed JSON record (a rule-set release: ``public_key``, ``key_id``, ``signature`` over the
+    canonical JSON of every other key) does not verify, or None when it does. It proves the record unchanged since
+    it was signed by that key; which keys may approve releases is for the auditor to know (the key id is printed
+    in every letter made with the release)."""
+    body = {k: v for k, v in record.items() if k != "signature"}
+    public = str(record.get("public_key") or "")
+    if not verify_signature(public, canonical_json(body).encode("utf-8"), str(record.get("signature") or "")):
+        return "its signature is invalid (the record was edited)"
+    try:
+        key_id = key_id_of(bytes.fromhex(public))
+    except ValueError:
+        return "its public key is malformed"
+    if key_id != record.get("key_id"):
+        return "its key id does not match its public key"
+    return None
 
 
 def sha256_hex(data: str | bytes) -> str:

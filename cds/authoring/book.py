@@ -21,7 +21,7 @@ from jinja2 import Environment, StrictUndefined
 from cds.authoring.check import LAYER_FOLDERS, read_rule_docs
 from cds.errors import RuleFileError
 from cds.files import write_atomic
-from cds.kb import read_raw
+from cds.kb import read_raw, read_thresholds, read_vocab
 from cds.paths import knowledge_dir, rules_dir
 
 __all__ = [
@@ -82,6 +82,8 @@ class RuleInfo:
     conditions: tuple[ConditionLine, ...] = ()
     conclusions: tuple[str, ...] = ()
     tests: tuple[str, ...] = ()
+    effective: str | None = None
+    expires: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,8 +98,8 @@ class _Vocabulary:
 
     def __init__(self, knowledge: Path) -> None:
         self.fields = read_raw(knowledge, "fields.yaml")
-        self.vocab = read_raw(knowledge, "vocab.yaml")
-        self.thresholds = read_raw(knowledge, "thresholds.yaml")
+        self.vocab = read_vocab(knowledge)
+        self.thresholds = read_thresholds(knowledge)
         self.references = read_raw(knowledge, "references.yaml")
 
     def field_text(self, name: str) -> tuple[str, str]:
@@ -206,6 +208,12 @@ def _test_text(case: Mapping[str, Any]) -> str:
     return f"{case.get('name')}: {'fires' if fires else 'does not fire'}{' (todo)' if case.get('todo') else ''}"
 
 
+def _derivation(derived: Mapping[str, Any]) -> str:
+    """``plms_index_adult_per_h minus plms_index_variability_band_per_h``: how a derived threshold is computed."""
+    op = next((k for k in derived if k != "from"), "")
+    return f"{derived.get('from')} {op.replace('_', ' ')} {derived.get(op)}"
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -241,6 +249,8 @@ def describe_rules(rules: Path | None = None, knowledge: Path | None = None) -> 
                 conditions=tuple(condition_lines(data.get("when"), words)),
                 conclusions=tuple(_conclusion_text(a, words) for a in actions),
                 tests=tuple(_test_text(t) for t in tests if isinstance(t, Mapping)),
+                effective=_text(data.get("effective")),
+                expires=_text(data.get("expires")),
                 data=data,
             )
         )
@@ -287,14 +297,14 @@ _MD = """\
 
 ## Summary
 
-| layer | active | draft | retired |
-|---|---|---|---|
-{% for row in front.summary %}| {{ row.layer }} | {{ row.active }} | {{ row.draft }} | {{ row.retired }} |
+| layer | active | deprecated | draft | retired |
+|---|---|---|---|---|
+{% for row in front.summary %}| {{ row.layer }} | {{ row.active }} | {{ row.deprecated }} | {{ row.draft }} | {{ row.retired }} |
 {% endfor %}
 ## Thresholds
 
 | name | value | unit | references |
-|---|---|---|---|
+|---|---|---|---|---|
 {% for t in front.thresholds %}| {{ t.name }} | {{ t.value }} | {{ t.unit }} | {{ t.references }} |
 {% endfor %}
 ## Grading legend
@@ -315,7 +325,7 @@ _MD = """\
 {% for r in members %}
 ### {{ r.id }} — {{ r.title }}
 
-- version {{ r.version }}, {{ r.status }}; authors: {{ r.authors|join(', ') or 'none' }}; reviewed {{ r.reviewed or 'never' }}
+- version {{ r.version }}, {{ r.status }}; authors: {{ r.authors|join(', ') or 'none' }}; reviewed {{ r.reviewed or 'never' }}{% if r.effective %}; effective {{ r.effective }}{% endif %}{% if r.expires %}; expires {{ r.expires }}{% endif %}
 - file `{{ r.path }}:{{ r.line }}`, sha256 `{{ r.sha256[:16] }}…`
 
 **When**
@@ -339,12 +349,12 @@ _HTML = """\
 <!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Rule book{% if version %} {{ version }}{% endif %}</title>
 <style>body{font-family:sans-serif;max-width:60em;margin:auto}section.rule{border-top:1px solid #ccc}
-code{font-size:90%}.status-draft{color:#a60}.status-retired{color:#888}</style></head><body>
+code{font-size:90%}.status-draft{color:#a60}.status-retired{color:#888}.status-deprecated{color:#a60}</style></head><body>
 <h1>Rule book{% if version %} — rule set {{ version }}{% endif %}</h1>
 <p>{{ rules|length }} rules.</p>
 {% if front %}<p>rule-set sha256 <code>{{ front.sha256 or 'unknown' }}</code>; {{ front.release_text }}</p>
-<h2>Summary</h2><table><tr><th>layer</th><th>active</th><th>draft</th><th>retired</th></tr>
-{% for row in front.summary %}<tr><td>{{ row.layer }}</td><td>{{ row.active }}</td><td>{{ row.draft }}</td><td>{{ row.retired }}</td></tr>{% endfor %}</table>
+<h2>Summary</h2><table><tr><th>layer</th><th>active</th><th>deprecated</th><th>draft</th><th>retired</th></tr>
+{% for row in front.summary %}<tr><td>{{ row.layer }}</td><td>{{ row.active }}</td><td>{{ row.deprecated }}</td><td>{{ row.draft }}</td><td>{{ row.retired }}</td></tr>{% endfor %}</table>
 <h2>Thresholds</h2><table><tr><th>name</th><th>value</th><th>unit</th><th>references</th></tr>
 {% for t in front.thresholds %}<tr><td>{{ t.name }}</td><td>{{ t.value }}</td><td>{{ t.unit }}</td><td>{{ t.references }}</td></tr>{% endfor %}</table>
 <h2>Grading legend</h2><ul>{% for g in front.grades %}<li><b>{{ g.code }}</b>: {{ g.text }}</li>{% endfor %}</ul>
@@ -355,7 +365,7 @@ Signature: {{ '(signed release record, key ' ~ front.key_id ~ ')' if front.key_i
 {% for layer, members in layers %}<h2 id="layer-{{ layer }}">Layer: {{ layer }}</h2>
 {% for r in members %}<section class="rule status-{{ r.status }}" id="{{ r.id }}">
 <h3>{{ r.id }} — {{ r.title }}</h3>
-<p>version {{ r.version }}, {{ r.status }}; authors: {{ r.authors|join(', ') or 'none' }}; reviewed {{ r.reviewed or 'never' }}<br>
+<p>version {{ r.version }}, {{ r.status }}; authors: {{ r.authors|join(', ') or 'none' }}; reviewed {{ r.reviewed or 'never' }}{% if r.effective %}; effective {{ r.effective }}{% endif %}{% if r.expires %}; expires {{ r.expires }}{% endif %}<br>
 file <code>{{ r.path }}:{{ r.line }}</code>, sha256 <code>{{ r.sha256 }}</code></p>
 <h4>When</h4><ul>{% for c in r.conditions %}<li style="margin-left:{{ c.depth * 1.5 }}em">{{ c.text }}</li>{% endfor %}</ul>
 <h4>Then</h4><ul>{% for c in r.conclusions %}<li>{{ c }}</li>{% endfor %}</ul>
@@ -401,18 +411,20 @@ def front_matter(rules: Path, knowledge: Path) -> dict[str, Any]:
     for doc in read_rule_docs(rules, []):
         layer = str(doc.data.get("layer") or "unknown")
         status = str(doc.data.get("status") or "active")
-        counts.setdefault(layer, {"active": 0, "draft": 0, "retired": 0})
+        counts.setdefault(layer, {"active": 0, "deprecated": 0, "draft": 0, "retired": 0})
         counts[layer][status] = counts[layer].get(status, 0) + 1
     order = list(LAYER_FOLDERS.values())
     summary = [{"layer": k, **v} for k, v in sorted(counts.items(), key=lambda kv: ([*order, kv[0]]).index(kv[0]))]
     thresholds = [
         {
             "name": name,
-            "value": entry.get("value"),
+            "value": entry.get("value")
+            if not isinstance(entry.get("derived"), Mapping)
+            else f"{entry.get('value')} (= {_derivation(entry['derived'])})",
             "unit": entry.get("unit") or "",
             "references": ", ".join(entry.get("references") or []),
         }
-        for name, entry in sorted(read_raw(knowledge, "thresholds.yaml").items())
+        for name, entry in sorted(read_thresholds(knowledge).items())
         if isinstance(entry, Mapping)
     ]
     if release is None:

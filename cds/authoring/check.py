@@ -21,11 +21,13 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from cds.authoring.intervals import atoms_of, can_hold_together, find_dead_branches
 from cds.errors import RuleFileError
-from cds.kb import expand_groups, read_raw
+from cds.kb import expand_groups, read_raw, read_thresholds
 from cds.paths import knowledge_dir, rules_dir
+from cds.rules.governance import date_problems
 from cds.rules.load import rule_files
 from cds.rules.manifest import MANIFEST_NAME, read_manifest, read_rule_stamp, scan_ruleset
-from cds.yamlfile import bad_date
+from cds.rules.schema import IN_FORCE
+from cds.yamlfile import bad_date, load_yaml, locate
 
 __all__ = ["CheckReport", "Problem", "RuleDoc", "check_ruleset", "find_version_problems", "read_rule_docs"]
 
@@ -167,7 +169,7 @@ def _read_knowledge(knowledge: Path) -> _Knowledge:
 
     thresholds = {
         k: float(v["value"])
-        for k, v in _load("thresholds.yaml").items()
+        for k, v in read_thresholds(knowledge).items()
         if isinstance(v, Mapping) and isinstance(v.get("value"), int | float)
     }
     fields = {k: v for k, v in _load("fields.yaml").items() if isinstance(v, Mapping)}
@@ -217,9 +219,79 @@ def _check_provenance(docs: list[RuleDoc]) -> Iterable[Problem]:
             )
 
 
+def _check_governance(docs: list[RuleDoc], today: dt.date) -> Iterable[Problem]:
+    """W601 an expired rule in force, W602 a deprecated rule, W603 a rule not yet in force (rules/README.md,
+    "Governance"): none fails the check, each is named; `rules release` and `triage` say the same."""
+    for doc in docs:
+        for key, code, text in date_problems(doc.data, today):
+            yield _problem(doc, doc.where(key), code, text)
+
+
+def _check_literal_thresholds(docs: list[RuleDoc], knowledge: Path) -> Iterable[Problem]:
+    """E430: letter prose that writes a threshold's number instead of ``{threshold:NAME}`` (cds.authoring.literals
+    states the matching rule: same value and unit, a threshold the rule depends on)."""
+    from cds.authoring.literals import find_literal_thresholds, prose_fields, threshold_dependencies
+
+    thresholds = read_thresholds(knowledge)
+    depends = threshold_dependencies([doc.data for doc in docs])
+    for doc in docs:
+        mine = {k: v for k, v in thresholds.items() if k in depends.get(str(doc.data.get("id")), set())}
+        if not mine:
+            continue
+        lines = doc.path.read_text(encoding="utf-8").splitlines()
+        for keys, text in prose_fields(doc.data):
+            for hit in find_literal_thresholds(text, mine):
+                line, col = doc.where(*keys)
+                number = text[hit.column :].split()[0]
+                for i in range((line or 1) - 1, len(lines)):  # the number in the file (line:col of the number)
+                    if (at := lines[i].find(hit.literal if i > (line or 1) - 1 else number)) >= 0:
+                        line, col = i + 1, at + 1
+                        break
+                names = " or ".join(f"{{threshold:{n}}}" for n in hit.names)
+                yield _problem(
+                    doc,
+                    (line, col),
+                    "E430",
+                    f"{keys[-1]}: '{hit.literal}' writes the value of {', '.join(hit.names)} ({hit.value:g} "
+                    f"{hit.unit}) as a number; write {names} so that the text follows the threshold",
+                )
+
+
+def _check_literal_labels(docs: list[RuleDoc], knowledge: Path) -> Iterable[Problem]:
+    """E430 for knowledge/vocab.yaml: a label the letter prints for a rule's conclusion (evidence, finding, caveat,
+    reason, action) may not write the number of a threshold those rules depend on either."""
+    from cds.authoring.literals import find_literal_thresholds, label_dependencies, threshold_dependencies
+
+    path = knowledge / "vocab.yaml"
+    vocab = read_raw(knowledge, "vocab.yaml")
+    thresholds = read_thresholds(knowledge)
+    labels = label_dependencies([d.data for d in docs], threshold_dependencies([d.data for d in docs]))
+    try:
+        root = load_yaml(path, error_cls=RuleFileError)
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except RuleFileError:
+        return  # the knowledge loader reports an unreadable vocab.yaml
+    for (section, code), names in sorted(labels.items()):
+        label = (vocab.get(section) or {}).get(code) if isinstance(vocab.get(section), Mapping) else None
+        if not isinstance(label, str):
+            continue
+        for hit in find_literal_thresholds(label, {k: v for k, v in thresholds.items() if k in names}):
+            key_line = int(str(locate(root, [section, code]) or "0:0").split(":")[0])
+            line_text = lines[key_line - 1] if 0 < key_line <= len(lines) else ""
+            where = (key_line or None, line_text.find(hit.literal) + 1 if hit.literal in line_text else None)
+            yield Problem(
+                "knowledge/vocab.yaml",
+                where[0],
+                where[1],
+                "E430",
+                f"{section}.{code}: '{hit.literal}' writes the value of {', '.join(hit.names)} ({hit.value:g} "
+                f"{hit.unit}) as a number; write " + " or ".join(f"{{threshold:{n}}}" for n in hit.names),
+            )
+
+
 def _check_tests(docs: list[RuleDoc]) -> Iterable[Problem]:
     for doc in docs:
-        if doc.data.get("status") != "active":
+        if doc.data.get("status") not in IN_FORCE:
             continue
         tests = doc.data.get("tests")
         if not isinstance(tests, list) or not tests:
@@ -250,19 +322,19 @@ def _actions(doc: RuleDoc) -> list[Mapping[str, Any]]:
 
 
 def _check_never_fire(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
-    by_active = _asserted(docs, {"active"})
-    by_any = _asserted(docs, {"active", "draft"})
+    by_active = _asserted(docs, set(IN_FORCE))
+    by_any = _asserted(docs, {*IN_FORCE, "draft"})
     expand = _expander(docs)
     for doc in docs:
         status = doc.data.get("status")
         if status == "retired" or "when" not in doc.data:
             continue
-        asserted = by_active if status == "active" else by_any
+        asserted = by_active if status in IN_FORCE else by_any
         for atom, negated in atoms_of(doc.data["when"]):
             if atom.kind == "field" or (atom.kind, atom.name) in asserted:
                 continue
             where = atom.location or doc.where("when")
-            scope = "no active rule" if status == "active" else "no rule"
+            scope = "no active rule" if status in IN_FORCE else "no rule"
             if negated:
                 yield _problem(
                     doc, where, "W303", f"{scope} asserts {atom.kind} '{atom.name}': this 'not' always holds"
@@ -273,7 +345,7 @@ def _check_never_fire(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
                 )
         direct = list(_dead_branches(doc, kb))
         yield from direct
-        checked = status == "active" and not any(p.code == "E301" for p in direct)
+        checked = status in IN_FORCE and not any(p.code == "E301" for p in direct)
         if checked and _satisfiable([doc.data["when"]], kb, expand) is False:
             text = "rule can never fire: its conditions contradict those of the rules asserting the facts it needs"
             yield _problem(doc, doc.where("when"), "E304", text)
@@ -450,7 +522,7 @@ def _exclusive(docs: list[RuleDoc]) -> Callable[[Any, Any], bool]:
     ``red_flag``, which reassurance rules forbid). Falls back to the full search when it does not apply."""
     co: dict[tuple[str, str], set[tuple[str, str]] | None] = {}
     for doc in docs:
-        if doc.data.get("status") != "active":
+        if doc.data.get("status") not in IN_FORCE:
             continue
         asserted = {
             (kind, a[key]) for a in _actions(doc) for key, kind in _ASSERTS.items() if isinstance(a.get(key), str)
@@ -473,7 +545,7 @@ def _expander(docs: list[RuleDoc]) -> Callable[[Any], Any]:
     """A derived-fact atom -> ``{any: [when, ...]}`` of the active rules asserting it (None when none do)."""
     assert_map: dict[tuple[str, str], list[Any]] = {}
     for doc in docs:
-        if doc.data.get("status") == "active" and "when" in doc.data:
+        if doc.data.get("status") in IN_FORCE and "when" in doc.data:
             for action in _actions(doc):
                 for key, kind in _ASSERTS.items():
                     if isinstance(action.get(key), str):
@@ -576,8 +648,11 @@ def _check_template_time_frames(folder: Path) -> list[Problem]:
     return problems
 
 
-def check_ruleset(rules: Path | None = None, knowledge: Path | None = None) -> CheckReport:
-    """Run every check over ``rules/`` and ``knowledge/`` (defaults: the installed rule base)."""
+def check_ruleset(
+    rules: Path | None = None, knowledge: Path | None = None, *, today: dt.date | None = None
+) -> CheckReport:
+    """Run every check over ``rules/`` and ``knowledge/`` (defaults: the installed rule base); expiry is judged
+    as of ``today`` (default: today's date, UTC)."""
     rules, knowledge = Path(rules or rules_dir()), Path(knowledge or knowledge_dir())
     problems: list[Problem] = []
     loaded = _loader_problems(rules, knowledge)
@@ -586,6 +661,9 @@ def check_ruleset(rules: Path | None = None, knowledge: Path | None = None) -> C
     # the loader checks ids, layers and test cases itself; without it, these fallbacks do
     problems += [*_check_identity(docs), *_check_tests(docs)] if loaded is None else loaded[0]
     problems += _check_provenance(docs)
+    problems += _check_governance(docs, today or dt.datetime.now(dt.UTC).date())
+    problems += _check_literal_thresholds(docs, knowledge)
+    problems += _check_literal_labels(docs, knowledge)
     problems += _check_never_fire(docs, kb)
     problems += _check_conflicts(docs, kb)
     problems += _check_overrides(docs, kb.groups)

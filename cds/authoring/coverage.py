@@ -1,7 +1,11 @@
 """Rule and condition coverage of the test cases (``cds rules test``; design notes, section 6.4).
 
 A rule is covered when some case makes it fire and some case blocks it; a condition (an atom of ``when``) is
-covered when some case makes it true and some case makes it false. Cases are the rules' inline ``tests:``
+covered when some case makes it true and some case makes it false. Stricter, and what issue 11 asks: an atom
+**flips an outcome** in a case when negating that atom alone, the others kept as the case has them, changes
+whether the rule fires (unique-cause MC/DC); ``cds rules coverage`` lists the atoms that flip no outcome in any
+case: a test that would catch a slip in them (an indentation that moves an atom into another branch, a ``gt``
+written for ``gte``) is missing. Cases are the rules' inline ``tests:``
 (each exercises only its own rule) and the whole-patient ``*.scenario.yaml`` cases (each exercises every active
 rule: the engine runs on the patient, and every atom is evaluated on the resulting facts). Percentages use
 integer arithmetic (``covered * 100 // total``).
@@ -18,7 +22,7 @@ from typing import Any
 from cds.authoring.intervals import atoms_of
 from cds.errors import InputError
 
-__all__ = ["ConditionCoverage", "CoverageReport", "compute_coverage", "scenario_views"]
+__all__ = ["ConditionCoverage", "CoverageReport", "compute_coverage", "flipping_atoms", "scenario_views"]
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +36,24 @@ class ConditionCoverage:
     text: str
     seen_true: int
     seen_false: int
+    flips_true: int = 0  # cases where the atom holds and negating it alone changes whether the rule fires
+    flips_false: int = 0  # cases where it does not hold and making it hold alone changes the outcome
 
     @property
     def covered(self) -> bool:
         return self.seen_true > 0 and self.seen_false > 0
+
+    @property
+    def flipped(self) -> bool:
+        """The atom flips the rule's outcome in at least one case (issue 11): a slip that turns it into its
+        negation fails a test."""
+        return self.flips_true + self.flips_false > 0
+
+    @property
+    def flipped_both_ways(self) -> bool:
+        """Stricter (unique-cause MC/DC): it decides the outcome in a case where it holds and in one where it does
+        not, so a slip that makes it always true and one that makes it always false both fail a test."""
+        return self.flips_true > 0 and self.flips_false > 0
 
 
 @dataclass(frozen=True)
@@ -63,6 +81,22 @@ class CoverageReport:
     def condition_pct(self) -> int:
         total = len(self.conditions)
         return 100 if total == 0 else (total - len(self.uncovered_conditions)) * 100 // total
+
+    @property
+    def unflipped_conditions(self) -> tuple[ConditionCoverage, ...]:
+        """Atoms that change no rule's outcome in any case (issue 11: every atom must flip one)."""
+        return tuple(c for c in self.conditions if not c.flipped)
+
+    @property
+    def flip_pct(self) -> int:
+        total = len(self.conditions)
+        return 100 if total == 0 else (total - len(self.unflipped_conditions)) * 100 // total
+
+    @property
+    def mcdc_pct(self) -> int:
+        total = len(self.conditions)
+        both = sum(1 for c in self.conditions if c.flipped_both_ways)
+        return 100 if total == 0 else both * 100 // total
 
 
 def _atom_text(node: Mapping[str, Any]) -> str:
@@ -127,6 +161,26 @@ def _inline_views(rulebase: Any) -> Iterator[tuple[Any, Any]]:
             yield spec, FactView.from_records(records, **derived)
 
 
+def _outcome(node: Any, values: list[bool], flip: int, at: list[int]) -> bool:
+    """The condition tree evaluated on its atoms' truth ``values`` (in :func:`atoms_of` order), atom ``flip``
+    negated (-1: none). Every child is evaluated, so the atom index advances as ``atoms_of`` numbers them."""
+    if isinstance(node, Mapping) and isinstance(node.get("all"), list):
+        return all([_outcome(child, values, flip, at) for child in node["all"]])
+    if isinstance(node, Mapping) and isinstance(node.get("any"), list):
+        return any([_outcome(child, values, flip, at) for child in node["any"]])
+    if isinstance(node, Mapping) and "not" in node:
+        return not _outcome(node["not"], values, flip, at)
+    index = at[0]
+    at[0] += 1
+    return values[index] != (index == flip)
+
+
+def flipping_atoms(when: Any, values: list[bool]) -> list[int]:
+    """Indexes of the atoms whose negation alone changes the outcome of ``when`` under ``values``."""
+    base = _outcome(when, values, -1, [0])
+    return [i for i in range(len(values)) if _outcome(when, values, i, [0]) != base]
+
+
 def compute_coverage(rulebase: Any, rules_dir: Path, *, inline: bool = True) -> CoverageReport:
     """Coverage of the active rules of ``rulebase`` by their inline tests (unless ``inline`` is false) and the
     scenarios under ``rules_dir``."""
@@ -135,15 +189,17 @@ def compute_coverage(rulebase: Any, rules_dir: Path, *, inline: bool = True) -> 
     thresholds = rulebase.kb.thresholds
     active = {r.id: r for r in rulebase.rules.active()}
     atoms = {rid: [a for a, _ in atoms_of(spec.root["when"])] for rid, spec in active.items()}
-    counts = {(rid, i): [0, 0] for rid, found in atoms.items() for i in range(len(found))}
+    counts = {(rid, i): [0, 0, 0, 0] for rid, found in atoms.items() for i in range(len(found))}
     fired: set[str] = set()
     blocked: set[str] = set()
     cases = 0
 
     def _count(rule_id: str, view: Any) -> None:
-        for i, atom in enumerate(atoms[rule_id]):
-            holds = evaluate(dict(atom.node), view, thresholds)[0]
+        values = [bool(evaluate(dict(atom.node), view, thresholds)[0]) for atom in atoms[rule_id]]
+        for i, holds in enumerate(values):
             counts[(rule_id, i)][0 if holds else 1] += 1
+        for i in flipping_atoms(active[rule_id].root["when"], values):
+            counts[(rule_id, i)][2 if values[i] else 3] += 1
 
     for spec, view in _inline_views(rulebase) if inline else ():
         cases += 1
@@ -160,8 +216,8 @@ def compute_coverage(rulebase: Any, rules_dir: Path, *, inline: bool = True) -> 
     for rule_id, found in atoms.items():
         for i, atom in enumerate(found):
             where = f"rules/{active[rule_id].path}:{atom.location[0]}:{atom.location[1]}" if atom.location else ""
-            t, f = counts[(rule_id, i)]
-            conditions.append(ConditionCoverage(rule_id, where, _atom_text(atom.node), t, f))
+            t, f, flip_t, flip_f = counts[(rule_id, i)]
+            conditions.append(ConditionCoverage(rule_id, where, _atom_text(atom.node), t, f, flip_t, flip_f))
     ids = tuple(sorted(active))
     return CoverageReport(
         cases=cases,

@@ -25,7 +25,7 @@ from typing import Any
 
 from cds.authoring.book import RuleInfo, describe_rules
 from cds.errors import InputError, PatientFileError
-from cds.kb import read_raw
+from cds.kb import read_thresholds
 from cds.paths import rules_dir
 
 __all__ = [
@@ -109,7 +109,7 @@ def materialise(spec: str | Path) -> Iterator[tuple[Path, Path]]:
 
 
 def _thresholds(knowledge: Path) -> Mapping[str, Any]:
-    return read_raw(knowledge, "thresholds.yaml")  # an older release need not validate under today's loader
+    return read_thresholds(knowledge)  # an older release need not validate under today's loader
 
 
 def _threshold_changes(old: Path, new: Path) -> list[str]:
@@ -270,6 +270,13 @@ def replay_decision(decision: Mapping[str, Any], patient_text: str, rulebase: An
         if isinstance(f, Mapping) and f.get("source") == "recording"
     ]
     records = build_patient_facts(patient, rulebase.kb) + measured
+    governance = ((decision.get("inputs") or {}).get("ruleset") or {}).get("governance") or {}
+    if governance.get("as_of"):  # judged on the logged decision's date: the same rules in force (rules/README.md)
+        import datetime as dt
+
+        from cds.rules.governance import governed_rulebase
+
+        rulebase, _ = governed_rulebase(rulebase, dt.date.fromisoformat(str(governance["as_of"])))
     result = RunResult(tuple(records), tuple(rulebase.run_facts(records)), tuple(patient.caveats))
     from cds.decision.record import build_decision_record
 

@@ -19,10 +19,13 @@ from cds.paths import rules_dir
 from cds.rules.manifest import (
     MANIFEST_NAME,
     MANIFEST_SCHEMA,
+    RELEASE_SCHEMA,
+    RELEASES_DIR,
     VERSION_RE,
     Manifest,
     RuleStamp,
     compute_ruleset_sha256,
+    latest_release,
     read_manifest,
     read_rule_stamp,
     scan_ruleset,
@@ -34,14 +37,13 @@ __all__ = [
     "build_manifest",
     "build_release",
     "bump_version",
+    "governance_section",
     "latest_release",
     "render_manifest",
     "update_manifest",
     "write_manifest",
 ]
 
-RELEASE_SCHEMA = "cds.ruleset-release/v1"
-RELEASES_DIR = "releases"  # releases/<version>.json beside rules/: signed release records (cds rules release)
 
 log = logging.getLogger(__name__)
 
@@ -134,26 +136,6 @@ def update_manifest(
     return manifest, []
 
 
-def _release_sort_key(record: dict[str, Any]) -> tuple[int, ...]:
-    return tuple(int(x) for x in str(record.get("version", "0")).split(".") if x.isdigit())
-
-
-def latest_release(rules: Path) -> tuple[dict[str, Any], Path] | None:
-    """The newest release record in ``releases/`` beside ``rules`` (by version) and its path, or None."""
-    import json
-
-    folder = Path(rules).parent / RELEASES_DIR
-    records = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise RuleFileError(f"unreadable release record: {exc}", path=path) from exc
-        if isinstance(data, dict) and data.get("schema") == RELEASE_SCHEMA:
-            records.append((data, path))
-    return max(records, key=lambda r: _release_sort_key(r[0])) if records else None
-
-
 def build_release(rules: Path, knowledge: Path, *, approver: str, date: str) -> dict[str, Any]:
     """The (unsigned) release record of the rule set as it is: version and hash from the manifest, which must
     match the files; the approver and date; every rule's version; the changes since the last release."""
@@ -183,6 +165,13 @@ def build_release(rules: Path, knowledge: Path, *, approver: str, date: str) -> 
             if before[r] != versions[r]
         ],
     }
+    governance = governance_section(rules, date)
+    if governance["expired"]:
+        listed = ", ".join(f"{r['rule']} ({r['expires']})" for r in governance["expired"])
+        raise RuleFileError(
+            f"expired rules cannot be released: {listed}; review them (new expires:, version bump) first",
+            path=rules,
+        )
     return {
         "schema": RELEASE_SCHEMA,
         "version": str(version),
@@ -192,4 +181,34 @@ def build_release(rules: Path, knowledge: Path, *, approver: str, date: str) -> 
         "previous": None if previous is None else {k: previous[0].get(k) for k in ("version", "sha256")},
         "changes": changes,
         "rules": dict(sorted(versions.items())),
+        "governance": governance,
     }
+
+
+def governance_section(rules: Path, date: str) -> dict[str, list[dict[str, Any]]]:
+    """The dated and deprecated rules as a release records them: every rule in force with an ``effective`` or
+    ``expires`` date (``dated``), those deprecated, and those expired on the release date (a release refuses
+    them)."""
+    import datetime as dt
+
+    from cds.rules.governance import date_problems
+
+    day = dt.date.fromisoformat(date)
+    out: dict[str, list[dict[str, Any]]] = {"dated": [], "deprecated": [], "expired": []}
+    for doc in read_rule_docs(Path(rules), []):
+        data = doc.data
+        entry = {
+            "rule": str(data.get("id")),
+            "effective": None if data.get("effective") is None else str(data.get("effective")),
+            "expires": None if data.get("expires") is None else str(data.get("expires")),
+        }
+        codes = {code for _, code, _ in date_problems(data, day)}
+        if data.get("status") not in ("active", "deprecated"):
+            continue
+        if entry["effective"] or entry["expires"]:
+            out["dated"].append(entry)
+        if data.get("status") == "deprecated":
+            out["deprecated"].append(entry)
+        if "W601" in codes:
+            out["expired"].append(entry)
+    return {k: sorted(v, key=lambda e: str(e["rule"])) for k, v in out.items()}

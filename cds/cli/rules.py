@@ -151,8 +151,8 @@ def release(
     date, every rule's version and the changes since the last release; `--verify` checks it against the files."""
     import datetime as dt
 
-    from cds.audit.keys import KeyRing, key_id_of, verify_signature
-    from cds.audit.log import canonical_json
+    from cds.audit.keys import KeyRing
+    from cds.audit.log import canonical_json, signed_record_problem
     from cds.authoring.release import RELEASES_DIR, build_release, latest_release
     from cds.errors import UsageError
     from cds.files import write_atomic
@@ -164,13 +164,7 @@ def release(
         if found is None:
             raise ProblemsFoundError(f"no release record in {RELEASES_DIR}/ beside {rules.name}/: unreleased")
         record, where = found
-        body = {k: v for k, v in record.items() if k not in ("signature",)}
-        public = str(record.get("public_key") or "")
-        problems = []
-        if not verify_signature(public, canonical_json(body).encode("utf-8"), str(record.get("signature") or "")):
-            problems.append("its signature is invalid (the record was edited)")
-        elif key_id_of(bytes.fromhex(public)) != record.get("key_id"):
-            problems.append("its key id does not match its public key")
+        problems = [p for p in [signed_record_problem(record)] if p]
         current = ruleset_stamp(rules, knowledge).get("sha256")
         if current != record.get("sha256"):
             released = str(record.get("sha256"))[:12]
@@ -309,7 +303,8 @@ def test(
         _print_test_report(results, coverage)
     summary = (
         f"{len(results)} cases: {len(failed)} failed, {sum(r.todo and not r.passed for r in results)} todo; "
-        f"coverage: rules {coverage.rule_pct}%, conditions {coverage.condition_pct}%"
+        f"coverage: rules {coverage.rule_pct}%, conditions {coverage.condition_pct}%, atoms flipping an outcome "
+        f"{coverage.flip_pct}% (`cds rules coverage` lists the others)"
     )
     if failed or coverage.condition_pct < min_coverage:
         raise ProblemsFoundError(summary)
@@ -319,8 +314,51 @@ def test(
 def _coverage_dict(coverage: CoverageReport) -> dict:
     out = {k: v for k, v in coverage.__dict__.items() if k != "conditions"}
     out["uncovered_conditions"] = [c.__dict__ for c in coverage.uncovered_conditions]
-    out |= {"rule_pct": coverage.rule_pct, "condition_pct": coverage.condition_pct}
+    out["unflipped_conditions"] = [c.__dict__ for c in coverage.unflipped_conditions]
+    out |= {
+        "rule_pct": coverage.rule_pct,
+        "condition_pct": coverage.condition_pct,
+        "flip_pct": coverage.flip_pct,
+        "mcdc_pct": coverage.mcdc_pct,
+    }
+    out["atoms"] = len(coverage.conditions)
     return out
+
+
+@app.command("coverage")
+def coverage(
+    path: _PATH = None,
+    knowledge: Path | None = _KNOWLEDGE,
+    min_flip: int = typer.Option(
+        0, "--min-flip", help="Fail when fewer atoms than this percentage flip an outcome in some case."
+    ),
+    fmt: OutputFormat = _FORMAT,
+) -> None:
+    """Condition coverage of the inline tests and scenarios: every atom of every condition should flip the
+    rule's outcome (fires / does not fire) in at least one case when negated alone; list those that do not."""
+    from cds.authoring.coverage import compute_coverage
+    from cds.rules.engine import load_rulebase
+
+    rules, knowledge = _folders(path, knowledge)
+    report = compute_coverage(load_rulebase(rules, knowledge), rules)
+    missing = report.unflipped_conditions
+    if fmt is OutputFormat.JSON:
+        typer.echo(json.dumps(_coverage_dict(report), indent=2, sort_keys=True, default=list))
+    else:
+        typer.echo(f"atoms that flip no outcome in any case ({len(missing)} of {len(report.conditions)}):")
+        for c in missing:
+            typer.echo(
+                f"    {c.location}: {c.rule_id} {c.text} (true {c.seen_true}x, false {c.seen_false}x; decides the "
+                f"outcome when true {c.flips_true}x, when false {c.flips_false}x)"
+            )
+    summary = (
+        f"{report.cases} cases; coverage: rules {report.rule_pct}%, conditions true and false "
+        f"{report.condition_pct}%, atoms flipping an outcome {report.flip_pct}% "
+        f"({len(report.conditions) - len(missing)} of {len(report.conditions)}), both ways (MC/DC) {report.mcdc_pct}%"
+    )
+    if report.flip_pct < min_flip:
+        raise ProblemsFoundError(summary)
+    typer.echo(summary, err=True)
 
 
 _WANT_GOT = re.compile(r"^(want(?:_not)?) ([^:]+): (?:got )?(.+)$")

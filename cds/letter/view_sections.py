@@ -227,24 +227,25 @@ def order_treatments(treatments: list[dict[str, Any]], requested: Any) -> list[d
     return sorted(treatments, key=lambda t: (not t["requested"], rank.get(t["status"], len(rank))))
 
 
-def release_text(version: Any) -> str:
-    """The rule set's release as a letter states it: ``release 0.1.25``, or why the rule set is not a release."""
-    text = str(version or "")
-    if not text:
-        return "UNRELEASED rule set (no release manifest)"
-    if text.endswith("+modified"):
-        return f"UNRELEASED rule set (changed since release {text.removesuffix('+modified')})"
-    return f"release {text}"
+def release_text(version: Any, release: Mapping[str, Any] | None = None, *, known: bool = False) -> str:
+    """The rule set's release as a letter states it (cds.rules.governance.release_text)."""
+    from cds.rules.governance import release_text as text
+
+    return text(version, release, known=known)
 
 
-def footer_view(inputs: Mapping[str, Any], record: Mapping[str, Any] | None = None) -> dict[str, str]:
+def footer_view(inputs: Mapping[str, Any], record: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The letter's last line: the decision-log record (issue 11: a printed letter traces to its record), the
-    rule set's release and hash, the engine and the input hashes."""
+    rule set's release and hash, the engine and the input hashes; ``banner``: what the letter states above
+    everything else when the rule set is not exactly a signed release or holds expired rules."""
+    from cds.rules.governance import ruleset_notices
+
     ruleset = inputs.get("ruleset") or {}
     engine = inputs.get("engine") or {}
     return {
         "record": str((record or {}).get("id") or "not logged"),
-        "release": release_text(ruleset.get("version")),
+        "release": release_text(ruleset.get("version"), ruleset.get("release"), known="release" in ruleset),
+        "banner": [n["text"] for n in ruleset_notices(ruleset)],
         "ruleset_version": str(ruleset.get("version") or "unknown"),
         "ruleset_sha256": str(ruleset.get("sha256") or "unknown"),
         "engine": f"{engine.get('name') or 'cds'} {engine.get('version') or ''}".strip(),

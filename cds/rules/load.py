@@ -15,10 +15,19 @@ from typing import Any
 
 from cds.errors import RuleFileError
 from cds.kb import Knowledge
-from cds.rules.schema import LAYERS, rule_schema
+from cds.rules.schema import IN_FORCE, LAYERS, rule_schema
 from cds.yamlfile import Problems, load_yaml, locate, to_plain
 
-__all__ = ["RULE_SUFFIXES", "RuleSet", "RuleSpec", "check_rules", "load_rules", "misplaced_rule_files", "rule_files"]
+__all__ = [
+    "IN_FORCE",
+    "RULE_SUFFIXES",
+    "RuleSet",
+    "RuleSpec",
+    "check_rules",
+    "load_rules",
+    "misplaced_rule_files",
+    "rule_files",
+]
 
 _VALIDATOR: Any = None  # built on first use: a triage reads a compiled bundle and never validates a rule file
 
@@ -75,6 +84,23 @@ class RuleSpec:
         return state
 
     @property
+    def effective(self) -> str | None:
+        """ISO date from which the rule takes part in decisions (None: always)."""
+        value = self.data.get("effective")
+        return None if value is None else str(value)
+
+    @property
+    def expires(self) -> str | None:
+        """ISO date after which the rule is expired (it still fires, named in every decision), or None."""
+        value = self.data.get("expires")
+        return None if value is None else str(value)
+
+    @property
+    def in_force(self) -> bool:
+        """An active or deprecated rule: loaded for decisions (rules/README.md, "Governance")."""
+        return self.status in IN_FORCE
+
+    @property
     def salience(self) -> int:
         return LAYERS[self.layer]
 
@@ -92,7 +118,8 @@ class RuleSet:
     directory: str
 
     def active(self) -> tuple[RuleSpec, ...]:
-        return tuple(r for r in self.rules if r.status == "active")
+        """The rules in force: status active or deprecated (a deprecated rule fires until it is retired)."""
+        return tuple(r for r in self.rules if r.status in IN_FORCE)
 
     def by_id(self) -> dict[str, RuleSpec]:
         return {r.id: r for r in self.rules}
@@ -200,6 +227,7 @@ def _load_one(real: Path, kb: Knowledge, problems: Problems, path: Path) -> Rule
     from cds.rules.semantic import check_rule_semantics  # only when a rule file is validated (not from a bundle)
 
     check_rule_semantics(data, root, path, kb, problems)
+    _check_dates(data, root, path, problems)
     if len(problems) > before:
         return None
     return RuleSpec(
@@ -218,6 +246,24 @@ def _load_one(real: Path, kb: Knowledge, problems: Problems, path: Path) -> Rule
         data=data,
         source=root,
     )
+
+
+def _check_dates(data: dict[str, Any], root: Any, path: Path, problems: Problems) -> None:
+    """``effective`` before ``expires``; a deprecated rule says when it ends (``expires``). The schema already
+    rejected a value that is no ISO date, and the YAML reader one that is no calendar date (both with line:col)."""
+    effective, expires = data.get("effective"), data.get("expires")
+    if effective is not None and expires is not None and str(expires) <= str(effective):
+        problems.add(
+            path,
+            locate(root, ["expires"]),
+            f"expires: {expires} is not after effective: {effective} (the rule would never be in force)",
+        )
+    if data["status"] == "deprecated" and expires is None:
+        problems.add(
+            path,
+            locate(root, ["status"]),
+            "status: a deprecated rule needs an expires: date (the last day it is meant to stay in force)",
+        )
 
 
 def _collect(rules_dir: Path, kb: Knowledge) -> tuple[RuleSet, Problems]:

@@ -33,13 +33,17 @@ from cds.paths import knowledge_dir, rules_dir
 __all__ = [
     "MANIFEST_NAME",
     "MANIFEST_SCHEMA",
+    "RELEASES_DIR",
+    "RELEASE_SCHEMA",
     "VERSION_RE",
     "Manifest",
     "RuleStamp",
     "compute_ruleset_sha256",
     "hash_file",
+    "latest_release",
     "read_manifest",
     "read_rule_stamp",
+    "release_records",
     "ruleset_stamp",
     "scan_ruleset",
 ]
@@ -167,3 +171,34 @@ def ruleset_stamp(rules: Path | None = None, knowledge: Path | None = None) -> d
         return {"version": None, "sha256": digest}
     version = manifest.version if manifest.sha256 == digest else f"{manifest.version}+modified"
     return {"version": version, "sha256": digest}
+
+
+RELEASE_SCHEMA = "cds.ruleset-release/v1"
+RELEASES_DIR = "releases"  # releases/<version>.json beside rules/: signed release records (cds rules release)
+
+
+def _release_sort_key(record: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(int(x) for x in str(record.get("version", "0")).split(".") if x.isdigit())
+
+
+def release_records(rules: Path) -> list[tuple[dict[str, Any], Path]]:
+    """Every release record in ``releases/`` beside ``rules`` with its path, oldest version first (unsigned
+    content as written: the caller verifies the signature)."""
+    import json
+
+    folder = Path(rules).parent / RELEASES_DIR
+    records = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RuleFileError(f"unreadable release record: {exc}", path=path) from exc
+        if isinstance(data, dict) and data.get("schema") == RELEASE_SCHEMA:
+            records.append((data, path))
+    return sorted(records, key=lambda r: _release_sort_key(r[0]))
+
+
+def latest_release(rules: Path) -> tuple[dict[str, Any], Path] | None:
+    """The newest release record in ``releases/`` beside ``rules`` (by version) and its path, or None."""
+    records = release_records(rules)
+    return records[-1] if records else None

@@ -13,9 +13,10 @@ from typing import Any
 
 from cds.paths import knowledge_dir
 
-__all__ = ["LAYERS", "OPERATORS", "rule_schema", "write_rule_schema"]
+__all__ = ["IN_FORCE", "LAYERS", "OPERATORS", "rule_schema", "write_rule_schema"]
 
 LAYERS = {"evidence": 500, "findings": 400, "triage": 300, "treatment": 200, "safety": 100}
+IN_FORCE = ("active", "deprecated")  # statuses whose rules are compiled and fire (rules/README.md, Governance)
 OPERATORS = ("is", "eq", "in", "gt", "gte", "lt", "lte", "between")
 
 _NUMBER = {"oneOf": [{"type": "number"}, {"$ref": "#/$defs/threshold"}]}
@@ -147,9 +148,25 @@ def rule_schema() -> dict[str, Any]:
             "id": {"type": "string", "pattern": "^[A-Z0-9][A-Z0-9-]*$"},
             "title": {"type": "string", "minLength": 1},
             "version": {"type": "integer", "minimum": 1},
-            "status": {"enum": ["draft", "active", "retired"]},
+            "status": {
+                "enum": ["draft", "active", "deprecated", "retired"],
+                "description": "draft and retired rules are not loaded for decisions; a deprecated rule stays in "
+                "force until its expires date (which it must carry) and is reported by `rules check`",
+            },
             "authors": {"type": "array", "items": {"type": "string"}},
             "reviewed": {"type": "string", "format": "date"},
+            "effective": {
+                "type": "string",
+                "format": "date",
+                "description": "the rule takes part in decisions from this date on (a decision dated earlier "
+                "leaves it out)",
+            },
+            "expires": {
+                "type": "string",
+                "format": "date",
+                "description": "the last date the rule's approval covers; after it the rule still fires, but every "
+                "decision and letter names it as expired until it is reviewed and released again",
+            },
             "layer": {"enum": list(LAYERS)},
             "references": {
                 "type": "array",

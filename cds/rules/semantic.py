@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cds.kb import Knowledge
-from cds.rules.schema import LAYERS
+from cds.rules.schema import IN_FORCE, LAYERS
 from cds.rules.timeframes import consistent_tiers, stated_frames
 from cds.yamlfile import Problems, locate
 
@@ -248,7 +248,7 @@ class _Checker:
                     self.add([*keys, key], f"test given: {name}: {problem}, got {value!r}")
             if not case.get("todo"):
                 outcomes.add(case["expect"]["fires"])
-        if self.data["status"] == "active" and outcomes != {True, False}:
+        if self.data["status"] in IN_FORCE and outcomes != {True, False}:
             missing = " and ".join(w for w, b in (("firing", True), ("non-firing", False)) if b not in outcomes)
             self.add(["tests"], f"an active rule needs at least one {missing} test case")
 

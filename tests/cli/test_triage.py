@@ -566,7 +566,7 @@ def test_an_unreleased_rule_set_is_named_in_the_letter_and_refused_on_request(tm
     args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(out), "--log", str(log)]
     assert run([*args, "--require-release"]) == 3
     err = capsys.readouterr().err
-    assert "the rule set is not a release: UNRELEASED rule set (changed since release " in err
+    assert "the rule set is not a signed release in force: UNRELEASED rule set (changed since release " in err
     assert not out.exists() and not log.exists()
     assert run(args) == 0
     decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
@@ -574,11 +574,21 @@ def test_an_unreleased_rule_set_is_named_in_the_letter_and_refused_on_request(tm
     assert "UNRELEASED rule set (changed since release" in (out / "letter.md").read_text(encoding="utf-8")
 
 
-def test_the_shipped_rule_set_is_a_release(tmp_path, capsys):
+def test_the_shipped_rule_set_is_refused_with_require_release_until_signed(tmp_path, capsys):
+    """The shipped rule set matches its manifest but nobody signed a release of it: without the flag the letter
+    and decision.json say so; with --require-release triage refuses (tests/rulebase/test_governance.py signs one)."""
     args = ["triage", "--patient", str(DEMO_PATIENT), "--out", str(tmp_path / "o"), "--log", str(tmp_path / "l")]
-    assert run([*args, "--require-release"]) == 0
+    if (REPO / "releases").is_dir():
+        pytest.skip("a signed release is shipped: tests/rulebase/test_governance.py covers it")
+    assert run([*args, "--require-release"]) == 3
+    assert "has no signed release" in capsys.readouterr().err
+    assert run(args) == 0
     decision = json.loads((tmp_path / "o" / "decision.json").read_text(encoding="utf-8"))
-    assert f"rule set release {decision['inputs']['ruleset']['version']}" in (tmp_path / "o" / "letter.md").read_text()
+    version = decision["inputs"]["ruleset"]["version"]
+    assert decision["inputs"]["ruleset"]["release"] is None
+    assert [c["code"] for c in decision["caveat_details"]][:1] == ["ruleset_unreleased"]
+    letter = (tmp_path / "o" / "letter.md").read_text()
+    assert f"UNRELEASED rule set (version {version} has no signed release)" in letter.split("- To:")[0]
 
 
 def test_a_threshold_change_shows_in_the_letter_text(tmp_path, capsys, monkeypatch):

@@ -1,0 +1,222 @@
+"""Issue 11, "rules that cannot drift silently": derived thresholds are computed from their base values, rule
+prose quotes thresholds through {threshold:NAME}, and `rules check` rejects a literal number that duplicates a
+threshold of the same unit (E430; the matching rule is in cds/authoring/literals.py and rules/README.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from minibase import write_minibase
+
+from cds.authoring.check import check_ruleset
+from cds.authoring.literals import find_literal_thresholds
+from cds.cli import run
+from cds.errors import RuleFileError
+from cds.kb import load_knowledge
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _set_value(knowledge: Path, name: str, value: float) -> None:
+    path = knowledge / "thresholds.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index(f"\n{name}:\n") + 1
+    end = start + text[start:].index("\n\n") if "\n\n" in text[start:] else len(text)
+    block = re.sub(r"(?m)^  value: .*$", f"  value: {value:g}", text[start:end], count=1)
+    path.write_text(text[:start] + block + text[end:], encoding="utf-8")
+
+
+def test_derived_thresholds_follow_their_base_values(tmp_path):
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(REPO / "knowledge", knowledge)
+    shipped = load_knowledge(knowledge)
+    assert [shipped.threshold(f"plms_index_adult_band_{e}_per_h") for e in ("low", "high")] == [10, 20]
+    assert shipped.threshold("bsmi_typical_max_years") == 0.5
+    _set_value(knowledge, "plms_index_adult_per_h", 17)
+    _set_value(knowledge, "plms_index_variability_band_per_h", 4)
+    _set_value(knowledge, "bsmi_typical_max_months", 9)
+    _set_value(knowledge, "beers_cns_active_max_drugs", 4)
+    kb = load_knowledge(knowledge)
+    assert [kb.threshold(f"plms_index_adult_band_{e}_per_h") for e in ("low", "high")] == [13, 21]
+    assert [kb.threshold(f"plms_index_child_band_{e}_per_h") for e in ("low", "high")] == [1, 9]
+    assert kb.threshold("bsmi_typical_max_years") == 0.75
+    assert kb.threshold("beers_cns_active_before_third") == 3
+
+
+@pytest.mark.parametrize(
+    ("entries", "bad", "message"),
+    [
+        (
+            "a_per_h: {derived: {from: b_per_h, plus: 1}, unit: per_h, references: []}\n"
+            "b_per_h: {derived: {from: a_per_h, minus: 1}, unit: per_h, references: []}\n",
+            "a_per_h",
+            "derived: circular (a_per_h -> b_per_h -> a_per_h)",
+        ),
+        (
+            "a_per_h: {derived: {from: nothing_per_h, plus: 1}, unit: per_h, references: []}\n",
+            "a_per_h",
+            "derived: from 'nothing_per_h' is neither a number nor a threshold name",
+        ),
+        (
+            "a_per_h: {value: 5, unit: per_h, references: []}\n"
+            "b_min: {derived: {from: a_per_h, plus: 1}, unit: min, references: []}\n",
+            "b_min",
+            "derived: a_per_h is in per_h, b_min in min (plus and minus need one unit)",
+        ),
+        (
+            "a_per_h: {value: 5, derived: {from: a_per_h, times: 2}, unit: per_h, references: []}\n",
+            "a_per_h",
+            "a derived threshold has no value of its own",
+        ),
+        (
+            "a_per_h: {derived: {from: 5, plus: 1, minus: 2}, unit: per_h, references: []}\n",
+            "a_per_h",
+            "derived: write {from: NAME, OP: NAME or number}",
+        ),
+    ],
+)
+def test_a_bad_derivation_is_a_file_line_error(tmp_path, entries, bad, message):
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(REPO / "knowledge", knowledge)
+    path = knowledge / "thresholds.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + entries, encoding="utf-8")
+    with pytest.raises(RuleFileError) as caught:
+        load_knowledge(knowledge)
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if t.startswith(f"{bad}:"))
+    assert any(p.startswith(f"{path}:{line}:") and message in p for p in caught.value.problems), caught.value.problems
+
+
+THRESHOLDS = {
+    "plms_adult": {"value": 15, "unit": "per_h"},
+    "ferritin": {"value": 75, "unit": "ng/mL"},
+    "crcl_moderate": {"value": 30, "unit": "mL/min"},
+    "crcl_normal": {"value": 60, "unit": "mL/min"},
+    "child_age": {"value": 18, "unit": "years"},
+    "weeks20": {"value": 20, "unit": "weeks"},
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("PLMS index above 15/h", [("15/h", "plms_adult")]),
+        ("PLMS above 15 per hour", [("15 per hour", "plms_adult")]),
+        ("ferritin at or below 75 ug/L", [("75 ug/L", "ferritin")]),
+        ("CrCl 30-59 mL/min", [("30-59 mL/min", "crcl_moderate")]),
+        ("CrCl 20 to 60 mL/min", [("20 to 60 mL/min", "crcl_normal")]),
+        ("from 18 years on", [("18 years", "child_age")]),
+        ("a 18-year-old", [("18-year", "child_age")]),
+        ("from 20 weeks of pregnancy", [("20 weeks", "weeks20")]),
+        # not a duplicate: other unit, no unit, other value, a placeholder, a reference name, a dose
+        ("for 15 days", []),
+        ("15 mg twice a day", []),
+        ("ICSD-3 criterion 15", []),
+        ("above {threshold:plms_adult}/h", []),
+        ("PLMS 16/h", []),
+        ("18 months", []),
+        ("20 weeks" + "", [("20 weeks", "weeks20")]),
+    ],
+)
+def test_literal_matching_is_unit_aware(text, found):
+    hits = find_literal_thresholds(text, THRESHOLDS)
+    assert [(h.literal, h.names[0]) for h in hits] == found
+
+
+def test_rules_check_rejects_a_literal_threshold_in_letter_prose(tmp_path):
+    root = write_minibase(tmp_path / "mb")
+    plmd = root / "rules" / "2-findings" / "FND-PLMD.yaml"
+    reassure = root / "rules" / "3-triage" / "TRI-REASSURE.yaml"
+    text = plmd.read_text()
+    text = text.replace(
+        'because: "PLMS index {psg.plms_index} /h"', 'because: "PLMS index {psg.plms_index} /h, above 15/h"'
+    )
+    plmd.write_text(text.replace("version: 1", "version: 2"))
+    # TRI-REASSURE rests on (the absence of) plmd: FND-PLMD's threshold is one it depends on
+    text = reassure.read_text().replace('because: "no PLMD"', 'because: "no PLMD (PLMS 15 per hour or less); 15 mg"')
+    reassure.write_text(text.replace("version: 1", "version: 2"))
+    # EVD-ADULT depends on no threshold: its 15/h is not matched
+    evd = root / "rules" / "1-evidence" / "EVD-ADULT.yaml"
+    text = evd.read_text().replace('because: "age {age_years}"', 'because: "age {age_years}; 15/h"')
+    evd.write_text(text.replace("version: 1", "version: 2"))
+    assert run(["rules", "manifest", str(root / "rules"), "--knowledge", str(root / "knowledge"), "--update"]) == 0
+    report = check_ruleset(root / "rules", root / "knowledge")
+    errors = [(p.path, p.line, p.col, p.code) for p in report.problems if p.code == "E430"]
+    plmd_line = next(i for i, t in enumerate(plmd.read_text().splitlines(), 1) if t.startswith("because:"))
+    reassure_line = next(i for i, t in enumerate(reassure.read_text().splitlines(), 1) if t.startswith("because:"))
+    assert errors == [
+        (
+            "rules/2-findings/FND-PLMD.yaml",
+            plmd_line,
+            len('because: "PLMS index {psg.plms_index} /h, above ') + 1,
+            "E430",
+        ),
+        ("rules/3-triage/TRI-REASSURE.yaml", reassure_line, len('because: "no PLMD (PLMS ') + 1, "E430"),
+    ]
+    message = next(p.message for p in report.problems if p.code == "E430")
+    assert "'15/h' writes the value of plms_index_adult_per_h (15 per_h)" in message
+    assert "{threshold:plms_index_adult_per_h}" in message
+    assert not report.ok
+
+
+def test_the_shipped_rule_prose_quotes_no_threshold_as_a_number():
+    assert [p for p in check_ruleset().problems if p.code == "E430"] == []
+
+
+@pytest.mark.slow
+def test_a_changed_threshold_changes_the_eclampsia_line_of_the_letter(tmp_path, monkeypatch):
+    """The eclampsia rule's reason quotes the gestational-age threshold of the finding it rests on."""
+    from cds.rules import engine
+
+    case = REPO / "tests" / "cases" / "186-pregnant-34-weeks-first-nocturnal-convulsion-eclampsia.yaml"
+    from cds.yamlfile import load_yaml, to_plain
+
+    patient = tmp_path / "p.json"
+    patient.write_text(json.dumps(to_plain(load_yaml(case))["patient"]), encoding="utf-8")
+    monkeypatch.setenv("CDS_AUDIT_KEY", str(tmp_path / "keys" / "ring.json"))
+
+    def letter_with(weeks: int) -> str:
+        knowledge = tmp_path / f"knowledge-{weeks}"
+        shutil.copytree(REPO / "knowledge", knowledge)
+        _set_value(knowledge, "eclampsia_from_pregnancy_weeks", weeks)
+        original = engine.load_rulebase
+        with monkeypatch.context() as m:
+            m.setattr("cds.paths.knowledge_dir", lambda: knowledge)
+            m.setattr("cds.letter.knowledge.knowledge_dir", lambda: knowledge)  # the letter's labels
+            m.setattr(engine, "load_rulebase", lambda r=None, k=None: original(r, k or knowledge))
+            out = tmp_path / f"out-{weeks}"
+            args = ["triage", "--patient", str(patient), "--out", str(out), "--log", str(tmp_path / "l")]
+            assert run(args) == 0
+        return (out / "letter.md").read_text(encoding="utf-8")
+
+    shipped = letter_with(20)
+    assert "Seizure in pregnancy from 20 weeks: eclampsia until proven otherwise" in shipped
+    assert "Red flag: a seizure in pregnancy from 20 weeks (or at an unknown gestation)" in shipped  # vocab label
+    changed = letter_with(22)
+    assert "Seizure in pregnancy from 22 weeks: eclampsia until proven otherwise" in changed
+    assert "Red flag: a seizure in pregnancy from 22 weeks (or at an unknown gestation)" in changed
+    assert "from 20 weeks" not in changed
+
+
+def test_a_vocabulary_label_is_letter_prose_too(tmp_path):
+    """knowledge/vocab.yaml labels words the rules' conclusions in the letter: a literal threshold there is E430,
+    and {threshold:NAME} in a label is filled in when the knowledge is loaded."""
+    root = write_minibase(tmp_path / "mb")
+    vocab = root / "knowledge" / "vocab.yaml"
+    vocab.write_text(vocab.read_text().replace("plmd: Periodic limb movement disorder", "plmd: PLMD (PLMS over 15/h)"))
+    assert run(["rules", "manifest", str(root / "rules"), "--knowledge", str(root / "knowledge"), "--update"]) == 0
+    report = check_ruleset(root / "rules", root / "knowledge")
+    line = next(i for i, t in enumerate(vocab.read_text().splitlines(), 1) if "plmd: PLMD" in t)
+    col = vocab.read_text().splitlines()[line - 1].index("15/h") + 1
+    assert [(p.path, p.line, p.col) for p in report.problems if p.code == "E430"] == [
+        ("knowledge/vocab.yaml", line, col)
+    ]
+    label = '"PLMD (PLMS over {threshold:plms_index_adult_per_h}/h)"'  # quoted: the file's mappings are flow style
+    vocab.write_text(vocab.read_text().replace("PLMD (PLMS over 15/h)", label))
+    assert load_knowledge(root / "knowledge").vocab["findings"]["plmd"] == "PLMD (PLMS over 15/h)"
+    vocab.write_text(vocab.read_text().replace("{threshold:plms_index_adult_per_h}", "{threshold:nope}"))
+    with pytest.raises(RuleFileError, match=r"findings\.plmd: unknown threshold 'nope'"):
+        load_knowledge(root / "knowledge")
