@@ -6,9 +6,11 @@ types are ``RuleFileError``s naming ``file:line:col``. All problems are collecte
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,11 +175,31 @@ def read_raw(directory: str | Path, name: str) -> dict[str, Any]:
     validated; ``{}`` (with a logged warning) when it is missing or unreadable. For the authoring tools that must
     still work on a knowledge folder that does not validate (``rules check`` reports why) or on an older release
     (``rules diff``); everything that decides uses :func:`load_knowledge`."""
+    path = Path(directory) / name
+    try:
+        stat = path.stat()
+        stamp: tuple[Any, ...] | None = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    except OSError:
+        stamp = None
+    if stamp is not None and stamp in _RAW_READ:
+        return copy.deepcopy(_RAW_READ[stamp])
     problems = Problems()
-    data = _load(Path(directory) / name, problems)
+    data = _load(path, problems)
     for line in problems.lines():
         log.warning("%s", line)
-    return to_plain(data) if isinstance(data, dict) else {}
+    plain = to_plain(data) if isinstance(data, dict) else {}
+    if stamp is not None and not problems.lines() and time.time_ns() - stamp[2] > _RACY_NS:
+        _RAW_READ[stamp] = copy.deepcopy(plain)
+        while len(_RAW_READ) > 64:
+            _RAW_READ.pop(next(iter(_RAW_READ)))
+    return plain
+
+
+# read_raw's parsed files by (path, size, mtime, ctime): the authoring checks read the same knowledge file several
+# times in one run, and ruamel's round-trip reader is slow. A changed file has a new stamp and is read again; a file
+# written in the last two seconds is not remembered (a second write within the clock's granularity keeps the stamp).
+_RACY_NS = 2_000_000_000
+_RAW_READ: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 def derive_thresholds(entries: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[list[Any], str]]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from cds.kb import expand_groups, read_raw, read_thresholds
 from cds.paths import knowledge_dir, rules_dir
 from cds.rules.governance import date_problems
 from cds.rules.load import rule_files
-from cds.rules.manifest import MANIFEST_NAME, read_manifest, read_rule_stamp, scan_ruleset
+from cds.rules.manifest import MANIFEST_NAME, RuleStamp, hash_file, read_manifest, scan_ruleset
 from cds.rules.schema import IN_FORCE
 from cds.yamlfile import bad_date, load_yaml, locate
 
@@ -71,6 +71,12 @@ class CheckReport:
 
     problems: tuple[Problem, ...]
     rules_checked: int
+    # (Knowledge, RuleSet) as the engine's loader read them when it found no problem: `rules check` compiles its
+    # bundle from these instead of validating the same files a second time (cds.rules.bundle.build_bundle)
+    validated: tuple[Any, Any] | None = field(default=None, compare=False, repr=False)
+    # pairs of rule files whose conditions were too complex to tell whether they can fire together: their
+    # conclusions were not compared for conflicts (E401, E404, W402); `rules check` names them
+    uncompared: tuple[tuple[str, ...], ...] = ()
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -152,6 +158,8 @@ class _Knowledge:
     ranges: Mapping[str, tuple[float | None, float | None]]
     sources: Mapping[str, tuple[str, ...]]
     groups: Mapping[str, Any]
+    memo: dict[int, Any] = field(default_factory=dict)  # condition node id -> parsed shape (cds.authoring.intervals)
+    uncompared: set[tuple[str, ...]] = field(default_factory=set)  # rule pairs the conflict search gave up on
 
     def resolve(self, value: Any) -> float | None:
         if isinstance(value, Mapping) and "threshold" in value:
@@ -462,7 +470,7 @@ def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
             if together:
                 yield _problem(doc, doc.where("then", index), code_text, text)
             elif together is None:
-                log.info("rules check: %s and %s too complex to compare; no conflict reported", doc.shown, other.shown)
+                kb.uncompared.add(tuple(sorted((doc.shown, other.shown))))
 
 
 def _overrides(doc: RuleDoc) -> list[str]:
@@ -477,7 +485,7 @@ def _can_fire_together(
         return False
     together = _satisfiable([doc.data.get("when") or {}, other.data.get("when") or {}], kb, expand)
     if together is None:
-        log.info("rules check: %s and %s too complex to compare; no conflict reported", doc.shown, other.shown)
+        kb.uncompared.add(tuple(sorted((doc.shown, other.shown))))
     return bool(together)
 
 
@@ -559,10 +567,25 @@ def _expander(docs: list[RuleDoc]) -> Callable[[Any], Any]:
 
 
 def _satisfiable(whens: list[Any], kb: _Knowledge, expand: Callable[[Any], Any]) -> bool | None:
-    """Whether all ``whens`` can hold for one patient, seeing through derived facts (None: too complex)."""
+    """Whether all ``whens`` can hold for one patient, seeing through derived facts (None: too complex). The
+    parsed condition nodes are kept in ``kb.memo`` for the whole check (the documents outlive it)."""
     return can_hold_together(
-        whens, resolve=kb.resolve, field_range=kb.ranges.get, single_source=kb.single_source, expand=expand
+        whens,
+        resolve=kb.resolve,
+        field_range=kb.ranges.get,
+        single_source=kb.single_source,
+        expand=expand,
+        memo=kb.memo,
     )
+
+
+def _rule_stamp(doc: RuleDoc) -> RuleStamp | None:
+    """The rule's ``id``, integer ``version`` and file hash as the manifest records them (read_rule_stamp, from the
+    document already parsed)."""
+    rule_id, version = doc.data.get("id"), doc.data.get("version")
+    if not isinstance(rule_id, str) or not isinstance(version, int) or isinstance(version, bool):
+        return None
+    return RuleStamp(rule_id, version, hash_file(doc.path), doc.shown)
 
 
 def find_version_problems(docs: list[RuleDoc], rules: Path, manifest_path: Path) -> list[Problem]:
@@ -570,7 +593,7 @@ def find_version_problems(docs: list[RuleDoc], rules: Path, manifest_path: Path)
     manifest = read_manifest(manifest_path)
     problems = []
     for doc in docs:
-        stamp = read_rule_stamp(doc.path, doc.shown)
+        stamp = _rule_stamp(doc)
         recorded = manifest.rules.get(stamp.rule_id) if stamp else None
         if stamp is None or recorded is None:
             continue
@@ -601,9 +624,12 @@ def _check_manifest(docs: list[RuleDoc], rules: Path, knowledge: Path) -> list[P
     return problems
 
 
-def _loader_problems(rules: Path, knowledge: Path) -> tuple[list[Problem], dict[Path, Any]] | None:
-    """Schema, field, vocabulary, type and reference problems as the engine's loader reports them (E100), and
-    the documents it read; None when the loader is not installed."""
+def _loader_problems(
+    rules: Path, knowledge: Path
+) -> tuple[list[Problem], dict[Path, Any], tuple[Any, Any] | None] | None:
+    """Schema, field, vocabulary, type and reference problems as the engine's loader reports them (E100), the
+    documents it read, and (when it found no problem) the validated knowledge and rule set; None when the loader
+    is not installed."""
     try:
         from cds.kb import load_knowledge
         from cds.rules.load import check_rules
@@ -614,10 +640,10 @@ def _loader_problems(rules: Path, knowledge: Path) -> tuple[list[Problem], dict[
         kb = load_knowledge(knowledge)
     except RuleFileError as exc:
         lines = getattr(exc, "problems", None) or [str(exc)]
-        return [_parse_problem_line(line, rules.parent) for line in lines], {}
+        return [_parse_problem_line(line, rules.parent) for line in lines], {}, None
     ruleset, lines = check_rules(rules, kb)
     roots = {rules / spec.path: spec.root for spec in ruleset.rules if getattr(spec, "root", None) is not None}
-    return [_parse_problem_line(line, rules.parent) for line in lines], roots
+    return [_parse_problem_line(line, rules.parent) for line in lines], roots, None if lines else (kb, ruleset)
 
 
 def _parse_problem_line(line: str, base: Path) -> Problem:
@@ -670,4 +696,6 @@ def check_ruleset(
     problems += _check_manifest(docs, rules, knowledge)
     problems += _check_template_time_frames(rules.parent / "templates")
     unique = {(p.path, p.line or 0, p.col or 0, p.code, p.message): p for p in problems}
-    return CheckReport(tuple(unique[k] for k in sorted(unique)), len(docs))
+    return CheckReport(
+        tuple(unique[k] for k in sorted(unique)), len(docs), loaded[2] if loaded else None, tuple(sorted(kb.uncompared))
+    )

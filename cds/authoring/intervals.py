@@ -340,51 +340,105 @@ def can_hold_together(
     expand: Expand,
     max_depth: int = 8,
     budget: int = 50_000,
+    memo: dict[int, Any] | None = None,
 ) -> bool | None:
     """Whether every ``when`` tree in ``nodes`` can hold at once (None when the search exceeds ``budget`` steps).
 
     Derived facts (``{finding: X}``, ...) are replaced by the conditions of the rules that assert them
-    (``expand``), so two rules exclusive through their findings are seen as exclusive. A depth-first search
-    over the ``any`` branches, pruned as soon as some field admits no value.
+    (``expand``), so two rules exclusive through their findings are seen as exclusive. Every conjunctive part is
+    applied before any choice is made (propagation first), then the search branches on the open disjunction with
+    the fewest alternatives, pruned as soon as some field admits no value. The order changes the steps taken, not
+    the answer. ``memo`` (id of a node -> its parsed shape) may be shared by calls over trees that stay alive.
     """
     steps = [0]
+    shapes: dict[int, Any] = {} if memo is None else memo
 
-    def search(stack: list[tuple[Any, bool, int]], domains: dict[str, Any]) -> bool:
+    def shape(node: Any) -> tuple[Any, ...]:
+        """A node parsed once: ("and"|"or", children), ("not", child), ("atom", Atom, domain, source), ("skip",)."""
+        found = shapes.get(id(node))
+        if found is not None and found[0] is node:
+            return found[1]  # type: ignore[no-any-return]
+        parsed: tuple[Any, ...] = ("skip",)
+        if isinstance(node, Mapping):
+            key = next((k for k in ("all", "any") if isinstance(node.get(k), list)), None)
+            if key is not None:
+                parsed = ("and" if key == "all" else "or", list(node[key]))
+            elif "not" in node:
+                parsed = ("not", node["not"])
+            elif (atom := _atom(node)) is not None:
+                domain = domain_of(atom, resolve, field_range(atom.name) if atom.kind == "field" else None)
+                source = atom.source or (single_source(atom.name) if atom.kind == "field" else None)
+                parsed = ("atom", atom, domain, source)
+        shapes[id(node)] = (node, parsed)
+        return parsed
+
+    def search(stack: list[tuple[Any, bool, int]], choices: list[tuple[list[Any], bool, int]], domains: Any) -> bool:
         while stack:
             node, negated, depth = stack.pop()
             steps[0] += 1
             if steps[0] > budget:
                 raise _OverBudgetError
-            if not isinstance(node, Mapping):
+            parsed = shape(node)
+            kind = parsed[0]
+            if kind in ("and", "or"):
+                if (kind == "and") != negated:
+                    stack.extend((child, negated, depth) for child in parsed[1])
+                else:
+                    choices.append((parsed[1], negated, depth))
                 continue
-            key = next((k for k in ("all", "any") if isinstance(node.get(k), list)), None)
-            if key is not None:
-                children = [(child, negated, depth) for child in node[key]]
-                if (key == "all") != negated:
-                    stack.extend(children)
-                    continue
-                return any(search([*stack, child], dict(domains)) for child in children)
-            if "not" in node:
-                stack.append((node["not"], not negated, depth))
+            if kind == "not":
+                stack.append((parsed[1], not negated, depth))
                 continue
-            atom = _atom(node)
-            if atom is None:
+            if kind != "atom":
                 continue
+            _, atom, domain, source = parsed
             if atom.kind != "field" and depth < max_depth:
                 replacement = expand(atom)
                 if replacement is not None:
                     stack.append((replacement, negated, depth + 1))
                     continue
-            domain = domain_of(atom, resolve, field_range(atom.name) if atom.kind == "field" else None)
             if domain is None:
                 continue
-            domain = domain.negate() if negated else domain
-            source = atom.source or (single_source(atom.name) if atom.kind == "field" else None)
-            if not _constrain(domains, atom, domain, negated, source):
+            if not _constrain(domains, atom, domain.negate() if negated else domain, negated, source):
+                return False
+        if not choices:
+            return True
+        best: tuple[int, list[Any], bool, int] | None = None
+        for index, (children, negated, depth) in enumerate(choices):
+            alive = [child for child in children if viable(child, negated, depth, domains)]
+            if not alive:
+                return False  # every alternative of this choice contradicts what already holds
+            if best is None or len(alive) < len(best[1]):
+                best = (index, alive, negated, depth)
+        assert best is not None
+        pick, alive, negated, depth = best
+        rest = choices[:pick] + choices[pick + 1 :]
+        return any(search([(child, negated, depth)], list(rest), dict(domains)) for child in alive)
+
+    def viable(node: Any, negated: bool, depth: int, domains: Any) -> bool:
+        """Look-ahead: False when the plain conditions at the top of this alternative contradict what holds."""
+        parsed = shape(node)
+        if parsed[0] == "not":
+            parsed, negated = shape(parsed[1]), not negated
+        if parsed[0] == "atom":
+            tops = [parsed]
+        elif parsed[0] in ("and", "or") and (parsed[0] == "and") != negated:
+            tops = [p for p in map(shape, parsed[1]) if p[0] == "atom"]
+        else:
+            return True
+        trial = None
+        for _, atom, domain, source in tops:
+            steps[0] += 1
+            if steps[0] > budget:
+                raise _OverBudgetError
+            if domain is None or (atom.kind != "field" and depth < max_depth and expand(atom) is not None):
+                continue
+            trial = dict(domains) if trial is None else trial
+            if not _constrain(trial, atom, domain.negate() if negated else domain, negated, source):
                 return False
         return True
 
     try:
-        return search([(node, False, 0) for node in nodes], {})
+        return search([(node, False, 0) for node in nodes], [], {})
     except _OverBudgetError:
         return None

@@ -8,7 +8,7 @@ from contextlib import nullcontext
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -75,27 +75,32 @@ def check(
 ) -> None:
     """Validate every rule and knowledge file; exit 1 when any error is found (warnings do not fail)."""
     from cds.authoring.check import check_ruleset
+    from cds.rules.bundle import bundle_key
 
-    report = check_ruleset(*_folders(path, knowledge))
+    folders = _folders(path, knowledge)
+    key = bundle_key(*folders)  # before the files are read: the bundle is built from what the check loaded
+    report = check_ruleset(*folders)
     if fmt is OutputFormat.JSON:
         typer.echo(json.dumps([p.to_dict() for p in report.problems], indent=2, sort_keys=True))
     else:
         for problem in report.problems:
             typer.echo(str(problem))
+    for pair in report.uncompared:
+        typer.echo(f"not compared for conflicts (conditions too complex): {' and '.join(pair)}", err=True)
     errors, warnings = len(report.errors), len(report.problems) - len(report.errors)
     summary = f"{report.rules_checked} rule files: {errors} errors, {warnings} warnings"
     if errors:
         raise ProblemsFoundError(summary)
     typer.echo(summary, err=True)
-    _build_bundle(*_folders(path, knowledge))
+    _build_bundle(*folders, key=key, validated=report.validated)
 
 
-def _build_bundle(rules: Path, knowledge: Path) -> None:
+def _build_bundle(rules: Path, knowledge: Path, *, key: str | None = None, validated: Any = None) -> None:
     """Compile the checked files into the bundle a triage loads (cds.rules.bundle) and say where it went."""
     from cds.rules.cache import cache_dir
     from cds.rules.engine import compile_bundle
 
-    built = compile_bundle(rules, knowledge)
+    built = compile_bundle(rules, knowledge, key=key, validated=validated)
     where = cache_dir()
     if where is None:
         typer.echo("compiled rule bundle not stored (CDS_NO_CACHE is set)", err=True)

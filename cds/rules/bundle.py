@@ -119,16 +119,27 @@ def remembered_bundle_key(rules_path: Path, knowledge_path: Path, stamps: tuple[
 
 
 def build_bundle(
-    rules_path: Path, knowledge_path: Path, network_of: NetworkBuilder, *, key: str | None = None, store: bool = True
+    rules_path: Path,
+    knowledge_path: Path,
+    network_of: NetworkBuilder,
+    *,
+    key: str | None = None,
+    store: bool = True,
+    validated: tuple[Knowledge, RuleSet] | None = None,
 ) -> Bundle:
     """Validate the files, stamp them, build their Rete network with ``network_of`` and (``store``) write the
-    bundle. Raises RuleFileError on any bad file, exactly as loading them does.
+    bundle. Raises RuleFileError on any bad file, exactly as loading them does. ``validated``: the knowledge and
+    rules a clean ``rules check`` already loaded from files whose content key was ``key`` before it read them;
+    used only while the files still have that key, else they are validated again.
     """
     from cds.rules.manifest import ruleset_stamp
 
-    key = key or bundle_key(rules_path, knowledge_path)
-    kb = load_knowledge(knowledge_path)
-    rules = load_rules(rules_path, kb)
+    if validated is not None and key is not None and key == bundle_key(rules_path, knowledge_path):
+        kb, rules = validated
+    else:
+        key = key if validated is None and key is not None else bundle_key(rules_path, knowledge_path)
+        kb = load_knowledge(knowledge_path)
+        rules = load_rules(rules_path, kb)
     stamp = ruleset_stamp(rules_path, knowledge_path)
     network = network_of(rules, kb)
     bundle = Bundle(key, kb, rules, stamp, network)

@@ -534,10 +534,18 @@ def network_of(rules: RuleSet, kb: Knowledge) -> Any:
     return RuleBase(rules, kb).new_engine().matcher.root_node
 
 
-def compile_bundle(rules_path: Path, knowledge_path: Path, *, store: bool = True) -> Bundle:
+def compile_bundle(
+    rules_path: Path,
+    knowledge_path: Path,
+    *,
+    store: bool = True,
+    key: str | None = None,
+    validated: tuple[Knowledge, RuleSet] | None = None,
+) -> Bundle:
     """Validate, stamp and compile these rule and knowledge folders into their bundle (``cds rules check``,
-    ``cds rules release``); ``store``: write it to the cache folder for the next triage to read."""
-    return build_bundle(rules_path, knowledge_path, network_of, store=store)
+    ``cds rules release``); ``store``: write it to the cache folder for the next triage to read. ``validated``
+    and ``key``: what a clean check loaded, and the files' content key before it read them (see build_bundle)."""
+    return build_bundle(rules_path, knowledge_path, network_of, store=store, key=key, validated=validated)
 
 
 def _compile(key: str, rules_path: Path, knowledge_path: Path) -> RuleBase:

@@ -378,3 +378,46 @@ def test_satisfiability_with_a_field_of_several_sources():
     assert holds("{field: psg.x, gt: 20, source: recording}", "not: {field: psg.x, gt: 15, source: reported}")
     assert holds("{field: psg.x, gt: 20, source: recording}", "{field: psg.x, lt: 10, source: recording}") is False
     assert holds("any: [{field: psg.x, gt: 600}, {field: psg.x, lt: 5}]", "not: {field: psg.x, lt: 10}") is False
+
+
+def test_a_contradiction_behind_many_choices_is_found_within_the_budget():
+    """Conditions that apply to every branch are applied before any choice is tried, so a contradiction between
+    two plain conditions is found at once even when 8 `any` lists of 6 alternatives (6**8 combinations) stand
+    in front of it; the alternatives themselves are consistent, so only the plain pair can make it unsatisfiable."""
+    from cds.authoring.intervals import can_hold_together
+
+    choices = [{"any": [{"field": f"f{i}", "eq": v} for v in range(6)]} for i in range(8)]
+    common = {"field": "age", "gte": 18}
+
+    def holds(last: dict, budget: int = 2_000) -> bool | None:
+        return can_hold_together(
+            [{"all": [*choices, common]}, {"all": [*choices, last]}],
+            resolve=lambda v: float(v),
+            field_range=lambda name: None,
+            single_source=lambda name: "patient",
+            expand=lambda atom: None,
+            budget=budget,
+        )
+
+    assert holds({"field": "age", "lt": 18}) is False  # adult and child at once
+    assert holds({"field": "age", "lt": 65}) is True  # 18 to 64: some combination of the choices holds
+    # the same choices with a contradiction that only the last alternatives can meet: the search still ends
+    assert holds({"field": "f0", "eq": 99}, budget=50_000) is False
+
+
+def test_a_pair_too_complex_to_compare_is_named_not_passed_over(base, monkeypatch):
+    """When the search gives up on two rules (None), their conflict is neither reported nor silently passed:
+    the report names the pair, and `rules check` prints it."""
+    from functools import partial
+
+    from cds.authoring import intervals
+
+    reassure = "{recommend: reassurance, urgency: routine}"
+    urgent = "{recommend: neurology_referral, urgency: urgent}"
+    _add(base, "TRI-CALM", _triage("TRI-CALM", "    - {field: age_years, gte: 18}\n", reassure), "3-triage")
+    _add(base, "TRI-OLD", _triage("TRI-OLD", "    - {field: age_years, gte: 60}\n", urgent), "3-triage")
+    assert check_ruleset(base / "rules", base / "knowledge").uncompared == ()
+    monkeypatch.setattr(check_module, "can_hold_together", partial(intervals.can_hold_together, budget=0))
+    report = check_ruleset(base / "rules", base / "knowledge")
+    assert not any(p.code == "E401" for p in report.problems)
+    assert report.uncompared == (("rules/3-triage/TRI-CALM.yaml", "rules/3-triage/TRI-OLD.yaml"),)
