@@ -4,6 +4,7 @@ skipped with a reason when absent locally, a failure under CI=true where they mu
 from __future__ import annotations
 
 import os
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,14 +59,58 @@ def _private_cache_and_log(tmp_path_factory):
             os.environ[key] = value
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Say how many generated inputs the property-based sweeps tried (issue 10: print how many patients)."""
+def _counts() -> dict[str, dict[str, int]]:
+    """Inputs the property-based sweeps tried in this process: the safety sweep's patients, the fuzzers' inputs
+    and outcomes."""
     import sys
 
     sweep = sys.modules.get("test_safety_sweep") or sys.modules.get("tests.test_safety_sweep")
-    tried = getattr(sweep, "TRIED", None)
-    if tried and tried.get("patients"):
+    fuzz = sys.modules.get("tests.fuzz.fuzzkit")
+    return {
+        "sweep": dict(getattr(sweep, "TRIED", None) or {}),
+        "fuzz_tried": dict(getattr(fuzz, "TRIED", None) or {}),
+        "fuzz_outcomes": dict(getattr(fuzz, "OUTCOMES", None) or {}),
+    }
+
+
+_FROM_WORKERS: dict[str, Counter[str]] = defaultdict(Counter)  # counts sent by parallel workers (pytest -n)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """On a pytest-xdist worker: send this process's counts to the controller, which prints the totals."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["cds_counts"] = _counts()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """On the pytest-xdist controller: add up the counts a worker sent."""
+    for kind, counts in (getattr(node, "workeroutput", {}) or {}).get("cds_counts", {}).items():
+        _FROM_WORKERS[kind].update(counts)
+
+
+def tried_counts() -> dict[str, Counter[str]]:
+    """This process's counts plus those of every parallel worker."""
+    total: dict[str, Counter[str]] = defaultdict(Counter)
+    for source in (_counts(), _FROM_WORKERS):
+        for kind, counts in source.items():
+            total[kind].update(counts)
+    return total
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say how many generated inputs the property-based sweeps tried (issue 10: print how many patients; issue
+    16: the fuzzers' inputs and outcomes), added up over parallel workers."""
+    counts = tried_counts()
+    tried = counts["sweep"]
+    if tried.get("patients"):
         terminalreporter.write_line(
             f"safety sweep: {tried['patients']} generated patients tried "
             f"({tried['full decisions']} full decisions with branches, each rerun byte-identical)"
         )
+    fuzz, outcomes = counts["fuzz_tried"], counts["fuzz_outcomes"]
+    if fuzz:
+        parts = ", ".join(f"{kind}: {n}" for kind, n in sorted(fuzz.items()))
+        shown = ", ".join(f"{kind}: {n}" for kind, n in sorted(outcomes.items()))
+        terminalreporter.write_line(f"fuzz: {sum(fuzz.values())} inputs tried ({parts}); outcomes: {shown}")

@@ -2,7 +2,8 @@
 and command-line option combinations, each run through ``cds`` as a user would.
 
 Reproducible in CI: derandomized (the inputs follow from each test's source, no example database), no deadline.
-The number of inputs tried and their outcomes are printed at the end of the run. For a deeper local run:
+The number of inputs tried and their outcomes are printed at the end of the run (tests/conftest.py adds them up
+over parallel workers). For a deeper local run:
 ``CDS_FUZZ_SCALE=10 CDS_FUZZ_RANDOM=1 python -m pytest tests/fuzz`` (ten times the inputs, new ones each run).
 """
 
@@ -11,8 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tests.fuzz.fuzzkit import OUTCOMES, TRIED
 
 
 @pytest.fixture(scope="session")
@@ -23,11 +22,3 @@ def fuzz_night(tmp_path_factory) -> tuple[Path, float]:
     path = tmp_path_factory.mktemp("fuzz-night") / "night.edf"
     write_synthetic_psg(path, SynthConfig.preset("periodic").replace(hours=0.05, sfreq_hz=200), seed=7)
     return path, 180.0
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if not TRIED:
-        return
-    parts = ", ".join(f"{kind}: {n}" for kind, n in sorted(TRIED.items()))
-    outcomes = ", ".join(f"{kind}: {n}" for kind, n in sorted(OUTCOMES.items()))
-    terminalreporter.write_line(f"fuzz: {sum(TRIED.values())} inputs tried ({parts}); outcomes: {outcomes}")
