@@ -160,6 +160,7 @@ class _Knowledge:
     groups: Mapping[str, Any]
     memo: dict[int, Any] = field(default_factory=dict)  # condition node id -> parsed shape (cds.authoring.intervals)
     uncompared: set[tuple[str, ...]] = field(default_factory=set)  # rule pairs the conflict search gave up on
+    answers: dict[tuple[int, ...], bool | None] = field(default_factory=dict)  # condition ids -> can hold together
 
     def resolve(self, value: Any) -> float | None:
         if isinstance(value, Mapping) and "threshold" in value:
@@ -408,6 +409,10 @@ def _conclusions(doc: RuleDoc, groups: Mapping[str, Any]) -> Iterable[tuple[str,
                 yield "treat", index, drug, str(action.get("status"))
 
 
+_BUDGET = 50_000  # steps of the satisfiability search for one pair of rules (enough for all but one shipped pair)
+_DEEP_BUDGET = 4_000_000  # the second try for a pair the first one could not decide
+
+
 def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
     """Conclusions that can be drawn together and that the resolution policy (rules/README.md, "How conclusions
     are resolved") does not reconcile: reassurance beside an urgent or emergency action (different actions are
@@ -568,15 +573,27 @@ def _expander(docs: list[RuleDoc]) -> Callable[[Any], Any]:
 
 def _satisfiable(whens: list[Any], kb: _Knowledge, expand: Callable[[Any], Any]) -> bool | None:
     """Whether all ``whens`` can hold for one patient, seeing through derived facts (None: too complex). The
-    parsed condition nodes are kept in ``kb.memo`` for the whole check (the documents outlive it)."""
-    return can_hold_together(
-        whens,
-        resolve=kb.resolve,
-        field_range=kb.ranges.get,
-        single_source=kb.single_source,
-        expand=expand,
-        memo=kb.memo,
-    )
+    parsed condition nodes are kept in ``kb.memo`` for the whole check (the documents outlive it), and each pair's
+    answer too (a pair is asked both ways). A search that runs out of its steps is tried once more with
+    ``_DEEP_BUDGET`` (a few seconds at most) before the pair is called too complex."""
+    key = tuple(sorted(id(w) for w in whens))
+    if key in kb.answers:
+        return kb.answers[key]
+    answer = None
+    for budget in (_BUDGET, _DEEP_BUDGET):
+        answer = can_hold_together(
+            whens,
+            resolve=kb.resolve,
+            field_range=kb.ranges.get,
+            single_source=kb.single_source,
+            expand=expand,
+            memo=kb.memo,
+            budget=budget,
+        )
+        if answer is not None:
+            break
+    kb.answers[key] = answer
+    return answer
 
 
 def _rule_stamp(doc: RuleDoc) -> RuleStamp | None:
