@@ -4,6 +4,7 @@ names the atoms that flip none (and the stricter both-ways MC/DC figure); the sh
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from minibase import write_minibase
@@ -41,6 +42,13 @@ def _add_redundant_age_branch(root) -> None:
     path.write_text(text.replace("version: 1", "version: 2"))
 
 
+def _append_case(root, case: str) -> Path:
+    """Add one inline test case (a YAML flow mapping) at the end of FND-PLMD's tests; return the rule file."""
+    path = root / "rules" / "2-findings" / "FND-PLMD.yaml"
+    path.write_text(path.read_text() + f"  - {case}\n")
+    return path
+
+
 def test_rules_coverage_names_an_atom_no_test_decides_until_a_case_does(tmp_path, capsys):
     root = write_minibase(tmp_path / "mb")
     _add_redundant_age_branch(root)
@@ -54,12 +62,11 @@ def test_rules_coverage_names_an_atom_no_test_decides_until_a_case_does(tmp_path
     assert run([*args, "--min-flip", "100"]) == 1
     assert "atoms flipping an outcome" in capsys.readouterr().err
     # a case where the age alone makes the rule fire (no adult evidence): the atom now decides an outcome
-    path = root / "rules" / "2-findings" / "FND-PLMD.yaml"
-    case = (
-        "  - {name: adult by age only, given: {psg.plms_index: 30, age_years: 40, symptoms.insomnia: true}, "
-        "expect: {fires: true}}\n"
+    _append_case(
+        root,
+        "{name: adult by age only, given: {psg.plms_index: 30, age_years: 40, symptoms.insomnia: true}, "
+        "expect: {fires: true}}",
     )
-    path.write_text(path.read_text() + case)
     rulebase = load_rulebase(root / "rules", root / "knowledge")
     after = compute_coverage(rulebase, root / "rules")
     age = next(c for c in after.conditions if c.rule_id == "FND-PLMD" and "age_years" in c.text)
@@ -72,12 +79,11 @@ def test_an_indentation_slip_is_caught_by_the_cases_that_make_its_atoms_flip(tmp
     insomnia atom from `all` into `any` (valid YAML, another logic) fails `rules test`."""
     root = write_minibase(tmp_path / "mb")
     _add_redundant_age_branch(root)
-    path = root / "rules" / "2-findings" / "FND-PLMD.yaml"
-    case = (
-        "  - {name: no insomnia, given: {psg.plms_index: 30, evidence: [adult], symptoms.insomnia: false}, "
-        "expect: {fires: false}}\n"
+    path = _append_case(
+        root,
+        "{name: no insomnia, given: {psg.plms_index: 30, evidence: [adult], symptoms.insomnia: false}, "
+        "expect: {fires: false}}",
     )
-    path.write_text(path.read_text() + case)
     rulebase = load_rulebase(root / "rules", root / "knowledge")
     insomnia = next(c for c in compute_coverage(rulebase, root / "rules").conditions if "insomnia" in c.text)
     assert insomnia.flipped_both_ways
@@ -91,7 +97,7 @@ def test_an_indentation_slip_is_caught_by_the_cases_that_make_its_atoms_flip(tmp
     assert "FAIL rules/2-findings/FND-PLMD.yaml" in capsys.readouterr().out
 
 
-# The shipped rules: every atom flips an outcome in some inline test or scenario (1046 of 1046; the redundant
+# The shipped rules: every atom flips an outcome in some inline test or scenario (1048 of 1048; the redundant
 # `older_adult` branch of TRT-RLS-OPIOIDS-REFRACTORY, implied by `adult`, was removed). It must stay so.
 SHIPPED_UNFLIPPED_MAX = 0
 
