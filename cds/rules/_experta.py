@@ -31,7 +31,7 @@ from experta.abstract import Matcher, Strategy  # noqa: E402
 from experta.conditionalelement import ConditionalElement  # noqa: E402
 from experta.matchers import ReteMatcher  # noqa: E402
 from experta.matchers.rete.check import FeatureCheck, TypeCheck  # noqa: E402
-from experta.matchers.rete.nodes import BusNode  # noqa: E402
+from experta.matchers.rete.nodes import BusNode, ConflictSetNode  # noqa: E402
 from experta.matchers.rete.token import Token  # noqa: E402
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "OR",
     "BusNode",
     "ConditionalElement",
+    "ConflictSetNode",
     "Fact",
     "FeatureCheck",
     "Field",

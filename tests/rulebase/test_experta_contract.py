@@ -27,6 +27,9 @@ CASES = Path(__file__).resolve().parents[1] / "cases"
 # fired, without the per-firing watcher log lines that format every matched fact). If experta changes its run
 # loop, this digest changes: re-read it, port the change to TracingEngine.run, and update the digest.
 RUN_LOOP_SHA256 = "39279e7bc3bcee3959e191e4a459c5dede123d8738c7d87c2dc008d2b9d4748c"
+# experta's ReteMatcher.changes and ConflictSetNode.get_activations, as TracingMatcher.changes was written against
+CHANGES_SHA256 = "ef610eaeb40ca76ce963cb3ec471ff4f9e3bce72715eb65f95fa7f1c719fa906"
+GET_ACTIVATIONS_SHA256 = "1e7d5d99859b04d007cf721139bf980638688321d3bf10c1637028bbc68b4330"
 
 
 class ExpertaDefaults(TracingEngine):
@@ -82,6 +85,19 @@ def test_run_loop_matches_experta_source():
     for needle in needles:
         assert needle in source, f"experta's run loop no longer calls {needle}: port the change to TracingEngine.run"
     assert digest == RUN_LOOP_SHA256, f"experta's run loop changed (sha256 {digest}): re-read it, port, update"
+
+
+def test_changes_relies_on_experta_source():
+    """TracingMatcher.changes skips the conflict-set nodes with nothing added or removed: right only while
+    experta's get_activations just hands over and clears those two sets, and changes does nothing else."""
+    from cds.rules._experta import ConflictSetNode, ReteMatcher
+
+    for method, expected in (
+        (ReteMatcher.changes, CHANGES_SHA256),
+        (ConflictSetNode.get_activations, GET_ACTIVATIONS_SHA256),
+    ):
+        digest = hashlib.sha256(inspect.getsource(method).encode()).hexdigest()
+        assert digest == expected, f"experta's {method.__qualname__} changed: re-read it, port TracingMatcher.changes"
 
 
 def test_rule_keeps_the_wrapped_function():
