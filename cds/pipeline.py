@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cds.errors import CdsError, InputError, UsageError
+from cds.letter.knowledge import letter_knowledge_of
 from cds.letter.render import RenderedLetter, check_templates, render_letter
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None, re
         progress("rules", 1.0)
         progress("letter", 0.0)
     context = {
+        "knowledge": letter_knowledge_of(rulebase.kb),  # the letter words the knowledge the rules ran on
         "analysis": analysis,
         "stages": stages,
         "letter_date": letter_date,
@@ -179,6 +181,7 @@ def _package(decision: Mapping[str, Any], context: Mapping[str, Any]) -> TriageR
     letter = render_letter(
         record,
         analysis=analysis,
+        knowledge=context.get("knowledge"),
         letter_date=context["letter_date"],
         hypnogram=context["stages"],
         sign_off=context["sign_off"],

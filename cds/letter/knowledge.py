@@ -10,14 +10,17 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cds.errors import RuleFileError
 from cds.paths import knowledge_dir
 
+if TYPE_CHECKING:
+    from cds.kb import Knowledge
+
 log = logging.getLogger(__name__)
 
-__all__ = ["LetterKnowledge", "load_letter_knowledge"]
+__all__ = ["LetterKnowledge", "letter_knowledge_of", "load_letter_knowledge"]
 
 _ACRONYMS = {
     "plms",
@@ -123,7 +126,12 @@ def _load_letter_knowledge(folder: Path) -> LetterKnowledge:
     """The letter's view of the ONE knowledge loader (cds.kb): the same validated files the rules were run on."""
     from cds.kb import load_knowledge
 
-    kb = load_knowledge(folder)
+    return letter_knowledge_of(load_knowledge(folder))
+
+
+def letter_knowledge_of(kb: Knowledge) -> LetterKnowledge:
+    """The letter's view of knowledge already loaded: a triage passes the rule base's own (the letter then words
+    exactly the knowledge the rules ran on, and nothing is read again)."""
     labels = {str(k): _label_map(v) for k, v in kb.vocab.items() if isinstance(v, Mapping)}
     labels["fields"] = {name: spec.description for name, spec in kb.fields.items() if spec.description}
     units = {name: str(spec.unit) for name, spec in kb.fields.items() if spec.unit}

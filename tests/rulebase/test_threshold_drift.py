@@ -168,7 +168,8 @@ def test_the_shipped_rule_prose_quotes_no_threshold_as_a_number():
 
 @pytest.mark.slow
 def test_a_changed_threshold_changes_the_eclampsia_line_of_the_letter(tmp_path, monkeypatch):
-    """The eclampsia rule's reason quotes the gestational-age threshold of the finding it rests on."""
+    """The eclampsia rule's reason quotes the gestational-age threshold of the finding it rests on; the letter's
+    vocabulary labels come from the knowledge the rule base was loaded from (nothing else is patched)."""
     from cds.rules import engine
 
     case = REPO / "tests" / "cases" / "186-pregnant-34-weeks-first-nocturnal-convulsion-eclampsia.yaml"
@@ -185,7 +186,6 @@ def test_a_changed_threshold_changes_the_eclampsia_line_of_the_letter(tmp_path, 
         original = engine.load_rulebase
         with monkeypatch.context() as m:
             m.setattr("cds.paths.knowledge_dir", lambda: knowledge)
-            m.setattr("cds.letter.knowledge.knowledge_dir", lambda: knowledge)  # the letter's labels
             m.setattr(engine, "load_rulebase", lambda r=None, k=None: original(r, k or knowledge))
             out = tmp_path / f"out-{weeks}"
             args = ["triage", "--patient", str(patient), "--out", str(out), "--log", str(tmp_path / "l")]
