@@ -70,6 +70,19 @@ def _run(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
         return wall, usage.ru_maxrss * 1024 / 1e6, out.read()
 
 
+def _bytecode() -> str:
+    """Whether the cds modules start from cached bytecode: with PYTHONDONTWRITEBYTECODE set and no __pycache__
+    (an editable install on such a machine) every start compiles them from source."""
+    import cds
+
+    package = Path(cds.__file__).parent
+    cached = sum(1 for _ in package.rglob("__pycache__/*.pyc"))
+    flag = os.environ.get("PYTHONDONTWRITEBYTECODE")
+    where = "an installed copy" if package.parent.name == "site-packages" else "the source tree (editable install)"
+    state = f"{cached} cached .pyc files of cds in {where}"
+    return state + (" (PYTHONDONTWRITEBYTECODE is set: none are written)" if flag else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
@@ -84,6 +97,7 @@ def main() -> None:
 
     print(f"machine: {_machine()}")
     print(f"patient: {PATIENT.relative_to(ROOT)} (history only); best / median of {args.repeat} fresh processes")
+    print(f"bytecode: {_bytecode()}")
     print()
     rows: dict[str, list[tuple[float, float]]] = {"version": [], "first": [], "later": []}
     warm = work / "cache-warm"
