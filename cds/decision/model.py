@@ -491,7 +491,10 @@ class Decision(_Record):
         are read against ``policy`` (default: the shipped knowledge's). Raises DecisionRecordError naming the
         first wrong part, and ``source`` (the file or log record the data came from) when given."""
         try:
-            return cls._build(data, "", _Context(policy))
+            try:
+                return cls._build(data, "", _Context(policy))
+            except RecursionError:
+                raise _fail("", "nested too deeply") from None
         except DecisionRecordError as exc:
             if source is None:
                 raise
