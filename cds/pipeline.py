@@ -22,6 +22,7 @@ from cds.letter.knowledge import letter_knowledge_of
 from cds.letter.render import RenderedLetter, check_templates, render_letter
 
 if TYPE_CHECKING:
+    from cds.decision import Decision
     from cds.rules.engine import RuleBase
 
 log = logging.getLogger(__name__)
@@ -150,17 +151,17 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None, re
         progress("letter", 1.0)
     log.info(
         "triage of %s: %d recommendations, %d treatments",
-        result.decision.get("patient_id"),
-        len(decision.get("recommendations") or []),
-        len(decision.get("treatments") or []),
+        decision.patient_id,
+        len(decision.recommendations),
+        len(decision.treatments),
     )
     return result
 
 
-def _unrendered(decision: Mapping[str, Any], context: Mapping[str, Any]) -> TriageResult:
+def _unrendered(decision: Decision, context: Mapping[str, Any]) -> TriageResult:
     """The decision as its record says it (JSON read back: the values a reader of decision.json gets), without the
     letter and the files yet (the layout of the text does not change what is read back: no indent here)."""
-    record = json.loads(json.dumps(dict(decision), sort_keys=True, ensure_ascii=False))
+    record = json.loads(json.dumps(decision.to_record(), sort_keys=True, ensure_ascii=False))
     return TriageResult(
         decision=record,
         analysis=context["analysis"],
@@ -171,11 +172,12 @@ def _unrendered(decision: Mapping[str, Any], context: Mapping[str, Any]) -> Tria
     )
 
 
-def _package(decision: Mapping[str, Any], context: Mapping[str, Any]) -> TriageResult:
-    """decision.json, the letter (HTML, Markdown, PDF) and analysis.json of one decision."""
+def _package(decision: Decision | Mapping[str, Any], context: Mapping[str, Any]) -> TriageResult:
+    """decision.json, the letter (HTML, Markdown, PDF) and analysis.json of one decision (typed, or the record of
+    one that :func:`stamp_record` gave its log record)."""
     from cds.decision import dump_decision
 
-    decision_json = dump_decision(dict(decision))
+    decision_json = dump_decision(decision)
     record = json.loads(decision_json)  # the letter shows exactly what the record says
     analysis = context["analysis"]
     letter = render_letter(
@@ -398,17 +400,12 @@ def signed_release(rules: Path, sha256: Any) -> dict[str, Any] | None:
     return None
 
 
-def with_ruleset_status(decision: Mapping[str, Any], ruleset: Mapping[str, Any]) -> dict[str, Any]:
+def with_ruleset_status(decision: Decision, ruleset: Mapping[str, Any]) -> Decision:
     """The decision with its full ``inputs.ruleset`` (release, governance) and the caveats it calls for: a rule
     set that is not exactly a signed release, or holds expired rules, is never silent (decision and letter)."""
     from cds.rules.governance import ruleset_notices
 
-    out = dict(decision)
-    out["inputs"] = {**out["inputs"], "ruleset": dict(ruleset)}
-    notices = [{**n, "source": "rule set"} for n in ruleset_notices(ruleset)]
-    out["caveat_details"] = [*notices, *(out.get("caveat_details") or [])]
-    out["caveats"] = [*(n["text"] for n in notices), *(out.get("caveats") or [])]
-    return out
+    return decision.with_ruleset(ruleset, [{**n, "source": "rule set"} for n in ruleset_notices(ruleset)])
 
 
 def check_released(ruleset: Mapping[str, Any]) -> None:

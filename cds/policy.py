@@ -9,9 +9,52 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, cast
 
-__all__ = ["Policy", "UrgencyTier", "policy_of"]
+__all__ = ["OrderedCode", "Policy", "UrgencyTier", "ordered_codes", "policy_of"]
+
+
+class OrderedCode(StrEnum):
+    """A code of an ordered vocabulary of the policy (urgency tiers, treatment statuses). The members and their
+    order are the policy's: subclasses are made by :func:`ordered_codes` from ``knowledge/policy.yaml``, never
+    written out in Python. Members equal their code (``Urgency("urgent") == "urgent"``) and compare by rank
+    within their own enum (``routine < urgent``)."""
+
+    @property
+    def rank(self) -> int:
+        """0 for the first code of the policy's order (least urgent, least restrictive)."""
+        return list(type(self)).index(self)
+
+    def _other(self, other: object) -> OrderedCode:
+        if type(other) is not type(self):
+            raise TypeError(f"cannot order {type(self).__name__} against {type(other).__name__}")
+        return cast(OrderedCode, other)
+
+    def __lt__(self, other: object) -> bool:
+        return self.rank < self._other(other).rank
+
+    def __le__(self, other: object) -> bool:
+        return self.rank <= self._other(other).rank
+
+    def __gt__(self, other: object) -> bool:
+        return self.rank > self._other(other).rank
+
+    def __ge__(self, other: object) -> bool:
+        return self.rank >= self._other(other).rank
+
+
+_ENUMS: dict[tuple[str, tuple[str, ...]], type[OrderedCode]] = {}
+
+
+def ordered_codes(name: str, codes: Iterable[str]) -> type[OrderedCode]:
+    """The OrderedCode enum ``name`` with ``codes`` as members, in that order (the same codes give the same
+    class, so decisions read with equal policies compare)."""
+    key = (name, tuple(codes))
+    if key not in _ENUMS:
+        factory: Any = OrderedCode  # the functional Enum API with codes known only at run time
+        _ENUMS[key] = cast(type[OrderedCode], factory(name, [(c, c) for c in key[1]]))
+    return _ENUMS[key]
 
 
 @dataclass(frozen=True)
@@ -80,6 +123,11 @@ class Policy:
         """Urgency codes, least to most urgent."""
         return tuple(u.code for u in self.urgencies)
 
+    @property
+    def urgency_type(self) -> type[OrderedCode]:
+        """The urgency tiers as an enum, least to most urgent (``Urgency``)."""
+        return ordered_codes("Urgency", self.urgency_order)
+
     def tier(self, code: str) -> UrgencyTier:
         for tier in self.urgencies:
             if tier.code == code:
@@ -103,6 +151,11 @@ class Policy:
         return limit is not None and limit <= days
 
     # ------------------------------------------------------------------ treatments and current medication
+
+    @property
+    def status_type(self) -> type[OrderedCode]:
+        """The treatment statuses as an enum, least to most restrictive (``TreatmentStatus``)."""
+        return ordered_codes("TreatmentStatus", self.status_order)
 
     def status_rank(self, status: str) -> int:
         """0 for the least restrictive status."""

@@ -269,7 +269,7 @@ def test_generated_patients_are_never_unsafe_empty_or_under_triaged(rulebase, sh
         TRIED["patients"] += 1
         full = TRIED["patients"] % 10 == 0
         decision = decide(rulebase, patient, patient_sha256="0" * 64, counterfactuals=full)
-        _check(decision, data, kb)
+        _check(decision.to_record(), data, kb)
         if full:
             TRIED["full decisions"] += 1
             again = decide(rulebase, patient, patient_sha256="0" * 64)

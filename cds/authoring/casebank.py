@@ -37,9 +37,12 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
+
+if TYPE_CHECKING:
+    from cds.decision import Decision
 
 CATEGORIES = ("pathway", "urgency", "recommendations", "findings", "treatment statuses", "current medications")
 URGENCY_ORDER = ("routine", "soon", "urgent", "emergency")  # decision-v1 (least to most urgent)
@@ -285,8 +288,9 @@ def score_cases(scores: Iterable[CaseScore]) -> BenchmarkScore:
     return BenchmarkScore(scores, right, total)
 
 
-def decide_case(case: ClinicalCase, rulebase: Any) -> dict[str, Any]:
-    """Run one case through the real engine and return the ``cds.decision/v1`` record."""
+def decide_case(case: ClinicalCase, rulebase: Any) -> Decision:
+    """Run one case through the real engine and return its Decision (``to_record()``: the cds.decision/v1
+    record the scorer reads, as it reads hand-made records)."""
     from cds.decision import decide
     from cds.facts.patient import parse_patient
 
@@ -304,7 +308,7 @@ def run_benchmark(
     scores, decision_s = [], []
     for case in load_cases(cases_dir):
         start = time.perf_counter()
-        decision = decide_case(case, rulebase)
+        decision = decide_case(case, rulebase).to_record()
         decision_s.append(time.perf_counter() - start)
         score = score_case(case, decision)
         scores.append(CaseScore(score.name, score.items, score.safety_failures, check_decision_spec(decision)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cds.errors import InputError, PatientFileError, RuleFileError
 from cds.facts.patient import SCHEMA as PATIENT_SCHEMA
@@ -23,6 +23,9 @@ from cds.rules.evaluate import FactView, evaluate
 from cds.rules.load import RuleSet, RuleSpec
 from cds.rules.semantic import parse_given_key
 from cds.yamlfile import load_yaml, locate
+
+if TYPE_CHECKING:
+    from cds.decision import Decision
 
 __all__ = ["CaseResult", "Coverage", "run_inline_tests", "run_scenarios", "scenario_files"]
 
@@ -194,11 +197,11 @@ def _patient_of(case: Any, path: Path, kb: Knowledge, name: str) -> Any:
     return parse_patient(patient, path=path, knowledge=kb)
 
 
-def _compare(decision: dict[str, Any], want: dict[str, Any], negate: bool) -> list[str]:
+def _compare(decision: Decision, want: dict[str, Any], negate: bool) -> list[str]:
     problems = []
-    findings = {f["code"] for f in decision["findings"]}
-    recs = {r["action"]: r["urgency"] for r in decision["recommendations"]}
-    treatments = {t["drug"]: t["status"] for t in decision["treatments"]}
+    findings = set(decision.finding_codes)
+    recs = {r.action: r.urgency.value for r in decision.recommendations}
+    treatments = {t.drug: t.status.value for t in decision.treatments}
     label = "want_not" if negate else "want"
     for code in want.get("findings") or []:
         if (code in findings) == negate:
@@ -277,13 +280,14 @@ def _run_case(
         return CaseResult(where, name, False, todo, (str(exc),))
     problems = _compare(decision, case.get("want") or {}, False) + _compare(decision, case.get("want_not") or {}, True)
     if coverage is not None:
-        fired = {f["rule"] for f in decision["trace"]}
+        fired = {f.rule for f in decision.trace}
         coverage.fired |= fired
         coverage.blocked |= {r.id for r in rulebase.rules.active()} - fired
     return CaseResult(where, name, not problems, todo, tuple(problems))
 
 
-def _decide(rulebase: Any, patient: Any, extra: list[DatumRecord], analysis: Any) -> dict[str, Any]:
+def _decide(rulebase: Any, patient: Any, extra: list[DatumRecord], analysis: Any) -> Decision:
+    from cds.decision import Decision
     from cds.decision.record import build_decision_record
     from cds.facts.build import build_patient_facts
     from cds.rules.engine import RunResult
@@ -291,4 +295,5 @@ def _decide(rulebase: Any, patient: Any, extra: list[DatumRecord], analysis: Any
     records = build_patient_facts(patient, rulebase.kb) + extra
     firings = rulebase.run_facts(records)
     result = RunResult(tuple(records), tuple(firings), tuple((c, "patient") for c in patient.caveats))
-    return build_decision_record(rulebase, patient, result, analysis=analysis, patient_sha256="", recording_name=None)
+    record = build_decision_record(rulebase, patient, result, analysis=analysis, patient_sha256="", recording_name=None)
+    return Decision.from_record(record, policy=rulebase.kb.policy_obj)

@@ -56,6 +56,7 @@ def explain(
 ) -> None:
     """Show the chain of rules and facts behind each recommendation and treatment status."""
     from cds.audit.log import DecisionLog, DecisionLogError
+    from cds.decision import Decision
     from cds.errors import UsageError
     from cds.rules.explain import check_decision, explain_decision, explain_rule, format_explanation, read_decision
 
@@ -66,10 +67,12 @@ def explain(
         if entry.delivery_failure is not None:
             raise DecisionLogError(f"record {entry.record_id} is a delivery-failure note, not a decision")
         record = check_decision(entry.decision, f"log record {entry.record_id}")
+        Decision.from_record(record, source=f"log record {entry.record_id}")  # exit 3 naming what is wrong
         note = f"read from log record {entry.record_id} ({entry.record_hash[:12]}); `cds audit verify` checks the log"
     else:
         assert decision is not None
         record = read_decision(decision)
+        Decision.from_record(record, source=decision)  # an edited file: exit 3 naming the file and the part
         note = _checked_against_log(record, log, key)
     report = explain_rule(record, rule) if rule else explain_decision(record)
     if format is Format.JSON:

@@ -39,7 +39,7 @@ def _log(path: Path, old: Path, copies: int, *, full: bool = True, patients: Pat
         for case in PLMS_BY_CASE:
             text = (old / "cases" / f"{case}.yaml").read_text().replace(f"id: {case}", f"id: {case}-{i:04d}")
             patient = parse_patient(load_yaml("p", text=text), path="p", knowledge=rulebase.kb)
-            decision = json.loads(json.dumps(decide(rulebase, patient, patient_sha256="x")))
+            decision = json.loads(decide(rulebase, patient, patient_sha256="x").to_json())
             log.append(decision, patient_text=text)
             if patients is not None:
                 (patients / f"{case}-{i:04d}.yaml").write_text(text)

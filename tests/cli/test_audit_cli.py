@@ -99,7 +99,7 @@ def test_replay_shows_what_the_current_rule_set_changes(tmp_path, capsys):
     patient_file = old / "cases" / "P1.yaml"
     decision = decide(rulebase, read_patient(patient_file, knowledge=rulebase.kb), patient_sha256="x")
     path = tmp_path / "log.sqlite"
-    DecisionLog(path, full=True).append(json.loads(json.dumps(decision)), patient_text=patient_file.read_text())
+    DecisionLog(path, full=True).append(decision.to_record(), patient_text=patient_file.read_text())
     DecisionLog(path).append(_decision(9))  # no patient text stored
     args = ["audit", "replay", "1", "--log", str(path), "--knowledge"]
     assert run([*args, str(old / "knowledge"), "--rules", str(old / "rules")]) == 0
@@ -234,7 +234,7 @@ def test_replay_of_a_minimised_record_needs_the_patient_file(tmp_path, capsys):
     patient_file = old / "cases" / "P1.yaml"
     decision = decide(rulebase, read_patient(patient_file, knowledge=rulebase.kb), patient_sha256="x")
     path = tmp_path / "log.sqlite"
-    DecisionLog(path).append(json.loads(json.dumps(decision)), patient_text=patient_file.read_text())
+    DecisionLog(path).append(decision.to_record(), patient_text=patient_file.read_text())
     base = [
         "audit",
         "replay",
@@ -264,9 +264,7 @@ def test_replay_flags_a_record_the_same_rule_set_cannot_reproduce(tmp_path, caps
     old = minibase.write_minibase(tmp_path / "old")
     rulebase = load_rulebase(old / "rules", old / "knowledge")
     patient_file = old / "cases" / "P1.yaml"
-    decision = json.loads(
-        json.dumps(decide(rulebase, read_patient(patient_file, knowledge=rulebase.kb), patient_sha256="x"))
-    )
+    decision = decide(rulebase, read_patient(patient_file, knowledge=rulebase.kb), patient_sha256="x").to_record()
     decision["trace"] = [f for f in decision["trace"] if not f["rule"].startswith("TRI")]  # not what the rules do
     decision["recommendations"] = []
     path = tmp_path / "log.sqlite"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cds.cli import run
-from cds.rules.explain import explain_decision, explain_rule, read_decision
+from cds.rules.explain import explain_decision, explain_rule, format_explanation, read_decision
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -83,10 +83,39 @@ RECORD = {
 }
 
 
+# The same decision as a whole cds.decision/v1 record: `cds explain FILE` refuses a partial one (exit 3).
+FULL_RECORD = {
+    **RECORD,
+    "inputs": {
+        "patient": {"sha256": "1" * 64},
+        "recording": None,
+        "ruleset": {"version": "r1", "sha256": "0" * 64},
+        "engine": {"name": "cds", "version": "0"},
+    },
+    "conclusion": {
+        "action": "sleep_medicine_referral",
+        "urgency": "soon",
+        "interval": "within 6 weeks",
+        "pathway": "sleep_medicine",
+        "conditional": False,
+        "fallback": False,
+    },
+    "branches": [],
+    "measurements": {},
+    "findings": [{**RECORD["findings"][0], "rule": "FND-PLMD-ADULT", "references": []}],
+    "recommendations": [{**RECORD["recommendations"][0], "interval": "within 6 weeks", "urgency_rules": []}],
+    "current_medications": [],
+    "caveats": [],
+    "caveat_details": [],
+    "background_references": [],
+    "trace": [{**t, "sha256": "2" * 64, "salience": 0} for t in RECORD["trace"]],
+}
+
+
 @pytest.fixture
 def record_path(tmp_path: Path) -> Path:
     path = tmp_path / "decision.json"
-    path.write_text(json.dumps(RECORD), encoding="utf-8")
+    path.write_text(json.dumps(FULL_RECORD), encoding="utf-8")
     return path
 
 
@@ -121,7 +150,7 @@ def test_text_output_shows_the_chain_with_facts(record_path, capsys):
 def test_json_output_is_the_report(record_path, capsys):
     assert run(["explain", str(record_path), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report == json.loads(json.dumps(explain_decision(RECORD)))
+    assert report == json.loads(json.dumps(explain_decision(FULL_RECORD)))
 
 
 def test_not_a_decision_record_is_exit_3(tmp_path, capsys):
@@ -199,13 +228,40 @@ def test_malformed_records_exit_3_with_one_line(tmp_path, capsys, content, messa
     assert message in err[0], err[0]
 
 
-def test_references_that_are_not_text_are_shown_not_crashed_on(tmp_path, capsys):
-    record = json.loads(json.dumps(RECORD))
+def test_references_that_are_not_text_are_refused_naming_the_place_not_crashed_on(tmp_path, capsys):
+    record = json.loads(json.dumps(FULL_RECORD))
     record["recommendations"][0]["references"] = [None, 3]
+    assert "references: None, 3" in format_explanation(explain_decision(record))  # the library still shows them
     path = tmp_path / "decision.json"
     path.write_text(json.dumps(record), encoding="utf-8")
-    assert run(["explain", str(path)]) == 0
-    assert "references: None, 3" in capsys.readouterr().out
+    assert run(["explain", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert "decision.json: not a decision record: recommendations[0].references[0]: expected a string" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.pop("conclusion"), "conclusion: missing"),
+        (
+            lambda d: d["recommendations"][0].update(urgency="whenever"),
+            "recommendations[0].urgency: unknown urgency 'whenever' (allowed: routine, soon, urgent, emergency)",
+        ),
+        (
+            lambda d: d.update(treatments=[{"status": "option"}]),
+            "treatments[0].drug: missing",
+        ),
+    ],
+)
+def test_an_edited_decision_json_is_exit_3_naming_the_file_and_the_part(tmp_path, capsys, edit, message):
+    record = json.loads(json.dumps(FULL_RECORD))
+    edit(record)
+    path = tmp_path / "decision.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    assert run(["explain", str(path)]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err == f"cds: error: {path}: not a decision record: {message}"
 
 
 # --- issue 11: a letter traces to its log record; an edited decision.json is caught -------------------------------

@@ -24,8 +24,8 @@ def letters() -> list[tuple[str, dict, str]]:
     out = []
     for case in load_cases(CASES):
         patient = parse_patient(case.patient, path=f"{case.name}.yaml", knowledge=rulebase.kb)
-        decision = decide(rulebase, patient, patient_sha256=case.patient_sha256)
-        out.append((case.name, decision, render_letter(decision).markdown))
+        record = decide(rulebase, patient, patient_sha256=case.patient_sha256).to_record()
+        out.append((case.name, record, render_letter(record).markdown))
     return out
 
 

@@ -132,14 +132,12 @@ def test_replay_reruns_the_stored_patient_and_recording_facts(old_new):
     from cds.facts.patient import read_patient
 
     decision = json.loads(
-        json.dumps(
-            decide(
-                before,
-                read_patient(old / "cases" / "P1.yaml", knowledge=before.kb),
-                patient_sha256="x",
-                recording_name=None,
-            )
-        )
+        decide(
+            before,
+            read_patient(old / "cases" / "P1.yaml", knowledge=before.kb),
+            patient_sha256="x",
+            recording_name=None,
+        ).to_json()
     )
     assert diff_outcomes(decision, replay_decision(decision, text, before)) == ()
     assert "recommendation reassurance: routine -> none" in diff_outcomes(

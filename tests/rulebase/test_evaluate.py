@@ -157,7 +157,7 @@ def test_view_of_decision_explains_a_rule_that_did_not_fire(tiny_rulebase):
         "polysomnography": {"plms_index": 30},
     }
     patient = parse_patient(data, path="p.yaml", knowledge=tiny_rulebase.kb)
-    decision = decide(tiny_rulebase, patient, patient_sha256="")
+    decision = decide(tiny_rulebase, patient, patient_sha256="").to_record()
     rule = tiny_rulebase.by_id["FND-PLMD"]
     holds, atom, actual = evaluate(
         rule.when, view_of_decision(decision, before_layer="findings"), tiny_rulebase.kb.thresholds

@@ -99,13 +99,13 @@ def test_safety_invariant_on_random_patients(real_rulebase):
     def check(draw):
         patient = parse_patient(_patient_dict(draw), path="h.yaml", knowledge=kb)
         decision = decide(real_rulebase, patient, patient_sha256="0" * 64)
-        final = {t["drug"]: t["status"] for t in decision["treatments"]}
-        for firing in decision["trace"]:
-            for item in firing["asserted"]:
+        final = {t.drug: t.status for t in decision.treatments}
+        for firing in decision.trace:
+            for item in firing.asserted:
                 if item["type"] == "treatment" and item["layer"] == "safety" and item["status"] != "caution":
                     assert STATUS_ORDER.index(final[item["drug"]]) >= STATUS_ORDER.index(item["status"])
-        for entry in decision["recommendations"] + decision["treatments"]:
-            assert entry["rules"] and entry["references"]
+        for entry in (*decision.recommendations, *decision.treatments):
+            assert entry.rules and entry.references
         assert dump_decision(decision) == dump_decision(decide(real_rulebase, patient, patient_sha256="0" * 64))
 
     check()

@@ -56,7 +56,7 @@ def test_order_is_layer_then_rule_id(tiny_rulebase):
         "polysomnography": {"plms_index": 30},
     }
     patient = parse_patient(data, path="p.yaml", knowledge=tiny_rulebase.kb)
-    trace = decide(tiny_rulebase, patient, patient_sha256="")["trace"]
-    order = [(-f["salience"], f["rule"]) for f in trace]
+    trace = decide(tiny_rulebase, patient, patient_sha256="").trace
+    order = [(-f.salience, f.rule) for f in trace]
     assert order == sorted(order)
-    assert [f["rule"] for f in trace][:3] == ["EVD-ADULT", "EVD-LOW-FERRITIN", "EVD-OPIOID"]
+    assert [f.rule for f in trace][:3] == ["EVD-ADULT", "EVD-LOW-FERRITIN", "EVD-OPIOID"]

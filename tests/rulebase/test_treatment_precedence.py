@@ -56,7 +56,9 @@ def _status(root) -> str:
     rulebase = load_rulebase(root / "rules", root / "knowledge")
     patient = read_patient(root / "cases" / "P2.yaml", knowledge=rulebase.kb)
     decision = decide(rulebase, patient, patient_sha256="x")
-    return next(t["status"] for t in decision["treatments"] if t["drug"] == "clonazepam")
+    treatment = decision.treatment("clonazepam")
+    assert treatment is not None
+    return treatment.status.value
 
 
 def test_a_contradicting_treatment_rule_is_rejected(tmp_path, capsys):
