@@ -263,9 +263,9 @@ _THRESHOLD_PLACEHOLDER = re.compile(r"\{threshold:([^{}]+)\}")
 
 
 def fill_thresholds(text: str, thresholds: Mapping[str, Any]) -> str:
-    """``{threshold:NAME}`` in a vocabulary label replaced by the threshold's value, as a rule's prose is, so a
-    label never states a number the rules no longer use (an unknown name is left as written: the loader
-    reports it)."""
+    """``{threshold:NAME}`` in a vocabulary label, a rule's title or rationale (the rule book, ``rules show``)
+    replaced by the threshold's value, as the letter fills a rule's prose, so such a text never states a number the
+    rules no longer use (an unknown name is left as written: the loader reports it)."""
     from cds.formatting import format_value
 
     def sub(match: re.Match[str]) -> str:

@@ -220,3 +220,83 @@ def test_a_vocabulary_label_is_letter_prose_too(tmp_path):
     vocab.write_text(vocab.read_text().replace("{threshold:plms_index_adult_per_h}", "{threshold:nope}"))
     with pytest.raises(RuleFileError, match=r"findings\.plmd: unknown threshold 'nope'"):
         load_knowledge(root / "knowledge")
+
+
+def test_a_literal_threshold_in_a_title_or_rationale_is_e430_at_its_file_line(tmp_path):
+    """Titles and rationales are prose too (the rule book prints them): a number there that duplicates a
+    threshold the rule depends on fails `rules check`, at the line and column of the number, also on the second
+    line of a folded rationale."""
+    root = write_minibase(tmp_path / "mb")
+    plmd = root / "rules" / "2-findings" / "FND-PLMD.yaml"
+    text = plmd.read_text()
+    assert "title: PLMD\n" in text and "rationale: test rule.\n" in text
+    text = text.replace("title: PLMD\n", "title: PLMD with PLMS above 15/h\n")
+    text = text.replace(
+        "rationale: test rule.\n", "rationale: >-\n  A PLMS index above the adult threshold\n  (15 per hour) is PLMD.\n"
+    )
+    plmd.write_text(text.replace("version: 1", "version: 2"))
+    assert run(["rules", "manifest", str(root / "rules"), "--knowledge", str(root / "knowledge"), "--update"]) == 0
+    report = check_ruleset(root / "rules", root / "knowledge")
+    lines = plmd.read_text().splitlines()
+    title_line = next(i for i, t in enumerate(lines, 1) if t.startswith("title:"))
+    number_line = next(i for i, t in enumerate(lines, 1) if "(15 per hour)" in t)
+    hits = [p for p in report.problems if p.code == "E430"]
+    assert [(p.path, p.line, p.col) for p in hits] == [
+        ("rules/2-findings/FND-PLMD.yaml", title_line, len("title: PLMD with PLMS above ") + 1),
+        ("rules/2-findings/FND-PLMD.yaml", number_line, len("  (") + 1),
+    ]
+    assert hits[0].message.startswith("title: '15/h' writes the value of plms_index_adult_per_h")
+    assert hits[1].message.startswith("rationale: '15 per hour' writes the value of plms_index_adult_per_h")
+    assert not report.ok
+    # written through the placeholder, both pass
+    plmd.write_text(
+        plmd.read_text()
+        .replace("above 15/h", "above {threshold:plms_index_adult_per_h}/h")
+        .replace("(15 per hour)", "({threshold:plms_index_adult_per_h} per hour)")
+        .replace("version: 2", "version: 3")
+    )
+    assert run(["rules", "manifest", str(root / "rules"), "--knowledge", str(root / "knowledge"), "--update"]) == 0
+    assert [p for p in check_ruleset(root / "rules", root / "knowledge").problems if p.code == "E430"] == []
+
+
+def test_an_unknown_threshold_in_a_title_is_a_load_error(tmp_path):
+    root = write_minibase(tmp_path / "mb")
+    plmd = root / "rules" / "2-findings" / "FND-PLMD.yaml"
+    plmd.write_text(plmd.read_text().replace("title: PLMD\n", "title: PLMD above {threshold:plms_nope}/h\n"))
+    report = check_ruleset(root / "rules", root / "knowledge")
+    assert any("title: unknown threshold 'plms_nope'" in p.message for p in report.errors), report.problems
+
+
+def test_a_changed_threshold_changes_the_rule_book_titles_and_rationales(tmp_path):
+    """The shipped titles and rationales quote thresholds through placeholders: the rule book, `rules show` and
+    `rules list` read them from the knowledge folder they are given, so a changed threshold changes the text."""
+    from cds.authoring.book import describe_rules, render_book
+
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(REPO / "knowledge", knowledge)
+
+    def book(tag: str) -> tuple[dict[str, object], str, str]:
+        infos = describe_rules(REPO / "rules", knowledge)
+        html, md = render_book(infos, tmp_path / tag)
+        return {i.id: i for i in infos}, html.read_text(encoding="utf-8"), md.read_text(encoding="utf-8")
+
+    shipped, html, md = book("shipped")
+    esrd = "Gabapentin below 15 mL/min or on dialysis"
+    near = "A single pediatric night within 5/h of the 5/h threshold is not a stable label."
+    assert shipped["SAF-RENAL-GABAPENTIN-ESRD"].title == esrd
+    assert shipped["EVD-PLMS-NEAR-CHILD"].rationale == near
+    assert f"SAF-RENAL-GABAPENTIN-ESRD — {esrd}" in md and f"SAF-RENAL-GABAPENTIN-ESRD — {esrd}" in html
+    assert f"**Rationale.** {near}" in md and f"<b>Rationale.</b> {near}" in html
+    assert "{threshold:" not in md and "{threshold:" not in html
+
+    _set_value(knowledge, "crcl_severe_ml_min", 12)
+    _set_value(knowledge, "plms_index_child_per_h", 6)
+    _set_value(knowledge, "plms_index_variability_band_per_h", 4)
+    changed, html, md = book("changed")
+    assert changed["SAF-RENAL-GABAPENTIN-ESRD"].title == "Gabapentin below 12 mL/min or on dialysis"
+    assert changed["EVD-RENAL-SEVERE"].title == "Severe renal impairment (CrCl 12-29 mL/min)"
+    assert changed["EVD-PLMS-NEAR-CHILD"].rationale == (
+        "A single pediatric night within 4/h of the 6/h threshold is not a stable label."
+    )
+    assert "Gabapentin below 12 mL/min or on dialysis" in md and "Gabapentin below 12 mL/min" in html
+    assert esrd not in md and esrd not in html and near not in md
