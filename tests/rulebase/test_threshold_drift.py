@@ -300,3 +300,105 @@ def test_a_changed_threshold_changes_the_rule_book_titles_and_rationales(tmp_pat
     )
     assert "Gabapentin below 12 mL/min or on dialysis" in md and "Gabapentin below 12 mL/min" in html
     assert esrd not in md and esrd not in html and near not in md
+
+
+def _band_line(drugs: Path, drug: str, text: str) -> int:
+    lines = drugs.read_text(encoding="utf-8").splitlines()
+    start = lines.index(f"  {drug}:")
+    return next(i for i, t in enumerate(lines[start:], start + 1) if text in t)
+
+
+def test_a_renal_band_limit_written_as_a_number_is_a_load_error(tmp_path):
+    """The drug table's band limits name the threshold the SAF-RENAL rules use; a bare number (which a changed
+    threshold would leave behind) is refused at its file:line, as is a name that is no mL/min threshold."""
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(REPO / "knowledge", knowledge)
+    drugs = knowledge / "drugs.yaml"
+    text = drugs.read_text(encoding="utf-8")
+    old = (
+        "{crcl_from_ml_min: {threshold: crcl_severe_ml_min}, crcl_to_ml_min: {threshold: crcl_moderate_ml_min}, "
+        'text: "200-700'
+    )
+    assert text.count(old) == 1
+    drugs.write_text(text.replace(old, old.replace("{threshold: crcl_severe_ml_min}", "15")), encoding="utf-8")
+    line = _band_line(drugs, "gabapentin", '"200-700')
+    with pytest.raises(RuleFileError) as caught:
+        load_knowledge(knowledge)
+    assert [p for p in caught.value.problems if f"{drugs}:{line}:" in p] == [
+        f"{drugs}:{line}:10: crcl_from_ml_min: write {{threshold: NAME}} (a threshold in mL/min the rules use), "
+        "not the number 15"
+    ]
+    drugs.write_text(text.replace(old, old.replace("crcl_severe_ml_min", "age_child_years")), encoding="utf-8")
+    with pytest.raises(RuleFileError, match="crcl_from_ml_min: age_child_years is in years, not mL/min"):
+        load_knowledge(knowledge)
+    drugs.write_text(text.replace(old, old.replace("crcl_severe_ml_min", "crcl_nope_ml_min")), encoding="utf-8")
+    with pytest.raises(RuleFileError, match=r"crcl_from_ml_min: \{threshold: NAME\} naming a threshold"):
+        load_knowledge(knowledge)
+
+
+def test_the_renal_dose_table_follows_a_changed_threshold_with_the_rules(tmp_path):
+    """Severe impairment moved from CrCl 15 to 12 mL/min in thresholds.yaml: at CrCl 13 the gabapentin severe-band
+    rule fires, and the letter's dose text (the drug table, {renal_dose}) gives that band's dose, not the
+    end-stage one: table and rule cannot disagree."""
+    from cds.rules.engine import load_rulebase, renal_dose
+
+    shipped = load_knowledge(REPO / "knowledge")
+    at_13 = {"renal.crcl_ml_min": 13}
+    assert renal_dose("gabapentin", at_13, shipped) == (
+        "CrCl 13 mL/min: 100-300 mg/day once daily, scaled down with CrCl; "
+        "on haemodialysis 125-350 mg after each session"
+    )
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(REPO / "knowledge", knowledge)
+    _set_value(knowledge, "crcl_severe_ml_min", 12)
+    kb = load_knowledge(knowledge)
+    assert [(b["crcl_from_ml_min"], b["crcl_to_ml_min"]) for b in kb.drugs["gabapentin"]["renal"]] == [
+        (60, None),
+        (30, 60),
+        (12, 30),
+        (None, 12),
+    ]
+    assert renal_dose("gabapentin", at_13, kb) == "CrCl 13 mL/min: 200-700 mg/day once daily"
+    assert renal_dose("gabapentin", {"renal.crcl_ml_min": 11}, kb).startswith("CrCl 11 mL/min: 100-300 mg/day")
+    rules = {r.id: r for r in load_rulebase(REPO / "rules", knowledge).rules.rules}
+    severe = [a for a in rules["SAF-RENAL-GABAPENTIN-SEVERE"].data["when"]["all"] if "gte" in a]
+    assert [kb.threshold(a["gte"]["threshold"]) for a in severe] == [12]
+
+
+def test_the_letter_dose_text_of_the_renal_tables_is_unchanged():
+    """The band limits became threshold names; the dose texts the letter prints for them are the label's."""
+    from cds.rules.engine import renal_dose
+
+    kb = load_knowledge(REPO / "knowledge")
+    expected = {
+        ("levetiracetam", 65): "CrCl 65 mL/min: 1000-2000 mg/day in two doses",
+        ("levetiracetam", 40): "CrCl 40 mL/min: 500-1500 mg/day in two doses",
+        ("levetiracetam", 80): "CrCl 80 mL/min: usual dose",
+        ("pregabalin", 30): "CrCl 30 mL/min: 75-300 mg/day in one or two doses",
+        ("gabapentin_enacarbil", 29): "CrCl 29 mL/min: 300 mg once daily",
+        ("piracetam", 19): "CrCl 19 mL/min: contraindicated",
+        (
+            "pramipexole",
+            45,
+        ): "CrCl 45 mL/min: lengthen the titration interval (14 days at CrCl 20-60 mL/min); check the label",
+    }
+    got = {(drug, crcl): renal_dose(drug, {"renal.crcl_ml_min": crcl}, kb) for drug, crcl in expected}
+    assert got == expected
+    assert renal_dose("pregabalin", {"conditions.dialysis": True}, kb) == (
+        "25-75 mg once daily; 25-100 mg after each haemodialysis"
+    )
+
+
+def test_a_literal_threshold_in_a_renal_band_text_is_e430(tmp_path):
+    """A band's text is letter prose ({renal_dose}): the number of a threshold its limits name is E430 there."""
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(REPO / "knowledge", knowledge)
+    drugs = knowledge / "drugs.yaml"
+    text = drugs.read_text(encoding="utf-8")
+    assert "(14 days at CrCl 20-{threshold:crcl_normal_ml_min} mL/min)" in text
+    drugs.write_text(text.replace("{threshold:crcl_normal_ml_min} mL/min)", "60 mL/min)"), encoding="utf-8")
+    line = _band_line(drugs, "pramipexole", "(14 days at CrCl 20-60 mL/min)")
+    col = drugs.read_text(encoding="utf-8").splitlines()[line - 1].index("20-60 mL/min") + 1
+    hits = [p for p in check_ruleset(REPO / "rules", knowledge).problems if p.code == "E430"]
+    assert [(p.path, p.line, p.col) for p in hits] == [("knowledge/drugs.yaml", line, col)]
+    assert "drugs.pramipexole.renal[0].text: '20-60 mL/min' writes the value of crcl_normal_ml_min" in hits[0].message
