@@ -446,40 +446,33 @@ def _check_renal_band(problems: Problems, path: Path, root: Any, where: list, ba
             problems.add(path, locate(root, [*where, "text"]), f"text: unknown threshold '{name}'")
 
 
+def _resolved_band(band: Any, thresholds: Mapping[str, Any]) -> Any:
+    if not isinstance(band, dict):
+        return band
+    out = dict(band)
+    for limit in RENAL_LIMITS:
+        ref = band.get(limit)
+        entry = thresholds.get(str(ref.get("threshold"))) if isinstance(ref, Mapping) else None
+        if isinstance(entry, Mapping):
+            out[limit] = entry.get("value")
+    if isinstance(band.get("text"), str):
+        out["text"] = fill_thresholds(band["text"], thresholds)
+    return out
+
+
 def resolve_renal_bands(drugs: dict[str, Any], thresholds: Mapping[str, Any]) -> dict[str, Any]:
     """``drugs.yaml`` with every renal band limit ``{threshold: NAME}`` replaced by the threshold's value and the
     band texts' ``{threshold:NAME}`` filled, as the engine reads them (problems are the loader's to report)."""
-
-    def value(ref: Any) -> Any:
-        entry = thresholds.get(str(ref.get("threshold"))) if isinstance(ref, Mapping) else None
-        return entry.get("value") if isinstance(entry, Mapping) else ref
-
-    out = dict(drugs)
     entries = drugs.get("drugs")
-    if isinstance(entries, dict):
-        out["drugs"] = {
-            code: {
-                **entry,
-                "renal": [
-                    {
-                        **band,
-                        **{k: value(band[k]) for k in RENAL_LIMITS if k in band},
-                        **(
-                            {"text": fill_thresholds(band["text"], thresholds)}
-                            if isinstance(band.get("text"), str)
-                            else {}
-                        ),
-                    }
-                    if isinstance(band, dict)
-                    else band
-                    for band in entry["renal"]
-                ],
-            }
-            if isinstance(entry, dict) and isinstance(entry.get("renal"), list)
-            else entry
-            for code, entry in entries.items()
-        }
-    return out
+    if not isinstance(entries, dict):
+        return drugs
+    resolved = {
+        code: {**entry, "renal": [_resolved_band(b, thresholds) for b in entry["renal"]]}
+        if isinstance(entry, dict) and isinstance(entry.get("renal"), list)
+        else entry
+        for code, entry in entries.items()
+    }
+    return {**drugs, "drugs": resolved}
 
 
 _POLICY_KEYS = {
