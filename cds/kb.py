@@ -34,6 +34,7 @@ __all__ = [
     "read_raw",
     "read_thresholds",
     "read_vocab",
+    "resolve_renal_bands",
 ]
 
 log = logging.getLogger(__name__)
@@ -285,9 +286,9 @@ _THRESHOLD_PLACEHOLDER = re.compile(r"\{threshold:([^{}]+)\}")
 
 
 def fill_thresholds(text: str, thresholds: Mapping[str, Any]) -> str:
-    """``{threshold:NAME}`` in a vocabulary label replaced by the threshold's value, as a rule's prose is, so a
-    label never states a number the rules no longer use (an unknown name is left as written: the loader
-    reports it)."""
+    """``{threshold:NAME}`` in a vocabulary label, a rule's title or rationale (the rule book, ``rules show``)
+    replaced by the threshold's value, as the letter fills a rule's prose, so such a text never states a number the
+    rules no longer use (an unknown name is left as written: the loader reports it)."""
     from cds.formatting import format_value
 
     def sub(match: re.Match[str]) -> str:
@@ -391,10 +392,11 @@ def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
         _check_keys(problems, p, drugs, ["drugs", key], entry, _DRUG_KEYS, {"name", "classes"})
         if isinstance(entry, dict):
             _check_refs(problems, p, drugs, ["drugs", key, "references"], entry.get("references"), refs)
-            for i, rule in enumerate(entry.get("renal") or []):
-                num = (int, float, type(None))
-                spec = {"crcl_below_ml_min": num, "crcl_from_ml_min": num, "crcl_to_ml_min": num, "text": str}
-                _check_keys(problems, p, drugs, ["drugs", key, "renal", i], rule, spec, {"text"})
+            for i, band in enumerate(entry.get("renal") or []):
+                where = ["drugs", key, "renal", i]
+                _check_keys(problems, p, drugs, where, band, RENAL_BAND_KEYS, {"text"})
+                if isinstance(band, dict):
+                    _check_renal_band(problems, p, drugs, where, band, thresholds)
     for name, members in (drugs.get("groups") or {}).items():
         if isinstance(members, dict):
             _check_keys(problems, p, drugs, ["groups", name], members, _GROUP_BY_CLASS, set())
@@ -431,6 +433,68 @@ def _validate(directory: Path, raw: dict[str, Any], problems: Problems) -> None:
                 for name in _THRESHOLD_PLACEHOLDER.findall(str(label)):
                     if name not in thresholds:
                         problems.add(p, locate(vocab, [key, code]), f"{key}.{code}: unknown threshold '{name}'")
+
+
+RENAL_LIMITS = ("crcl_from_ml_min", "crcl_to_ml_min")  # crcl_from_ml_min <= CrCl < crcl_to_ml_min; null: open
+# a limit is {threshold: NAME} or null; a number passes the type check only to be named by _check_renal_band
+RENAL_BAND_KEYS: dict[str, Any] = {**{k: (dict, int, float, type(None)) for k in RENAL_LIMITS}, "text": str}
+
+
+def _check_renal_band(problems: Problems, path: Path, root: Any, where: list, band: dict, thresholds: Any) -> None:
+    """A renal band limit names the creatinine-clearance threshold the SAF-RENAL rules use (``{threshold: NAME}``,
+    unit mL/min), never a number: the drug table then follows a changed threshold with the rules. Its ``text``
+    may quote a threshold as ``{threshold:NAME}`` (filled when the knowledge is loaded)."""
+    for limit in RENAL_LIMITS:
+        ref = band.get(limit)
+        if isinstance(ref, bool | int | float):
+            problems.add(
+                path,
+                locate(root, [*where, limit]),
+                f"{limit}: write {{threshold: NAME}} (a threshold in mL/min the rules use), not the number {ref}",
+            )
+        elif isinstance(ref, dict):
+            name = ref.get("threshold")
+            entry = thresholds.get(name) if isinstance(name, str) and set(ref) == {"threshold"} else None
+            if not isinstance(entry, dict):
+                problems.add(
+                    path, locate(root, [*where, limit]), f"{limit}: {{threshold: NAME}} naming a threshold (got {ref})"
+                )
+            elif entry.get("unit") != "mL/min":
+                problems.add(
+                    path, locate(root, [*where, limit]), f"{limit}: {name} is in {entry.get('unit')}, not mL/min"
+                )
+    for name in _THRESHOLD_PLACEHOLDER.findall(str(band.get("text", ""))):
+        if name not in thresholds:
+            problems.add(path, locate(root, [*where, "text"]), f"text: unknown threshold '{name}'")
+
+
+def _resolved_band(band: Any, thresholds: Mapping[str, Any]) -> Any:
+    if not isinstance(band, dict):
+        return band
+    out = dict(band)
+    for limit in RENAL_LIMITS:
+        ref = band.get(limit)
+        entry = thresholds.get(str(ref.get("threshold"))) if isinstance(ref, Mapping) else None
+        if isinstance(entry, Mapping):
+            out[limit] = entry.get("value")
+    if isinstance(band.get("text"), str):
+        out["text"] = fill_thresholds(band["text"], thresholds)
+    return out
+
+
+def resolve_renal_bands(drugs: dict[str, Any], thresholds: Mapping[str, Any]) -> dict[str, Any]:
+    """``drugs.yaml`` with every renal band limit ``{threshold: NAME}`` replaced by the threshold's value and the
+    band texts' ``{threshold:NAME}`` filled, as the engine reads them (problems are the loader's to report)."""
+    entries = drugs.get("drugs")
+    if not isinstance(entries, dict):
+        return drugs
+    resolved = {
+        code: {**entry, "renal": [_resolved_band(b, thresholds) for b in entry["renal"]]}
+        if isinstance(entry, dict) and isinstance(entry.get("renal"), list)
+        else entry
+        for code, entry in entries.items()
+    }
+    return {**drugs, "drugs": resolved}
 
 
 _POLICY_KEYS = {
@@ -507,6 +571,7 @@ def load_knowledge(knowledge_dir: str | Path | None = None) -> Knowledge:
     _validate(directory, roots, problems)
     raw["thresholds.yaml"] = derive_thresholds(raw["thresholds.yaml"])[0]  # problems: added by _validate
     raw["vocab.yaml"] = _fill_vocab(raw["vocab.yaml"], raw["thresholds.yaml"])
+    raw["drugs.yaml"] = resolve_renal_bands(raw["drugs.yaml"], raw["thresholds.yaml"])
     drugs = raw["drugs.yaml"]
     vocab = raw["vocab.yaml"]
     fields: dict[str, FieldSpec] = build_field_registry(

@@ -55,15 +55,22 @@ def knowledge_schemas() -> dict[str, dict[str, Any]]:
     """File stem -> JSON Schema, for every knowledge file ``cds.kb`` loads."""
     code_list = {"type": "array", "items": {"type": "string"}}
     renal_band = _entry(
-        {
-            "crcl_below_ml_min": (int, float, type(None)),
-            "crcl_from_ml_min": (int, float, type(None)),
-            "crcl_to_ml_min": (int, float, type(None)),
-            "text": str,
-        },
+        {"text": str},
         {"text"},
-        "A renal dose band by creatinine clearance (mL/min)",
+        "A renal dose band by creatinine clearance: crcl_from_ml_min <= CrCl < crcl_to_ml_min (null: open end)",
     )
+    threshold_ref = {
+        "type": "object",
+        "properties": {"threshold": {"type": "string"}},
+        "required": ["threshold"],
+        "additionalProperties": False,
+    }
+    for limit in kb.RENAL_LIMITS:  # named thresholds only: the loader rejects a number (it would not follow)
+        renal_band["properties"][limit] = {
+            "oneOf": [threshold_ref, {"type": "null"}],
+            "description": "{threshold: NAME}: a threshold in mL/min of knowledge/thresholds.yaml, or null",
+        }
+    assert set(renal_band["properties"]) == set(kb.RENAL_BAND_KEYS), "renal band keys changed: update this schema"
     drug = _entry(kb._DRUG_KEYS, {"name", "classes"}, "A treatment candidate")
     drug["properties"]["renal"] = {"type": "array", "items": renal_band}
     group = {

@@ -21,7 +21,7 @@ from jinja2 import Environment, StrictUndefined
 from cds.authoring.check import LAYER_FOLDERS, read_rule_docs
 from cds.errors import RuleFileError
 from cds.files import write_atomic
-from cds.kb import read_raw, read_thresholds, read_vocab
+from cds.kb import fill_thresholds, read_raw, read_thresholds, read_vocab
 from cds.paths import knowledge_dir, rules_dir
 
 __all__ = [
@@ -220,6 +220,13 @@ def _text(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
+def _filled(value: Any, thresholds: Mapping[str, Any]) -> str | None:
+    """A title or rationale as people read it: its ``{threshold:NAME}`` replaced by the threshold's value (the
+    same text as the letter writes for it, cds.formatting.format_value), so the book follows knowledge/."""
+    text = _text(value)
+    return None if text is None else fill_thresholds(text, thresholds)
+
+
 def describe_rules(rules: Path | None = None, knowledge: Path | None = None) -> list[RuleInfo]:
     """Every readable rule file, sorted by layer then id (unreadable files are left to ``rules check``)."""
     rules, knowledge = Path(rules or rules_dir()), Path(knowledge or knowledge_dir())
@@ -234,7 +241,7 @@ def describe_rules(rules: Path | None = None, knowledge: Path | None = None) -> 
         infos.append(
             RuleInfo(
                 id=str(data.get("id", doc.path.stem)),
-                title=str(data.get("title", "")),
+                title=fill_thresholds(str(data.get("title", "")), words.thresholds),
                 version=data.get("version") if isinstance(data.get("version"), int) else None,
                 status=_text(data.get("status")),
                 layer=_text(data.get("layer")),
@@ -244,10 +251,10 @@ def describe_rules(rules: Path | None = None, knowledge: Path | None = None) -> 
                 path=doc.shown,
                 line=doc.where("id")[0] or 1,
                 sha256=hashlib.sha256(doc.path.read_bytes()).hexdigest(),
-                rationale=_text(data.get("rationale")),
+                rationale=_filled(data.get("rationale"), words.thresholds),
                 because=_text(data.get("because")),
                 conditions=tuple(condition_lines(data.get("when"), words)),
-                conclusions=tuple(_conclusion_text(a, words) for a in actions),
+                conclusions=tuple(fill_thresholds(_conclusion_text(a, words), words.thresholds) for a in actions),
                 tests=tuple(_test_text(t) for t in tests if isinstance(t, Mapping)),
                 effective=_text(data.get("effective")),
                 expires=_text(data.get("expires")),

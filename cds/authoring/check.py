@@ -298,6 +298,39 @@ def _check_literal_labels(docs: list[RuleDoc], knowledge: Path) -> Iterable[Prob
             )
 
 
+def _check_literal_renal_texts(knowledge: Path) -> Iterable[Problem]:
+    """E430 for the renal dose tables of knowledge/drugs.yaml: a band's ``text`` is letter prose (``{renal_dose}``)
+    and may not write the number of a threshold its own limits name (``{threshold:NAME}`` instead)."""
+    from cds.authoring.literals import find_literal_thresholds
+
+    path = knowledge / "drugs.yaml"
+    thresholds = read_thresholds(knowledge)
+    try:
+        root = load_yaml(path, error_cls=RuleFileError)
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except RuleFileError:
+        return  # the knowledge loader reports an unreadable drugs.yaml
+    drugs = root.get("drugs") if isinstance(root, Mapping) else None
+    for code, entry in (drugs or {}).items() if isinstance(drugs, Mapping) else ():
+        bands = entry.get("renal") if isinstance(entry, Mapping) else None
+        for i, band in enumerate(bands if isinstance(bands, list) else []):
+            if not isinstance(band, Mapping) or not isinstance(band.get("text"), str):
+                continue
+            names = {str(ref["threshold"]) for ref in band.values() if isinstance(ref, Mapping) and "threshold" in ref}
+            for hit in find_literal_thresholds(band["text"], {k: v for k, v in thresholds.items() if k in names}):
+                line = int(str(locate(root, ["drugs", code, "renal", i, "text"]) or "0:0").split(":")[0])
+                text = lines[line - 1] if 0 < line <= len(lines) else ""
+                yield Problem(
+                    "knowledge/drugs.yaml",
+                    line or None,
+                    text.find(hit.literal) + 1 if hit.literal in text else None,
+                    "E430",
+                    f"drugs.{code}.renal[{i}].text: '{hit.literal}' writes the value of {', '.join(hit.names)} "
+                    f"({hit.value:g} {hit.unit}) as a number; write "
+                    + " or ".join(f"{{threshold:{n}}}" for n in hit.names),
+                )
+
+
 def _check_tests(docs: list[RuleDoc]) -> Iterable[Problem]:
     for doc in docs:
         if doc.data.get("status") not in IN_FORCE:
@@ -707,6 +740,7 @@ def check_ruleset(
     problems += _check_governance(docs, today or dt.datetime.now(dt.UTC).date())
     problems += _check_literal_thresholds(docs, knowledge)
     problems += _check_literal_labels(docs, knowledge)
+    problems += _check_literal_renal_texts(knowledge)
     problems += _check_never_fire(docs, kb)
     problems += _check_conflicts(docs, kb)
     problems += _check_overrides(docs, kb.groups)

@@ -1,7 +1,8 @@
 """Literal threshold numbers in rule prose (``rules check`` E430; rules/README.md, "Numbers in prose").
 
-A rule's letter prose (``because``, and ``text``, ``note`` and ``how`` of its actions) must quote a threshold
-through ``{threshold:NAME}``, so that a changed threshold changes the letter. The matching rule: a number (or both
+A rule's prose (``title`` and ``rationale``, which the rule book prints; ``because``, and ``text``, ``note`` and
+``how`` of its actions, which the letter prints) must quote a threshold through ``{threshold:NAME}``, so that a
+changed threshold changes the text. The matching rule: a number (or both
 ends of a range ``30-59``, ``30 to 59``) written **directly before a unit** that names a threshold's unit (``15/h``,
 ``15 per hour``, ``75 ng/mL``, ``75 ug/L``, ``18 years``, ``55-year``, ``20 min``) duplicates every threshold of
 that unit with that value. Only the thresholds the rule depends on are compared: those of its own
@@ -10,7 +11,7 @@ matches, followed back through the layers. So "for 3 months after stopping" in a
 the HLA-B*15:02 risk window of 3 months, while "from 20 weeks" in the eclampsia rule is the 20-week threshold of the
 finding it rests on. A number without a unit (a count, a score, a dose in mg, an age written as a bare number,
 ``ICSD-3``) is never matched, nor one of another unit (``2 weeks`` against a threshold of 2 years), nor a number
-inside a placeholder. Titles and rationales are the book's, not the letter's, and are not checked.
+inside a placeholder.
 """
 
 from __future__ import annotations
@@ -90,9 +91,11 @@ def find_literal_thresholds(text: str, thresholds: Mapping[str, Mapping[str, Any
 
 
 def prose_fields(data: Mapping[str, Any]) -> Iterator[tuple[list[Any], str]]:
-    """(key path, text) of a rule's letter prose: ``because`` and its actions' ``text``, ``note`` and ``how``."""
-    if isinstance(data.get("because"), str):
-        yield ["because"], data["because"]
+    """(key path, text) of a rule's prose: ``title`` and ``rationale`` (the rule book's, ``rules show``), ``because``
+    and its actions' ``text``, ``note`` and ``how`` (the letter's)."""
+    for key in ("title", "rationale", "because"):
+        if isinstance(data.get(key), str):
+            yield [key], data[key]
     then = data.get("then")
     for i, action in enumerate(then if isinstance(then, list) else []):
         if isinstance(action, Mapping):

@@ -208,6 +208,15 @@ class _Checker:
     def because(self) -> None:
         self.placeholders(self.data["because"], ["because"], drug_row=False)
 
+    def book_prose(self) -> None:
+        """``{threshold:NAME}`` in ``title`` and ``rationale`` (filled in the rule book and ``rules show``) names a
+        threshold. Other braces are left as written there: a rationale may name a placeholder (``{renal_dose}``)."""
+        for key in ("title", "rationale"):
+            text = self.data.get(key)
+            for name in _PLACEHOLDER.findall(text) if isinstance(text, str) else []:
+                if name.startswith("threshold:") and name[10:] not in self.kb.thresholds:
+                    self.add([key], f"{key}: unknown threshold '{name[10:]}'{_hint(name[10:], self.kb.thresholds)}")
+
     def placeholders(self, text: str, keys: list[Any], *, drug_row: bool) -> None:
         """Every ``{...}`` of a text resolves: a field, ``threshold:``, ``class:``, ``interval:`` or ``drug``."""
         what = str(keys[-1]) if isinstance(keys[-1], str) else "text"
@@ -315,6 +324,7 @@ def check_rule_semantics(data: dict[str, Any], root: Any, path: Path, kb: Knowle
     if all(ref.get("role") == "background" for ref in data["references"]):
         checker.add(["references"], "a rule needs at least one reference that is evidence (not only background)")
     checker.because()
+    checker.book_prose()
     for keys, text in check_time_frames(data, kb):
         checker.add(keys, text)
     checker.tests()
