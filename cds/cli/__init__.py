@@ -80,6 +80,11 @@ def _attach_verbs(argv: list[str] | None = None) -> None:
 
 def main() -> None:
     """Console-script entry point: run the app and map usage errors (2) and our exceptions to exit codes."""
+    verb = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if verb in _VERBS and verb != "serve":  # a one-shot command: what it reads from the cache stays until exit
+        from cds.rules.cache import freeze_after_read
+
+        freeze_after_read()
     raise SystemExit(run(sys.argv[1:]))
 
 

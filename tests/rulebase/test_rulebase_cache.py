@@ -188,3 +188,28 @@ def test_stamps_of_a_file_changed_just_now_are_not_remembered(base, reads, monke
     monkeypatch.setattr(engine, "_SEEN", OrderedDict())
     _load(base)
     assert reads["content"] == 2  # hashed again, never trusted by stamps alone
+
+
+@pytest.mark.parametrize(("argv", "frozen"), [(["triage", "--patient", "p.yaml"], True), (["serve"], False)])
+def test_a_one_shot_command_freezes_what_it_reads_back_a_server_does_not(argv, frozen, monkeypatch, tmp_path):
+    """`cds triage` (console entry point) moves the rule base it reads out of the cycle collector's reach; `cds
+    serve`, a long-running process, does not (frozen cyclic garbage would never be freed)."""
+    import gc
+    import sys
+
+    import cds.cli
+    from cds.rules import cache
+
+    monkeypatch.setenv("CDS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cache, "_FREEZE_AFTER_READ", False)
+    monkeypatch.setattr(sys, "argv", ["cds", *argv])
+    monkeypatch.setattr(cds.cli, "run", lambda args: 0)
+    with pytest.raises(SystemExit):
+        cds.cli.main()
+    cache.write_cached("k", {"rule": ["base"]}, kind="probe")
+    gc.unfreeze()
+    try:
+        assert cache.read_cached("k", kind="probe") == {"rule": ["base"]}
+        assert (gc.get_freeze_count() > 0) is frozen
+    finally:
+        gc.unfreeze()
