@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,9 @@ class RuleInfo:
         return out
 
 
+_INTERVAL = re.compile(r"\{interval:([a-z_]+)\}")
+
+
 class _Vocabulary:
     """What the plain-language renderer needs from knowledge/: field descriptions and units, labels, thresholds."""
 
@@ -101,6 +105,19 @@ class _Vocabulary:
         self.vocab = read_vocab(knowledge)
         self.thresholds = read_thresholds(knowledge)
         self.references = read_raw(knowledge, "references.yaml")
+        try:
+            from cds.policy import Policy
+
+            policy = Policy.from_data(read_raw(knowledge, "policy.yaml"))
+            self.intervals = {tier.code: tier.interval for tier in policy.urgencies}
+        except (KeyError, TypeError, ValueError, AttributeError):  # the knowledge loader reports a bad policy
+            self.intervals = {}
+
+    def fill(self, text: str) -> str:
+        """Prose as people read it: ``{threshold:NAME}`` -> the threshold's value (cds.kb.fill_thresholds, as the
+        letter writes it) and ``{interval:URGENCY}`` -> the policy's time frame for that urgency."""
+        text = fill_thresholds(text, self.thresholds)
+        return _INTERVAL.sub(lambda m: self.intervals.get(m.group(1), m.group(0)), text) if "{" in text else text
 
     def field_text(self, name: str) -> tuple[str, str]:
         spec = self.fields.get(name)
@@ -220,11 +237,10 @@ def _text(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
-def _filled(value: Any, thresholds: Mapping[str, Any]) -> str | None:
-    """A title or rationale as people read it: its ``{threshold:NAME}`` replaced by the threshold's value (the
-    same text as the letter writes for it, cds.formatting.format_value), so the book follows knowledge/."""
+def _filled(value: Any, words: _Vocabulary) -> str | None:
+    """A title or rationale as people read it (``_Vocabulary.fill``), so the book follows knowledge/."""
     text = _text(value)
-    return None if text is None else fill_thresholds(text, thresholds)
+    return None if text is None else words.fill(text)
 
 
 def describe_rules(rules: Path | None = None, knowledge: Path | None = None) -> list[RuleInfo]:
@@ -241,7 +257,7 @@ def describe_rules(rules: Path | None = None, knowledge: Path | None = None) -> 
         infos.append(
             RuleInfo(
                 id=str(data.get("id", doc.path.stem)),
-                title=fill_thresholds(str(data.get("title", "")), words.thresholds),
+                title=words.fill(str(data.get("title", ""))),
                 version=data.get("version") if isinstance(data.get("version"), int) else None,
                 status=_text(data.get("status")),
                 layer=_text(data.get("layer")),
@@ -251,10 +267,10 @@ def describe_rules(rules: Path | None = None, knowledge: Path | None = None) -> 
                 path=doc.shown,
                 line=doc.where("id")[0] or 1,
                 sha256=hashlib.sha256(doc.path.read_bytes()).hexdigest(),
-                rationale=_filled(data.get("rationale"), words.thresholds),
+                rationale=_filled(data.get("rationale"), words),
                 because=_text(data.get("because")),
                 conditions=tuple(condition_lines(data.get("when"), words)),
-                conclusions=tuple(fill_thresholds(_conclusion_text(a, words), words.thresholds) for a in actions),
+                conclusions=tuple(words.fill(_conclusion_text(a, words)) for a in actions),
                 tests=tuple(_test_text(t) for t in tests if isinstance(t, Mapping)),
                 effective=_text(data.get("effective")),
                 expires=_text(data.get("expires")),

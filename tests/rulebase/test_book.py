@@ -114,3 +114,18 @@ def test_long_scenario_lists_are_shortened(base, tmp_path):
     _, md = render_book(infos, tmp_path / "book", covered={"EVD-ADULT": labels})
     assert "**Covered by:** s.yaml: case 1; s.yaml: case 2;" in md.read_text()
     assert "s.yaml: case 8; and 2 more. Inline tests: 2." in md.read_text()
+
+
+def test_a_time_frame_in_a_rationale_is_the_policys_wording_of_that_urgency():
+    """`{interval:URGENCY}` in a rationale reads as policy.yaml words that urgency (TRI-LITHIUM-TOXICITY is
+    assessed at the emergency tier), never as the raw placeholder."""
+    import yaml
+
+    from cds.paths import knowledge_dir
+
+    tiers = yaml.safe_load((knowledge_dir() / "policy.yaml").read_text(encoding="utf-8"))["urgency"]
+    emergency = next(t["interval"] for t in tiers if t["code"] == "emergency")
+    rule = next(r for r in describe_rules() if r.id == "TRI-LITHIUM-TOXICITY")
+    assert rule.rationale is not None and "{interval:" not in rule.rationale
+    assert f"it is assessed {emergency} with a lithium level" in rule.rationale
+    assert not any("{interval:" in (r.rationale or "") + r.title for r in describe_rules())
