@@ -1,5 +1,5 @@
-"""File helpers shared by the library and the CLI: atomic writes (outputs appear complete or not at all) and
-the SHA-256 of a file read in blocks."""
+"""File helpers shared by the library and the CLI: atomic writes (outputs appear complete or not at all), the
+SHA-256 of a file read in blocks, and how recent a change must be for a file's stamp not to be trusted."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["sha256_of", "write_atomic"]
+__all__ = ["RACY_NS", "sha256_of", "write_atomic"]
+
+# A file changed this close to a check may change again with the same (size, mtime, ctime) stamp: within the file
+# system's timestamp granularity (git's "racy clean" rule). Caches keyed on stamps do not trust such a stamp.
+RACY_NS = 2_000_000_000
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:

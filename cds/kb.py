@@ -19,6 +19,7 @@ from typing import Any
 
 from cds.errors import RuleFileError
 from cds.fieldspec import FieldSpec, build_field_registry
+from cds.files import RACY_NS
 from cds.paths import knowledge_dir as _default_knowledge_dir
 from cds.policy import Policy
 from cds.yamlfile import Problems, load_yaml, locate, to_plain
@@ -189,7 +190,7 @@ def read_raw(directory: str | Path, name: str) -> dict[str, Any]:
     for line in problems.lines():
         log.warning("%s", line)
     plain = to_plain(data) if isinstance(data, dict) else {}
-    if stamp is not None and not problems.lines() and time.time_ns() - stamp[2] > _RACY_NS:
+    if stamp is not None and not problems.lines() and time.time_ns() - stamp[2] > RACY_NS:
         _RAW_READ[stamp] = copy.deepcopy(plain)
         while len(_RAW_READ) > 64:
             _RAW_READ.pop(next(iter(_RAW_READ)))
@@ -198,8 +199,7 @@ def read_raw(directory: str | Path, name: str) -> dict[str, Any]:
 
 # read_raw's parsed files by (path, size, mtime, ctime): the authoring checks read the same knowledge file several
 # times in one run, and ruamel's round-trip reader is slow. A changed file has a new stamp and is read again; a file
-# written in the last two seconds is not remembered (a second write within the clock's granularity keeps the stamp).
-_RACY_NS = 2_000_000_000
+# written within cds.files.RACY_NS is not remembered (a second write within the clock's granularity keeps the stamp).
 _RAW_READ: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 

@@ -25,7 +25,7 @@ from cds.kb import expand_groups, read_raw, read_thresholds
 from cds.paths import knowledge_dir, rules_dir
 from cds.rules.governance import date_problems
 from cds.rules.load import rule_files
-from cds.rules.manifest import MANIFEST_NAME, RuleStamp, hash_file, read_manifest, scan_ruleset
+from cds.rules.manifest import MANIFEST_NAME, read_manifest, rule_stamp_of, scan_ruleset
 from cds.rules.schema import IN_FORCE
 from cds.yamlfile import bad_date, load_yaml, locate
 
@@ -158,9 +158,6 @@ class _Knowledge:
     ranges: Mapping[str, tuple[float | None, float | None]]
     sources: Mapping[str, tuple[str, ...]]
     groups: Mapping[str, Any]
-    memo: dict[int, Any] = field(default_factory=dict)  # condition node id -> parsed shape (cds.authoring.intervals)
-    uncompared: set[tuple[str, ...]] = field(default_factory=set)  # rule pairs the conflict search gave up on
-    answers: dict[tuple[int, ...], bool | None] = field(default_factory=dict)  # condition ids -> can hold together
 
     def resolve(self, value: Any) -> float | None:
         if isinstance(value, Mapping) and "threshold" in value:
@@ -363,10 +360,9 @@ def _actions(doc: RuleDoc) -> list[Mapping[str, Any]]:
     return [a for a in then or [] if isinstance(a, Mapping)]
 
 
-def _check_never_fire(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
+def _check_never_fire(docs: list[RuleDoc], kb: _Knowledge, search: _Search) -> Iterable[Problem]:
     by_active = _asserted(docs, set(IN_FORCE))
     by_any = _asserted(docs, {*IN_FORCE, "draft"})
-    expand = _expander(docs)
     for doc in docs:
         status = doc.data.get("status")
         if status == "retired" or "when" not in doc.data:
@@ -388,7 +384,7 @@ def _check_never_fire(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
         direct = list(_dead_branches(doc, kb))
         yield from direct
         checked = status in IN_FORCE and not any(p.code == "E301" for p in direct)
-        if checked and _satisfiable([doc.data["when"]], kb, expand) is False:
+        if checked and search.satisfiable([doc.data["when"]]) is False:
             text = "rule can never fire: its conditions contradict those of the rules asserting the facts it needs"
             yield _problem(doc, doc.where("when"), "E304", text)
 
@@ -446,14 +442,13 @@ _BUDGET = 50_000  # steps of the satisfiability search for one pair of rules (en
 _DEEP_BUDGET = 4_000_000  # the second try for a pair the first one could not decide
 
 
-def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
+def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge, search: _Search) -> Iterable[Problem]:
     """Conclusions that can be drawn together and that the resolution policy (rules/README.md, "How conclusions
     are resolved") does not reconcile: reassurance beside an urgent or emergency action (different actions are
     never ranked against each other: E401), and a contraindication proposed in the treatment layer beside an
     offer of the same drug (the most favourable proposal stands, so the veto is lost: W402, vetoes belong in
     5-safety)."""
     items = [(doc, *c) for doc in docs if doc.data.get("status") != "retired" for c in _conclusions(doc, kb.groups)]
-    expand = _expander(docs)
     exclusive = _exclusive(docs)
     declared = {str(d.data.get("id")): set(_overrides(d)) for d in docs}
     seen_pairs: set[tuple[str, str, str]] = set()
@@ -469,7 +464,7 @@ def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
                 and other_id not in declared.get(doc_id, set())
                 and doc_id not in declared.get(other_id, set())
                 and (min(doc_id, other_id), max(doc_id, other_id), code) not in seen_pairs
-            ) and _can_fire_together(doc, other, kb, expand, exclusive):
+            ) and search.can_fire_together(doc, other, exclusive):
                 seen_pairs.add((min(doc_id, other_id), max(doc_id, other_id), code))
                 yield _problem(
                     doc,
@@ -502,29 +497,13 @@ def _check_conflicts(docs: list[RuleDoc], kb: _Knowledge) -> Iterable[Problem]:
                 )
             else:
                 continue
-            if exclusive(doc.data.get("when"), other.data.get("when")):
-                continue  # one needs a fact whose every producer also asserts what the other forbids
-            together = _satisfiable([doc.data.get("when") or {}, other.data.get("when") or {}], kb, expand)
-            if together:
+            if search.can_fire_together(doc, other, exclusive):
                 yield _problem(doc, doc.where("then", index), code_text, text)
-            elif together is None:
-                kb.uncompared.add(tuple(sorted((doc.shown, other.shown))))
 
 
 def _overrides(doc: RuleDoc) -> list[str]:
     value = doc.data.get("overrides")
     return [str(v) for v in value] if isinstance(value, list) else []
-
-
-def _can_fire_together(
-    doc: RuleDoc, other: RuleDoc, kb: _Knowledge, expand: Callable[[Any], Any], exclusive: Callable[[Any, Any], bool]
-) -> bool:
-    if exclusive(doc.data.get("when"), other.data.get("when")):
-        return False
-    together = _satisfiable([doc.data.get("when") or {}, other.data.get("when") or {}], kb, expand)
-    if together is None:
-        kb.uncompared.add(tuple(sorted((doc.shown, other.shown))))
-    return bool(together)
 
 
 def _check_overrides(docs: list[RuleDoc], groups: Mapping[str, Any]) -> Iterable[Problem]:
@@ -604,38 +583,48 @@ def _expander(docs: list[RuleDoc]) -> Callable[[Any], Any]:
     return expand
 
 
-def _satisfiable(whens: list[Any], kb: _Knowledge, expand: Callable[[Any], Any]) -> bool | None:
-    """Whether all ``whens`` can hold for one patient, seeing through derived facts (None: too complex). The
-    parsed condition nodes are kept in ``kb.memo`` for the whole check (the documents outlive it), and each pair's
-    answer too (a pair is asked both ways). A search that runs out of its steps is tried once more with
-    ``_DEEP_BUDGET`` (a few seconds at most) before the pair is called too complex."""
-    key = tuple(sorted(id(w) for w in whens))
-    if key in kb.answers:
-        return kb.answers[key]
-    answer = None
-    for budget in (_BUDGET, _DEEP_BUDGET):
-        answer = can_hold_together(
-            whens,
-            resolve=kb.resolve,
-            field_range=kb.ranges.get,
-            single_source=kb.single_source,
-            expand=expand,
-            memo=kb.memo,
-            budget=budget,
-        )
-        if answer is not None:
-            break
-    kb.answers[key] = answer
-    return answer
+@dataclass
+class _Search:
+    """Whether rule conditions can hold together (cds.authoring.intervals), for one check of one rule set: derived
+    facts seen through ``expand``; parsed condition nodes (``memo``; the documents outlive the check) and each
+    set's answer kept, so a pair asked both ways is searched once; the rule pairs too complex to decide kept in
+    ``uncompared`` (``rules check`` names them)."""
 
+    kb: _Knowledge
+    expand: Callable[[Any], Any]
+    memo: dict[int, Any] = field(default_factory=dict)
+    answers: dict[tuple[int, ...], bool | None] = field(default_factory=dict)
+    uncompared: set[tuple[str, ...]] = field(default_factory=set)
 
-def _rule_stamp(doc: RuleDoc) -> RuleStamp | None:
-    """The rule's ``id``, integer ``version`` and file hash as the manifest records them (read_rule_stamp, from the
-    document already parsed)."""
-    rule_id, version = doc.data.get("id"), doc.data.get("version")
-    if not isinstance(rule_id, str) or not isinstance(version, int) or isinstance(version, bool):
-        return None
-    return RuleStamp(rule_id, version, hash_file(doc.path), doc.shown)
+    def satisfiable(self, whens: list[Any]) -> bool | None:
+        """Whether all ``whens`` can hold for one patient (None: too complex). A search that runs out of its steps
+        is tried once more with ``_DEEP_BUDGET`` (a few seconds at most) before it gives up."""
+        key = tuple(sorted(id(w) for w in whens))
+        if key not in self.answers:
+            answer = None
+            for budget in (_BUDGET, _DEEP_BUDGET):
+                answer = can_hold_together(
+                    whens,
+                    resolve=self.kb.resolve,
+                    field_range=self.kb.ranges.get,
+                    single_source=self.kb.single_source,
+                    expand=self.expand,
+                    memo=self.memo,
+                    budget=budget,
+                )
+                if answer is not None:
+                    break
+            self.answers[key] = answer
+        return self.answers[key]
+
+    def can_fire_together(self, doc: RuleDoc, other: RuleDoc, exclusive: Callable[[Any, Any], bool]) -> bool:
+        """Whether both rules can fire for one patient; a pair too complex to tell is named in ``uncompared``."""
+        if exclusive(doc.data.get("when"), other.data.get("when")):
+            return False  # one needs a fact whose every producer also asserts what the other forbids
+        together = self.satisfiable([doc.data.get("when") or {}, other.data.get("when") or {}])
+        if together is None:
+            self.uncompared.add(tuple(sorted((doc.shown, other.shown))))
+        return bool(together)
 
 
 def find_version_problems(docs: list[RuleDoc], rules: Path, manifest_path: Path) -> list[Problem]:
@@ -643,7 +632,7 @@ def find_version_problems(docs: list[RuleDoc], rules: Path, manifest_path: Path)
     manifest = read_manifest(manifest_path)
     problems = []
     for doc in docs:
-        stamp = _rule_stamp(doc)
+        stamp = rule_stamp_of(doc.data, doc.path, doc.shown)
         recorded = manifest.rules.get(stamp.rule_id) if stamp else None
         if stamp is None or recorded is None:
             continue
@@ -741,12 +730,16 @@ def check_ruleset(
     problems += _check_literal_thresholds(docs, knowledge)
     problems += _check_literal_labels(docs, knowledge)
     problems += _check_literal_renal_texts(knowledge)
-    problems += _check_never_fire(docs, kb)
-    problems += _check_conflicts(docs, kb)
+    search = _Search(kb, _expander(docs))
+    problems += _check_never_fire(docs, kb, search)
+    problems += _check_conflicts(docs, kb, search)
     problems += _check_overrides(docs, kb.groups)
     problems += _check_manifest(docs, rules, knowledge)
     problems += _check_template_time_frames(rules.parent / "templates")
     unique = {(p.path, p.line or 0, p.col or 0, p.code, p.message): p for p in problems}
     return CheckReport(
-        tuple(unique[k] for k in sorted(unique)), len(docs), loaded[2] if loaded else None, tuple(sorted(kb.uncompared))
+        tuple(unique[k] for k in sorted(unique)),
+        len(docs),
+        loaded[2] if loaded else None,
+        tuple(sorted(search.uncompared)),
     )

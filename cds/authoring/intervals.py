@@ -372,12 +372,22 @@ def can_hold_together(
         shapes[id(node)] = (node, parsed)
         return parsed
 
+    def step() -> None:
+        steps[0] += 1
+        if steps[0] > budget:
+            raise _OverBudgetError
+
+    def expansion(atom: Atom, depth: int) -> Any:
+        """The conditions of the rules asserting a derived fact, while the depth allows (else None: a plain atom)."""
+        return expand(atom) if atom.kind != "field" and depth < max_depth else None
+
+    def admit(domains: Any, atom: Atom, domain: Domain, negated: bool, source: str | None) -> bool:
+        return _constrain(domains, atom, domain.negate() if negated else domain, negated, source)
+
     def search(stack: list[tuple[Any, bool, int]], choices: list[tuple[list[Any], bool, int]], domains: Any) -> bool:
         while stack:
             node, negated, depth = stack.pop()
-            steps[0] += 1
-            if steps[0] > budget:
-                raise _OverBudgetError
+            step()
             parsed = shape(node)
             kind = parsed[0]
             if kind in ("and", "or"):
@@ -392,14 +402,10 @@ def can_hold_together(
             if kind != "atom":
                 continue
             _, atom, domain, source = parsed
-            if atom.kind != "field" and depth < max_depth:
-                replacement = expand(atom)
-                if replacement is not None:
-                    stack.append((replacement, negated, depth + 1))
-                    continue
-            if domain is None:
-                continue
-            if not _constrain(domains, atom, domain.negate() if negated else domain, negated, source):
+            replacement = expansion(atom, depth)
+            if replacement is not None:
+                stack.append((replacement, negated, depth + 1))
+            elif domain is not None and not admit(domains, atom, domain, negated, source):
                 return False
         if not choices:
             return True
@@ -428,13 +434,11 @@ def can_hold_together(
             return True
         trial = None
         for _, atom, domain, source in tops:
-            steps[0] += 1
-            if steps[0] > budget:
-                raise _OverBudgetError
-            if domain is None or (atom.kind != "field" and depth < max_depth and expand(atom) is not None):
+            step()
+            if domain is None or expansion(atom, depth) is not None:
                 continue
             trial = dict(domains) if trial is None else trial
-            if not _constrain(trial, atom, domain.negate() if negated else domain, negated, source):
+            if not admit(trial, atom, domain, negated, source):
                 return False
         return True
 

@@ -134,12 +134,14 @@ def build_bundle(
     """
     from cds.rules.manifest import ruleset_stamp
 
-    if validated is not None and key is not None and key == bundle_key(rules_path, knowledge_path):
+    # the files' key now: taken from the caller unless it vouches for files it read earlier (``validated``)
+    current = key if key is not None and validated is None else bundle_key(rules_path, knowledge_path)
+    if validated is not None and key == current:
         kb, rules = validated
     else:
-        key = key if validated is None and key is not None else bundle_key(rules_path, knowledge_path)
         kb = load_knowledge(knowledge_path)
         rules = load_rules(rules_path, kb)
+    key = current
     stamp = ruleset_stamp(rules_path, knowledge_path)
     network = network_of(rules, kb)
     bundle = Bundle(key, kb, rules, stamp, network)

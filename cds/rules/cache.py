@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cds import __version__
+from cds.files import RACY_NS  # a file changed this close to a check may change again with the same stamp
 
 __all__ = [
     "RACY_NS",
@@ -47,7 +48,8 @@ _FREEZE_AFTER_READ = False
 def freeze_after_read(enabled: bool = True) -> None:
     """After each object read back, move every object of the process out of the cycle collector's reach
     (``gc.freeze``). For a one-shot command (``cds triage``): the rule base it reads lives until the process ends,
-    and without this every later collection walks its ~100,000 objects again (0.1-0.2 s of a history-only triage).
+    and without this every later collection walks its ~100,000 objects again (0.2 s of the median in
+    benchmarks/bench_triage_cold.py).
     Never for a long-running process (``cds serve``, tests): frozen cyclic garbage would never be freed."""
     global _FREEZE_AFTER_READ
     _FREEZE_AFTER_READ = enabled
@@ -108,9 +110,6 @@ def content_key(*folders: Path) -> str:
             digest.update(str(path.relative_to(folder)).encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
-
-
-RACY_NS = 2_000_000_000  # a file changed this close to a check may change again with the same stamp
 
 
 def file_stamps(*folders: Path) -> tuple[Any, ...]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -44,6 +45,7 @@ __all__ = [
     "read_manifest",
     "read_rule_stamp",
     "release_records",
+    "rule_stamp_of",
     "ruleset_stamp",
     "scan_ruleset",
 ]
@@ -117,7 +119,12 @@ def read_rule_stamp(path: Path, relative: str) -> RuleStamp | None:
     except (OSError, UnicodeDecodeError, YAMLError, ValueError) as exc:  # ValueError: a date that is no date
         log.debug("%s: not read for the manifest (%s)", path, exc)
         return None
-    if not isinstance(data, dict):
+    return rule_stamp_of(data, path, relative)
+
+
+def rule_stamp_of(data: Any, path: Path, relative: str) -> RuleStamp | None:
+    """The stamp of a rule file already parsed (``data``): None when it states no ``id`` or integer ``version``."""
+    if not isinstance(data, Mapping):
         return None
     rule_id, version = data.get("id"), data.get("version")
     if not isinstance(rule_id, str) or not isinstance(version, int) or isinstance(version, bool):
