@@ -232,8 +232,8 @@ class TracingMatcher(ReteMatcher):
         experta calls ``get_activations`` on every one of the network's conflict-set nodes (one per rule branch,
         about 700 for the shipped rules) after each fired rule, although ``get_activations`` only hands over and
         clears the node's ``added``/``removed`` sets: a node with both empty contributes nothing. Skipping those
-        nodes gives the same activations in the same order (the nodes are asked in experta's order); it was a
-        third of a decision's time. Guarded by tests/rulebase/test_experta_contract.py.
+        nodes gives the same activations in the same order (the nodes are asked in experta's order). Guarded by
+        tests/rulebase/test_experta_contract.py.
         """
         if deleting is not None:
             for fact in deleting:
