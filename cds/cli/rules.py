@@ -85,8 +85,6 @@ def check(
     else:
         for problem in report.problems:
             typer.echo(str(problem))
-    for pair in report.uncompared:
-        typer.echo(f"not compared for conflicts (conditions too complex): {' and '.join(pair)}", err=True)
     errors, warnings = len(report.errors), len(report.problems) - len(report.errors)
     summary = f"{report.rules_checked} rule files: {errors} errors, {warnings} warnings"
     if errors:

@@ -407,7 +407,7 @@ def test_a_contradiction_behind_many_choices_is_found_within_the_budget():
 
 def test_a_pair_too_complex_to_compare_is_named_not_passed_over(base, monkeypatch):
     """When the search gives up on two rules (None), their conflict is neither reported nor silently passed:
-    the report names the pair, and `rules check` prints it."""
+    the report names the pair as warning W406, which `rules check` prints in its text and its JSON output."""
     reassure = "{recommend: reassurance, urgency: routine}"
     urgent = "{recommend: neurology_referral, urgency: urgent}"
     _add(base, "TRI-CALM", _triage("TRI-CALM", "    - {field: age_years, gte: 18}\n", reassure), "3-triage")
@@ -418,3 +418,6 @@ def test_a_pair_too_complex_to_compare_is_named_not_passed_over(base, monkeypatc
     report = check_ruleset(base / "rules", base / "knowledge")
     assert not any(p.code == "E401" for p in report.problems)
     assert report.uncompared == (("rules/3-triage/TRI-CALM.yaml", "rules/3-triage/TRI-OLD.yaml"),)
+    named = [p for p in report.problems if p.code == "W406"]  # in the text and the JSON output alike
+    assert [(p.path, p.is_error) for p in named] == [("rules/3-triage/TRI-CALM.yaml", False)]
+    assert "TRI-OLD.yaml" in named[0].message and "by hand" in named[0].message
