@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cds.errors import CdsError, InputError, UsageError
-from cds.letter.knowledge import letter_knowledge_of
-from cds.letter.render import RenderedLetter, check_templates, render_letter
 
 if TYPE_CHECKING:
     from cds.decision import Decision
+    from cds.letter.render import RenderedLetter
     from cds.rules.engine import RuleBase
 
 log = logging.getLogger(__name__)
@@ -104,24 +103,29 @@ def run_triage(request: TriageRequest, *, progress: ProgressFn | None = None, re
     Raises InputError subclasses naming the file and the problem (patient, recording, hypnogram, events,
     rule or template file); a problem that only weakens a number travels as a caveat into the letter.
     """
-    from cds.audit.log import sha256_hex
-    from cds.facts.patient import read_patient, read_patient_text
-
     letter_date = check_letter_date(request.letter_date)
+    # The recording is scored, first, while everything else is read and checked: a file over the limits, a missing
+    # template, a broken rule or patient file still fails at once (the scoring thread is a daemon).
+    scored = _start_analysis(request, progress) if request.recording_path is not None else None
+    from cds.audit.log import sha256_hex
+    from cds.decision import decide
+    from cds.facts.patient import read_patient, read_patient_text
+    from cds.letter.knowledge import letter_knowledge_of
+    from cds.letter.render import check_templates
+
     # read once (parsed, hashed and logged text are one), and first: a file over the limits is refused in
     # milliseconds, before the rule base is loaded
     patient_text = read_patient_text(request.patient_path)
     check_templates()  # a missing or broken template fails now, not after a long analysis
     if request.pdf:
         check_pdf_available()
-    from cds.decision import decide
 
     rulebase, ruleset = governed(cached_rulebase(), letter_date)
     if request.require_release:
         check_released(ruleset)
     patient = read_patient(request.patient_path, knowledge=rulebase.kb, text=patient_text)
     patient_sha256 = sha256_hex(patient_text)
-    analysis, stages = _analyse(request, progress) if request.recording_path is not None else (None, None)
+    analysis, stages = scored() if scored is not None else (None, None)
     if progress:
         progress("rules", 0.0)
     decision = with_ruleset_status(
@@ -176,6 +180,7 @@ def _package(decision: Decision | Mapping[str, Any], context: Mapping[str, Any])
     """decision.json, the letter (HTML, Markdown, PDF) and analysis.json of one decision (typed, or the record of
     one that :func:`stamp_record` gave its log record)."""
     from cds.decision import dump_decision
+    from cds.letter.render import render_letter
 
     decision_json = dump_decision(decision)
     record = json.loads(decision_json)  # the letter shows exactly what the record says
@@ -335,6 +340,20 @@ def log_decision(
         return decision_log.append(dict(result.decision), patient_text=patient_text, stamp=stamp)
     except OSError as exc:  # the folder of the log cannot be created or written
         raise InputError(f"cannot write the decision log: {exc.strerror or exc}", path=decision_log.path) from exc
+
+
+def _start_analysis(
+    request: TriageRequest, progress: ProgressFn | None
+) -> Callable[[], tuple[dict[str, Any], dict[str, Any] | None]]:
+    """``_analyse`` started in a background thread (cds.parallel.in_background); call the result to wait for it.
+    The scoring code and the EDF reader are imported here first: two threads importing at once can meet a module
+    the other has only half initialised."""
+    import pyedflib  # noqa: F401
+
+    import cds.analysis  # noqa: F401
+    from cds.parallel import in_background
+
+    return in_background(lambda: _analyse(request, progress))
 
 
 def _analyse(request: TriageRequest, progress: ProgressFn | None) -> tuple[dict[str, Any], dict[str, Any] | None]:

@@ -1,4 +1,5 @@
-"""Per-channel threads: same results as serial, in input order, errors raised; CDS_THREADS=1 is serial."""
+"""Threads for independent signal work and for a night scored in the background: same results as serial, in input
+order, errors raised in the caller; CDS_THREADS=1 is serial."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import threading
 import pytest
 
 from cds.analysis import analyze_recording
-from cds.parallel import map_channels, max_threads
+from cds.parallel import in_background, map_parallel, max_threads
 from cds.synth.config import SynthConfig
 from cds.synth.generate import write_synthetic_psg
 
 
 def test_results_in_input_order_and_first_error_raised(monkeypatch):
     monkeypatch.setenv("CDS_THREADS", "4")
-    assert map_channels(lambda x: x * x, [3, 1, 2]) == [9, 1, 4]
+    assert map_parallel(lambda x: x * x, [3, 1, 2]) == [9, 1, 4]
 
     def invert(x: int) -> float:
         if x == 0:
@@ -23,20 +24,52 @@ def test_results_in_input_order_and_first_error_raised(monkeypatch):
         return 1 / x
 
     with pytest.raises(ValueError, match="bad channel"):
-        map_channels(invert, [1, 0, 2])
+        map_parallel(invert, [1, 0, 2])
 
 
 def test_cds_threads_one_runs_in_the_calling_thread(monkeypatch):
     monkeypatch.setenv("CDS_THREADS", "1")
     assert max_threads() == 1
-    assert map_channels(lambda _: threading.get_ident(), [1, 2, 3]) == [threading.get_ident()] * 3
+    assert map_parallel(lambda _: threading.get_ident(), [1, 2, 3]) == [threading.get_ident()] * 3
     monkeypatch.setenv("CDS_THREADS", "zero")  # not a positive integer: the CPU count
     assert max_threads() >= 1
 
 
+def test_background_result_and_error_reach_the_caller(monkeypatch):
+    monkeypatch.setenv("CDS_THREADS", "2")
+    started = threading.Event()
+
+    def work() -> int:
+        started.set()
+        return threading.get_ident()
+
+    result = in_background(work)
+    assert started.wait(5.0)  # it runs before anyone asks for it
+    assert result() != threading.get_ident()  # in another thread
+    assert result() == result()
+
+    def broken() -> None:
+        raise ValueError("unreadable recording")
+
+    failed = in_background(broken)
+    with pytest.raises(ValueError, match="unreadable recording"):
+        failed()
+
+
+def test_background_with_one_thread_runs_once_when_asked(monkeypatch):
+    monkeypatch.setenv("CDS_THREADS", "1")
+    calls: list[int] = []
+    result = in_background(lambda: calls.append(threading.get_ident()) or len(calls))
+    assert calls == []  # not yet: the caller's own order of work is kept
+    assert result() == 1 and result() == 1
+    assert calls == [threading.get_ident()]
+
+
 def test_analysis_is_identical_serial_and_threaded(tmp_path, monkeypatch):
+    """Over an hour with ECG: the legs, the chin's 30-min RMS pieces, the sleep-onset windows and the two legs'
+    fragmentary potentials are computed in parallel; the report is the serial one, byte for byte."""
     path = tmp_path / "night.edf"
-    write_synthetic_psg(path, SynthConfig.preset("noisy").replace(hours=0.3, ecg_uv=120.0), seed=5)
+    write_synthetic_psg(path, SynthConfig.preset("noisy").replace(hours=1.1, ecg_uv=120.0), seed=5)
     monkeypatch.setenv("CDS_THREADS", "1")
     serial = json.dumps(analyze_recording(path).to_dict(), sort_keys=True)
     monkeypatch.setenv("CDS_THREADS", "2")

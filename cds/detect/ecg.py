@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from cds.caveats import Caveat
 from cds.detect import _kernels
 from cds.detect.preprocess import FilteredEmg
-from cds.parallel import map_channels
+from cds.parallel import map_parallel
 from cds.standards import load_detector_heuristics
 
 __all__ = ["EcgBeats", "cancel_ecg", "clean_channel", "describe_ecg_parameters", "find_ecg_beats", "remove_ecg"]
@@ -539,7 +539,7 @@ def cancel_ecg(
         return dict(filtered_by_role), beats, []
     roles = list(filtered_by_role)
     cleaned = dict(
-        zip(roles, map_channels(lambda role: clean_channel(filtered_by_role[role], beats), roles), strict=True)
+        zip(roles, map_parallel(lambda role: clean_channel(filtered_by_role[role], beats), roles), strict=True)
     )
     hr = beats.heart_rate_bpm
     text = (

@@ -407,6 +407,43 @@ def test_sha256_is_the_files_when_hashed_beside_the_read(tmp_path, monkeypatch, 
             np.testing.assert_array_equal(sig.data_uv, reader.readSignal(i).astype(np.float32))  # float32 storage
 
 
+def test_direct_read_gives_pyedflibs_values_for_millivolts_and_odd_ranges(tmp_path, caplog):
+    """Every 16-bit digital value maps through one table computed with edflib's arithmetic (offset, bit value,
+    then x1000 for mV): the samples equal pyedflib's, bit for bit, over the whole digital range, with no
+    fall-back to pyedflib (which the reader would log)."""
+    import pyedflib
+
+    rng = np.random.default_rng(7)
+    chans = [
+        Chan("Leg L", rng.uniform(-3.2, 3.2, 200 * 20), unit="mV", physical_min=-3.2768, physical_max=3.2767),
+        Chan("Leg R", rng.uniform(-499.0, 1200.0, 200 * 20), physical_min=-500.0, physical_max=1250.5),
+        Chan("Chin", np.linspace(-1000.0, 1000.0, 200 * 20)),  # every step of the range, both ends included
+    ]
+    path = write_edf(tmp_path / "odd.edf", chans)
+    with caplog.at_level("WARNING", logger="cds.io.edf"):
+        rec = read_recording(path)
+    assert not [r for r in caplog.records if "differs from pyedflib" in r.getMessage()]
+    with pyedflib.EdfReader(str(path)) as reader:
+        for i, label in enumerate(reader.getSignalLabels()):
+            sig = next(s for s in rec.signals.values() if s.label == label)
+            scale = 1000.0 if label == "Leg L" else 1.0
+            np.testing.assert_array_equal(sig.data_uv, (reader.readSignal(i) * scale).astype(np.float32))
+
+
+def test_a_recording_without_the_samples_it_no_longer_needs_keeps_their_facts(tmp_path):
+    """analyze_recording lets the raw leg samples go once the legs are scored: the signals' counts, durations and
+    the recording's facts stay as read."""
+    rng = np.random.default_rng(3)
+    path = write_edf(tmp_path / "rec.edf", [Chan(label, rng.normal(0, 5, 200 * 30)) for label in ("Leg L", "Leg R")])
+    rec = read_recording(path)
+    light = rec.without_samples([ChannelRole.LEFT_LEG])
+    left, before = light.signals[ChannelRole.LEFT_LEG], rec.signals[ChannelRole.LEFT_LEG]
+    assert left.data_uv.size == 0 and left.n_samples == before.n_samples == 200 * 30
+    assert left.duration_s == before.duration_s == 30.0
+    assert light.signals[ChannelRole.RIGHT_LEG] is rec.signals[ChannelRole.RIGHT_LEG]
+    assert light.to_dict() == rec.to_dict()
+
+
 # --- issue 16: header fields that break the record layout or the scaling --------------------------------------
 
 
