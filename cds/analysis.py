@@ -37,7 +37,7 @@ from cds.detect.preprocess import (
     scorable_rates_hz,
     slice_filtered,
 )
-from cds.detect.quality import ChannelQuality, assess_channel
+from cds.detect.quality import ChannelQuality, RawChecks, assess_channel, check_raw
 from cds.detect.rswa import (
     RemEmgActivity,
     RmsTrace,
@@ -157,23 +157,40 @@ def _check_rate(rec: Recording, role: ChannelRole, std: ScoringStandard) -> None
         )
 
 
-def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | None):
-    """Filter, detect and judge each leg channel. Returns per-side LMs, filtered signals, qualities, caveats."""
-    found, filtered, quality, caveats = {}, {}, {}, []
+def _filter_legs(
+    rec: Recording, std: ScoringStandard
+) -> tuple[dict[ChannelRole, FilteredEmg], dict[ChannelRole, RawChecks]]:
+    """Band-pass each leg channel and take what quality needs from its raw samples (both legs in parallel): after
+    this the raw leg samples are not read again."""
     present = [r for r in LEGS if r in rec.signals]
     if not present:
         raise SignalError("no leg EMG channel found", path=rec.path, hint="name it with --channel left_leg=LABEL")
     for role in present:
         _check_rate(rec, role, std)
 
-    def band_pass(role: ChannelRole) -> FilteredEmg:
+    def band_pass(role: ChannelRole) -> tuple[FilteredEmg, RawChecks]:
         sig = rec.signals[role]
         try:
-            return filter_emg(sig.data_uv, sig.sfreq_hz, std.signal)
+            filtered = filter_emg(sig.data_uv, sig.sfreq_hz, std.signal)
         except SignalError as exc:
             raise SignalError(exc.problem, path=rec.path, location=sig.label) from exc
+        return filtered, check_raw(sig.data_uv, sig.sfreq_hz, std, (sig.physical_min_uv, sig.physical_max_uv))
 
-    by_role = {str(role): emg for role, emg in zip(present, map_parallel(band_pass, present), strict=True)}
+    done = dict(zip(present, map_parallel(band_pass, present), strict=True))
+    return {role: f for role, (f, _) in done.items()}, {role: c for role, (_, c) in done.items()}
+
+
+def _score_legs(
+    rec: Recording,
+    std: ScoringStandard,
+    progress: ProgressFn | None,
+    legs: Mapping[ChannelRole, FilteredEmg],
+    raw_checks: Mapping[ChannelRole, RawChecks],
+):
+    """Detect and judge each band-passed leg channel. Returns per-side LMs, filtered signals, qualities, caveats."""
+    found, filtered, quality, caveats = {}, {}, {}, []
+    present = list(legs)
+    by_role = {str(role): emg for role, emg in legs.items()}
     cancelled, beats, ecg_caveats = cancel_ecg(by_role)
     filtered_by_role = {ChannelRole(role): emg for role, emg in cancelled.items()}
     caveats += ecg_caveats
@@ -183,7 +200,7 @@ def _score_legs(rec: Recording, std: ScoringStandard, progress: ProgressFn | Non
         env = compute_envelope(f, std.signal)
         lms = detect_leg_movements_filtered(f, side=_SIDE[role], standard=std, envelope=env)
         q = assess_channel(
-            sig.data_uv,
+            raw_checks[role],
             f,
             env,
             std,
@@ -233,11 +250,13 @@ def analyze_recording(
     caveats = [*rec.caveats, *caveats]
     events = _load_events(rec, events_path, labels)
     caveats += list(events.caveats)
-    found, filtered, quality, leg_caveats, beats = _score_legs(rec, std, progress)
-    caveats += leg_caveats
-    # the raw leg samples are not read again (the filtered copies are): released before the chin and EFM work,
-    # which lowers the night's peak memory by their size (59 MB for two 8-h legs at 256 Hz)
+    legs, raw_checks = _filter_legs(rec, std)
+    # the raw leg samples are not read again (their filtered copies and raw checks are): released before the
+    # scoring, which lowers the night's peak memory by their size (59 MB for two 8-h legs at 256 Hz)
     rec = rec.without_samples(LEGS)
+    found, filtered, quality, leg_caveats, beats = _score_legs(rec, std, progress, legs, raw_checks)
+    del legs  # _score_legs keeps the usable channels (ECG-cleaned) in ``filtered``
+    caveats += leg_caveats
     if len(found) == 2:
         lms = find_bilateral_movements(found["left"], found["right"], std)
     else:

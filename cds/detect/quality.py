@@ -13,7 +13,7 @@ from cds.caveats import Caveat
 from cds.detect.preprocess import Envelope, FilteredEmg
 from cds.standards import ScoringStandard, load_detector_heuristics
 
-__all__ = ["ChannelQuality", "assess_channel"]
+__all__ = ["ChannelQuality", "RawChecks", "assess_channel", "check_raw"]
 
 BLOCK_S = load_detector_heuristics().quality.block_s  # flat and saturation are judged per block (detectors.yaml)
 NOISE_BLOCK_S = load_detector_heuristics().quality.noise_block_s  # noise (resting level too high) per block
@@ -64,27 +64,23 @@ def _blocks(x: NDArray, per: int) -> NDArray:
     return x[: n * per].reshape(n, per)
 
 
-def assess_channel(
-    raw_uv: NDArray[np.floating],
-    filtered: FilteredEmg,
-    envelope: Envelope | None,
-    standard: ScoringStandard,
-    *,
-    role: str,
-    label: str,
-    physical_range_uv: tuple[float, float],
-    resting_uv: float | None = None,
-    threshold_spans_s: NDArray[np.floating] | None = None,
-) -> ChannelQuality:
-    """Judge one channel: per-second flat (peak-to-peak < ``flat_range_uv``) and saturated (share of samples at the
-    physical limits >= ``saturation_fraction``) blocks; 30-s blocks whose median envelope exceeds
-    ``max_resting_uv`` (only when ``envelope`` is given). With ``threshold_spans_s`` ((n, 2) onset/end of every
-    above-threshold stretch of a leg channel), the leg-movement count is judged unreliable when one stretch lasts
-    longer than ``max_above_threshold_s`` or the stretches cover more than ``max_above_threshold_fraction`` of the
-    usable seconds: the EMG never stays near the resting level long enough for the offset rule."""
+@dataclass(frozen=True)
+class RawChecks:
+    """What quality needs from a channel's raw samples: per-second flat and saturated blocks and the amplitude
+    resolution. Taken once, so the raw samples need not be kept for the rest of the scoring."""
+
+    flat: NDArray[np.bool_]
+    saturated: NDArray[np.bool_]
+    resolution_uv: float | None
+
+
+def check_raw(
+    raw_uv: NDArray[np.floating], sfreq_hz: float, standard: ScoringStandard, physical_range_uv: tuple[float, float]
+) -> RawChecks:
+    """Per-second flat (peak-to-peak < ``flat_range_uv``) and saturated (share of samples at the physical limits
+    >= ``saturation_fraction``) blocks, and the µV per digital step, of one channel's raw samples."""
     q = standard.quality
-    fs = filtered.sfreq_hz
-    per = max(1, round(BLOCK_S * fs))
+    per = max(1, round(BLOCK_S * sfreq_hz))
     raw = np.asarray(raw_uv)
     blocks = _blocks(raw, per)
     if blocks.shape[0] == 0:
@@ -102,6 +98,31 @@ def assess_channel(
             part = blocks[touching]
             at_limit = (part >= hi - tol) | (part <= lo + tol)
             saturated[touching] = at_limit.mean(axis=1) >= q.saturation_fraction
+    return RawChecks(flat, saturated, _resolution_uv(raw))
+
+
+def assess_channel(
+    raw_uv: NDArray[np.floating] | RawChecks,
+    filtered: FilteredEmg,
+    envelope: Envelope | None,
+    standard: ScoringStandard,
+    *,
+    role: str,
+    label: str,
+    physical_range_uv: tuple[float, float],
+    resting_uv: float | None = None,
+    threshold_spans_s: NDArray[np.floating] | None = None,
+) -> ChannelQuality:
+    """Judge one channel from its raw samples or their ``check_raw``: per-second flat and saturated blocks; 30-s
+    blocks whose median envelope exceeds
+    ``max_resting_uv`` (only when ``envelope`` is given). With ``threshold_spans_s`` ((n, 2) onset/end of every
+    above-threshold stretch of a leg channel), the leg-movement count is judged unreliable when one stretch lasts
+    longer than ``max_above_threshold_s`` or the stretches cover more than ``max_above_threshold_fraction`` of the
+    usable seconds: the EMG never stays near the resting level long enough for the offset rule."""
+    q = standard.quality
+    fs = filtered.sfreq_hz
+    checks = raw_uv if isinstance(raw_uv, RawChecks) else check_raw(raw_uv, fs, standard, physical_range_uv)
+    flat, saturated = checks.flat, checks.saturated
     noisy_sec = np.zeros(flat.size, dtype=bool)
     if envelope is not None and envelope.values_uv.size:
         per_env = max(1, round(NOISE_BLOCK_S / envelope.step_s))
@@ -113,7 +134,7 @@ def assess_channel(
     bad = flat | saturated | noisy_sec
     n = max(1, flat.size)
     usable_fraction = 1.0 - float(bad.sum()) / n
-    step = _resolution_uv(raw)
+    step = checks.resolution_uv
     coarse = step is not None and step > q.max_resolution_uv
     caveats = _caveats(
         role,

@@ -194,6 +194,25 @@ def test_threshold_spans_feed_the_offset_check():
     assert ok.lm_reliable and ok.above_threshold_fraction == pytest.approx(2 / 600, abs=0.002)
 
 
+def test_quality_from_raw_checks_equals_quality_from_the_raw_samples():
+    """analyze_recording takes the raw checks (flat and saturated seconds, resolution) right after filtering and lets
+    the raw leg samples go: the quality judged from them is the one judged from the samples, flats and clipping
+    included."""
+    from cds.detect.quality import assess_channel, check_raw
+
+    fs, rng = 256, np.random.default_rng(12)
+    x = np.round(_noise(300, fs, rng) / 0.1) * 0.1  # 0.1 µV steps
+    x[int(20 * fs) : int(80 * fs)] = 0.0  # a flat minute
+    x[int(150 * fs) : int(152 * fs)] = 500.0  # two seconds at the physical limit
+    f = filter_emg(x, fs, AASM.signal)
+    common = {"role": "left_leg", "label": "L", "physical_range_uv": (-500.0, 500.0)}
+    from_samples = assess_channel(x, f, compute_envelope(f, AASM.signal), AASM, **common)
+    checks = check_raw(x, fs, AASM, (-500.0, 500.0))
+    assert checks.flat.sum() >= 59 and checks.saturated.sum() == 2
+    assert checks.resolution_uv == pytest.approx(0.1, rel=1e-3)
+    assert assess_channel(checks, f, compute_envelope(f, AASM.signal), AASM, **common) == from_samples
+
+
 def test_lms_just_over_half_a_second_are_kept_within_the_stated_tolerance():
     """Durations are measured to within the stated tolerance; weak LMs end a bin or two early on the envelope
     (0.52-0.56 s at 20 µV RMS measure under 0.5 s) and must still count; a 0.3-s burst never does."""
