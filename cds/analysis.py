@@ -301,6 +301,8 @@ def analyze_recording(
     chin_notches = None if chin is None else find_mains_notches(chin.data_uv, chin.sfreq_hz, std.signal)
     jerks, jerk_section = _jerks(chin, std, hyp, filtered, lms, beats, chin_notches)
     efm_section = _efm(std, hyp, filtered, lms, jerks, beats)
+    detection = describe_detection(next(iter(filtered.values())), std, std.signal.envelope_bin_s)
+    filtered.clear()  # the band-passed leg samples are not read again: released before the chin's RSWA pieces
     efm_section["trains_not_leg_movements"] = sum(
         0 if f.fragmentary_trains_s is None else len(f.fragmentary_trains_s) for f in found.values()
     )
@@ -332,7 +334,7 @@ def analyze_recording(
             "standard": std.id,
             "standard_title": std.title,
             "references": list(std.references),
-            **describe_detection(next(iter(filtered.values())), std, std.signal.envelope_bin_s),
+            **detection,
             **_parameters_used(found, quality),
             **describe_grammar(std),
             **describe_ecg_parameters(),
