@@ -206,8 +206,19 @@ class TracingMatcher(ReteMatcher):
         else:
             self.root_node = TypeDispatchBusNode()
             self.build_network()
-        self._nodes: tuple[Any, ...] | None = None
-        self._conflict_set_nodes: tuple[ConflictSetNode, ...] | None = None
+        # the network's walks, when ``prime`` stored them with it (a compiled bundle): not walked again
+        walks = getattr(self.root_node, "cds_walks", None)
+        self._nodes: tuple[Any, ...] | None = walks[0] if walks else None
+        self._conflict_set_nodes: tuple[ConflictSetNode, ...] | None = walks[1] if walks else None
+
+    def prime(self) -> None:
+        """Walk the network now and keep the walks with its root node: every node once, the conflict-set nodes
+        in experta's order and the root's dispatch by fact type. A bundle pickles them with the network, so the
+        first decision of a process does not walk the ~4,000 nodes again (30-50 ms)."""
+        self._conflict_set_nodes = self._get_conflict_set_nodes()
+        self.root_node.cds_walks = (self._unique_nodes(), self._conflict_set_nodes)
+        if isinstance(self.root_node, TypeDispatchBusNode):
+            self.root_node._children_of(None)  # builds the dispatch table (None matches no type)
 
     def _unique_nodes(self) -> tuple[Any, ...]:
         """Every node of the network once (experta's own walks visit shared nodes once per path)."""
@@ -571,7 +582,9 @@ def load_rulebase(rules_dir: str | Path | None = None, knowledge_dir: str | Path
 
 def network_of(rules: RuleSet, kb: Knowledge) -> Any:
     """The Rete network experta builds for the active rules, before any fact entered it (for a bundle)."""
-    return RuleBase(rules, kb).new_engine().matcher.root_node
+    matcher = RuleBase(rules, kb).new_engine().matcher
+    matcher.prime()
+    return matcher.root_node
 
 
 def compile_bundle(

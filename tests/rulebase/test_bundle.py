@@ -82,6 +82,22 @@ def test_the_first_engine_takes_the_stored_network_and_later_ones_build_their_ow
     assert second.matcher.root_node is not shipped_bundle.network  # two engines never share working memory
 
 
+def test_the_stored_network_carries_its_walks_over_its_own_nodes(shipped_bundle):
+    """network_of walks the network once (every node, the conflict-set nodes in experta's order) and the bundle
+    keeps the walks: the engine that takes the network uses them, and they are the network's own nodes after the
+    pickle, in the order experta's own walk gives."""
+    rulebase = RuleBase(shipped_bundle.rules, shipped_bundle.kb, network=shipped_bundle.network)
+    matcher = rulebase.new_engine().matcher
+    nodes, conflict_set = shipped_bundle.network.cds_walks
+    assert matcher._nodes is nodes and matcher._conflict_set_nodes is conflict_set
+    walked = {id(n) for n in nodes}
+    assert len(walked) == len(nodes) > 1000 and all(id(c) in walked for c in conflict_set)
+    fresh = RuleBase(shipped_bundle.rules, shipped_bundle.kb).new_engine().matcher
+    assert [type(c).__name__ for c in conflict_set] == [type(c).__name__ for c in fresh._get_conflict_set_nodes()]
+    assert len(conflict_set) == len(fresh._get_conflict_set_nodes())
+    assert matcher._get_conflict_set_nodes() == conflict_set  # experta's own walk on the stored network
+
+
 def test_the_bundle_keeps_the_stamp_and_rules_of_its_files(shipped_bundle):
     from cds.rules.manifest import ruleset_stamp
 
