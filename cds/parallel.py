@@ -1,18 +1,16 @@
 """Independent pieces of signal work in parallel threads: numpy and scipy's filters release the GIL, so two leg
 channels (or the pieces of one chin channel, or two sets of jerk windows) are processed in about the time of one on
-two cores. Results come back in input order; the first error is raised. ``in_background`` runs one call (a
-night's scoring) while the caller goes on with other work (reading the rule base and the patient file).
+two cores. Results come back in input order; the first error is raised.
 ``CDS_THREADS`` caps the threads (``CDS_THREADS=1``: everything serial, e.g. on a shared machine)."""
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
-__all__ = ["in_background", "map_parallel", "max_threads"]
+__all__ = ["map_parallel", "max_threads"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -34,38 +32,3 @@ def map_parallel(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return [fn(x) for x in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(fn, items))
-
-
-def in_background(fn: Callable[[], R]) -> Callable[[], R]:
-    """Start ``fn()`` in a daemon thread; return a function that waits for its result (re-raising its error).
-
-    Daemon: when the caller fails first (a broken rule or patient file while a recording is scored), the process
-    exits at once instead of waiting for the work nobody will use. With one thread (``CDS_THREADS=1``) ``fn``
-    runs, once, when its result is first asked for.
-    """
-    box: dict[str, Any] = {}
-    if max_threads() < 2:
-
-        def later() -> R:
-            if "value" not in box:
-                box["value"] = fn()
-            return box["value"]
-
-        return later
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # handed to the caller, which raises it as its own
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="cds-background", daemon=True)
-    thread.start()
-
-    def result() -> R:
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
-
-    return result

@@ -1,5 +1,5 @@
-"""Threads for independent signal work and for a night scored in the background: same results as serial, in input
-order, errors raised in the caller; CDS_THREADS=1 is serial."""
+"""Threads for independent pieces of signal work: same results as serial, in input order, errors raised; CDS_THREADS=1
+is serial."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from cds.analysis import analyze_recording
-from cds.parallel import in_background, map_parallel, max_threads
+from cds.parallel import map_parallel, max_threads
 from cds.synth.config import SynthConfig
 from cds.synth.generate import write_synthetic_psg
 
@@ -33,36 +33,6 @@ def test_cds_threads_one_runs_in_the_calling_thread(monkeypatch):
     assert map_parallel(lambda _: threading.get_ident(), [1, 2, 3]) == [threading.get_ident()] * 3
     monkeypatch.setenv("CDS_THREADS", "zero")  # not a positive integer: the CPU count
     assert max_threads() >= 1
-
-
-def test_background_result_and_error_reach_the_caller(monkeypatch):
-    monkeypatch.setenv("CDS_THREADS", "2")
-    started = threading.Event()
-
-    def work() -> int:
-        started.set()
-        return threading.get_ident()
-
-    result = in_background(work)
-    assert started.wait(5.0)  # it runs before anyone asks for it
-    assert result() != threading.get_ident()  # in another thread
-    assert result() == result()
-
-    def broken() -> None:
-        raise ValueError("unreadable recording")
-
-    failed = in_background(broken)
-    with pytest.raises(ValueError, match="unreadable recording"):
-        failed()
-
-
-def test_background_with_one_thread_runs_once_when_asked(monkeypatch):
-    monkeypatch.setenv("CDS_THREADS", "1")
-    calls: list[int] = []
-    result = in_background(lambda: calls.append(threading.get_ident()) or len(calls))
-    assert calls == []  # not yet: the caller's own order of work is kept
-    assert result() == 1 and result() == 1
-    assert calls == [threading.get_ident()]
 
 
 def test_analysis_is_identical_serial_and_threaded(tmp_path, monkeypatch):
