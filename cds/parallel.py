@@ -1,6 +1,7 @@
-"""Independent pieces of signal work in parallel threads: numpy and scipy's filters release the GIL, so two leg
-channels (or the pieces of one chin channel, or two sets of jerk windows) are processed in about the time of one on
-two cores. Results come back in input order; the first error is raised.
+"""Independent pieces of signal work in parallel threads (two leg channels, the pieces of one chin channel, the
+windows around sleep onsets): numpy and scipy release the GIL, so two legs are band-passed in about the time of one
+on two cores; passes bound by memory bandwidth gain less. Results come back in input order; the first error is
+raised.
 ``CDS_THREADS`` caps the threads (``CDS_THREADS=1``: everything serial, e.g. on a shared machine)."""
 
 from __future__ import annotations
