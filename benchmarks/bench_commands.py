@@ -201,17 +201,18 @@ def main() -> None:
             json.loads(_run([sys.executable, "-c", _IN_PROCESS, str(_night(folder, 8.0)[0])], ROOT)[2])
             for _ in range(args.repeat)
         ]
-        in_ratio = min(r["analyze_s"] for r in inproc) / min(r["read_s"] for r in inproc)
-        checks = [
-            ("whole process: analyze <= 2.5 x read", analyze[0] / read[0], 2.5),
-            ("in process: analyze_recording <= 1.2 x read", in_ratio, 1.2),
-            ("triage with recording <= 1.2 x analyze", triage[0] / analyze[0], 1.2),
-            ("peak memory of analyze <= 300 MB", analyze[2], 300.0),
-            ("peak memory of triage <= 300 MB", triage[2], 300.0),
+        in_best = min(r["analyze_s"] for r in inproc) / min(r["read_s"] for r in inproc)
+        in_median = statistics.median(r["analyze_s"] for r in inproc) / statistics.median(r["read_s"] for r in inproc)
+        checks = [  # (target, on the best runs, on the medians, limit); a peak is the largest of the runs
+            ("whole process: analyze <= 2.5 x read", analyze[0] / read[0], analyze[1] / read[1], 2.5),
+            ("in process: analyze_recording <= 1.2 x read", in_best, in_median, 1.2),
+            ("triage with recording <= 1.2 x analyze", triage[0] / analyze[0], triage[1] / analyze[1], 1.2),
+            ("peak memory of analyze <= 300 MB", analyze[2], analyze[2], 300.0),
+            ("peak memory of triage <= 300 MB", triage[2], triage[2], 300.0),
         ]
-        print("targets on the 8-h night (best runs):")
-        for text, value, limit in checks:
-            print(f"  {text:<46} {value:8.2f}  {'met' if value <= limit else 'NOT met'}")
+        print(f"targets on the 8-h night: {'best runs':>10} {'medians':>8}  (met on the best runs?)")
+        for text, best, median, limit in checks:
+            print(f"  {text:<46} {best:8.2f} {median:8.2f}  {'met' if best <= limit else 'NOT met'}")
     if len(results) > 1:  # linearity: the added cost of each added hour, between consecutive night lengths
         hours = sorted(results)
         for name in ("pyedflib read (all 3 channels)", "cds analyze night.edf"):
