@@ -109,3 +109,24 @@ def test_eight_microvolt_rule_reads_rms_above_rest():
         x[int(onset * fs) : int(onset * fs) + 2 * fs] += burst
     lm = _production_path(x, fs, side="left", standard=AASM)
     assert lm.onset_s.round(0).tolist() == [50.0]
+
+
+@pytest.mark.parametrize(
+    ("n", "sfreq", "bin_s"),
+    [(0, 256.0, 0.02), (7, 256.0, 0.02), (40_001, 256.0, 0.02), (100_000, 200.0, 0.5), (123_457, 512.0, 0.0125)],
+)
+def test_binned_rectified_mean_is_the_per_bin_mean_of_absolute_values(n, sfreq, bin_s):
+    """The bins are read block by block (a night's samples leave memory once): each bin is still |x| summed over its
+    samples in order, in float32, divided by its width; samples after the last whole bin are left out."""
+    from cds.detect.preprocess import _bin_rectified
+
+    x = np.random.default_rng(n).normal(0.0, 20.0, n).astype(np.float32)
+    width = max(1, round(bin_s * sfreq))
+    bins, step_s = _bin_rectified(x, sfreq, bin_s)
+    whole = np.abs(x[: n // width * width]).reshape(-1, width)
+    expected = np.zeros(whole.shape[0], dtype=np.float32)
+    for k in range(width):  # float32, sample by sample, as the definition reads
+        expected += whole[:, k]
+    expected /= np.float32(width)
+    assert step_s == width / sfreq
+    np.testing.assert_array_equal(bins, expected)
