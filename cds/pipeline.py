@@ -359,7 +359,9 @@ def _analyse(request: TriageRequest, progress: ProgressFn | None) -> tuple[dict[
     )
     hyp = report.hypnogram
     stages = None if hyp is None else {"stages": list(hyp.stages), "epoch_s": hyp.epoch_s, "start_s": hyp.start_s}
-    return json.loads(report.to_json()), stages
+    # the record as analysis.json will read back (plain JSON types); compact text: the indented form is written once,
+    # with the other files, and the values read back are the same either way
+    return json.loads(json.dumps(report.data, ensure_ascii=False)), stages
 
 
 def cached_rulebase() -> RuleBase:
