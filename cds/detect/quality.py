@@ -114,11 +114,11 @@ def assess_channel(
     threshold_spans_s: NDArray[np.floating] | None = None,
 ) -> ChannelQuality:
     """Judge one channel from its raw samples or their ``check_raw``: per-second flat and saturated blocks; 30-s
-    blocks whose median envelope exceeds
-    ``max_resting_uv`` (only when ``envelope`` is given). With ``threshold_spans_s`` ((n, 2) onset/end of every
-    above-threshold stretch of a leg channel), the leg-movement count is judged unreliable when one stretch lasts
-    longer than ``max_above_threshold_s`` or the stretches cover more than ``max_above_threshold_fraction`` of the
-    usable seconds: the EMG never stays near the resting level long enough for the offset rule."""
+    blocks whose median envelope exceeds ``max_resting_uv`` (only when ``envelope`` is given). With
+    ``threshold_spans_s`` ((n, 2) onset/end of every above-threshold stretch of a leg channel), the leg-movement
+    count is judged unreliable when one stretch lasts longer than ``max_above_threshold_s`` or the stretches cover
+    more than ``max_above_threshold_fraction`` of the usable seconds: the EMG never stays near the resting level
+    long enough for the offset rule."""
     q = standard.quality
     fs = filtered.sfreq_hz
     checks = raw_uv if isinstance(raw_uv, RawChecks) else check_raw(raw_uv, fs, standard, physical_range_uv)
